@@ -1,0 +1,262 @@
+// Package contract enforces the embedded OpenAPI document at run time, so
+// that the client (authedit) and the reference server (atlastest) apply the
+// very same rules: parameter patterns, flag syntax and response shapes are
+// read from the spec, never restated in Go.
+package contract
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/atlascontract/deleteorgapikey/gen"
+)
+
+// Operation is the embedded spec's one operation, loaded and validated once.
+type Operation struct {
+	Doc      *openapi3.T
+	Path     string // the path template, e.g. /api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}
+	Method   string
+	Op       *openapi3.Operation
+	route    *routers.Route
+	segments []string // Path split on "/", without the leading empty segment
+}
+
+// load is immutable once computed; sync.OnceValues keeps it free of data races.
+var load = sync.OnceValues(func() (*Operation, error) {
+	doc, err := gen.GetSpec()
+	if err != nil {
+		return nil, fmt.Errorf("contract: load embedded spec: %w", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("contract: embedded spec is invalid: %w", err)
+	}
+	if doc.Paths.Len() != 1 {
+		return nil, fmt.Errorf("contract: embedded spec has %d paths, want 1", doc.Paths.Len())
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			o := &Operation{Doc: doc, Path: path, Method: method, Op: op,
+				segments: strings.Split(strings.TrimPrefix(path, "/"), "/")}
+			o.route = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
+			return o, nil
+		}
+	}
+	return nil, errors.New("contract: embedded spec has no operation")
+})
+
+// Load returns the embedded operation. It fails only if gen/ holds a broken
+// spec, which the generated-code tests rule out.
+func Load() (*Operation, error) { return load() }
+
+// mustLoad is Load for the checks below. The spec is compiled into gen/ and
+// validated by its tests, so failure here is a broken build, like a bad
+// regexp.MustCompile literal, never a reaction to input.
+func mustLoad() *Operation {
+	o, err := load()
+	if err != nil {
+		panic(err)
+	}
+	return o
+}
+
+// APIVersion is the resource version the spec records in info.x-atlas-api-version.
+func APIVersion() string {
+	v, _ := mustLoad().Doc.Info.Extensions["x-atlas-api-version"].(string)
+	return v
+}
+
+// AcceptHeader is the versioned media type Atlas expects in Accept.
+func AcceptHeader() string {
+	return "application/vnd.atlas." + APIVersion() + "+json"
+}
+
+// ParamError reports a request parameter that the spec does not allow.
+// It is the error callers branch on: nothing was sent (client side) or
+// nothing was changed (server side).
+type ParamError struct {
+	In     string // "path" or "query"
+	Name   string // e.g. "apiUserId"; "path" when the URL does not fit the template at all
+	Value  string // the offending value, quoted and shortened for display
+	Reason string
+}
+
+func (e *ParamError) Error() string {
+	return fmt.Sprintf("invalid %s parameter %s=%s: %s", e.In, e.Name, e.Value, e.Reason)
+}
+
+// display quotes v and cuts it short, so that hostile values stay readable.
+func display(v string) string {
+	const max = 64
+	if len(v) > max {
+		return fmt.Sprintf("%q…(%d bytes)", v[:max], len(v))
+	}
+	return fmt.Sprintf("%q", v)
+}
+
+// CheckParam validates one raw parameter value against its schema in the spec.
+func CheckParam(name, value string) error {
+	o := mustLoad()
+	p := o.Op.Parameters.GetByInAndName(openapi3.ParameterInPath, name)
+	if p == nil {
+		p = o.Op.Parameters.GetByInAndName(openapi3.ParameterInQuery, name)
+	}
+	if p == nil {
+		return &ParamError{In: "query", Name: name, Value: display(value), Reason: "not a parameter of this operation"}
+	}
+	var v any = value
+	if p.Schema.Value.Type.Is(openapi3.TypeBoolean) {
+		switch value {
+		case "true":
+			v = true
+		case "false":
+			v = false
+		default:
+			return &ParamError{In: p.In, Name: name, Value: display(value), Reason: "must be true or false"}
+		}
+	}
+	if err := p.Schema.Value.VisitJSON(v); err != nil {
+		reason := "does not match the spec"
+		var se *openapi3.SchemaError
+		if errors.As(err, &se) {
+			reason = se.Reason
+		}
+		return &ParamError{In: p.In, Name: name, Value: display(value), Reason: reason}
+	}
+	return nil
+}
+
+// CheckIDs validates both path ids; the first violation is returned.
+func CheckIDs(orgID, apiUserID string) error {
+	if err := CheckParam("orgId", orgID); err != nil {
+		return err
+	}
+	return CheckParam("apiUserId", apiUserID)
+}
+
+// MatchPath matches the end of an escaped URL path against the operation's
+// template and returns the unescaped path parameters. Anything before the
+// template is taken as the server's base path.
+func MatchPath(escapedPath string) (map[string]string, error) {
+	o := mustLoad()
+	segs := strings.Split(strings.TrimPrefix(escapedPath, "/"), "/")
+	if len(segs) < len(o.segments) {
+		return nil, &ParamError{In: "path", Name: "path", Value: display(escapedPath), Reason: "does not match " + o.Path}
+	}
+	segs = segs[len(segs)-len(o.segments):]
+	params := make(map[string]string, 2)
+	for i, want := range o.segments {
+		got := segs[i]
+		if name, ok := strings.CutPrefix(want, "{"); ok {
+			name = strings.TrimSuffix(name, "}")
+			v, err := url.PathUnescape(got)
+			if err != nil {
+				return nil, &ParamError{In: "path", Name: name, Value: display(got), Reason: "bad percent-encoding"}
+			}
+			params[name] = v
+			continue
+		}
+		if got != want {
+			return nil, &ParamError{In: "path", Name: "path", Value: display(escapedPath), Reason: "does not match " + o.Path}
+		}
+	}
+	return params, nil
+}
+
+// CheckRequest validates a request to the operation: the path against the
+// template and patterns, and each declared query flag (at most once, and
+// true or false). Authentication is not its concern.
+func CheckRequest(r *http.Request) (map[string]string, error) {
+	params, err := MatchPath(r.URL.EscapedPath())
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckIDs(params["orgId"], params["apiUserId"]); err != nil {
+		return nil, err
+	}
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, &ParamError{In: "query", Name: "query", Value: display(r.URL.RawQuery), Reason: "bad query encoding"}
+	}
+	for _, p := range mustLoad().Op.Parameters {
+		if p.Value.In != openapi3.ParameterInQuery {
+			continue
+		}
+		vs, ok := query[p.Value.Name]
+		if !ok {
+			continue
+		}
+		if len(vs) > 1 {
+			return nil, &ParamError{In: "query", Name: p.Value.Name, Value: display(strings.Join(vs, ",")), Reason: "given more than once"}
+		}
+		if err := CheckParam(p.Value.Name, vs[0]); err != nil {
+			return nil, err
+		}
+	}
+	return params, nil
+}
+
+// ResponseError reports a response that breaks the spec.
+type ResponseError struct {
+	Status int
+	Reason string
+	Err    error
+}
+
+func (e *ResponseError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("response %d breaks the spec: %s: %v", e.Status, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("response %d breaks the spec: %s", e.Status, e.Reason)
+}
+
+func (e *ResponseError) Unwrap() error { return e.Err }
+
+// CheckResponse validates a response to req with kin-openapi: the status
+// must be documented, the declared headers and JSON body must fit their
+// schemas, and a response documented without content must carry no body.
+func CheckResponse(ctx context.Context, req *http.Request, status int, header http.Header, body []byte) error {
+	o := mustLoad()
+	params, err := MatchPath(req.URL.EscapedPath())
+	if err != nil {
+		return &ResponseError{Status: status, Reason: "request does not address the operation", Err: err}
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: req, PathParams: params, Route: o.route,
+		},
+		Status:  status,
+		Header:  header,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: false},
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
+		return &ResponseError{Status: status, Reason: "kin-openapi validation", Err: err}
+	}
+	if ref := o.Op.Responses.Status(status); ref != nil && len(ref.Value.Content) == 0 && len(bytes.TrimSpace(body)) > 0 {
+		return &ResponseError{Status: status, Reason: fmt.Sprintf("spec documents no body, got %d bytes", len(body))}
+	}
+	return nil
+}
+
+// CheckHTTPResponse is CheckResponse for a received *http.Response; it reads
+// and restores the body so the caller can still decode it.
+func CheckHTTPResponse(ctx context.Context, resp *http.Response) error {
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return &ResponseError{Status: resp.StatusCode, Reason: "read body", Err: err}
+	}
+	return CheckResponse(ctx, resp.Request, resp.StatusCode, resp.Header, body)
+}
