@@ -1,0 +1,141 @@
+package contract_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/atlascontract/deleteorgapikey/contract"
+)
+
+const (
+	org = "4888442a3354817a7320eb61"
+	key = "32b6e34b3d91647abb20e7b8"
+)
+
+func TestCheckParam(t *testing.T) {
+	cases := []struct {
+		name, value string
+		ok          bool
+	}{
+		{"orgId", org, true},
+		{"apiUserId", key, true},
+		{"orgId", strings.ToUpper(org), false},
+		{"orgId", org[:23], false},
+		{"orgId", org + "0", false},
+		{"apiUserId", "", false},
+		{"apiUserId", "..", false},
+		{"apiUserId", "../../groups/x", false},
+		{"apiUserId", key[:23] + "\x00", false},
+		{"apiUserId", key[:23] + "а", false}, // Cyrillic a
+		{"apiUserId", key + "\n", false},
+		{"envelope", "true", true},
+		{"envelope", "false", true},
+		{"envelope", "maybe", false},
+		{"pretty", "1", false},
+		{"pretty", "", false},
+		{"nosuch", "x", false},
+	}
+	for _, c := range cases {
+		err := contract.CheckParam(c.name, c.value)
+		if (err == nil) != c.ok {
+			t.Errorf("CheckParam(%q, %q) = %v, want ok=%v", c.name, c.value, err, c.ok)
+			continue
+		}
+		var pe *contract.ParamError
+		if err != nil && (!errors.As(err, &pe) || pe.Name != c.name) {
+			t.Errorf("CheckParam(%q, %q) error %#v does not name the parameter", c.name, c.value, err)
+		}
+	}
+}
+
+func TestParamErrorShortensHugeValues(t *testing.T) {
+	err := contract.CheckParam("apiUserId", strings.Repeat("a", 10_000))
+	if err == nil || len(err.Error()) > 300 {
+		t.Fatalf("error %d bytes long: %.100v", len(err.Error()), err)
+	}
+}
+
+func TestCheckRequest(t *testing.T) {
+	base := "/api/atlas/v2/orgs/" + org + "/apiKeys/"
+	cases := []struct {
+		target string
+		param  string // "" when valid
+	}{
+		{base + key, ""},
+		{base + key + "?envelope=true&pretty=false", ""},
+		{"/prefix" + base + key, ""}, // a base path before the template is allowed
+		{base + key + "?envelope=maybe", "envelope"},
+		{base + key + "?pretty=true&pretty=false", "pretty"},
+		{base + "..%2F..%2Fgroups%2Fx", "apiUserId"},
+		{base + strings.ToUpper(key), "apiUserId"},
+		{"/api/atlas/v2/orgs/" + org + "/apiKey/" + key, "path"},
+		{base + key + "?envelope=%zz", "query"},
+	}
+	for _, c := range cases {
+		path, query, _ := strings.Cut(c.target, "?")
+		r := &http.Request{Method: http.MethodDelete, URL: &url.URL{Path: path, RawQuery: query}}
+		if strings.Contains(path, "%") {
+			r.URL.Path, _ = url.PathUnescape(path)
+			r.URL.RawPath = path
+		}
+		params, err := contract.CheckRequest(r)
+		if c.param == "" {
+			if err != nil || params["orgId"] != org || params["apiUserId"] != key {
+				t.Errorf("%s: params %v err %v", c.target, params, err)
+			}
+			continue
+		}
+		var pe *contract.ParamError
+		if !errors.As(err, &pe) || pe.Name != c.param {
+			t.Errorf("%s: err %v, want a ParamError naming %s", c.target, err, c.param)
+		}
+	}
+}
+
+func TestCheckResponse(t *testing.T) {
+	req := httptest.NewRequest(http.MethodDelete, "/api/atlas/v2/orgs/"+org+"/apiKeys/"+key, nil)
+	jsonCT := http.Header{"Content-Type": {"application/json"}}
+	cases := []struct {
+		name   string
+		status int
+		header http.Header
+		body   string
+		ok     bool
+	}{
+		{"204 bare", 204, http.Header{"Ratelimit-Limit": {"500"}}, "", true},
+		{"204 with a body", 204, http.Header{}, `{"x":1}`, false},
+		{"204 bad header", 204, http.Header{"Ratelimit-Remaining": {"lots"}}, "", false},
+		{"404 valid", 404, jsonCT, `{"error":404,"errorCode":"RESOURCE_NOT_FOUND"}`, true},
+		{"404 without errorCode", 404, jsonCT, `{"error":404}`, false},
+		{"404 wrong type", 404, jsonCT, `{"error":"404","errorCode":"X"}`, false},
+		{"404 wrong content type", 404, http.Header{"Content-Type": {"text/plain"}}, `{"error":404,"errorCode":"X"}`, false},
+		{"429 valid", 429, http.Header{"Content-Type": {"application/json"}, "Retry-After": {"3"}}, `{"error":429,"errorCode":"RATE_LIMITED"}`, true},
+		{"429 date Retry-After", 429, http.Header{"Content-Type": {"application/json"}, "Retry-After": {"Wed, 21 Oct 2015 07:28:00 GMT"}}, `{"error":429,"errorCode":"RATE_LIMITED"}`, false},
+		{"418 undocumented", 418, jsonCT, `{"error":418,"errorCode":"TEAPOT"}`, false},
+		{"200 envelope", 200, jsonCT, `{"status":404,"content":{"error":404,"errorCode":"RESOURCE_NOT_FOUND"}}`, true},
+		{"200 envelope without status", 200, jsonCT, `{"content":{}}`, false},
+	}
+	for _, c := range cases {
+		err := contract.CheckResponse(t.Context(), req, c.status, c.header, []byte(c.body))
+		if (err == nil) != c.ok {
+			t.Errorf("%s: err %v, want ok=%v", c.name, err, c.ok)
+		}
+		var re *contract.ResponseError
+		if err != nil && (!errors.As(err, &re) || re.Status != c.status) {
+			t.Errorf("%s: error %T is not a *ResponseError for %d", c.name, err, c.status)
+		}
+	}
+}
+
+func TestSpecDerivedValues(t *testing.T) {
+	if got := contract.AcceptHeader(); got != "application/vnd.atlas.2023-01-01+json" {
+		t.Errorf("AcceptHeader = %q", got)
+	}
+	if contract.TokenPath() != "/api/oauth/token" || contract.RevokePath() != "/api/oauth/revoke" {
+		t.Errorf("TokenPath %q RevokePath %q", contract.TokenPath(), contract.RevokePath())
+	}
+}

@@ -1,0 +1,347 @@
+package deleteorgapikey_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/atlascontract/deleteorgapikey/gen"
+)
+
+const specPath = "openapi/deleteorgapikey.yaml"
+
+func loadSpecFile(t *testing.T) *openapi3.T {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromFile(specPath)
+	if err != nil {
+		t.Fatalf("load %s: %v", specPath, err)
+	}
+	return doc
+}
+
+func TestSpecLoadsAndValidates(t *testing.T) {
+	doc := loadSpecFile(t)
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("%s does not validate: %v", specPath, err)
+	}
+	if doc.OpenAPI != "3.0.1" {
+		t.Errorf("openapi = %q, want 3.0.1", doc.OpenAPI)
+	}
+
+	// The spec compiled into gen/ must be the one on disk.
+	embedded, err := gen.GetSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(doc)
+	b, _ := json.Marshal(embedded)
+	if string(a) != string(b) {
+		t.Error("gen's embedded spec differs from openapi/deleteorgapikey.yaml: run `go generate ./...`")
+	}
+}
+
+// seed is the operation page as the user handed it to us (testdata/seed.md).
+type seed struct {
+	summary, description, docsText, docsURL, server string
+	authMethods                                     []string
+	pathParams, queryParams                         []seedField
+	responses                                       map[string]seedResponse
+}
+
+type seedField struct{ name, typ, description string }
+
+type seedResponse struct {
+	description string
+	fields      []seedField
+}
+
+var (
+	mdLink     = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
+	seedField_ = regexp.MustCompile(`- \*\*(\w+)\*\* \((\S+?)\)(?: (.*?))?(?: (?:- \*\*|#### )|$)`)
+	seedCode   = regexp.MustCompile(`### (\d{3}) `)
+)
+
+// plain turns seed markdown into the plain text the spec carries.
+func plain(s string) string {
+	return strings.Join(strings.Fields(mdLink.ReplaceAllString(s, "$1")), " ")
+}
+
+func between(t *testing.T, s, from, to string) string {
+	t.Helper()
+	_, after, ok := strings.Cut(s, from)
+	if !ok {
+		t.Fatalf("seed has no %q", from)
+	}
+	if to == "" {
+		return after
+	}
+	before, _, ok := strings.Cut(after, to)
+	if !ok {
+		t.Fatalf("seed has no %q after %q", to, from)
+	}
+	return before
+}
+
+func fields(s string) []seedField {
+	var out []seedField
+	for rest := s; ; {
+		loc := seedField_.FindStringSubmatchIndex(rest)
+		if loc == nil {
+			return out
+		}
+		m := seedField_.FindStringSubmatch(rest)
+		out = append(out, seedField{name: m[1], typ: m[2], description: plain(m[3])})
+		rest = rest[loc[5]:] // continue after the type, so the next "- **" is seen
+	}
+}
+
+func parseSeed(t *testing.T) seed {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/seed.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.TrimSpace(string(raw))
+	var sd seed
+	sd.summary = strings.TrimSpace(between(t, s, "# ", " **DELETE"))
+	sd.description = plain(between(t, s, "apiKeys/{apiUserId}** ", " [Configure"))
+	link := regexp.MustCompile(`\[(Configure[^\]]*)\]\(([^)]*)\)`).FindStringSubmatch(s)
+	if link == nil {
+		t.Fatal("seed has no external docs link")
+	}
+	sd.docsText, sd.docsURL = link[1], link[2]
+	sd.server = strings.TrimSpace(between(t, between(t, s, "## Servers", "## Authentication"), "- ", ": "))
+	for _, m := range strings.Split(between(t, s, "## Authentication methods", "## Parameters"), " - ") {
+		if m = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(m), "-")); m != "" {
+			sd.authMethods = append(sd.authMethods, m)
+		}
+	}
+	sd.pathParams = fields(between(t, s, "### Path parameters", "### Query parameters"))
+	sd.queryParams = fields(between(t, s, "### Query parameters", "## Responses"))
+	sd.responses = map[string]seedResponse{}
+	resp := between(t, s, "## Responses", "[Powered by")
+	idx := seedCode.FindAllStringSubmatchIndex(resp, -1)
+	for i, loc := range idx {
+		end := len(resp)
+		if i+1 < len(idx) {
+			end = idx[i+1][0]
+		}
+		section := resp[loc[1]:end]
+		desc, body, _ := strings.Cut(section, "####")
+		sd.responses[resp[loc[2]:loc[3]]] = seedResponse{description: plain(desc), fields: fields(body)}
+	}
+	return sd
+}
+
+// TestSeedParses guards the parser itself, so that the comparison below cannot
+// pass by reading nothing.
+func TestSeedParses(t *testing.T) {
+	sd := parseSeed(t)
+	if len(sd.pathParams) != 2 || len(sd.queryParams) != 2 {
+		t.Fatalf("seed params: path %v, query %v; want 2 and 2", sd.pathParams, sd.queryParams)
+	}
+	if len(sd.responses) != 5 {
+		t.Fatalf("seed responses: %d, want 5", len(sd.responses))
+	}
+	for code, r := range sd.responses {
+		if code != "204" && len(r.fields) != 6 {
+			t.Errorf("seed response %s has %d body fields, want 6: %v", code, len(r.fields), r.fields)
+		}
+	}
+	if len(sd.authMethods) != 2 {
+		t.Errorf("seed auth methods: %q", sd.authMethods)
+	}
+}
+
+// seedType maps the seed's rendered types onto OpenAPI types and formats.
+func checkType(t *testing.T, where string, s *openapi3.Schema, typ string) {
+	t.Helper()
+	want, format, _ := strings.Cut(strings.TrimSuffix(typ, ")"), "(")
+	var items string
+	if base, inner, ok := strings.Cut(want, "["); ok {
+		want, items = base, strings.TrimSuffix(inner, "]")
+	}
+	if !s.Type.Is(want) {
+		t.Errorf("%s: type %v, seed says %s", where, s.Type, typ)
+	}
+	if format != "" && s.Format != format {
+		t.Errorf("%s: format %q, seed says %s", where, s.Format, typ)
+	}
+	if items != "" && (s.Items == nil || !s.Items.Value.Type.Is(items)) {
+		t.Errorf("%s: items are not %s", where, items)
+	}
+}
+
+func TestSpecHoldsEverythingTheSeedStates(t *testing.T) {
+	sd := parseSeed(t)
+	doc := loadSpecFile(t)
+	item := doc.Paths.Find("/api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}")
+	if item == nil || item.Delete == nil {
+		t.Fatal("spec has no DELETE /api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}")
+	}
+	op := item.Delete
+	if op.Summary != sd.summary {
+		t.Errorf("summary %q, seed %q", op.Summary, sd.summary)
+	}
+	if plain(op.Description) != sd.description {
+		t.Errorf("description differs from the seed:\nspec: %s\nseed: %s", plain(op.Description), sd.description)
+	}
+	if op.ExternalDocs == nil || op.ExternalDocs.URL != sd.docsURL || op.ExternalDocs.Description != sd.docsText {
+		t.Errorf("externalDocs %+v, seed %q %q", op.ExternalDocs, sd.docsText, sd.docsURL)
+	}
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != sd.server {
+		t.Errorf("servers %v, seed %q", doc.Servers, sd.server)
+	}
+
+	// Auth: "Service accounts" is the oauth2 scheme, "Digest auth" the digest one.
+	schemes := doc.Components.SecuritySchemes
+	wantSchemes := map[string]func(*openapi3.SecurityScheme) bool{
+		"Service accounts": func(s *openapi3.SecurityScheme) bool {
+			return s.Type == "oauth2" && s.Flows != nil && s.Flows.ClientCredentials != nil &&
+				s.Flows.ClientCredentials.TokenURL == "https://cloud.mongodb.com/api/oauth/token"
+		},
+		"Digest auth": func(s *openapi3.SecurityScheme) bool { return s.Type == "http" && s.Scheme == "digest" },
+	}
+	for _, m := range sd.authMethods {
+		ok, found := wantSchemes[m], false
+		if ok == nil {
+			t.Errorf("seed names auth method %q the test does not know", m)
+			continue
+		}
+		for name, ref := range schemes {
+			if ok(ref.Value) && op.Security != nil {
+				for _, req := range *op.Security {
+					if _, in := req[name]; in {
+						found = true
+					}
+				}
+			}
+		}
+		if !found {
+			t.Errorf("seed auth method %q has no matching scheme required by the operation", m)
+		}
+	}
+
+	for in, list := range map[string][]seedField{"path": sd.pathParams, "query": sd.queryParams} {
+		for _, f := range list {
+			p := op.Parameters.GetByInAndName(in, f.name)
+			if p == nil {
+				t.Errorf("%s parameter %s missing", in, f.name)
+				continue
+			}
+			checkType(t, in+" "+f.name, p.Schema.Value, f.typ)
+			if plain(p.Description) != f.description {
+				t.Errorf("%s parameter %s description:\nspec: %s\nseed: %s", in, f.name, plain(p.Description), f.description)
+			}
+			if in == "path" && (!p.Required || p.Schema.Value.Pattern != "^([a-f0-9]{24})$") {
+				t.Errorf("path parameter %s: required=%v pattern=%q", f.name, p.Required, p.Schema.Value.Pattern)
+			}
+			if in == "query" && p.Schema.Value.Default != false {
+				t.Errorf("query parameter %s: default %v, want false", f.name, p.Schema.Value.Default)
+			}
+		}
+	}
+
+	for code, r := range sd.responses {
+		ref := op.Responses.Value(code)
+		if ref == nil {
+			t.Errorf("response %s missing", code)
+			continue
+		}
+		resp := ref.Value
+		if got := plain(*resp.Description); got != r.description {
+			t.Errorf("response %s description %q, seed %q", code, got, r.description)
+		}
+		if len(r.fields) == 0 {
+			if len(resp.Content) != 0 {
+				t.Errorf("response %s: seed has no body, spec declares %v", code, resp.Content)
+			}
+			continue
+		}
+		mt := resp.Content.Get("application/json")
+		if mt == nil {
+			t.Errorf("response %s has no application/json body", code)
+			continue
+		}
+		schema := mt.Schema.Value
+		for _, f := range r.fields {
+			prop := schema.Properties[f.name]
+			if prop == nil {
+				t.Errorf("response %s body lacks %s", code, f.name)
+				continue
+			}
+			checkType(t, "response "+code+" "+f.name, prop.Value, f.typ)
+			if got := plain(prop.Value.Description); got != f.description {
+				t.Errorf("response %s field %s description %q, seed %q", code, f.name, got, f.description)
+			}
+		}
+	}
+}
+
+// TestSpecAddsUpstreamFacts checks what the design brief adds beyond the seed.
+func TestSpecAddsUpstreamFacts(t *testing.T) {
+	doc := loadSpecFile(t)
+	op := doc.Paths.Find("/api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}").Delete
+	if op.OperationID != "deleteOrgApiKey" || len(op.Tags) != 1 || op.Tags[0] != "Programmatic API Keys" {
+		t.Errorf("operationId %q tags %v", op.OperationID, op.Tags)
+	}
+	for _, name := range []string{"orgId", "apiUserId"} {
+		p := op.Parameters.GetByInAndName("path", name)
+		if err := p.Schema.Value.VisitJSON(p.Schema.Value.Example); err != nil {
+			t.Errorf("%s example %v does not fit its schema: %v", name, p.Schema.Value.Example, err)
+		}
+	}
+	headers := map[string][]string{
+		"204": {"RateLimit-Limit", "RateLimit-Remaining"},
+		"429": {"RateLimit-Limit", "RateLimit-Remaining", "Retry-After"},
+	}
+	for code, names := range headers {
+		for _, h := range names {
+			ref := op.Responses.Value(code).Value.Headers[h]
+			if ref == nil || !ref.Value.Schema.Value.Type.Is("integer") {
+				t.Errorf("response %s lacks integer header %s", code, h)
+			}
+		}
+	}
+	ex := op.Responses.Value("400").Value.Content.Get("application/json").Example
+	if m, _ := ex.(map[string]any); m["errorCode"] != "VALIDATION_ERROR" {
+		t.Errorf("400 example errorCode = %v, want VALIDATION_ERROR", m["errorCode"])
+	}
+	apiErr := doc.Components.Schemas["ApiError"].Value
+	if strings.Join(apiErr.Required, ",") != "error,errorCode" {
+		t.Errorf("ApiError required = %v", apiErr.Required)
+	}
+	if v, _ := doc.Info.Extensions["x-atlas-api-version"].(string); v != "2023-01-01" {
+		t.Errorf("x-atlas-api-version = %q", v)
+	}
+}
+
+// TestSpecExplainsAdditions: each element beyond the seed carries a one-line
+// "# why:" comment in the YAML.
+func TestSpecExplainsAdditions(t *testing.T) {
+	raw, err := os.ReadFile(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(raw), "\n")
+	for _, key := range []string{"operationId:", "pattern:", "example: ", "default: false", "clientCredentials:", `"200":`, `"400":`, `"429":`, "x-revocation-url:", "x-atlas-api-version:"} {
+		seen := 0
+		for i, l := range lines {
+			if !strings.HasPrefix(strings.TrimSpace(l), key) {
+				continue
+			}
+			seen++
+			if i == 0 || !strings.HasPrefix(strings.TrimSpace(lines[i-1]), "# why:") {
+				t.Errorf("line %d %q has no `# why:` comment above it", i+1, strings.TrimSpace(l))
+			}
+		}
+		if seen == 0 {
+			t.Errorf("spec has no %q", key)
+		}
+	}
+}
