@@ -329,7 +329,7 @@ func TestSpecExplainsAdditions(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(string(raw), "\n")
-	for _, key := range []string{"operationId:", "pattern:", "example: ", "default: false", "clientCredentials:", `"200":`, `"400":`, `"429":`, "x-revocation-url:", "x-atlas-api-version:"} {
+	for _, key := range []string{"operationId:", "pattern:", "example: 4888", "example: 32b6", "default: false", "clientCredentials:", `"200":`, `"400":`, `"429":`, "x-revocation-url:", "x-atlas-api-version:"} {
 		seen := 0
 		for i, l := range lines {
 			if !strings.HasPrefix(strings.TrimSpace(l), key) {
