@@ -1,0 +1,331 @@
+package authedit_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/atlascontract/deleteorgapikey/authedit"
+	"github.com/atlascontract/deleteorgapikey/contract"
+)
+
+func saClient(t *testing.T, s *tokenServer, opts ...authedit.Option) *authedit.Client {
+	t.Helper()
+	c, err := authedit.NewClient(s.URL, authedit.ServiceAccount{ClientID: s.ID, ClientSecret: authedit.Secret(s.secret())}, opts...)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	return c
+}
+
+func TestBearerTokenReused(t *testing.T) {
+	s := newTokenServer(t, nil)
+	c := saClient(t, s)
+	for i := range 5 {
+		resp, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		if resp.StatusCode() != http.StatusNoContent {
+			t.Fatalf("call %d: status %d, want 204", i, resp.StatusCode())
+		}
+	}
+	if got := s.tokens.Load(); got != 1 {
+		t.Errorf("token requests = %d, want 1 for 5 calls", got)
+	}
+	if got := s.api.Load(); got != 5 {
+		t.Errorf("API requests = %d, want 5", got)
+	}
+}
+
+func TestBearerColdClientFetchesOnce(t *testing.T) {
+	s := newTokenServer(t, func(s *tokenServer) {
+		s.Delay = 50 * time.Millisecond // keep the fetch in flight while all goroutines pile up
+	})
+	c := saClient(t, s)
+	const n = 64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			<-start
+			resp, err := c.DeleteOrgApiKeyWithResponse(context.Background(), orgID, keyID, nil)
+			if err == nil && resp.StatusCode() != http.StatusNoContent {
+				err = errors.New(resp.Status())
+			}
+			errs <- err
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := s.tokens.Load(); got != 1 {
+		t.Errorf("token requests = %d from %d concurrent cold calls, want exactly 1", got, n)
+	}
+	if got := s.api.Load(); got != n {
+		t.Errorf("API requests = %d, want %d", got, n)
+	}
+}
+
+func TestBearer401RefetchesOnceAndRetriesOnce(t *testing.T) {
+	t.Run("recovers", func(t *testing.T) {
+		s := newTokenServer(t, func(s *tokenServer) {
+			s.API = func(auth string) int {
+				if auth == "Bearer tok-1" { // the API has forgotten the first token
+					return http.StatusUnauthorized
+				}
+				return http.StatusNoContent
+			}
+		})
+		c := saClient(t, s)
+		resp, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode() != http.StatusNoContent {
+			t.Fatalf("status %d, want 204 after one refetch", resp.StatusCode())
+		}
+		if got := s.tokens.Load(); got != 2 {
+			t.Errorf("token requests = %d, want 2", got)
+		}
+		if got := s.api.Load(); got != 2 {
+			t.Errorf("API requests = %d, want 2", got)
+		}
+		if want := []string{"Bearer tok-1", "Bearer tok-2"}; !slices.Equal(s.authSeen(), want) {
+			t.Errorf("Authorization sent = %q, want %q", s.authSeen(), want)
+		}
+	})
+	t.Run("no loop", func(t *testing.T) {
+		s := newTokenServer(t, func(s *tokenServer) {
+			s.API = func(string) int { return http.StatusUnauthorized }
+		})
+		c := saClient(t, s)
+		resp, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode() != http.StatusUnauthorized || resp.JSON401 == nil || resp.JSON401.ErrorCode != "TEST_401" {
+			t.Fatalf("got status %d, JSON401 %+v; want the server's 401 with its body", resp.StatusCode(), resp.JSON401)
+		}
+		if got := s.tokens.Load(); got != 2 {
+			t.Errorf("token requests = %d, want 2 (one refetch)", got)
+		}
+		if got := s.api.Load(); got != 2 {
+			t.Errorf("API requests = %d, want 2 (one retry)", got)
+		}
+	})
+	t.Run("simultaneous 401s share one refetch", func(t *testing.T) {
+		s := newTokenServer(t, func(s *tokenServer) {
+			s.Delay = 20 * time.Millisecond
+			s.API = func(auth string) int {
+				if auth == "Bearer tok-1" {
+					return http.StatusUnauthorized
+				}
+				return http.StatusNoContent
+			}
+		})
+		c := saClient(t, s)
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				resp, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
+				if err != nil || resp.StatusCode() != http.StatusNoContent {
+					t.Errorf("err %v, resp %v", err, resp)
+				}
+			})
+		}
+		wg.Wait()
+		if got := s.tokens.Load(); got != 2 {
+			t.Errorf("token requests = %d, want 2: every goroutine rejected with tok-1 must share the refetch", got)
+		}
+	})
+}
+
+func TestBearerRetryReplaysBody(t *testing.T) {
+	var bodies []string
+	var mu sync.Mutex
+	s := newTokenServer(t, func(s *tokenServer) {
+		s.API = func(auth string) int {
+			if auth == "Bearer tok-1" {
+				return http.StatusUnauthorized
+			}
+			return http.StatusNoContent
+		}
+	}, func(h http.Handler) http.Handler {
+		return wrapAPI(h, func(r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			bodies = append(bodies, string(b))
+			mu.Unlock()
+		})
+	})
+	tr, err := authedit.NewTransport(s.URL, authedit.ServiceAccount{ClientID: s.ID, ClientSecret: authedit.Secret(s.secret())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+"/api/atlas/v2/anything", strings.NewReader("payload"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("status %d, want 204", resp.StatusCode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(bodies, "|") != "payload|payload" {
+		t.Errorf("bodies seen = %q, want the payload twice", bodies)
+	}
+}
+
+// wrapAPI runs see on API requests before h.
+func wrapAPI(h http.Handler, see func(*http.Request)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/atlas/") {
+			see(r)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func TestBearerRefreshesBeforeExpiry(t *testing.T) {
+	s := newTokenServer(t, func(s *tokenServer) {
+		s.ExpiresIn = 1 // refreshed after 90% of its lifetime
+	})
+	c := saClient(t, s)
+	call := func() {
+		t.Helper()
+		resp, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
+		if err != nil || resp.StatusCode() != http.StatusNoContent {
+			t.Fatalf("err %v resp %v", err, resp)
+		}
+	}
+	call()
+	call()
+	if got := s.tokens.Load(); got != 1 {
+		t.Fatalf("token requests = %d, want 1 while the token is fresh", got)
+	}
+	time.Sleep(950 * time.Millisecond)
+	call()
+	if got := s.tokens.Load(); got != 2 {
+		t.Errorf("token requests = %d, want 2 once the token is about to expire", got)
+	}
+}
+
+func TestTokenRequestShape(t *testing.T) {
+	var mu sync.Mutex
+	var got http.Header
+	var form string
+	s := newTokenServer(t, nil, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == contract.TokenPath() {
+				_ = r.ParseForm()
+				mu.Lock()
+				got, form = r.Header.Clone(), r.PostForm.Encode()
+				mu.Unlock()
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	c := saClient(t, s)
+	if _, err := c.DeleteOrgApiKey(t.Context(), orgID, keyID, nil); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if form != "grant_type=client_credentials" {
+		t.Errorf("token form = %q", form)
+	}
+	if ua := got.Get("User-Agent"); ua != authedit.UserAgent() {
+		t.Errorf("token request User-Agent = %q, want %q", ua, authedit.UserAgent())
+	}
+	if !strings.HasPrefix(got.Get("Authorization"), "Basic ") {
+		t.Errorf("token request Authorization = %q, want Basic", got.Get("Authorization"))
+	}
+}
+
+func TestTokenFailureIsTyped(t *testing.T) {
+	s := newTokenServer(t, nil)
+	c, err := authedit.NewClient(s.URL, authedit.ServiceAccount{ClientID: s.ID, ClientSecret: "wrong-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
+	var te *authedit.TokenError
+	if !errors.As(err, &te) {
+		t.Fatalf("err = %v (%T), want *authedit.TokenError", err, err)
+	}
+	if te.Op != "token" || te.StatusCode != http.StatusUnauthorized || te.ErrorCode != "invalid_client" {
+		t.Errorf("TokenError = %+v", te)
+	}
+	if got := s.api.Load(); got != 0 {
+		t.Errorf("API requests = %d, want 0 without a token", got)
+	}
+}
+
+func TestRevoke(t *testing.T) {
+	s := newTokenServer(t, nil)
+	c := saClient(t, s)
+	if err := c.Revoke(t.Context()); err != nil {
+		t.Fatalf("Revoke with no token cached: %v", err)
+	}
+	if got := s.revokedTokens(); len(got) != 0 {
+		t.Fatalf("revoked %q with no token cached", got)
+	}
+	if _, err := c.DeleteOrgApiKey(t.Context(), orgID, keyID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Revoke(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.revokedTokens(); !slices.Equal(got, []string{"tok-1"}) {
+		t.Errorf("revoked = %q, want [tok-1]", got)
+	}
+	resp, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
+	if err != nil || resp.StatusCode() != http.StatusNoContent {
+		t.Fatalf("after revoke: err %v resp %v", err, resp)
+	}
+	if got := s.tokens.Load(); got != 2 {
+		t.Errorf("token requests = %d, want 2 (a new token after revoking)", got)
+	}
+	if got := s.api.Load(); got != 2 {
+		t.Errorf("API requests = %d, want 2 (the revoked token was not sent)", got)
+	}
+
+	bad, err := authedit.NewClient(s.URL, authedit.ServiceAccount{ClientID: s.ID, ClientSecret: authedit.Secret(s.secret())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.DeleteOrgApiKey(t.Context(), orgID, keyID, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.setSecret("rotated")
+	var te *authedit.TokenError
+	if err := bad.Revoke(t.Context()); !errors.As(err, &te) || te.Op != "revoke" || te.StatusCode != http.StatusUnauthorized {
+		t.Errorf("Revoke with rotated secret: %v, want *TokenError revoke 401", err)
+	}
+
+	dc, err := authedit.NewClient(s.URL, authedit.APIKey{PublicKey: "pub", PrivateKey: "priv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dc.Revoke(t.Context()); !errors.Is(err, authedit.ErrNotServiceAccount) {
+		t.Errorf("Revoke on API key client: %v, want ErrNotServiceAccount", err)
+	}
+}

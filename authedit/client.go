@@ -1,0 +1,77 @@
+package authedit
+
+import (
+	"context"
+	"net/http"
+	"slices"
+
+	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/gen"
+)
+
+// Client is the generated client with everything wired in: ids checked
+// against the spec before a request is built, versioned Accept,
+// User-Agent, authentication and the cleartext guard.
+type Client struct {
+	*gen.ClientWithResponses
+	transport *Transport
+}
+
+var (
+	_ gen.ClientInterface              = (*Client)(nil)
+	_ gen.ClientWithResponsesInterface = (*Client)(nil)
+)
+
+// NewClient returns a ready client for baseURL (e.g.
+// "https://cloud.mongodb.com"). It fails like NewTransport.
+func NewClient(baseURL string, creds Credentials, opts ...Option) (*Client, error) {
+	t, err := NewTransport(baseURL, creds, opts...)
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Transport: t, Timeout: t.cfg.timeout}
+	if tmpl := t.cfg.client; tmpl != nil {
+		hc.Jar, hc.CheckRedirect = tmpl.Jar, tmpl.CheckRedirect
+	}
+	inner, err := gen.NewClientWithResponses(baseURL,
+		gen.WithHTTPClient(hc),
+		gen.WithRequestEditorFn(SetAccept),
+		gen.WithRequestEditorFn(SetUserAgent),
+		gen.WithRequestEditorFn(ValidateRequest),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{ClientWithResponses: inner, transport: t}, nil
+}
+
+// DeleteOrgApiKey checks orgId and apiUserId against the spec, returning a
+// *ParamError without sending anything if one does not match, then calls
+// the generated method. The built request is validated again after the
+// caller's editors ran.
+func (c *Client) DeleteOrgApiKey(ctx context.Context, orgId gen.OrgId, apiUserId gen.ApiUserId, params *gen.DeleteOrgApiKeyParams, reqEditors ...gen.RequestEditorFn) (*http.Response, error) {
+	if err := contract.CheckIDs(orgId, apiUserId); err != nil {
+		return nil, err
+	}
+	return c.ClientWithResponses.ClientInterface.DeleteOrgApiKey(ctx, orgId, apiUserId, params, validateLast(reqEditors)...)
+}
+
+// DeleteOrgApiKeyWithResponse is DeleteOrgApiKey with the response parsed.
+func (c *Client) DeleteOrgApiKeyWithResponse(ctx context.Context, orgId gen.OrgId, apiUserId gen.ApiUserId, params *gen.DeleteOrgApiKeyParams, reqEditors ...gen.RequestEditorFn) (*gen.DeleteOrgApiKeyResponse, error) {
+	if err := contract.CheckIDs(orgId, apiUserId); err != nil {
+		return nil, err
+	}
+	return c.ClientWithResponses.DeleteOrgApiKeyWithResponse(ctx, orgId, apiUserId, params, validateLast(reqEditors)...)
+}
+
+// Transport returns the authenticating transport under the client.
+func (c *Client) Transport() *Transport { return c.transport }
+
+// Revoke revokes the client's cached service-account token; see Transport.Revoke.
+func (c *Client) Revoke(ctx context.Context) error { return c.transport.Revoke(ctx) }
+
+// validateLast appends ValidateRequest after the caller's editors, which
+// run after the client's own and could have changed the URL.
+func validateLast(editors []gen.RequestEditorFn) []gen.RequestEditorFn {
+	return append(slices.Clip(editors), ValidateRequest)
+}

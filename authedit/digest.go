@@ -1,0 +1,86 @@
+package authedit
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/icholy/digest"
+)
+
+// What icholy/digest (v1.2.0) does, and where this file helps:
+//
+//   - It caches the last challenge per host and counts nc under a mutex, so
+//     a warmed client answers with one round trip per request.
+//   - Any 401 (stale=true or not) makes it parse the new challenge, cache it
+//     and retry exactly once: stale nonces cost one extra round trip, and
+//     bad credentials cannot loop.
+//   - nc is taken under its lock but requests are sent outside it, so
+//     concurrent requests can reach the server out of nc order. A server
+//     that rejects that answers 401 with a new challenge, and the one retry
+//     above recovers.
+//   - Its cache is keyed by host name without port or scheme; Transport
+//     only authenticates its own origin, so one digest.Transport never sees
+//     two servers.
+//   - On a 401 that carries no usable digest challenge it returns the
+//     response after draining and closing its body, so the caller cannot
+//     read the ApiError. keepBody buffers such a body and restores it.
+
+// authenticate returns the digest layer.
+func (c APIKey) authenticate(_ *Transport, next http.RoundTripper) http.RoundTripper {
+	return &digestAuth{dt: &digest.Transport{
+		Username:  c.PublicKey,
+		Password:  string(c.PrivateKey),
+		Transport: keepBody{next},
+	}}
+}
+
+type digestAuth struct{ dt *digest.Transport }
+
+// keptKey carries a *kept from digestAuth to keepBody through the request
+// context, which icholy/digest propagates to its clones.
+type keptKey struct{}
+
+type kept struct {
+	res  *http.Response
+	body []byte
+}
+
+// maxKeptBody bounds what is buffered of an unchallenged 401 body.
+const maxKeptBody = 1 << 20
+
+func (d *digestAuth) RoundTrip(req *http.Request) (*http.Response, error) {
+	k := &kept{}
+	res, err := d.dt.RoundTrip(req.WithContext(context.WithValue(req.Context(), keptKey{}, k)))
+	if res != nil && res == k.res {
+		res.Body = io.NopCloser(bytes.NewReader(k.body))
+	}
+	return res, err
+}
+
+// keepBody sits under icholy/digest and buffers the body of a 401 without
+// a digest challenge, which digest.Transport would otherwise discard.
+type keepBody struct{ next http.RoundTripper }
+
+func (kb keepBody) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := kb.next.RoundTrip(req)
+	if err != nil || res.StatusCode != http.StatusUnauthorized {
+		return res, err
+	}
+	k, _ := req.Context().Value(keptKey{}).(*kept)
+	if k == nil {
+		return res, nil
+	}
+	if _, cerr := digest.FindChallenge(res.Header); cerr == nil {
+		return res, nil // digest.Transport answers the challenge itself
+	}
+	body, rerr := io.ReadAll(io.LimitReader(res.Body, maxKeptBody))
+	_ = res.Body.Close()
+	if rerr != nil {
+		return nil, rerr
+	}
+	k.res, k.body = res, body
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	return res, nil
+}

@@ -1,0 +1,66 @@
+package authedit
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// CleartextError reports a request that would go over plain http to a host
+// that is not loopback. Nothing was sent: the refusal happens before any
+// dial. Use https, or opt in with WithInsecureHTTP.
+type CleartextError struct {
+	Host string // host[:port] of the refused URL
+}
+
+func (e *CleartextError) Error() string {
+	return fmt.Sprintf("authedit: refusing cleartext http to non-loopback host %q (use https, or opt in with WithInsecureHTTP)", e.Host)
+}
+
+// isLoopback reports whether host (a URL's Hostname) is "localhost" or a
+// loopback address literal (127.0.0.0/8, ::1). No name is resolved: a DNS
+// answer is not evidence that the traffic stays on this machine.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	host, _, _ = strings.Cut(host, "%") // IPv6 zone
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkCleartext returns a *CleartextError for u unless it is https, http
+// to loopback, or insecure is set.
+func checkCleartext(u *url.URL, insecure bool) error {
+	if insecure || !strings.EqualFold(u.Scheme, "http") || isLoopback(u.Hostname()) {
+		return nil
+	}
+	return &CleartextError{Host: u.Host}
+}
+
+// guard refuses cleartext requests to non-loopback hosts before they reach
+// the base transport. It sits directly above the base transport, so every
+// request this package makes passes it: API calls, redirects the
+// http.Client follows, digest retries, token and revocation requests.
+type guard struct {
+	next     http.RoundTripper
+	insecure bool
+}
+
+func (g guard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := checkCleartext(req.URL, g.insecure); err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	return g.next.RoundTrip(req)
+}
+
+// closeBody honours the RoundTripper contract (the body is closed, even on
+// errors) for requests refused before sending.
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}

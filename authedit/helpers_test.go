@@ -1,0 +1,146 @@
+package authedit_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/atlascontract/deleteorgapikey/contract"
+)
+
+// Valid ids for the operation (lowercase hex, 24 digits).
+const (
+	orgID = "4888442a3354817a7320eb61"
+	keyID = "32b6e34b3d91647abb20e7b8"
+)
+
+// tokenServer is a small counting stand-in for the service-account side of
+// Atlas: it issues tok-1, tok-2, ... and answers API calls with whatever
+// status api returns for the presented Authorization header.
+type tokenServer struct {
+	*httptest.Server
+	ID, Secret string
+	ExpiresIn  int           // seconds; 0 means 3600
+	Delay      time.Duration // before answering a token request
+
+	tokens  atomic.Int32 // token requests seen
+	api     atomic.Int32 // API requests seen
+	mu      sync.Mutex
+	revoked []string
+	apiAuth []string
+	// API decides the status of an API request; nil: 204 when the token is
+	// the newest one issued, else 401.
+	API func(auth string) int
+}
+
+// newTokenServer starts the server after configure (if any) has set its
+// fields; wrap (if any) wraps its handler. Fields must not change later,
+// except through setSecret.
+func newTokenServer(t *testing.T, configure func(*tokenServer), wrap ...func(http.Handler) http.Handler) *tokenServer {
+	t.Helper()
+	s := &tokenServer{ID: "sa-client-id", Secret: "sa-very-secret-value"}
+	if configure != nil {
+		configure(s)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+contract.TokenPath(), func(w http.ResponseWriter, r *http.Request) {
+		n := s.tokens.Add(1)
+		time.Sleep(s.Delay)
+		id, secret, ok := r.BasicAuth()
+		if !ok || id != s.ID || secret != s.secret() || r.FormValue("grant_type") != "client_credentials" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = fmt.Fprintf(w, `{"error":"invalid_client","error_description":"bad client credentials","echo":%q}`, r.Header.Get("Authorization"))
+			return
+		}
+		exp := s.ExpiresIn
+		if exp == 0 {
+			exp = 3600
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"access_token": fmt.Sprintf("tok-%d", n), "token_type": "bearer", "expires_in": exp,
+		})
+	})
+	mux.HandleFunc("POST "+contract.RevokePath(), func(w http.ResponseWriter, r *http.Request) {
+		id, secret, ok := r.BasicAuth()
+		if !ok || id != s.ID || secret != s.secret() {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		s.mu.Lock()
+		s.revoked = append(s.revoked, r.FormValue("token"))
+		s.mu.Unlock()
+	})
+	mux.HandleFunc("/api/atlas/v2/", func(w http.ResponseWriter, r *http.Request) {
+		s.api.Add(1)
+		auth := r.Header.Get("Authorization")
+		s.mu.Lock()
+		s.apiAuth = append(s.apiAuth, auth)
+		s.mu.Unlock()
+		status := http.StatusNoContent
+		if s.API != nil {
+			status = s.API(auth)
+		} else if auth != fmt.Sprintf("Bearer tok-%d", s.tokens.Load()) {
+			status = http.StatusUnauthorized
+		}
+		if status == http.StatusNoContent {
+			w.WriteHeader(status)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = fmt.Fprintf(w, `{"error":%d,"errorCode":"TEST_%d"}`, status, status)
+	})
+	var h http.Handler = mux
+	for _, w := range wrap {
+		h = w(h)
+	}
+	s.Server = httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *tokenServer) secret() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Secret
+}
+
+func (s *tokenServer) setSecret(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Secret = v
+}
+
+// revokedTokens returns the tokens revoked so far.
+func (s *tokenServer) revokedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.revoked)
+}
+
+// authSeen returns the Authorization headers of API requests so far.
+func (s *tokenServer) authSeen() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.apiAuth)
+}
+
+// countingServer counts every request and answers 204.
+func countingServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}

@@ -1,0 +1,287 @@
+package authedit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/atlascontract/deleteorgapikey/contract"
+)
+
+// TokenError reports a failed token or revocation request. It holds no
+// request or response, so it cannot leak the client secret however it is
+// printed or logged.
+type TokenError struct {
+	Op          string // "token" or "revoke"
+	StatusCode  int    // HTTP status, 0 if no response arrived
+	ErrorCode   string // RFC 6749 "error", e.g. "invalid_client"
+	Description string // RFC 6749 "error_description"
+	Err         error  // the transport error when no response arrived
+}
+
+func (e *TokenError) Error() string {
+	var b strings.Builder
+	b.WriteString("authedit: " + e.Op + " request failed")
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
+	}
+	if e.ErrorCode != "" {
+		fmt.Fprintf(&b, ": %s", e.ErrorCode)
+	}
+	if e.Description != "" {
+		fmt.Fprintf(&b, " (%s)", e.Description)
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	return b.String()
+}
+
+func (e *TokenError) Unwrap() error { return e.Err }
+
+// tokenCache hands out one Bearer token until shortly before it expires.
+//
+// oauth2.ReuseTokenSource already serialises (it holds its mutex across the
+// fetch), but it can neither drop a token the API rejected nor honour the
+// caller's context, and its margin is a fixed 10 s. So: a one-slot
+// semaphore makes a cold cache fetch exactly once however many goroutines
+// ask (waiters give up when their context ends), and a lock-free fast path
+// serves warm calls.
+type tokenCache struct {
+	fetch    func(context.Context) (*oauth2.Token, error)
+	revokeFn func(context.Context, string) error
+	sem      chan struct{}
+	cur      atomic.Pointer[cachedToken]
+	now      func() time.Time
+}
+
+type cachedToken struct {
+	tok       *oauth2.Token
+	refreshAt time.Time // zero: no expiry known, keep until rejected
+}
+
+// maxRefreshMargin is how long before expiry a token is replaced; short
+// lived tokens are replaced after 90% of their lifetime instead.
+const maxRefreshMargin = time.Minute
+
+func (c *tokenCache) fresh() *oauth2.Token {
+	ct := c.cur.Load()
+	if ct == nil || (!ct.refreshAt.IsZero() && !c.now().Before(ct.refreshAt)) {
+		return nil
+	}
+	return ct.tok
+}
+
+func (c *tokenCache) lock(ctx context.Context) error {
+	select {
+	case c.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *tokenCache) unlock() { <-c.sem }
+
+// token returns the cached token, fetching one if there is none or it is
+// about to expire.
+func (c *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
+	if t := c.fresh(); t != nil {
+		return t, nil
+	}
+	if err := c.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer c.unlock()
+	if t := c.fresh(); t != nil { // fetched by another goroutine while we waited
+		return t, nil
+	}
+	fetchedAt := c.now()
+	t, err := c.fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ct := &cachedToken{tok: t}
+	if !t.Expiry.IsZero() {
+		ct.refreshAt = t.Expiry.Add(-min(maxRefreshMargin, t.Expiry.Sub(fetchedAt)/10))
+	}
+	c.cur.Store(ct)
+	return t, nil
+}
+
+// drop forgets bad unless another goroutine has already replaced it, so
+// that simultaneous 401s on one token cause a single refetch.
+func (c *tokenCache) drop(bad *oauth2.Token) {
+	if ct := c.cur.Load(); ct != nil && ct.tok == bad {
+		c.cur.CompareAndSwap(ct, nil)
+	}
+}
+
+// revoke revokes and drops the cached token; the semaphore keeps a
+// concurrent fetch from racing with it.
+func (c *tokenCache) revoke(ctx context.Context) error {
+	if err := c.lock(ctx); err != nil {
+		return err
+	}
+	defer c.unlock()
+	ct := c.cur.Load()
+	if ct == nil {
+		return nil
+	}
+	if err := c.revokeFn(ctx, ct.tok.AccessToken); err != nil {
+		return err
+	}
+	c.cur.CompareAndSwap(ct, nil)
+	return nil
+}
+
+// authenticate sets up the token cache on t and returns the Bearer layer.
+func (c ServiceAccount) authenticate(t *Transport, next http.RoundTripper) http.RoundTripper {
+	// Token and revocation requests: same guard, no redirects (a 3xx is an
+	// error, never a re-POST of the credentials elsewhere).
+	hc := &http.Client{
+		Transport:     userAgent{next},
+		Timeout:       t.cfg.timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	cc := &clientcredentials.Config{
+		ClientID:     c.ClientID,
+		ClientSecret: string(c.ClientSecret),
+		TokenURL:     t.endpoint(contract.TokenPath()),
+		AuthStyle:    oauth2.AuthStyleInHeader,
+	}
+	revokeURL := t.endpoint(contract.RevokePath())
+	t.tokens = &tokenCache{
+		sem: make(chan struct{}, 1),
+		now: time.Now,
+		fetch: func(ctx context.Context) (*oauth2.Token, error) {
+			tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
+			if err != nil {
+				return nil, tokenError("token", err)
+			}
+			return tok, nil
+		},
+		revokeFn: func(ctx context.Context, token string) error {
+			return revokeToken(ctx, hc, revokeURL, c, token)
+		},
+	}
+	return &bearer{tokens: t.tokens, next: next}
+}
+
+// tokenError converts what oauth2 returns into a *TokenError, keeping the
+// status and RFC 6749 fields but not the *http.Response (whose request
+// carries the Basic credentials).
+func tokenError(op string, err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		te := &TokenError{Op: op, ErrorCode: re.ErrorCode, Description: re.ErrorDescription}
+		if re.Response != nil {
+			te.StatusCode = re.Response.StatusCode
+		}
+		return te
+	}
+	return &TokenError{Op: op, Err: err}
+}
+
+// revokeToken posts token to the revocation endpoint (RFC 7009) with the
+// client credentials in HTTP Basic, form-encoded first as RFC 6749 2.3.1
+// asks and as the token request does.
+func revokeToken(ctx context.Context, hc *http.Client, endpoint string, c ServiceAccount, token string) error {
+	form := url.Values{"token": {token}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form))
+	if err != nil {
+		return &TokenError{Op: "revoke", Err: err}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(string(c.ClientSecret)))
+	resp, err := hc.Do(req)
+	if err != nil {
+		return &TokenError{Op: "revoke", Err: err}
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		return nil
+	}
+	te := &TokenError{Op: "revoke", StatusCode: resp.StatusCode}
+	var rfc struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(body, &rfc) == nil {
+		te.ErrorCode, te.Description = rfc.Error, rfc.Description
+	}
+	return te
+}
+
+// bearer adds the cached token. A 401 drops that token and the request is
+// retried once with a fresh one; a second 401 goes back to the caller.
+type bearer struct {
+	tokens *tokenCache
+	next   http.RoundTripper
+}
+
+func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
+	tok, err := b.tokens.token(req.Context())
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	resp, err := b.next.RoundTrip(withToken(req, tok, req.Body))
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+		return resp, nil // the body is spent and cannot be replayed
+	}
+	b.tokens.drop(tok)
+	fresh, err := b.tokens.token(req.Context())
+	if err != nil {
+		discard(resp)
+		return nil, err
+	}
+	body := req.Body
+	if req.GetBody != nil {
+		if body, err = req.GetBody(); err != nil {
+			discard(resp)
+			return nil, err
+		}
+	}
+	discard(resp)
+	return b.next.RoundTrip(withToken(req, fresh, body))
+}
+
+// withToken clones req (a RoundTripper must not modify its request) with
+// the given body and an Authorization header for tok.
+func withToken(req *http.Request, tok *oauth2.Token, body io.ReadCloser) *http.Request {
+	r := req.Clone(req.Context())
+	r.Body = body
+	tok.SetAuthHeader(r)
+	return r
+}
+
+// discard drains a little of a response we will not return, so its
+// connection can be reused, and closes it.
+func discard(resp *http.Response) {
+	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
+	_ = resp.Body.Close()
+}
+
+// userAgent sets User-Agent on requests this package makes itself.
+type userAgent struct{ next http.RoundTripper }
+
+func (u userAgent) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.Header.Set("User-Agent", UserAgent())
+	return u.next.RoundTrip(r)
+}

@@ -1,0 +1,183 @@
+package authedit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultTimeout bounds each request (connection, redirects, reading the
+// body) made by a Client, and each token or revocation request.
+const DefaultTimeout = 30 * time.Second
+
+// Option configures NewClient and NewTransport.
+type Option func(*config)
+
+type config struct {
+	insecureHTTP bool
+	base         http.RoundTripper
+	client       *http.Client
+	timeout      time.Duration
+	timeoutSet   bool
+}
+
+// WithInsecureHTTP allows cleartext http to hosts that are not loopback.
+// Without it such URLs are refused, at construction and per request.
+func WithInsecureHTTP() Option { return func(c *config) { c.insecureHTTP = true } }
+
+// WithTransport sets the base RoundTripper under authentication
+// (default: http.DefaultTransport, or the Transport of WithHTTPClient).
+func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.base = rt } }
+
+// WithHTTPClient makes NewClient start from a copy of hc: its Jar,
+// CheckRedirect, Timeout (if non-zero) and Transport (as the base, unless
+// WithTransport is given) are kept. hc itself is not modified.
+func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.client = hc } }
+
+// WithTimeout sets the http.Client Timeout of NewClient's client and of
+// token requests; 0 disables it. The default is DefaultTimeout.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) { c.timeout, c.timeoutSet = d, true }
+}
+
+func newConfig(opts []Option) config {
+	var c config
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	if c.base == nil && c.client != nil {
+		c.base = c.client.Transport
+	}
+	if c.base == nil {
+		c.base = http.DefaultTransport
+	}
+	if !c.timeoutSet {
+		c.timeout = DefaultTimeout
+		if c.client != nil && c.client.Timeout != 0 {
+			c.timeout = c.client.Timeout
+		}
+	}
+	return c
+}
+
+// ErrNotServiceAccount is returned by Revoke for credentials that have no
+// token to revoke (digest API keys).
+var ErrNotServiceAccount = errors.New("authedit: only service-account credentials have tokens to revoke")
+
+// Transport is an http.RoundTripper that authenticates requests to one
+// Atlas base URL. Use it directly with any http.Client, or through
+// NewClient. Requests to other origins (a redirect elsewhere) are sent
+// without credentials; cleartext http to non-loopback hosts is refused.
+type Transport struct {
+	base    *url.URL
+	origin  string
+	guarded http.RoundTripper // base transport behind the cleartext guard
+	authed  http.RoundTripper // guarded, wrapped by the credentials' scheme
+	tokens  *tokenCache       // service accounts only
+	cfg     config
+}
+
+// NewTransport returns a Transport authenticating with creds to baseURL
+// (e.g. "https://cloud.mongodb.com"). Errors: *CredentialsError for
+// unusable credentials, *CleartextError for http to a non-loopback host
+// without WithInsecureHTTP, and a plain error for a malformed base URL.
+func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport, error) {
+	cfg := newConfig(opts)
+	u, err := parseBaseURL(baseURL, cfg.insecureHTTP)
+	if err != nil {
+		return nil, err
+	}
+	if creds == nil {
+		return nil, &CredentialsError{}
+	}
+	if err := creds.validate(); err != nil {
+		return nil, err
+	}
+	t := &Transport{base: u, origin: originOf(u), cfg: cfg}
+	t.guarded = guard{next: cfg.base, insecure: cfg.insecureHTTP}
+	t.authed = creds.authenticate(t, t.guarded)
+	// Seam for a retry policy (issue 7: 429, 5xx and connection errors with
+	// backoff, honouring Retry-After): it wraps t.authed here, so every
+	// attempt is authenticated afresh (next digest nc, current bearer token)
+	// and passes the cleartext guard again.
+	return t, nil
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if originOf(req.URL) != t.origin {
+		// Credentials belong to the base URL's origin; like net/http, which
+		// drops Authorization on redirects to another host, send the rest bare.
+		return t.guarded.RoundTrip(req)
+	}
+	return t.authed.RoundTrip(req)
+}
+
+// CloseIdleConnections closes idle connections of the base transport.
+func (t *Transport) CloseIdleConnections() {
+	if c, ok := t.cfg.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// Revoke revokes the cached access token at the spec's revocation endpoint
+// and drops it, so the next request fetches a new one. With no token cached
+// it does nothing. It returns ErrNotServiceAccount for API keys and a
+// *TokenError when the server refuses.
+func (t *Transport) Revoke(ctx context.Context) error {
+	if t.tokens == nil {
+		return ErrNotServiceAccount
+	}
+	return t.tokens.revoke(ctx)
+}
+
+// endpoint is the base URL joined with a spec path (token, revocation).
+func (t *Transport) endpoint(path string) string {
+	return strings.TrimSuffix(t.base.String(), "/") + path
+}
+
+// parseBaseURL accepts absolute http(s) URLs without user info, query or
+// fragment, and applies the cleartext rule.
+func parseBaseURL(raw string, insecure bool) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("authedit: base URL: %w", err)
+	}
+	switch {
+	case !strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http"):
+		return nil, fmt.Errorf("authedit: base URL %q: scheme must be https or http", u.Redacted())
+	case u.Host == "":
+		return nil, fmt.Errorf("authedit: base URL %q: no host", u.Redacted())
+	case u.User != nil:
+		return nil, fmt.Errorf("authedit: base URL %q: must not carry user info; pass Credentials", u.Redacted())
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("authedit: base URL %q: must not have a query or fragment", u.Redacted())
+	}
+	if err := checkCleartext(u, insecure); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// originOf is scheme://host:port, lower-cased and with the default port
+// made explicit, for comparing where a request goes with the base URL.
+func originOf(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
