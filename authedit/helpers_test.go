@@ -144,3 +144,17 @@ func countingServer(t *testing.T) (*httptest.Server, *atomic.Int32) {
 	t.Cleanup(srv.Close)
 	return srv, &n
 }
+
+// newHeaderServer sends the headers of each request to seen and answers 204.
+func newHeaderServer(t *testing.T, seen chan<- http.Header) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case seen <- r.Header.Clone():
+		default:
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
