@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -127,10 +128,13 @@ func TestBearer401RefetchesOnceAndRetriesOnce(t *testing.T) {
 		}
 	})
 	t.Run("simultaneous 401s share one refetch", func(t *testing.T) {
+		var rejected atomic.Int32
 		s := newTokenServer(t, func(s *tokenServer) {
-			s.Delay = 20 * time.Millisecond
 			s.API = func(auth string) int {
 				if auth == "Bearer tok-1" {
+					// Stagger the rejections so that most arrive after
+					// tok-2 has been cached: they must not drop tok-2.
+					time.Sleep(time.Duration(rejected.Add(1)) * 5 * time.Millisecond)
 					return http.StatusUnauthorized
 				}
 				return http.StatusNoContent
