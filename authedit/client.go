@@ -45,23 +45,23 @@ func NewClient(baseURL string, creds Credentials, opts ...Option) (*Client, erro
 	return &Client{ClientWithResponses: inner, transport: t}, nil
 }
 
-// DeleteOrgApiKey checks orgId and apiUserId against the spec, returning a
+// DeleteOrgApiKey checks orgID and apiUserID against the spec, returning a
 // *ParamError without sending anything if one does not match, then calls
 // the generated method. The built request is validated again after the
 // caller's editors ran.
-func (c *Client) DeleteOrgApiKey(ctx context.Context, orgId gen.OrgId, apiUserId gen.ApiUserId, params *gen.DeleteOrgApiKeyParams, reqEditors ...gen.RequestEditorFn) (*http.Response, error) {
-	if err := contract.CheckIDs(orgId, apiUserId); err != nil {
+func (c *Client) DeleteOrgApiKey(ctx context.Context, orgID gen.OrgId, apiUserID gen.ApiUserId, params *gen.DeleteOrgApiKeyParams, reqEditors ...gen.RequestEditorFn) (*http.Response, error) {
+	if err := contract.CheckIDs(orgID, apiUserID); err != nil {
 		return nil, err
 	}
-	return c.ClientWithResponses.ClientInterface.DeleteOrgApiKey(ctx, orgId, apiUserId, params, validateLast(reqEditors)...)
+	return c.ClientWithResponses.ClientInterface.DeleteOrgApiKey(ctx, orgID, apiUserID, params, validateLast(reqEditors)...)
 }
 
 // DeleteOrgApiKeyWithResponse is DeleteOrgApiKey with the response parsed.
-func (c *Client) DeleteOrgApiKeyWithResponse(ctx context.Context, orgId gen.OrgId, apiUserId gen.ApiUserId, params *gen.DeleteOrgApiKeyParams, reqEditors ...gen.RequestEditorFn) (*gen.DeleteOrgApiKeyResponse, error) {
-	if err := contract.CheckIDs(orgId, apiUserId); err != nil {
+func (c *Client) DeleteOrgApiKeyWithResponse(ctx context.Context, orgID gen.OrgId, apiUserID gen.ApiUserId, params *gen.DeleteOrgApiKeyParams, reqEditors ...gen.RequestEditorFn) (*gen.DeleteOrgApiKeyResponse, error) {
+	if err := contract.CheckIDs(orgID, apiUserID); err != nil {
 		return nil, err
 	}
-	return c.ClientWithResponses.DeleteOrgApiKeyWithResponse(ctx, orgId, apiUserId, params, validateLast(reqEditors)...)
+	return c.ClientWithResponses.DeleteOrgApiKeyWithResponse(ctx, orgID, apiUserID, params, validateLast(reqEditors)...)
 }
 
 // Transport returns the authenticating transport under the client.
