@@ -1,0 +1,407 @@
+package atlastest
+
+import (
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/icholy/digest"
+)
+
+// Realm is the digest and Bearer realm, the one Atlas uses.
+const Realm = "MMS Public API"
+
+// maxNonces bounds the nonces tracked for nc replay protection. Every 401
+// issues one; beyond the bound the oldest are forgotten, and a request still
+// using a forgotten nonce is answered stale=true so the client takes a new one.
+const maxNonces = 1 << 16
+
+// ncWindow is replay protection for one nonce: the highest nc seen and a
+// bitmap of the 64 nc values at and below it (bit i = max-i), so concurrent
+// requests sharing a nonce may arrive out of order but none twice.
+type ncWindow struct {
+	max  uint32
+	seen uint64
+}
+
+func (w *ncWindow) use(nc uint32) bool {
+	switch {
+	case nc == 0:
+		return false
+	case nc > w.max:
+		if shift := nc - w.max; shift < 64 {
+			w.seen = w.seen<<shift | 1
+		} else {
+			w.seen = 1
+		}
+		w.max = nc
+		return true
+	}
+	d := w.max - nc
+	if d >= 64 || w.seen&(1<<d) != 0 {
+		return false // too old to tell, or a replay
+	}
+	w.seen |= 1 << d
+	return true
+}
+
+// expiryQueue holds keys in the order they expire (their TTL is fixed), so
+// purging is amortized O(1) per entry and never scans a map.
+type expiryQueue[K comparable] struct {
+	items []expiring[K]
+	head  int
+}
+
+type expiring[K comparable] struct {
+	key K
+	at  time.Time
+}
+
+func (q *expiryQueue[K]) push(k K, at time.Time) { q.items = append(q.items, expiring[K]{k, at}) }
+
+// purge drops entries expired at now, and more while over says the store is
+// too big, calling drop for each.
+func (q *expiryQueue[K]) purge(now time.Time, over func() bool, drop func(K)) {
+	for q.head < len(q.items) && (!q.items[q.head].at.After(now) || over()) {
+		drop(q.items[q.head].key)
+		q.items[q.head] = expiring[K]{}
+		q.head++
+	}
+	if q.head > 1024 && q.head*2 > len(q.items) {
+		q.items = append(q.items[:0], q.items[q.head:]...)
+		q.head = 0
+	}
+}
+
+type token struct {
+	account *serviceAccount
+	expires time.Time
+}
+
+type authState struct {
+	nonceKey [32]byte // HMAC key: nonces carry their issue time, authenticated
+	opaque   string
+
+	mu     sync.Mutex
+	nonces map[string]*ncWindow
+	nonceQ expiryQueue[string]
+	tokens map[[32]byte]*token // by SHA-256 of the token: lookups leak no timing about the secret
+	tokenQ expiryQueue[[32]byte]
+}
+
+func (a *authState) init() {
+	_, _ = rand.Read(a.nonceKey[:])
+	a.opaque = rand.Text()
+	a.nonces = map[string]*ncWindow{}
+	a.tokens = map[[32]byte]*token{}
+}
+
+func hashFor(alg string) func() hash.Hash {
+	switch alg {
+	case "SHA-256":
+		return sha256.New
+	case "MD5":
+		return md5.New
+	}
+	return nil
+}
+
+func hexHash(newHash func() hash.Hash, parts ...string) string {
+	h := newHash()
+	h.Write([]byte(strings.Join(parts, ":")))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// principal is who an authenticated request acts for.
+type principal struct {
+	org   *org
+	owner bool
+}
+
+// authFailure says why a request is not authenticated and which challenges
+// to answer with.
+type authFailure struct {
+	detail      string
+	digest      bool // offer digest challenges
+	stale       bool // ... marked stale=true
+	bearer      bool // offer a Bearer challenge
+	bearerError bool // ... with error="invalid_token"
+}
+
+func (s *Server) authenticate(r *http.Request) (*principal, *authFailure) {
+	hs := r.Header.Values("Authorization")
+	if len(hs) == 0 {
+		return nil, &authFailure{detail: "This request requires authentication: HTTP Digest with an API key, or a service account's Bearer token.", digest: true, bearer: true}
+	}
+	if len(hs) > 1 {
+		return nil, &authFailure{detail: "More than one Authorization header.", digest: true, bearer: true}
+	}
+	scheme, rest, _ := strings.Cut(hs[0], " ")
+	switch strings.ToLower(scheme) {
+	case "digest":
+		return s.verifyDigest(r, hs[0])
+	case "bearer":
+		return s.verifyBearer(strings.TrimSpace(rest))
+	}
+	return nil, &authFailure{detail: fmt.Sprintf("Authorization scheme %.20q is not accepted: use Digest or Bearer.", scheme), digest: true, bearer: true}
+}
+
+func (s *Server) verifyBearer(tok string) (*principal, *authFailure) {
+	fail := func(detail string) (*principal, *authFailure) {
+		return nil, &authFailure{detail: detail, bearer: true, bearerError: true}
+	}
+	sum := sha256.Sum256([]byte(tok))
+	now := time.Now()
+	s.auth.mu.Lock()
+	t := s.auth.tokens[sum]
+	if t != nil && !now.Before(t.expires) {
+		delete(s.auth.tokens, sum)
+		s.auth.mu.Unlock()
+		return fail("The access token has expired.")
+	}
+	s.auth.mu.Unlock()
+	if t == nil {
+		return fail("The access token is unknown or revoked.")
+	}
+	return &principal{org: t.account.org, owner: t.account.owner}, nil
+}
+
+// newNonce issues a nonce: base64url(issued unix nanos | 8 random bytes |
+// HMAC-SHA-256 of both, cut to 16), and starts tracking its nc values.
+func (s *Server) newNonce() string {
+	now := time.Now()
+	var b [32]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixNano()))
+	_, _ = rand.Read(b[8:16])
+	mac := hmac.New(sha256.New, s.auth.nonceKey[:])
+	mac.Write(b[:16])
+	copy(b[16:], mac.Sum(nil))
+	n := base64.RawURLEncoding.EncodeToString(b[:])
+
+	a := &s.auth
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.nonceQ.purge(now, func() bool { return len(a.nonces) >= maxNonces }, func(k string) { delete(a.nonces, k) })
+	a.nonces[n] = &ncWindow{}
+	a.nonceQ.push(n, now.Add(s.cfg.nonceTTL))
+	return n
+}
+
+// nonceIssued authenticates a nonce and returns when it was issued.
+func (s *Server) nonceIssued(n string) (time.Time, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(n)
+	if err != nil || len(b) != 32 {
+		return time.Time{}, false
+	}
+	mac := hmac.New(sha256.New, s.auth.nonceKey[:])
+	mac.Write(b[:16])
+	if !hmac.Equal(mac.Sum(nil)[:16], b[16:]) {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b[:8]))), true
+}
+
+// digestChallenges returns one WWW-Authenticate value per algorithm, all
+// sharing one fresh nonce.
+func (s *Server) digestChallenges(stale bool) []string {
+	nonce := s.newNonce()
+	out := make([]string, 0, len(s.cfg.algs))
+	for _, alg := range s.cfg.algs {
+		c := digest.Challenge{Realm: Realm, Nonce: nonce, Opaque: s.auth.opaque, Stale: stale, Algorithm: alg, QOP: []string{"auth"}}
+		out = append(out, c.String())
+	}
+	return out
+}
+
+// verifyDigest checks RFC 7616 credentials with qop=auth: realm, opaque,
+// algorithm, uri, nonce authenticity, the response hash, nonce age and the
+// nc value's freshness, in that order.
+func (s *Server) verifyDigest(r *http.Request, header string) (*principal, *authFailure) {
+	fail := func(format string, args ...any) (*principal, *authFailure) {
+		return nil, &authFailure{detail: "Digest authentication failed: " + fmt.Sprintf(format, args...), digest: true}
+	}
+	c, err := digest.ParseCredentials(header)
+	if err != nil {
+		return fail("malformed credentials.")
+	}
+	if c.Realm != Realm {
+		return fail("realm must be %q.", Realm)
+	}
+	if subtle.ConstantTimeCompare([]byte(c.Opaque), []byte(s.auth.opaque)) != 1 {
+		return fail("opaque does not match the challenge.")
+	}
+	alg := strings.ToUpper(c.Algorithm)
+	if alg == "" {
+		alg = "MD5" // RFC 7616 section 3.4.2: no algorithm means MD5
+	}
+	offered := false
+	for _, a := range s.cfg.algs {
+		offered = offered || a == alg
+	}
+	if !offered {
+		return fail("algorithm %.20q is not offered.", c.Algorithm)
+	}
+	if c.QOP != "auth" || c.Cnonce == "" || c.Nc <= 0 || c.Userhash {
+		return fail("qop must be auth, with cnonce and nc.")
+	}
+	if c.URI != r.RequestURI && c.URI != r.URL.RequestURI() {
+		return fail("uri does not match the request.")
+	}
+	issued, ok := s.nonceIssued(c.Nonce)
+	if !ok {
+		return fail("nonce was not issued by this server.")
+	}
+
+	s.mu.Lock()
+	cred := s.creds[c.Username]
+	var pass string
+	var p *principal
+	if cred != nil {
+		pass, p = cred.private, &principal{org: cred.org, owner: cred.owner}
+	}
+	s.mu.Unlock()
+	h := hashFor(alg)
+	ha1 := hexHash(h, c.Username, c.Realm, pass)
+	ha2 := hexHash(h, r.Method, c.URI)
+	want := hexHash(h, ha1, c.Nonce, fmt.Sprintf("%08x", c.Nc), c.Cnonce, c.QOP, ha2)
+	if subtle.ConstantTimeCompare([]byte(want), []byte(c.Response)) != 1 || cred == nil {
+		return fail("wrong username or password.")
+	}
+	// The hash is right: from here on the client only needs a new nonce.
+	if time.Since(issued) > s.cfg.nonceTTL {
+		return nil, &authFailure{detail: "Digest authentication failed: the nonce has expired.", digest: true, stale: true}
+	}
+	s.auth.mu.Lock()
+	w := s.auth.nonces[c.Nonce]
+	fresh := w != nil && w.use(uint32(c.Nc))
+	s.auth.mu.Unlock()
+	switch {
+	case w == nil:
+		return nil, &authFailure{detail: "Digest authentication failed: the nonce is no longer tracked.", digest: true, stale: true}
+	case !fresh:
+		return fail("nonce count %08x was already used with this nonce.", c.Nc)
+	}
+	return p, nil
+}
+
+// --- service-account endpoints (RFC 6749 client credentials, RFC 7009) ---
+
+func oauthError(w http.ResponseWriter, status int, code, description string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", Realm))
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
+}
+
+// client authenticates a service account by HTTP Basic, whose id and secret
+// are form-encoded first (RFC 6749 section 2.3.1).
+func (s *Server) client(r *http.Request) *serviceAccount {
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		return nil
+	}
+	if v, err := url.QueryUnescape(id); err == nil {
+		id = v
+	}
+	if v, err := url.QueryUnescape(secret); err == nil {
+		secret = v
+	}
+	sa := s.accounts[id]
+	want := "\x00no such client" // compare anyway: no timing difference for unknown ids
+	if sa != nil {
+		want = sa.secret
+	}
+	if subtle.ConstantTimeCompare([]byte(secret), []byte(want)) != 1 || sa == nil {
+		return nil
+	}
+	return sa
+}
+
+// serviceForm checks method, client and form shared by both endpoints.
+func (s *Server) serviceForm(w http.ResponseWriter, r *http.Request) (*serviceAccount, url.Values) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		oauthError(w, http.StatusMethodNotAllowed, "invalid_request", "Use POST.")
+		return nil, nil
+	}
+	sa := s.client(r)
+	if sa == nil {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed: send the client id and secret in HTTP Basic.")
+		return nil, nil
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "The body must be application/x-www-form-urlencoded.")
+		return nil, nil
+	}
+	return sa, r.PostForm
+}
+
+func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
+	sa, form := s.serviceForm(w, r)
+	if sa == nil {
+		return
+	}
+	if gt := form.Get("grant_type"); gt != "client_credentials" {
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be client_credentials.")
+		return
+	}
+	var raw [32]byte
+	_, _ = rand.Read(raw[:])
+	tok := base64.RawURLEncoding.EncodeToString(raw[:])
+	sum := sha256.Sum256([]byte(tok))
+	now := time.Now()
+	a := &s.auth
+	a.mu.Lock()
+	a.tokenQ.purge(now, func() bool { return false }, func(k [32]byte) { delete(a.tokens, k) })
+	a.tokens[sum] = &token{account: sa, expires: now.Add(s.cfg.tokenTTL)}
+	a.tokenQ.push(sum, now.Add(s.cfg.tokenTTL))
+	a.mu.Unlock()
+
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int    `json:"expires_in"`
+	}{tok, "Bearer", int(math.Ceil(s.cfg.tokenTTL.Seconds()))})
+}
+
+// serveRevoke revokes a token of the authenticated client; like RFC 7009 it
+// answers 200 whether or not the token was valid.
+func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
+	sa, form := s.serviceForm(w, r)
+	if sa == nil {
+		return
+	}
+	tok := form.Get("token")
+	if tok == "" {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "token is required.")
+		return
+	}
+	sum := sha256.Sum256([]byte(tok))
+	s.auth.mu.Lock()
+	if t := s.auth.tokens[sum]; t != nil && t.account == sa {
+		delete(s.auth.tokens, sum)
+	}
+	s.auth.mu.Unlock()
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}

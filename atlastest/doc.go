@@ -1,0 +1,30 @@
+// Package atlastest is a reference Atlas server for tests, in the spirit of net/http/httptest:
+// it serves DELETE /api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId} exactly as the spec says, with real Digest and service-account authentication.
+//
+// A zero-configuration [NewServer] listens on loopback with one organization,
+// an owner service account, an owner and a member API key and a few keys to
+// delete. Every answer validates against the embedded spec (see package
+// contract); rate limiting, fault injection ([Server.FailNext],
+// [Server.DropNext], [Server.SetLatency]) and inspection ([Server.OrgKeys],
+// [Server.KeyProjects], [Server.Requests]) let a test script the server.
+//
+// Behaviour the spec leaves open, decided here:
+//
+//   - Order of checks: the path must fit the template (else 404), the method
+//     must be DELETE (else 404, because the spec documents no 405), ids and
+//     flags must match the spec (else 400 VALIDATION_ERROR naming the field),
+//     then authentication (401). Only then do fault injection, the
+//     organization lookup (404 ORG_NOT_FOUND), the organization's rate limit
+//     (429), the Organization Owner check (403) and the key lookup (404) run.
+//   - envelope=true wraps every answer produced after authentication in an
+//     HTTP 200 ApiEnvelope. Answers given before it (400, 404 for a wrong
+//     path or method, 401 challenges) keep their status: digest and OAuth
+//     clients need to see the 401.
+//   - A request line net/http itself cannot parse (a bad %-escape in the
+//     path) is answered by net/http with a plain-text 400 before any handler
+//     runs; everything that reaches the handler gets a spec-shaped answer.
+//   - Ids (organizations, projects, keys, public keys, client ids) come from
+//     a deterministic generator seeded by [WithSeed] (default 1), so a test
+//     sees the same ids on every run; secrets, nonces, tokens and the digest
+//     opaque come from crypto/rand.
+package atlastest

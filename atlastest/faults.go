@@ -1,0 +1,65 @@
+package atlastest
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// faults are scripted by a test and applied to authenticated operation
+// requests in arrival order; the token endpoints are never faulted.
+type faults struct {
+	mu         sync.Mutex
+	failN      int
+	failStatus int
+	dropN      int
+	latency    time.Duration
+}
+
+// take consumes this request's faults: a FailNext answer wins over DropNext.
+func (f *faults) take() (latency time.Duration, fail int, drop bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.failN > 0:
+		f.failN--
+		fail = f.failStatus
+	case f.dropN > 0:
+		f.dropN--
+		drop = true
+	}
+	return f.latency, fail, drop
+}
+
+// FailNext answers the next n authenticated operation requests with status
+// and a valid ApiError (a 429 with its rate-limit headers, a 401 with
+// challenges), changing nothing. status must be an error status the spec
+// documents (400, 401, 403, 404, 429, 500), or FailNext panics. n <= 0
+// cancels; a call replaces the previous one.
+func (s *Server) FailNext(n, status int) {
+	if status < 400 || mustOperation().Op.Responses.Status(status) == nil || errorCodes[status] == "" {
+		panic(fmt.Sprintf("atlastest: FailNext(%d, %d): the spec documents no such error status", n, status))
+	}
+	s.faults.mu.Lock()
+	s.faults.failN, s.faults.failStatus = max(0, n), status
+	s.faults.mu.Unlock()
+}
+
+// DropNext makes the next n authenticated operation requests take effect
+// (the key is deleted if the request would have deleted it) and then closes
+// the connection without an answer: the lost response. n <= 0 cancels.
+func (s *Server) DropNext(n int) {
+	s.faults.mu.Lock()
+	s.faults.dropN = max(0, n)
+	s.faults.mu.Unlock()
+}
+
+// SetLatency delays every authenticated operation request by d from now on;
+// d <= 0 removes the delay. A client that gives up meanwhile gets no answer
+// and changes nothing.
+func (s *Server) SetLatency(d time.Duration) {
+	s.faults.mu.Lock()
+	s.faults.latency = max(0, d)
+	s.faults.mu.Unlock()
+}
+

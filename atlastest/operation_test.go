@@ -1,0 +1,343 @@
+package atlastest_test
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atlascontract/deleteorgapikey/atlastest"
+	"github.com/atlascontract/deleteorgapikey/gen"
+)
+
+func ownerBearer(t *testing.T, srv *atlastest.Server) *http.Client {
+	return bearerClient(t, fetchToken(t, srv, srv.Owner().ClientID, srv.Owner().ClientSecret))
+}
+
+func TestAuthorizationAndLookup(t *testing.T) {
+	other := "5a0a1e7e0f2faa1d2b3c4d5e"
+	otherKey := "6b0b1e7e0f2faa1d2b3c4d5e"
+	srv := atlastest.NewServer(atlastest.WithOrg(atlastest.Org{
+		ID:              other,
+		Keys:            []atlastest.Key{{ID: otherKey}},
+		ServiceAccounts: []atlastest.ServiceAccount{{ClientID: "other-owner", ClientSecret: "s3cret", Owner: true}},
+	}))
+	defer srv.Close()
+	key := srv.Keys()[0]
+	member := srv.Member()
+	memberDigest, _ := digestClient(t, member.PublicKey, member.PrivateKey)
+	owner := ownerBearer(t, srv)
+
+	for _, c := range []struct {
+		name   string
+		client *http.Client
+		org    string
+		key    string
+		status int
+		code   string
+	}{
+		{"member digest", memberDigest, srv.OrgID(), key, 403, "USER_UNAUTHORIZED"},
+		{"member bearer", bearerClient(t, fetchToken(t, srv, member.ClientID, member.ClientSecret)), srv.OrgID(), key, 403, "USER_UNAUTHORIZED"},
+		{"owner of another org", bearerClient(t, fetchToken(t, srv, "other-owner", "s3cret")), srv.OrgID(), key, 403, "USER_UNAUTHORIZED"},
+		{"unknown org", owner, "0123456789abcdef01234567", key, 404, "ORG_NOT_FOUND"},
+		{"unknown key", owner, srv.OrgID(), "0123456789abcdef01234567", 404, "RESOURCE_NOT_FOUND"},
+		{"key of another org", owner, srv.OrgID(), otherKey, 404, "RESOURCE_NOT_FOUND"},
+		{"owner deletes in another org", owner, other, otherKey, 403, "USER_UNAUTHORIZED"},
+	} {
+		resp, body := del(t, c.client, opURL(srv, c.org, c.key, ""))
+		if resp.StatusCode != c.status || errorCode(t, body) != c.code {
+			t.Errorf("%s: %d %s, want %d %s", c.name, resp.StatusCode, body, c.status, c.code)
+		}
+	}
+	if !has(srv.Keys(), key) || !has(srv.OrgKeys(other), otherKey) {
+		t.Error("a refused request deleted a key")
+	}
+	// The other org's owner may delete its own key.
+	resp, body := del(t, bearerClient(t, fetchToken(t, srv, "other-owner", "s3cret")), opURL(srv, other, otherKey, ""))
+	wantStatus(t, resp, body, http.StatusNoContent)
+}
+
+func TestValidation(t *testing.T) {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	owner := srv.Owner()
+	client, _ := digestClient(t, owner.PublicKey, owner.PrivateKey)
+	org, key := srv.OrgID(), srv.Keys()[0]
+	before := srv.OrgKeys(org)
+	base := "/api/atlas/v2/orgs/"
+	for _, c := range []struct {
+		method, target string
+		status         int
+		field          string
+	}{
+		{"DELETE", base + strings.ToUpper(org) + "/apiKeys/" + key, 400, "orgId"},
+		{"DELETE", base + org + "/apiKeys/" + key[:23], 400, "apiUserId"},
+		{"DELETE", base + org + "/apiKeys/" + key + "0", 400, "apiUserId"},
+		{"DELETE", base + "../apiKeys/" + key, 400, "orgId"},
+		{"DELETE", base + "%2e%2e/apiKeys/" + key, 400, "orgId"},
+		{"DELETE", base + org + "/apiKeys/" + key[:22] + "%2F", 400, "apiUserId"},
+		{"DELETE", base + org + "/apiKeys/" + key + "?envelope=yes", 400, "envelope"},
+		{"DELETE", base + org + "/apiKeys/" + key + "?pretty=1", 400, "pretty"},
+		{"DELETE", base + org + "/apiKeys/" + key + "?envelope=true&envelope=false", 400, "envelope"},
+		{"DELETE", base + org + "/apiKeys/" + key + "?pretty=%zz", 400, "query"},
+		{"DELETE", base + org + "/apiKeys/" + key + "/", 404, ""},
+		{"DELETE", base + org + "/apiKeys//" + key, 404, ""},
+		{"DELETE", base + org + "/apikeys/" + key, 404, ""},
+		{"DELETE", "/x" + base + org + "/apiKeys/" + key, 404, ""},
+		{"DELETE", base + org, 404, ""},
+		{"DELETE", "/", 404, ""},
+		{"GET", base + org + "/apiKeys/" + key, 404, ""},
+		{"POST", base + org + "/apiKeys/" + key, 404, ""},
+		{"PATCH", base + org + "/apiKeys/" + key + "?envelope=true", 404, ""},
+	} {
+		resp, body := do(t, client, c.method, srv.URL+c.target, nil)
+		if resp.StatusCode != c.status {
+			t.Errorf("%s %s: %d, want %d: %s", c.method, c.target, resp.StatusCode, c.status, body)
+			continue
+		}
+		var e gen.ApiError
+		_ = json.Unmarshal(body, &e)
+		switch {
+		case c.status == 404 && e.ErrorCode != "RESOURCE_NOT_FOUND":
+			t.Errorf("%s %s: errorCode %s", c.method, c.target, e.ErrorCode)
+		case c.status == 400 && (e.ErrorCode != "VALIDATION_ERROR" || e.BadRequestDetail == nil || e.BadRequestDetail.Fields == nil ||
+			len(*e.BadRequestDetail.Fields) != 1 || (*e.BadRequestDetail.Fields)[0].Field != c.field):
+			t.Errorf("%s %s: want VALIDATION_ERROR naming %s: %s", c.method, c.target, c.field, body)
+		}
+	}
+	if after := srv.OrgKeys(org); len(after) != len(before) {
+		t.Errorf("keys %d -> %d after invalid requests", len(before), len(after))
+	}
+	// Validation comes before authentication: no credentials needed for a 400.
+	resp, body := del(t, plain(t), srv.URL+base+"nope/apiKeys/"+key)
+	wantStatus(t, resp, body, http.StatusBadRequest)
+}
+
+func TestEnvelopeAndPretty(t *testing.T) {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	owner := ownerBearer(t, srv)
+	org := srv.OrgID()
+	type envelope struct {
+		Status  int            `json:"status"`
+		Content map[string]any `json:"content"`
+	}
+	enveloped := func(resp *http.Response, body []byte) envelope {
+		t.Helper()
+		wantStatus(t, resp, body, http.StatusOK)
+		var e envelope
+		if err := json.Unmarshal(body, &e); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+
+	key := srv.Keys()[0]
+	e := enveloped(del(t, owner, opURL(srv, org, key, "envelope=true")))
+	if e.Status != 204 || e.Content != nil || has(srv.Keys(), key) {
+		t.Errorf("enveloped 204: %+v", e)
+	}
+	e = enveloped(del(t, owner, opURL(srv, org, key, "envelope=true")))
+	if e.Status != 404 || e.Content["errorCode"] != "RESOURCE_NOT_FOUND" || e.Content["error"] != float64(404) {
+		t.Errorf("enveloped 404: %+v", e)
+	}
+	member := bearerClient(t, fetchToken(t, srv, srv.Member().ClientID, srv.Member().ClientSecret))
+	e = enveloped(del(t, member, opURL(srv, org, srv.Keys()[0], "envelope=true&pretty=false")))
+	if e.Status != 403 || e.Content["errorCode"] != "USER_UNAUTHORIZED" {
+		t.Errorf("enveloped 403: %+v", e)
+	}
+	// Authentication answers are not enveloped: clients need the 401.
+	resp, body := del(t, plain(t), opURL(srv, org, srv.Keys()[0], "envelope=true"))
+	wantStatus(t, resp, body, http.StatusUnauthorized)
+
+	// pretty=true indents every JSON answer, 401 included.
+	for _, c := range []struct {
+		client *http.Client
+		query  string
+		status int
+	}{
+		{owner, "pretty=true", 404},
+		{owner, "pretty=true&envelope=true", 200},
+		{plain(t), "pretty=true", 401},
+	} {
+		resp, body := del(t, c.client, opURL(srv, org, key, c.query))
+		wantStatus(t, resp, body, c.status)
+		if !strings.HasPrefix(string(body), "{\n  \"") || !json.Valid(body) {
+			t.Errorf("%s: not indented JSON: %q", c.query, body)
+		}
+	}
+	resp, body = del(t, owner, opURL(srv, org, key, "pretty=false"))
+	if strings.Contains(string(body), "\n  ") {
+		t.Errorf("pretty=false indented: %q", body)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	srv := atlastest.NewServer(atlastest.WithRateLimit(2, 1, time.Hour))
+	defer srv.Close()
+	owner := ownerBearer(t, srv)
+	keys := srv.Keys()
+	for i, remaining := range []string{"1", "0"} {
+		resp, body := del(t, owner, opURL(srv, srv.OrgID(), keys[i], ""))
+		wantStatus(t, resp, body, http.StatusNoContent)
+		if resp.Header.Get("RateLimit-Limit") != "2" || resp.Header.Get("RateLimit-Remaining") != remaining {
+			t.Errorf("delete %d: headers %v", i, resp.Header)
+		}
+	}
+	for _, query := range []string{"", "envelope=true"} {
+		resp, body := del(t, owner, opURL(srv, srv.OrgID(), keys[2], query))
+		after, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if err != nil || after < 3500 || after > 3600 || resp.Header.Get("RateLimit-Remaining") != "0" || resp.Header.Get("RateLimit-Limit") != "2" {
+			t.Errorf("429 headers %v", resp.Header)
+		}
+		if query == "" {
+			wantStatus(t, resp, body, http.StatusTooManyRequests)
+			if code := errorCode(t, body); code != "RATE_LIMITED" {
+				t.Errorf("errorCode %s", code)
+			}
+		} else if !strings.Contains(string(body), `"status":429`) {
+			t.Errorf("enveloped 429: %s", body)
+		}
+	}
+	if !has(srv.Keys(), keys[2]) {
+		t.Error("a rate-limited request deleted its key")
+	}
+	// Limits are per organization: another org still has its bucket.
+	other := atlastest.Org{ID: "aaaaaaaaaaaaaaaaaaaaaaaa", Keys: []atlastest.Key{{ID: "bbbbbbbbbbbbbbbbbbbbbbbb"}},
+		ServiceAccounts: []atlastest.ServiceAccount{{ClientID: "o", ClientSecret: "s", Owner: true}}}
+	srv2 := atlastest.NewServer(atlastest.WithRateLimit(1, 1, time.Hour), atlastest.WithOrg(other))
+	defer srv2.Close()
+	resp, body := del(t, ownerBearer(t, srv2), opURL(srv2, srv2.OrgID(), srv2.Keys()[0], ""))
+	wantStatus(t, resp, body, http.StatusNoContent)
+	resp, body = del(t, bearerClient(t, fetchToken(t, srv2, "o", "s")), opURL(srv2, other.ID, other.Keys[0].ID, ""))
+	wantStatus(t, resp, body, http.StatusNoContent)
+}
+
+func TestFailNext(t *testing.T) {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	owner := ownerBearer(t, srv)
+	key := srv.Keys()[0]
+	u := opURL(srv, srv.OrgID(), key, "")
+
+	srv.FailNext(2, http.StatusInternalServerError)
+	// Unauthenticated requests do not consume injected faults.
+	resp, body := del(t, plain(t), u)
+	wantStatus(t, resp, body, http.StatusUnauthorized)
+	for range 2 {
+		resp, body := del(t, owner, u)
+		wantStatus(t, resp, body, http.StatusInternalServerError)
+		if code := errorCode(t, body); code != "UNEXPECTED_ERROR" {
+			t.Errorf("errorCode %s", code)
+		}
+	}
+	if !has(srv.Keys(), key) {
+		t.Fatal("an injected failure changed state")
+	}
+
+	srv.FailNext(1, http.StatusTooManyRequests)
+	resp, body = del(t, owner, u)
+	wantStatus(t, resp, body, http.StatusTooManyRequests)
+	if resp.Header.Get("Retry-After") != "1" || resp.Header.Get("RateLimit-Limit") != "500" || resp.Header.Get("RateLimit-Remaining") != "0" {
+		t.Errorf("injected 429 headers %v", resp.Header)
+	}
+
+	srv.FailNext(1, http.StatusUnauthorized)
+	resp, body = del(t, owner, u)
+	wantStatus(t, resp, body, http.StatusUnauthorized)
+	if len(resp.Header.Values("WWW-Authenticate")) != 3 {
+		t.Errorf("injected 401 challenges %q", resp.Header.Values("WWW-Authenticate"))
+	}
+
+	srv.FailNext(1, http.StatusNotFound)
+	e := struct{ Status int }{}
+	resp, body = del(t, owner, opURL(srv, srv.OrgID(), key, "envelope=true"))
+	if _ = json.Unmarshal(body, &e); resp.StatusCode != 200 || e.Status != 404 {
+		t.Errorf("enveloped injected 404: %d %s", resp.StatusCode, body)
+	}
+
+	resp, body = del(t, owner, u)
+	wantStatus(t, resp, body, http.StatusNoContent)
+
+	for _, status := range []int{204, 302, 409, 503} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("FailNext(1, %d) did not panic", status)
+				}
+			}()
+			srv.FailNext(1, status)
+		}()
+	}
+}
+
+func TestDropNext(t *testing.T) {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	owner := srv.Owner()
+	client, _ := digestClient(t, owner.PublicKey, owner.PrivateKey)
+	key := srv.Keys()[0]
+	u := opURL(srv, srv.OrgID(), key, "")
+
+	srv.DropNext(1)
+	req, _ := http.NewRequest(http.MethodDelete, u, nil)
+	resp, err := client.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("got %d, want a connection error", resp.StatusCode)
+	}
+	if has(srv.OrgKeys(srv.OrgID()), key) {
+		t.Error("the dropped delete did not take effect")
+	}
+	reqs := srv.Requests()
+	last := reqs[len(reqs)-1]
+	if !last.Dropped || last.Status != http.StatusNoContent || last.Auth != "digest" {
+		t.Errorf("log entry %+v", last)
+	}
+	// The retry a client makes after a lost answer sees the delete done.
+	resp2, body := del(t, client, u)
+	wantStatus(t, resp2, body, http.StatusNotFound)
+}
+
+func TestLatency(t *testing.T) {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	owner := ownerBearer(t, srv)
+	keys := srv.Keys()
+
+	srv.SetLatency(200 * time.Millisecond)
+	start := time.Now()
+	resp, body := del(t, owner, opURL(srv, srv.OrgID(), keys[0], ""))
+	wantStatus(t, resp, body, http.StatusNoContent)
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("answered after %v", d)
+	}
+
+	// A client that gives up during the delay changes nothing.
+	impatient := *owner
+	impatient.Timeout = 50 * time.Millisecond
+	req, _ := http.NewRequest(http.MethodDelete, opURL(srv, srv.OrgID(), keys[1], ""), nil)
+	var uerr *url.Error
+	if _, err := impatient.Do(req); !errors.As(err, &uerr) || !uerr.Timeout() {
+		t.Fatalf("want a timeout, got %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.CountRequests(func(r atlastest.Request) bool { return r.Status == 0 }) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if srv.CountRequests(func(r atlastest.Request) bool { return r.Status == 0 }) != 1 || !has(srv.Keys(), keys[1]) {
+		t.Errorf("abandoned request: log %+v", srv.Requests())
+	}
+
+	srv.SetLatency(0)
+	start = time.Now()
+	resp, body = del(t, owner, opURL(srv, srv.OrgID(), keys[1], ""))
+	wantStatus(t, resp, body, http.StatusNoContent)
+	if d := time.Since(start); d > 150*time.Millisecond {
+		t.Errorf("latency still applied: %v", d)
+	}
+}

@@ -1,0 +1,139 @@
+package atlastest
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Org seeds an organization of your own with [WithOrg].
+type Org struct {
+	ID              string // 24 lowercase hex digits; required
+	Keys            []Key
+	ServiceAccounts []ServiceAccount
+}
+
+// Key is an organization API key. A key with PublicKey and PrivateKey can
+// authenticate with HTTP Digest; Owner gives it the Organization Owner role.
+// A key without them only exists to be deleted.
+type Key struct {
+	ID         string   // 24 lowercase hex digits; generated when empty
+	PublicKey  string   // Digest username
+	PrivateKey string   // Digest password
+	Owner      bool     // Organization Owner role
+	Projects   []string // ids of the org's projects the key is assigned to; created on first mention
+}
+
+// ServiceAccount authenticates with the OAuth2 client-credentials flow.
+type ServiceAccount struct {
+	ClientID     string
+	ClientSecret string
+	Owner        bool // Organization Owner role
+}
+
+// Credentials are the secrets of the default organization's owner or member:
+// an API key for Digest and a service account for Bearer tokens.
+type Credentials struct {
+	KeyID        string // the API key's id, deletable like any other key
+	PublicKey    string
+	PrivateKey   string
+	ClientID     string
+	ClientSecret string
+}
+
+// Option configures a Server. New and NewServer panic when an option is
+// invalid, as httptest.NewServer panics when it cannot listen: a test cannot
+// go on with a server it did not ask for.
+type Option func(*config)
+
+type config struct {
+	orgs     []Org
+	seedKeys int
+	seed     uint64
+	capacity int
+	refill   int
+	per      time.Duration
+	tokenTTL time.Duration
+	nonceTTL time.Duration
+	algs     []string
+}
+
+func defaultConfig() config {
+	return config{
+		seed:     1,
+		capacity: 500, refill: 250, per: time.Minute, // Atlas: per organization, 500 then 250 a minute
+		tokenTTL: time.Hour,
+		nonceTTL: 5 * time.Minute,
+		algs:     []string{"SHA-256", "MD5"},
+	}
+}
+
+// WithOrg adds an organization besides the default one.
+func WithOrg(o Org) Option { return func(c *config) { c.orgs = append(c.orgs, o) } }
+
+// WithSeedKeys adds n generated keys to the default organization, spread
+// over its projects like the default ones. A million keys take about
+// 100 bytes each.
+func WithSeedKeys(n int) Option {
+	return func(c *config) {
+		if n < 0 {
+			panic(fmt.Sprintf("atlastest: WithSeedKeys(%d): n must be >= 0", n))
+		}
+		c.seedKeys += n
+	}
+}
+
+// WithSeed seeds the id generator (default 1): the same seed and options give
+// the same ids.
+func WithSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
+
+// WithRateLimit sets every organization's bucket: it holds capacity requests
+// and regains refill of them per period (default 500, 250 per minute).
+func WithRateLimit(capacity, refill int, per time.Duration) Option {
+	return func(c *config) {
+		if capacity < 1 || refill < 1 || per <= 0 {
+			panic(fmt.Sprintf("atlastest: WithRateLimit(%d, %d, %v): all must be positive", capacity, refill, per))
+		}
+		c.capacity, c.refill, c.per = capacity, refill, per
+	}
+}
+
+// WithTokenTTL sets how long service-account tokens live (default 1 h).
+func WithTokenTTL(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			panic(fmt.Sprintf("atlastest: WithTokenTTL(%v): must be positive", d))
+		}
+		c.tokenTTL = d
+	}
+}
+
+// WithNonceTTL sets how long a digest nonce is good for (default 5 min);
+// afterwards the server answers with a challenge marked stale=true.
+func WithNonceTTL(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			panic(fmt.Sprintf("atlastest: WithNonceTTL(%v): must be positive", d))
+		}
+		c.nonceTTL = d
+	}
+}
+
+// WithDigestAlgorithms chooses the digest algorithms offered and accepted,
+// one challenge each, in this order: "SHA-256", "MD5" (the default is both,
+// SHA-256 first).
+func WithDigestAlgorithms(algs ...string) Option {
+	return func(c *config) {
+		if len(algs) == 0 {
+			panic("atlastest: WithDigestAlgorithms needs at least one algorithm")
+		}
+		c.algs = nil
+		for _, a := range algs {
+			a = strings.ToUpper(a)
+			if hashFor(a) == nil {
+				panic(fmt.Sprintf("atlastest: WithDigestAlgorithms: %q is not SHA-256 or MD5", a))
+			}
+			c.algs = append(c.algs, a)
+		}
+	}
+}
