@@ -122,7 +122,7 @@ func TestDigestWarmedClientOneRoundTripPerRequest(t *testing.T) {
 }
 
 func TestDigestStaleNonceCostsOneExtraRoundTrip(t *testing.T) {
-	const ttl = 300 * time.Millisecond
+	const ttl = time.Second
 	srv := newAtlas(t, atlastest.WithNonceTTL(ttl))
 	c, err := authedit.NewClient(srv.URL, ownerKey(srv))
 	if err != nil {

@@ -210,7 +210,7 @@ func wrapAPI(h http.Handler, see func(*http.Request)) http.Handler {
 
 func TestBearerRefreshesBeforeExpiry(t *testing.T) {
 	s := newTokenServer(t, func(s *tokenServer) {
-		s.ExpiresIn = 1 // refreshed after 90% of its lifetime
+		s.ExpiresIn = 2 // refreshed after 90% of its lifetime, at 1.8 s
 	})
 	c := saClient(t, s)
 	call := func() {
@@ -225,7 +225,7 @@ func TestBearerRefreshesBeforeExpiry(t *testing.T) {
 	if got := s.tokens.Load(); got != 1 {
 		t.Fatalf("token requests = %d, want 1 while the token is fresh", got)
 	}
-	time.Sleep(950 * time.Millisecond)
+	time.Sleep(1850 * time.Millisecond)
 	call()
 	if got := s.tokens.Load(); got != 2 {
 		t.Errorf("token requests = %d, want 2 once the token is about to expire", got)

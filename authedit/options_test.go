@@ -1,0 +1,51 @@
+package authedit_test
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/atlascontract/deleteorgapikey/authedit"
+)
+
+// countingRT counts the requests it passes on.
+type countingRT struct{ n int }
+
+func (c *countingRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	c.n++
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func TestWithHTTPClientAndTimeout(t *testing.T) {
+	srv := newAtlas(t)
+	base := &countingRT{}
+	mine := &http.Client{Transport: base, Timeout: 7 * time.Second}
+	c, err := authedit.NewClient(srv.URL, ownerKey(srv), authedit.WithHTTPClient(mine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleteOK(t, c, srv.OrgID(), srv.Keys()[0])
+	if base.n != 2 {
+		t.Errorf("the given client's transport carried %d requests, want 2", base.n)
+	}
+	if mine.Transport != base || mine.Timeout != 7*time.Second {
+		t.Error("the caller's http.Client was modified")
+	}
+
+	srv.SetLatency(500 * time.Millisecond)
+	c, err = authedit.NewClient(srv.URL, ownerKey(srv), authedit.WithTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = c.DeleteOrgApiKeyWithResponse(t.Context(), srv.OrgID(), srv.Keys()[0], nil)
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("err = %v, want a timeout", err)
+	}
+	if d := time.Since(start); d > 450*time.Millisecond {
+		t.Errorf("gave up after %v, want about 100ms", d)
+	}
+}
