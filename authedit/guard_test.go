@@ -85,7 +85,7 @@ func TestBadConstructorInput(t *testing.T) {
 		}
 	}
 	var ce *authedit.CredentialsError
-	for _, creds := range []authedit.Credentials{nil, authedit.ServiceAccount{ClientID: "id"}, authedit.ServiceAccount{ClientSecret: "s"}, authedit.APIKey{PublicKey: "p"}, authedit.APIKey{PrivateKey: "p"}} {
+	for _, creds := range []authedit.Credentials{nil, (*authedit.ServiceAccount)(nil), (*authedit.APIKey)(nil), authedit.ServiceAccount{ClientID: "id"}, authedit.ServiceAccount{ClientSecret: "s"}, authedit.APIKey{PublicKey: "p"}, authedit.APIKey{PrivateKey: "p"}} {
 		if _, err := authedit.NewClient("https://cloud.mongodb.com", creds); !errors.As(err, &ce) {
 			t.Errorf("NewClient(%v) err = %v, want *CredentialsError", creds, err)
 		}

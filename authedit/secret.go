@@ -110,6 +110,19 @@ func (c APIKey) Format(f fmt.State, verb rune) {
 	formatPair(f, verb, "APIKey", "PublicKey", c.PublicKey, "PrivateKey")
 }
 
+// String implements fmt.Stringer for code that checks for it rather than
+// going through fmt; the secret is redacted.
+func (c ServiceAccount) String() string { return fmt.Sprint(c) }
+
+// GoString implements fmt.GoStringer; the secret is redacted.
+func (c ServiceAccount) GoString() string { return fmt.Sprintf("%#v", c) }
+
+// String implements fmt.Stringer; the secret is redacted.
+func (c APIKey) String() string { return fmt.Sprint(c) }
+
+// GoString implements fmt.GoStringer; the secret is redacted.
+func (c APIKey) GoString() string { return fmt.Sprintf("%#v", c) }
+
 // LogValue implements slog.LogValuer.
 func (c ServiceAccount) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("ClientID", c.ClientID), slog.String("ClientSecret", redacted))

@@ -91,6 +91,19 @@ func TestSecretsNeverPrint(t *testing.T) {
 			}
 		}
 	}
+	// Code that bypasses fmt and asks for fmt.Stringer / fmt.GoStringer.
+	for _, v := range []any{authedit.Secret(secretValue), sa, ak, &sa, &ak} {
+		for _, out := range []string{v.(fmt.Stringer).String(), v.(fmt.GoStringer).GoString()} {
+			if leaks(out, secretValue) != nil || !strings.Contains(out, "[redacted]") {
+				t.Errorf("%T String/GoString = %q", v, out)
+			}
+		}
+		if tm, ok := v.(interface{ MarshalText() ([]byte, error) }); ok {
+			if b, _ := tm.MarshalText(); string(b) != "[redacted]" {
+				t.Errorf("%T MarshalText = %q", v, b)
+			}
+		}
+	}
 	// The value itself is intact for the code that needs it.
 	if string(sa.ClientSecret) != secretValue {
 		t.Error("string(Secret) must return the value")

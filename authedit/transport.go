@@ -94,8 +94,17 @@ func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport
 	if err != nil {
 		return nil, err
 	}
-	if creds == nil {
+	switch c := creds.(type) {
+	case nil:
 		return nil, &CredentialsError{}
+	case *ServiceAccount:
+		if c == nil {
+			return nil, &CredentialsError{}
+		}
+	case *APIKey:
+		if c == nil {
+			return nil, &CredentialsError{}
+		}
 	}
 	if err := creds.validate(); err != nil {
 		return nil, err
