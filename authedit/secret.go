@@ -13,6 +13,8 @@ const redacted = "[redacted]"
 // Secret is a credential value that never prints: fmt (every verb,
 // including %#v), encoding/json, encoding.TextMarshaler users and log/slog
 // all see "[redacted]". Convert explicitly with string(s) to use the value.
+// (fmt cannot call methods through unexported struct fields, so a Secret
+// kept in an unexported field of your own struct prints in the clear there.)
 type Secret string
 
 // String implements fmt.Stringer.
