@@ -62,4 +62,3 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.faults.latency = max(0, d)
 	s.faults.mu.Unlock()
 }
-

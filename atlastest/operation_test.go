@@ -171,6 +171,7 @@ func TestEnvelopeAndPretty(t *testing.T) {
 		}
 	}
 	resp, body = del(t, owner, opURL(srv, org, key, "pretty=false"))
+	wantStatus(t, resp, body, http.StatusNotFound)
 	if strings.Contains(string(body), "\n  ") {
 		t.Errorf("pretty=false indented: %q", body)
 	}

@@ -1,0 +1,274 @@
+package atlastest_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/atlascontract/deleteorgapikey/atlastest"
+	"github.com/atlascontract/deleteorgapikey/contract"
+)
+
+var idPattern = regexp.MustCompile(`^[a-f0-9]{24}$`)
+
+func TestDefaults(t *testing.T) {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {
+		t.Errorf("URL %s is not on loopback", srv.URL)
+	}
+	keys := srv.Keys()
+	if len(keys) < 5 || !slices.IsSorted(keys) {
+		t.Errorf("Keys() = %v, want >= 5 sorted", keys)
+	}
+	owner, member := srv.Owner(), srv.Member()
+	all := srv.OrgKeys(srv.OrgID())
+	if len(all) != len(keys)+2 || !has(all, owner.KeyID) || !has(all, member.KeyID) || has(keys, owner.KeyID) {
+		t.Errorf("OrgKeys %v vs Keys %v", all, keys)
+	}
+	for _, v := range append([]string{srv.OrgID(), owner.KeyID}, keys...) {
+		if !idPattern.MatchString(v) {
+			t.Errorf("id %q does not fit the spec", v)
+		}
+	}
+	for _, c := range []atlastest.Credentials{owner, member} {
+		if c.PublicKey == "" || c.PrivateKey == "" || c.ClientID == "" || c.ClientSecret == "" {
+			t.Errorf("incomplete credentials %+v", c)
+		}
+	}
+	projects := srv.OrgProjects(srv.OrgID())
+	if len(projects) != 3 {
+		t.Fatalf("projects %v", projects)
+	}
+	inProjects := 0
+	for _, p := range projects {
+		inProjects += len(srv.ProjectKeys(p))
+	}
+	perKey := 0
+	for _, k := range keys {
+		perKey += len(srv.KeyProjects(k))
+	}
+	if perKey != inProjects || perKey < len(keys) {
+		t.Errorf("project memberships: %d by key, %d by project", perKey, inProjects)
+	}
+	if srv.OrgKeys("nope") != nil || srv.KeyProjects("nope") != nil || srv.ProjectKeys(srv.OrgID()) != nil {
+		t.Error("lookups of unknown ids should be nil")
+	}
+}
+
+func TestDeterministicIDs(t *testing.T) {
+	a, b, c := atlastest.New(), atlastest.New(), atlastest.New(atlastest.WithSeed(2))
+	if a.OrgID() != b.OrgID() || !slices.Equal(a.Keys(), b.Keys()) || a.Owner().PublicKey != b.Owner().PublicKey {
+		t.Error("the same seed gave different ids")
+	}
+	if a.Owner().PrivateKey == b.Owner().PrivateKey || a.Owner().ClientSecret == b.Owner().ClientSecret {
+		t.Error("secrets must not be derived from the seed")
+	}
+	if a.OrgID() == c.OrgID() || slices.Equal(a.Keys(), c.Keys()) {
+		t.Error("another seed gave the same ids")
+	}
+}
+
+func TestNewServesOnAnyListener(t *testing.T) {
+	srv := atlastest.New()
+	defer srv.Close() // never started: a no-op
+	if srv.URL != "" {
+		t.Fatalf("URL %q before Start", srv.URL)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv.Handler()}
+	go func() { _ = hs.Serve(l) }()
+	defer hs.Close()
+	srv.URL = "http://" + l.Addr().String() // what cmd/smoke knows
+	owner := srv.Owner()
+	client, _ := digestClient(t, owner.PublicKey, owner.PrivateKey)
+	resp, body := del(t, client, opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
+	wantStatus(t, resp, body, http.StatusNoContent)
+
+	srv.Start()
+	defer func() {
+		if recover() == nil {
+			t.Error("a second Start did not panic")
+		}
+	}()
+	srv.Start()
+}
+
+func TestRequestLog(t *testing.T) {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	owner := srv.Owner()
+	tok := fetchToken(t, srv, owner.ClientID, owner.ClientSecret)
+	client, _ := digestClient(t, owner.PublicKey, owner.PrivateKey)
+	resp, body := del(t, client, opURL(srv, srv.OrgID(), srv.Keys()[0], "pretty=true"))
+	wantStatus(t, resp, body, http.StatusNoContent)
+	resp, body = del(t, bearerClient(t, tok), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
+	wantStatus(t, resp, body, http.StatusNoContent)
+	resp, body = do(t, plain(t), http.MethodGet, srv.URL+"/elsewhere", nil)
+	wantStatus(t, resp, body, http.StatusNotFound)
+
+	var got []string
+	for _, r := range srv.Requests() {
+		got = append(got, fmt.Sprintf("%s %s %s %d", r.Method, r.Auth, r.Query, r.Status))
+	}
+	want := []string{
+		"POST basic  200",
+		"DELETE none pretty=true 401",
+		"DELETE digest pretty=true 204",
+		"DELETE bearer  204",
+		"GET none  404",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := srv.CountRequests(func(r atlastest.Request) bool { return r.Path == contract.TokenPath() }); n != 1 {
+		t.Errorf("token requests %d", n)
+	}
+	srv.ResetRequests()
+	if len(srv.Requests()) != 0 {
+		t.Error("ResetRequests kept entries")
+	}
+}
+
+func TestWithOrg(t *testing.T) {
+	org := atlastest.Org{
+		ID: "0000000000000000000000a1",
+		Keys: []atlastest.Key{
+			{ID: "0000000000000000000000b1", PublicKey: "ownerpub", PrivateKey: "ownerpriv", Owner: true},
+			{ID: "0000000000000000000000b2", PublicKey: "plainpub", PrivateKey: "plainpriv"},
+			{ID: "0000000000000000000000b3", Projects: []string{"0000000000000000000000c1", "0000000000000000000000c2", "0000000000000000000000c1"}},
+			{Projects: []string{"0000000000000000000000c2"}},
+		},
+	}
+	srv := atlastest.NewServer(atlastest.WithOrg(org), atlastest.WithSeedKeys(3))
+	defer srv.Close()
+	if n := len(srv.Keys()); n != 8 {
+		t.Errorf("default org has %d deletable keys, want 5+3", n)
+	}
+	keys := srv.OrgKeys(org.ID)
+	if len(keys) != 4 || !has(keys, "0000000000000000000000b3") {
+		t.Fatalf("OrgKeys %v", keys)
+	}
+	if got := srv.KeyProjects("0000000000000000000000b3"); !slices.Equal(got, []string{"0000000000000000000000c1", "0000000000000000000000c2"}) {
+		t.Errorf("KeyProjects %v", got)
+	}
+	if got := srv.ProjectKeys("0000000000000000000000c2"); len(got) != 2 {
+		t.Errorf("ProjectKeys %v", got)
+	}
+
+	plainKey, _ := digestClient(t, "plainpub", "plainpriv")
+	resp, body := del(t, plainKey, opURL(srv, org.ID, "0000000000000000000000b3", ""))
+	wantStatus(t, resp, body, http.StatusForbidden)
+	ownerKey, _ := digestClient(t, "ownerpub", "ownerpriv")
+	resp, body = del(t, ownerKey, opURL(srv, org.ID, "0000000000000000000000b3", ""))
+	wantStatus(t, resp, body, http.StatusNoContent)
+	if got := srv.ProjectKeys("0000000000000000000000c1"); len(got) != 0 {
+		t.Errorf("project c1 still has %v", got)
+	}
+
+	// Deleting a key that holds credentials retires them.
+	resp, body = del(t, ownerKey, opURL(srv, org.ID, "0000000000000000000000b2", ""))
+	wantStatus(t, resp, body, http.StatusNoContent)
+	resp, body = del(t, plainKey, opURL(srv, org.ID, "0000000000000000000000b1", ""))
+	wantStatus(t, resp, body, http.StatusUnauthorized)
+}
+
+func TestInvalidOptionsPanic(t *testing.T) {
+	dup := atlastest.Key{ID: "0000000000000000000000b1"}
+	for name, opts := range map[string][]atlastest.Option{
+		"bad org id":          {atlastest.WithOrg(atlastest.Org{ID: "ABC"})},
+		"duplicate org":       {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1"}), atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1"})},
+		"duplicate key":       {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{dup, dup}})},
+		"bad key id":          {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{{ID: "x"}}})},
+		"bad project":         {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{{Projects: []string{"x"}}}})},
+		"half a key":          {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{{PublicKey: "p"}}})},
+		"shared public key":   {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{{PublicKey: "p", PrivateKey: "1"}, {PublicKey: "p", PrivateKey: "2"}}})},
+		"half an account":     {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", ServiceAccounts: []atlastest.ServiceAccount{{ClientID: "c"}}})},
+		"project in two orgs": {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{{Projects: []string{"0000000000000000000000c1"}}}}), atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a2", Keys: []atlastest.Key{{Projects: []string{"0000000000000000000000c1"}}}})},
+		"negative seed keys":  {atlastest.WithSeedKeys(-1)},
+		"rate limit":          {atlastest.WithRateLimit(0, 1, 1)},
+		"token ttl":           {atlastest.WithTokenTTL(0)},
+		"nonce ttl":           {atlastest.WithNonceTTL(-1)},
+		"digest algorithm":    {atlastest.WithDigestAlgorithms("SHA-512")},
+		"no digest algorithm": {atlastest.WithDigestAlgorithms()},
+	} {
+		func() {
+			defer func() {
+				if p := recover(); p == nil || !strings.HasPrefix(fmt.Sprint(p), "atlastest: ") {
+					t.Errorf("%s: panic %v, want an atlastest: message", name, p)
+				}
+			}()
+			atlastest.New(opts...)
+		}()
+	}
+}
+
+// TestMemoryPerKey seeds 1e5 keys and checks the heap they take; the 1e6
+// case is BenchmarkDelete.
+func TestMemoryPerKey(t *testing.T) {
+	const n = 100_000
+	before := heapInUse()
+	srv := atlastest.New(atlastest.WithSeedKeys(n))
+	perKey := float64(heapInUse()-before) / n
+	t.Logf("%.0f heap bytes per key", perKey)
+	if perKey > 300 {
+		t.Errorf("%.0f heap bytes per key, want <= 300", perKey)
+	}
+	srv.Start()
+	defer srv.Close()
+	key := srv.Keys()[n/2]
+	resp, body := del(t, ownerBearer(t, srv), opURL(srv, srv.OrgID(), key, ""))
+	wantStatus(t, resp, body, http.StatusNoContent)
+	if srv.KeyProjects(key) != nil || len(srv.OrgKeys(srv.OrgID())) != n+defaultKeys+1 {
+		t.Error("the delete did not take")
+	}
+}
+
+const defaultKeys = 5
+
+func heapInUse() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// recordingTB catches what checkResponse reports, to prove it can fail.
+type recordingTB struct {
+	testing.TB
+	errs []string
+}
+
+func (r *recordingTB) Helper() {}
+func (r *recordingTB) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+func TestCheckResponseCatchesViolations(t *testing.T) {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodDelete, opURL(srv, srv.OrgID(), srv.Keys()[0], ""), nil)
+	for name, resp := range map[string]*http.Response{
+		"204 with a body":    {StatusCode: 204, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(`{"x":1}`))},
+		"undocumented 405":   {StatusCode: 405, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(`{"error":405,"errorCode":"X","reason":"r","detail":"d"}`))},
+		"404 without detail": {StatusCode: 404, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(`{"error":404,"errorCode":"X"}`))},
+		"429 bad header":     {StatusCode: 429, Header: http.Header{"Content-Type": {"application/json"}, "Retry-After": {"soon"}}, Body: io.NopCloser(strings.NewReader(`{"error":429,"errorCode":"X","reason":"r","detail":"d"}`))},
+	} {
+		resp.Request = req
+		rec := &recordingTB{TB: t}
+		checkResponse(rec, resp)
+		if len(rec.errs) == 0 {
+			t.Errorf("%s: not reported", name)
+		}
+	}
+}
