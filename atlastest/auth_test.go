@@ -70,14 +70,14 @@ func TestServiceAccount(t *testing.T) {
 }
 
 func TestTokenExpires(t *testing.T) {
-	srv := atlastest.NewServer(atlastest.WithTokenTTL(300 * time.Millisecond))
+	srv := atlastest.NewServer(atlastest.WithTokenTTL(500 * time.Millisecond))
 	defer srv.Close()
 	tok := fetchToken(t, srv, srv.Owner().ClientID, srv.Owner().ClientSecret)
 	client := bearerClient(t, tok)
 	key := srv.Keys()[0]
 	resp, body := del(t, client, opURL(srv, srv.OrgID(), srv.Keys()[1], ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(600 * time.Millisecond)
 	resp, body = del(t, client, opURL(srv, srv.OrgID(), key, ""))
 	wantStatus(t, resp, body, http.StatusUnauthorized)
 	if !strings.Contains(string(body), "expired") || !has(srv.Keys(), key) {
@@ -282,11 +282,11 @@ func TestDigestProtocol(t *testing.T) {
 }
 
 func TestStaleNonce(t *testing.T) {
-	srv := atlastest.NewServer(atlastest.WithNonceTTL(200 * time.Millisecond))
+	srv := atlastest.NewServer(atlastest.WithNonceTTL(500 * time.Millisecond))
 	defer srv.Close()
 	owner := srv.Owner()
 	c := challenge(t, srv)
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(600 * time.Millisecond)
 	key := srv.Keys()[0]
 	u := opURL(srv, srv.OrgID(), key, "")
 

@@ -17,7 +17,7 @@ func (s *Server) record(r Request) {
 }
 
 // Requests returns the requests received so far, token and revocation
-// requests included.
+// requests included. The log keeps every request until ResetRequests.
 func (s *Server) Requests() []Request {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()

@@ -168,9 +168,9 @@ func (s *Server) Keys() []string {
 
 // OrgKeys lists every key of an organization, sorted; nil for an unknown one.
 func (s *Server) OrgKeys(orgID string) []string {
-	oid, _ := parseID(orgID)
+	oid, ok := parseID(orgID)
 	o := s.orgs[oid]
-	if o == nil {
+	if !ok || o == nil {
 		return nil
 	}
 	s.mu.Lock()
@@ -205,9 +205,9 @@ func (s *Server) KeyProjects(keyID string) []string {
 
 // ProjectKeys lists the keys assigned to a project, sorted.
 func (s *Server) ProjectKeys(projectID string) []string {
-	pid, _ := parseID(projectID)
-	i, ok := s.projIndex[pid]
-	if !ok {
+	pid, ok := parseID(projectID)
+	i, known := s.projIndex[pid]
+	if !ok || !known {
 		return nil
 	}
 	p := s.projects[i]
@@ -222,7 +222,10 @@ func (s *Server) ProjectKeys(projectID string) []string {
 
 // OrgProjects lists an organization's projects, sorted.
 func (s *Server) OrgProjects(orgID string) []string {
-	oid, _ := parseID(orgID)
+	oid, ok := parseID(orgID)
+	if !ok {
+		return nil
+	}
 	var ids []id
 	for _, p := range s.projects {
 		if p.org.id == oid {

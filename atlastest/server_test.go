@@ -57,7 +57,7 @@ func TestDefaults(t *testing.T) {
 	if perKey != inProjects || perKey < len(keys) {
 		t.Errorf("project memberships: %d by key, %d by project", perKey, inProjects)
 	}
-	if srv.OrgKeys("nope") != nil || srv.KeyProjects("nope") != nil || srv.ProjectKeys(srv.OrgID()) != nil {
+	if srv.OrgKeys("nope") != nil || srv.KeyProjects("nope") != nil || srv.ProjectKeys(srv.OrgID()) != nil || srv.OrgProjects("nope") != nil {
 		t.Error("lookups of unknown ids should be nil")
 	}
 }
@@ -149,8 +149,12 @@ func TestWithOrg(t *testing.T) {
 			{Projects: []string{"0000000000000000000000c2"}},
 		},
 	}
-	srv := atlastest.NewServer(atlastest.WithOrg(org), atlastest.WithSeedKeys(3))
+	zero := atlastest.Org{ID: "000000000000000000000000", Keys: []atlastest.Key{{Projects: []string{"000000000000000000000001"}}}}
+	srv := atlastest.NewServer(atlastest.WithOrg(org), atlastest.WithSeedKeys(3), atlastest.WithOrg(zero))
 	defer srv.Close()
+	if srv.OrgKeys("not an id") != nil || srv.OrgProjects("not an id") != nil || len(srv.OrgKeys(zero.ID)) != 1 {
+		t.Error("a malformed id must not find the all-zero org")
+	}
 	if n := len(srv.Keys()); n != 8 {
 		t.Errorf("default org has %d deletable keys, want 5+3", n)
 	}
