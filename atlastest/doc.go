@@ -20,6 +20,13 @@
 //     HTTP 200 ApiEnvelope. Answers given before it (400, 404 for a wrong
 //     path or method, 401 challenges) keep their status: digest and OAuth
 //     clients need to see the 401.
+//   - Authentication: a failed digest attempt is answered with digest
+//     challenges (one per algorithm, one shared nonce, SHA-256 first), a failed
+//     Bearer token with a Bearer challenge, and no or other credentials (Basic
+//     included) with both. A correct digest on an expired nonce gets
+//     stale=true; a reused nc, or one more than 64 below the highest seen for
+//     its nonce, gets a plain 401. The token and revocation endpoints take the
+//     client id and secret in HTTP Basic only.
 //   - A request line net/http itself cannot parse (a bad %-escape in the
 //     path) is answered by net/http with a plain-text 400 before any handler
 //     runs; everything that reaches the handler gets a spec-shaped answer.
