@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/icholy/digest"
 )
@@ -23,6 +24,9 @@ import (
 //   - Its cache is keyed by host name without port or scheme; Transport
 //     only authenticates its own origin, so one digest.Transport never sees
 //     two servers.
+//   - It parses each WWW-Authenticate value as one challenge. Proxies may
+//     merge several challenges into one comma-joined value (RFC 9110 allows
+//     it; Node-based proxies do it), so keepBody splits them apart first.
 //   - On a 401 that carries no usable digest challenge it returns the
 //     response after draining and closing its body, so the caller cannot
 //     read the ApiError. keepBody buffers such a body and restores it.
@@ -68,6 +72,9 @@ func (kb keepBody) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || res.StatusCode != http.StatusUnauthorized {
 		return res, err
 	}
+	if vs := res.Header.Values("WWW-Authenticate"); len(vs) > 0 {
+		res.Header["Www-Authenticate"] = splitChallenges(vs)
+	}
 	k, _ := req.Context().Value(keptKey{}).(*kept)
 	if k == nil {
 		return res, nil
@@ -83,4 +90,46 @@ func (kb keepBody) RoundTrip(req *http.Request) (*http.Response, error) {
 	k.res, k.body = res, body
 	res.Body = io.NopCloser(bytes.NewReader(body))
 	return res, nil
+}
+
+// splitChallenges separates challenges that were merged into one header
+// value, such as `Digest realm="r", qop="auth", Bearer realm="r"`. A new
+// challenge starts after a top-level comma where a token is followed by a
+// space rather than by "=" (an auth-param).
+func splitChallenges(values []string) []string {
+	var out []string
+	for _, v := range values {
+		start, quoted := 0, false
+		for i := 0; i < len(v); i++ {
+			switch c := v[i]; {
+			case c == '\\' && quoted:
+				i++
+			case c == '"':
+				quoted = !quoted
+			case c == ',' && !quoted && startsChallenge(v[i+1:]):
+				out = append(out, strings.TrimSpace(v[start:i]))
+				start = i + 1
+			}
+		}
+		out = append(out, strings.TrimSpace(v[start:]))
+	}
+	return out
+}
+
+// startsChallenge reports whether s (after a comma) begins "scheme param".
+func startsChallenge(s string) bool {
+	s = strings.TrimLeft(s, " \t")
+	n := 0
+	for n < len(s) && isTokenChar(s[n]) {
+		n++
+	}
+	if n == 0 || n == len(s) || s[n] != ' ' {
+		return false
+	}
+	rest := strings.TrimLeft(s[n:], " ")
+	return rest != "" && rest[0] != '='
+}
+
+func isTokenChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
