@@ -248,9 +248,7 @@ func TestTokenRequestShape(t *testing.T) {
 		})
 	})
 	c := saClient(t, s)
-	if _, err := c.DeleteOrgApiKey(t.Context(), orgID, keyID, nil); err != nil {
-		t.Fatal(err)
-	}
+	closeResp(t)(c.DeleteOrgApiKey(t.Context(), orgID, keyID, nil))
 	mu.Lock()
 	defer mu.Unlock()
 	if form != "grant_type=client_credentials" {
@@ -292,9 +290,7 @@ func TestRevoke(t *testing.T) {
 	if got := s.revokedTokens(); len(got) != 0 {
 		t.Fatalf("revoked %q with no token cached", got)
 	}
-	if _, err := c.DeleteOrgApiKey(t.Context(), orgID, keyID, nil); err != nil {
-		t.Fatal(err)
-	}
+	closeResp(t)(c.DeleteOrgApiKey(t.Context(), orgID, keyID, nil))
 	if err := c.Revoke(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -316,9 +312,7 @@ func TestRevoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bad.DeleteOrgApiKey(t.Context(), orgID, keyID, nil); err != nil {
-		t.Fatal(err)
-	}
+	closeResp(t)(bad.DeleteOrgApiKey(t.Context(), orgID, keyID, nil))
 	s.setSecret("rotated")
 	var te *authedit.TokenError
 	if err := bad.Revoke(t.Context()); !errors.As(err, &te) || te.Op != "revoke" || te.StatusCode != http.StatusUnauthorized {

@@ -158,3 +158,17 @@ func newHeaderServer(t *testing.T, seen chan<- http.Header) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// closeResp returns a function that fails the test on err and otherwise
+// closes the response: an unclosed body keeps the http.Client's timeout
+// goroutine alive until the timeout, which goleak reports.
+func closeResp(t *testing.T) func(*http.Response, error) {
+	t.Helper()
+	return func(resp *http.Response, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+	}
+}

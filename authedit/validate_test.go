@@ -122,9 +122,7 @@ func TestEditorsSetHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.DeleteOrgApiKey(t.Context(), orgID, keyID, nil); err != nil {
-		t.Fatal(err)
-	}
+	closeResp(t)(c.DeleteOrgApiKey(t.Context(), orgID, keyID, nil))
 	h := <-seen
 	if got, want := h.Get("Accept"), "application/vnd.atlas.2023-01-01+json"; got != want {
 		t.Errorf("Accept = %q, want %q", got, want)
