@@ -24,6 +24,7 @@ type config struct {
 	client       *http.Client
 	timeout      time.Duration
 	timeoutSet   bool
+	retry        RetryPolicy
 }
 
 // WithInsecureHTTP allows cleartext http to hosts that are not loopback.
@@ -40,7 +41,8 @@ func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.bas
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.client = hc } }
 
 // WithTimeout sets the http.Client Timeout of NewClient's client and of
-// token requests; 0 disables it. The default is DefaultTimeout.
+// token requests; 0 disables it. The default is DefaultTimeout. For
+// NewClient's client it bounds a call with all its retries.
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) { c.timeout, c.timeoutSet = d, true }
 }
@@ -58,6 +60,7 @@ func newConfig(opts []Option) config {
 	if c.base == nil {
 		c.base = http.DefaultTransport
 	}
+	c.retry = c.retry.withDefaults()
 	if !c.timeoutSet {
 		c.timeout = DefaultTimeout
 		if c.client != nil && c.client.Timeout != 0 {
@@ -72,14 +75,15 @@ func newConfig(opts []Option) config {
 var ErrNotServiceAccount = errors.New("authedit: only service-account credentials have tokens to revoke")
 
 // Transport is an http.RoundTripper that authenticates requests to one
-// Atlas base URL. Use it directly with any http.Client, or through
-// NewClient. Requests to other origins (a redirect elsewhere) are sent
-// without credentials; cleartext http to non-loopback hosts is refused.
+// Atlas base URL and retries them as its RetryPolicy says. Use it directly
+// with any http.Client, or through NewClient. Requests to other origins (a
+// redirect elsewhere) are sent once and without credentials; cleartext http
+// to non-loopback hosts is refused.
 type Transport struct {
 	base    *url.URL
 	origin  string
 	guarded http.RoundTripper // base transport behind the cleartext guard
-	authed  http.RoundTripper // guarded, wrapped by the credentials' scheme
+	authed  http.RoundTripper // guarded, wrapped by the credentials' scheme, wrapped by the retrier
 	tokens  *tokenCache       // service accounts only
 	cfg     config
 }
@@ -111,11 +115,11 @@ func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport
 	}
 	t := &Transport{base: u, origin: originOf(u), cfg: cfg}
 	t.guarded = guard{next: cfg.base, insecure: cfg.insecureHTTP}
-	t.authed = creds.authenticate(t, t.guarded)
-	// Seam for a retry policy (issue 7: 429, 5xx and connection errors with
-	// backoff, honouring Retry-After): it wraps t.authed here, so every
-	// attempt is authenticated afresh (next digest nc, current bearer token)
-	// and passes the cleartext guard again.
+	// The retry layer wraps the authenticating one, so every attempt is
+	// authenticated afresh (next digest nc, current bearer token) and passes
+	// the cleartext guard again. It is there even with retries off, to fill
+	// in RetryInfo.
+	t.authed = &retrier{next: creds.authenticate(t, t.guarded), policy: cfg.retry}
 	return t, nil
 }
 

@@ -1,0 +1,117 @@
+package authedit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/atlascontract/deleteorgapikey/gen"
+)
+
+// Outcome is what Client.Remove did to a key.
+type Outcome int
+
+const (
+	// Failed: Remove returned an error; whether the key is gone is not known.
+	Failed Outcome = iota
+	// Removed: this call removed the key (204).
+	Removed
+	// AlreadyRemoved: the key is gone, and most likely this call removed it:
+	// an earlier attempt was sent and its answer lost (or was a 5xx), and
+	// the retry found no key (404).
+	AlreadyRemoved
+	// NotFound: the organization has no such key, and no attempt of this
+	// call can have removed it (404 on the first attempt, or after attempts
+	// that were not applied, such as 429s).
+	NotFound
+)
+
+var outcomeNames = [...]string{Failed: "failed", Removed: "removed", AlreadyRemoved: "already removed", NotFound: "not found"}
+
+func (o Outcome) String() string {
+	if o >= 0 && int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// Remove deletes one organization API key and says what became of it.
+//
+// A delete is idempotent but not observably so: when an attempt's answer is
+// lost and the retry finds no key, the key was most likely removed by that
+// lost attempt. Remove reports that as AlreadyRemoved, a 404 that no
+// earlier attempt can explain as NotFound, both with a nil error. Any other
+// answer is an *APIError, a request that could not be made or answered the
+// error of the transport (a *ParamError for ids the spec refuses, a
+// *TokenError, a context error...); the Outcome is Failed then. An org that
+// does not exist (404 ORG_NOT_FOUND) is an *APIError too, not NotFound.
+//
+// DeleteOrgApiKey and DeleteOrgApiKeyWithResponse keep the generated
+// signatures and hand back the raw answer; pass them a context from
+// WithRetryInfo to tell the two kinds of 404 apart yourself.
+func (c *Client) Remove(ctx context.Context, orgID, keyID string) (Outcome, error) {
+	var info RetryInfo
+	resp, err := c.DeleteOrgApiKeyWithResponse(WithRetryInfo(ctx, &info), orgID, keyID, nil)
+	if err != nil {
+		return Failed, err
+	}
+	ae := newAPIError(resp, info.Attempts)
+	switch {
+	case ae.StatusCode == http.StatusNoContent:
+		return Removed, nil
+	case ae.StatusCode == http.StatusNotFound && ae.ErrorCode != "ORG_NOT_FOUND":
+		if info.EarlierMayHaveApplied {
+			return AlreadyRemoved, nil
+		}
+		return NotFound, nil
+	}
+	return Failed, ae
+}
+
+// APIError is an answer from Atlas that Remove does not take for an
+// outcome: its status, the ApiError body's code and detail, and for 429 and
+// 503 the Retry-After the server asked for (0 when absent). Like
+// TokenError it holds no request or response, so printing it leaks nothing.
+type APIError struct {
+	StatusCode int
+	ErrorCode  string // ApiError.errorCode, e.g. "RATE_LIMITED"
+	Detail     string // ApiError.detail
+	RetryAfter time.Duration
+	Attempts   int // requests sent, retries included
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "authedit: Atlas answered %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	if e.ErrorCode != "" {
+		fmt.Fprintf(&b, ": %s", e.ErrorCode)
+	}
+	if e.Detail != "" {
+		fmt.Fprintf(&b, " (%s)", e.Detail)
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, "; retry after %v", e.RetryAfter)
+	}
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, "; after %d attempts", e.Attempts)
+	}
+	return b.String()
+}
+
+func newAPIError(resp *gen.DeleteOrgApiKeyResponse, attempts int) *APIError {
+	e := &APIError{StatusCode: resp.StatusCode(), Attempts: attempts}
+	var body gen.ApiError
+	if json.Unmarshal(resp.Body, &body) == nil {
+		e.ErrorCode = body.ErrorCode
+		if body.Detail != nil {
+			e.Detail = *body.Detail
+		}
+	}
+	if h := resp.HTTPResponse; h != nil && (e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusServiceUnavailable) {
+		e.RetryAfter, _ = parseRetryAfter(h.Header)
+	}
+	return e
+}
