@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"time"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
 	"github.com/atlascontract/deleteorgapikey/authedit"
@@ -149,4 +150,65 @@ func ExampleNewTransport() {
 	defer resp.Body.Close()
 	fmt.Println(resp.StatusCode)
 	// Output: 204
+}
+
+// Remove says what became of a key. When an answer is lost on the way back
+// (DropNext), the retry finds no key: the lost attempt removed it.
+func ExampleClient_Remove() {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	owner := srv.Owner()
+
+	c, err := authedit.NewClient(srv.URL, authedit.APIKey{
+		PublicKey:  owner.PublicKey,
+		PrivateKey: authedit.Secret(owner.PrivateKey),
+	}, authedit.WithRetry(authedit.RetryPolicy{MaxAttempts: 3, MinBackoff: 10 * time.Millisecond}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	keys := srv.Keys()
+
+	out, err := c.Remove(ctx, srv.OrgID(), keys[0])
+	fmt.Println(out, err)
+
+	srv.DropNext(1) // the next delete takes effect, its answer is lost
+	out, err = c.Remove(ctx, srv.OrgID(), keys[1])
+	fmt.Println(out, err)
+
+	out, err = c.Remove(ctx, srv.OrgID(), keys[1])
+	fmt.Println(out, err)
+
+	srv.FailNext(10, http.StatusInternalServerError)
+	out, err = c.Remove(ctx, srv.OrgID(), keys[2])
+	fmt.Println(out, err)
+	// Output:
+	// removed <nil>
+	// already removed <nil>
+	// not found <nil>
+	// failed authedit: Atlas answered 500 Internal Server Error: UNEXPECTED_ERROR (Injected by FailNext: 500 Internal Server Error.); after 3 attempts
+}
+
+// The generated-signature methods return the raw answer; a RetryInfo in the
+// context tells a 404 after a lost answer from a plain one.
+func ExampleWithRetryInfo() {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	owner := srv.Owner()
+
+	c, err := authedit.NewClient(srv.URL, authedit.ServiceAccount{
+		ClientID:     owner.ClientID,
+		ClientSecret: authedit.Secret(owner.ClientSecret),
+	}, authedit.WithRetry(authedit.RetryPolicy{MinBackoff: 10 * time.Millisecond}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv.DropNext(1)
+	var info authedit.RetryInfo
+	resp, err := c.DeleteOrgApiKeyWithResponse(authedit.WithRetryInfo(context.Background(), &info), srv.OrgID(), srv.Keys()[0], nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.StatusCode(), info.Attempts, info.EarlierMayHaveApplied)
+	// Output: 404 2 true
 }
