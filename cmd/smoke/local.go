@@ -30,8 +30,11 @@ type harness struct {
 	obs *observer
 }
 
-func (h *harness) client(creds authedit.Credentials) (*authedit.Client, error) {
-	return authedit.NewClient(h.srv.URL, creds, authedit.WithTransport(h.obs), authedit.WithTimeout(h.cfg.timeout))
+// client has retries off, so that each scenario sees the status it provokes;
+// the retry scenario turns them back on.
+func (h *harness) client(creds authedit.Credentials, opts ...authedit.Option) (*authedit.Client, error) {
+	opts = append([]authedit.Option{authedit.WithTransport(h.obs), authedit.WithTimeout(h.cfg.timeout), authedit.WithoutRetry()}, opts...)
+	return authedit.NewClient(h.srv.URL, creds, opts...)
 }
 
 func digestCreds(c atlastest.Credentials) authedit.Credentials {
@@ -81,6 +84,7 @@ func runLocal(ctx context.Context, cfg config) ([]result, error) {
 			h.expectStatus("pretty=true indents the error", m.name, owner, srv.OrgID(), deleted,
 				&gen.DeleteOrgApiKeyParams{Pretty: ptr(true)}, 404, indented),
 			h.injected500(m.name, owner, keys[5+i]),
+			h.lostAnswer(m.name, owner, keys[7+i]),
 		)
 	}
 	scenarios = append(scenarios, rateLimited(cfg))
@@ -276,6 +280,30 @@ func (h *harness) injected500(auth string, creds authedit.Credentials, key strin
 	return s
 }
 
+// lostAnswer: the server answers 500, then applies the delete but drops the
+// connection; the retry policy carries on to a 404, and Client.Remove
+// reports the key as already removed rather than not found.
+func (h *harness) lostAnswer(auth string, creds authedit.Credentials, key string) scenario {
+	return scenario{name: "retry after a lost answer and a 500", auth: auth, expected: authedit.AlreadyRemoved.String(),
+		run: func(ctx context.Context) (string, bool, string) {
+			c, err := h.client(creds, authedit.WithRetry(authedit.RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}))
+			if err != nil {
+				return describe(nil, err), false, ""
+			}
+			h.srv.FailNext(1, 500) // a FailNext answer comes before a drop
+			h.srv.DropNext(1)
+			defer h.srv.DropNext(0)
+			outcome, err := c.Remove(ctx, h.srv.OrgID(), key)
+			if err != nil {
+				return outcome.String() + ": " + err.Error(), false, ""
+			}
+			if len(h.srv.KeyProjects(key)) != 0 {
+				return outcome.String(), false, "key still assigned to projects"
+			}
+			return outcome.String(), outcome == authedit.AlreadyRemoved, ""
+		}}
+}
+
 // rateLimited runs on a server of its own whose bucket holds one request and
 // regains one a second, so the 429 comes from the real limiter.
 func rateLimited(cfg config) scenario {
@@ -284,7 +312,7 @@ func rateLimited(cfg config) scenario {
 		run: func(ctx context.Context) (string, bool, string) {
 			srv := atlastest.NewServer(atlastest.WithRateLimit(1, 1, time.Second))
 			defer srv.Close()
-			c, err := authedit.NewClient(srv.URL, digestCreds(srv.Owner()), authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout))
+			c, err := authedit.NewClient(srv.URL, digestCreds(srv.Owner()), authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout), authedit.WithoutRetry())
 			if err != nil {
 				return describe(nil, err), false, ""
 			}
