@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/atlascontract/deleteorgapikey/authedit"
 	"github.com/atlascontract/deleteorgapikey/contract"
@@ -73,21 +72,7 @@ func runAtlas(ctx context.Context, cfg config) ([]result, error) {
 			}})
 	}
 
-	var results []result
-	for _, s := range scenarios {
-		obs.take()
-		start := time.Now()
-		got, pass, detail := s.run(ctx)
-		elapsed := time.Since(start)
-		trips, violations := obs.take()
-		if len(violations) > 0 {
-			pass = false
-			detail = strings.TrimSpace(detail + " " + strings.Join(violations, "; "))
-		}
-		results = append(results, result{Scenario: s.name, Auth: s.auth, Expected: s.expected, Got: got,
-			RoundTrips: trips, Duration: elapsed, Pass: pass, Detail: detail})
-	}
-	return results, nil
+	return runScenarios(ctx, cfg, obs, scenarios), nil
 }
 
 // randomID is a well-formed key id that no real key is likely to have.

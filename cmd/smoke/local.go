@@ -89,11 +89,17 @@ func runLocal(ctx context.Context, cfg config) ([]result, error) {
 	}
 	scenarios = append(scenarios, rateLimited(cfg))
 
+	return runScenarios(ctx, cfg, h.obs, scenarios), nil
+}
+
+// runScenarios runs each scenario in turn and makes its row: what the
+// scenario saw, plus the round trips and spec violations its observer saw.
+func runScenarios(ctx context.Context, cfg config, defaultObs *observer, scenarios []scenario) []result {
 	results := make([]result, 0, len(scenarios))
 	for _, s := range scenarios {
 		obs := s.obs
 		if obs == nil {
-			obs = h.obs
+			obs = defaultObs
 		}
 		obs.take()
 		start := time.Now()
@@ -109,7 +115,7 @@ func runLocal(ctx context.Context, cfg config) ([]result, error) {
 		cfg.log.Info("scenario", "name", r.Scenario, "auth", r.Auth, "got", r.Got, "pass", r.Pass)
 		results = append(results, r)
 	}
-	return results, nil
+	return results
 }
 
 func ptr[T any](v T) *T { return &v }
