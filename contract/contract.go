@@ -7,6 +7,7 @@ package contract
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -243,8 +244,14 @@ func CheckResponse(ctx context.Context, req *http.Request, status int, header ht
 	if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
 		return &ResponseError{Status: status, Reason: "kin-openapi validation", Err: err}
 	}
-	if ref := o.Op.Responses.Status(status); ref != nil && len(ref.Value.Content) == 0 && len(bytes.TrimSpace(body)) > 0 {
+	ref := o.Op.Responses.Status(status)
+	if ref != nil && len(ref.Value.Content) == 0 && len(bytes.TrimSpace(body)) > 0 {
 		return &ResponseError{Status: status, Reason: fmt.Sprintf("spec documents no body, got %d bytes", len(body))}
+	}
+	// kin-openapi decodes the first JSON value and ignores what follows it;
+	// a strict decoder (the generated client's) rejects such a body.
+	if ref != nil && len(ref.Value.Content) > 0 && !json.Valid(body) {
+		return &ResponseError{Status: status, Reason: "body is not exactly one JSON value"}
 	}
 	return nil
 }

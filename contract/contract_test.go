@@ -118,6 +118,8 @@ func TestCheckResponse(t *testing.T) {
 		{"418 undocumented", 418, jsonCT, `{"error":418,"errorCode":"TEAPOT"}`, false},
 		{"200 envelope", 200, jsonCT, `{"status":404,"content":{"error":404,"errorCode":"RESOURCE_NOT_FOUND"}}`, true},
 		{"200 envelope without status", 200, jsonCT, `{"content":{}}`, false},
+		{"200 envelope with trailing bytes", 200, jsonCT, `{"status":100}0`, false},
+		{"404 empty body", 404, jsonCT, ``, false},
 	}
 	for _, c := range cases {
 		err := contract.CheckResponse(t.Context(), req, c.status, c.header, []byte(c.body))
