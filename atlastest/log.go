@@ -13,15 +13,28 @@ type Request struct {
 func (s *Server) record(r Request) {
 	s.logMu.Lock()
 	s.log = append(s.log, r)
+	if n := s.cfg.logLimit; n > 0 && len(s.log) >= 2*n {
+		// Trim in bulk, so that keeping the last n costs O(1) amortized.
+		s.log = append(s.log[:0], s.log[len(s.log)-n:]...)
+	}
 	s.logMu.Unlock()
 }
 
 // Requests returns the requests received so far, token and revocation
-// requests included. The log keeps every request until ResetRequests.
+// requests included. The log keeps every request until ResetRequests, or
+// the last n with WithLogLimit(n).
 func (s *Server) Requests() []Request {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
-	return append([]Request(nil), s.log...)
+	return append([]Request(nil), s.window()...)
+}
+
+// window is the part of the log within WithLogLimit; callers hold logMu.
+func (s *Server) window() []Request {
+	if n := s.cfg.logLimit; n > 0 && len(s.log) > n {
+		return s.log[len(s.log)-n:]
+	}
+	return s.log
 }
 
 // ResetRequests forgets the requests received so far.
@@ -36,7 +49,7 @@ func (s *Server) CountRequests(match func(Request) bool) int {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
 	n := 0
-	for _, r := range s.log {
+	for _, r := range s.window() {
 		if match(r) {
 			n++
 		}

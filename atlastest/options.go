@@ -56,6 +56,7 @@ type config struct {
 	tokenTTL time.Duration
 	nonceTTL time.Duration
 	algs     []string
+	logLimit int // 0: keep every request
 }
 
 func defaultConfig() config {
@@ -135,5 +136,17 @@ func WithDigestAlgorithms(algs ...string) Option {
 			}
 			c.algs = append(c.algs, a)
 		}
+	}
+}
+
+// WithLogLimit keeps only the last n requests in the request log (default:
+// all of them, which a test wants; a long-running server such as
+// `smoke serve` wants a bound).
+func WithLogLimit(n int) Option {
+	return func(c *config) {
+		if n < 1 {
+			panic(fmt.Sprintf("atlastest: WithLogLimit(%d): n must be positive", n))
+		}
+		c.logLimit = n
 	}
 }

@@ -276,3 +276,23 @@ func TestCheckResponseCatchesViolations(t *testing.T) {
 		}
 	}
 }
+
+func TestLogLimitKeepsTheLastRequests(t *testing.T) {
+	srv := atlastest.NewServer(atlastest.WithLogLimit(3))
+	defer srv.Close()
+	for i := range 10 {
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/nowhere/%d", srv.URL, i), nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	got := srv.Requests()
+	if len(got) != 3 || got[0].Path != "/nowhere/7" || got[2].Path != "/nowhere/9" {
+		t.Fatalf("log %+v, want the last three requests", got)
+	}
+	if n := srv.CountRequests(func(atlastest.Request) bool { return true }); n != 3 {
+		t.Fatalf("CountRequests = %d, want 3", n)
+	}
+}

@@ -59,7 +59,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "smoke serve: bad arguments (see -h)")
 		return exitUsage
 	}
-	srv := atlastest.New(atlastest.WithSeedKeys(*seedKeys), atlastest.WithRateLimit(*capacity, *refill, *period))
+	// Bound the request log: serve may run for days.
+	srv := atlastest.New(atlastest.WithSeedKeys(*seedKeys), atlastest.WithRateLimit(*capacity, *refill, *period), atlastest.WithLogLimit(10_000))
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "smoke serve:", err)
