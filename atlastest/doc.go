@@ -27,9 +27,10 @@
 //     stale=true; a reused nc, or one more than 64 below the highest seen for
 //     its nonce, gets a plain 401. The token and revocation endpoints take the
 //     client id and secret in HTTP Basic only.
-//   - A request line net/http itself cannot parse (a bad %-escape in the
-//     path) is answered by net/http with a plain-text 400 before any handler
-//     runs; everything that reaches the handler gets a spec-shaped answer.
+//   - A request net/http itself refuses never reaches the handler: a bad
+//     %-escape or a raw control byte (NUL) in the request line gets
+//     net/http's plain-text 400, headers over 1 MB its 431. Everything that
+//     reaches the handler gets a spec-shaped answer.
 //   - Ids (organizations, projects, keys, public keys, client ids) come from
 //     a deterministic generator seeded by [WithSeed] (default 1), so a test
 //     sees the same ids on every run; secrets, nonces, tokens and the digest
