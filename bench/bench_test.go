@@ -1,0 +1,478 @@
+package bench_test
+
+// Benchmarks for BENCHMARKS.md. Each one comes with the baseline it is
+// compared with, measured by the same benchmark function in the same run;
+// bench/ratio computes the ratios. The scale benchmark lives beside the
+// server it measures (atlastest.BenchmarkDelete) and bench/run runs it
+// from there.
+//
+// Nothing here asserts on time: a benchmark fails only when a delete does
+// not get the answer it should.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mongodb-forks/digest"
+
+	"github.com/atlascontract/deleteorgapikey/atlastest"
+	"github.com/atlascontract/deleteorgapikey/authedit"
+	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/gen"
+)
+
+// Ids sent to the bare server, which accepts anything: valid per the spec,
+// so that the client's checks pass.
+const (
+	bareOrg = "4888442a3354817a7320eb61"
+	bareKey = "5b2d9c3e0f4a6b7c8d9e0f1a"
+)
+
+// newBareServer is the cheapest server that lets each client do all of its
+// work: 204 with no body to any request that carries an Authorization
+// header, which it never checks; a 401 digest challenge to a request without
+// one (a digest client's first request, once); and a fixed token at the
+// spec's token path. It reads no request bodies and writes no extra headers.
+func newBareServer(tb testing.TB) *httptest.Server {
+	tokenPath := contract.TokenPath()
+	challenge := `Digest realm="` + atlastest.Realm + `", nonce="bXJjOWZ2c3V0b2x3eGZ0cGtqbGhpY2V3bmRxYXplbWs", opaque="b3BhcXVl", algorithm=SHA-256, qop="auth"`
+	token := []byte(`{"access_token":"bare-token","token_type":"Bearer","expires_in":3600}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == tokenPath:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(token)
+		case r.Header.Get("Authorization") == "":
+			w.Header().Set("WWW-Authenticate", challenge)
+			w.WriteHeader(http.StatusUnauthorized)
+		default:
+			w.WriteHeader(http.StatusNoContent)
+		}
+	}))
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+// bareDigestAuth is an Authorization header of the size and shape our
+// digest client sends, for the hand-written baseline.
+func bareDigestAuth() string {
+	return fmt.Sprintf(`Digest username="benchpub", realm=%q, nonce="bXJjOWZ2c3V0b2x3eGZ0cGtqbGhpY2V3bmRxYXplbWs", uri="/api/atlas/v2/orgs/%s/apiKeys/%s", response="%s", algorithm=SHA-256, cnonce="0123456789abcdef", opaque="b3BhcXVl", qop=auth, nc=00000001`,
+		atlastest.Realm, bareOrg, bareKey, strings.Repeat("ab", 32))
+}
+
+// newTransport is a fresh loopback transport keeping enough idle
+// connections for conc concurrent requests (http.DefaultTransport keeps 2
+// per host, which would make concurrent benchmarks measure TCP setup).
+func newTransport(tb testing.TB, conc int) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = max(conc, 2)
+	tr.MaxIdleConns = max(conc, 100)
+	tb.Cleanup(tr.CloseIdleConnections)
+	return tr
+}
+
+// rawDelete is the hand-written baseline: one net/http DELETE with the
+// headers our client sends (Accept, User-Agent, Authorization as given),
+// body drained and closed. No validation, no editors, no timeout.
+func rawDelete(ctx context.Context, hc *http.Client, base, org, key, auth string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, base+"/api/atlas/v2/orgs/"+org+"/apiKeys/"+key, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", contract.AcceptHeader())
+	req.Header.Set("User-Agent", authedit.UserAgent())
+	req.Header.Set("Authorization", auth)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return fmt.Errorf("delete %s: status %d", key, resp.StatusCode)
+	}
+	return nil
+}
+
+// clientDelete deletes through any generated client (ours or one wrapping
+// another transport) and wants a 204.
+func clientDelete(ctx context.Context, c gen.ClientWithResponsesInterface, org, key string) error {
+	resp, err := c.DeleteOrgApiKeyWithResponse(ctx, org, key, nil)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode() != http.StatusNoContent {
+		return fmt.Errorf("delete %s: status %d: %s", key, resp.StatusCode(), resp.Body)
+	}
+	return nil
+}
+
+func newClient(tb testing.TB, base string, creds authedit.Credentials, tr http.RoundTripper) *authedit.Client {
+	c, err := authedit.NewClient(base, creds, authedit.WithTransport(tr))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// newAtlas is the reference server with n deletable keys (plus its default
+// few) and a rate limit that never triggers.
+func newAtlas(tb testing.TB, n int) *atlastest.Server {
+	srv := atlastest.NewServer(atlastest.WithSeedKeys(n), atlastest.WithRateLimit(1<<30, 1<<30, time.Second))
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+func ownerKey(srv *atlastest.Server) authedit.APIKey {
+	o := srv.Owner()
+	return authedit.APIKey{PublicKey: o.PublicKey, PrivateKey: authedit.Secret(o.PrivateKey)}
+}
+
+func ownerAccount(srv *atlastest.Server) authedit.ServiceAccount {
+	o := srv.Owner()
+	return authedit.ServiceAccount{ClientID: o.ClientID, ClientSecret: authedit.Secret(o.ClientSecret)}
+}
+
+func isOperation(r atlastest.Request) bool { return strings.HasPrefix(r.Path, "/api/atlas/") }
+
+func isToken(r atlastest.Request) bool { return r.Path == contract.TokenPath() }
+
+// deleteAll calls del(0) .. del(n-1) from conc goroutines, each taking the
+// next index, and returns how many failed and the first error.
+func deleteAll(n, conc int, del func(i int) error) (failed int, first error) {
+	var (
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		fails int
+	)
+	for range conc {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := del(i); err != nil {
+					mu.Lock()
+					if fails++; first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return fails, first
+}
+
+// mustDeleteAll is deleteAll failing the benchmark on any error.
+func mustDeleteAll(b *testing.B, n, conc int, del func(i int) error) {
+	if failed, err := deleteAll(n, conc, del); failed > 0 {
+		b.Fatalf("%d of %d deletes failed, first: %v", failed, n, err)
+	}
+}
+
+// bearerToken gets a token from the reference server by hand, for the
+// hand-written client.
+func bearerToken(tb testing.TB, srv *atlastest.Server) string {
+	o := srv.Owner()
+	req, err := http.NewRequest(http.MethodPost, srv.URL+contract.TokenPath(), strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(o.ClientID, o.ClientSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
+		tb.Fatalf("token: status %d, err %v", resp.StatusCode, err)
+	}
+	return "Bearer " + tok.AccessToken
+}
+
+// BenchmarkClientOverhead (figure 1) times one delete, one at a time,
+// against the bare server, through our ready client (authedit.NewClient:
+// id checks, generated request building, Accept and User-Agent editors,
+// request validation, client timeout, origin check and cleartext guard,
+// authentication, response parsing) and through a hand-written net/http
+// DELETE sending the same headers. For digest our client is warm (the one
+// challenge is answered before timing) and computes a fresh response hash
+// per request; the baseline sends a fixed header of the same shape. For
+// bearer the token is fetched before timing. The server checks nothing, so
+// the difference is client cost.
+func BenchmarkClientOverhead(b *testing.B) {
+	srv := newBareServer(b)
+	ctx := context.Background()
+	schemes := []struct {
+		name  string
+		creds authedit.Credentials
+		auth  string
+	}{
+		{"digest", authedit.APIKey{PublicKey: "benchpub", PrivateKey: "benchpriv"}, bareDigestAuth()},
+		{"bearer", authedit.ServiceAccount{ClientID: "benchid", ClientSecret: "benchsecret"}, "Bearer bare-token"},
+	}
+	for _, s := range schemes {
+		b.Run("scheme="+s.name+"/client=nethttp", func(b *testing.B) {
+			b.ReportAllocs()
+			hc := &http.Client{Transport: newTransport(b, 1)}
+			del := func() error { return rawDelete(ctx, hc, srv.URL, bareOrg, bareKey, s.auth) }
+			if err := del(); err != nil { // connect before timing
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := del(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("scheme="+s.name+"/client=authedit", func(b *testing.B) {
+			b.ReportAllocs()
+			c := newClient(b, srv.URL, s.creds, newTransport(b, 1))
+			del := func() error { return clientDelete(ctx, c, bareOrg, bareKey) }
+			if err := del(); err != nil { // connect, and take the challenge or the token
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := del(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDigestRoundTrips (figure 2) deletes b.N seeded keys (run it with
+// -benchtime=10000x) on the reference server with real digest
+// authentication, from a cold client, at concurrency 1 and 32, and reports
+// the requests the server saw per delete (req/op). Both clients are the
+// generated client with the same editors; only the digest transport
+// differs: ours (authedit, icholy/digest underneath) or
+// github.com/mongodb-forks/digest, the one the official Atlas Go SDK uses.
+func BenchmarkDigestRoundTrips(b *testing.B) {
+	ctx := context.Background()
+	for _, impl := range []string{"authedit", "mongodb-forks"} {
+		for _, conc := range []int{1, 32} {
+			b.Run(fmt.Sprintf("impl=%s/conc=%d", impl, conc), func(b *testing.B) {
+				srv := newAtlas(b, b.N)
+				tr := newTransport(b, conc)
+				var c gen.ClientWithResponsesInterface
+				if impl == "authedit" {
+					c = newClient(b, srv.URL, ownerKey(srv), tr)
+				} else {
+					o := srv.Owner()
+					hc := &http.Client{Transport: digest.NewTransportWithHTTPRoundTripper(o.PublicKey, o.PrivateKey, tr), Timeout: authedit.DefaultTimeout}
+					var err error
+					c, err = gen.NewClientWithResponses(srv.URL, gen.WithHTTPClient(hc),
+						gen.WithRequestEditorFn(authedit.SetAccept),
+						gen.WithRequestEditorFn(authedit.SetUserAgent),
+						gen.WithRequestEditorFn(authedit.ValidateRequest))
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				keys, org := srv.Keys(), srv.OrgID()
+				b.ResetTimer()
+				failed, err := deleteAll(b.N, conc, func(i int) error { return clientDelete(ctx, c, org, keys[i]) })
+				b.StopTimer()
+				if failed > 0 {
+					b.Logf("%d of %d deletes failed, first: %v", failed, b.N, err)
+				}
+				b.ReportMetric(float64(srv.CountRequests(isOperation))/float64(b.N), "req/op")
+				b.ReportMetric(float64(failed)/float64(b.N), "failed/op")
+			})
+		}
+	}
+}
+
+// BenchmarkServiceAccountTokens (figure 3) deletes b.N seeded keys (run it
+// with -benchtime=10000x) on the reference server from a cold
+// service-account client at concurrency 64, and reports the token requests
+// the server saw, per 10,000 deletes, and the operation requests per delete.
+func BenchmarkServiceAccountTokens(b *testing.B) {
+	const conc = 64
+	ctx := context.Background()
+	b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
+		srv := newAtlas(b, b.N)
+		c := newClient(b, srv.URL, ownerAccount(srv), newTransport(b, conc))
+		keys, org := srv.Keys(), srv.OrgID()
+		b.ResetTimer()
+		mustDeleteAll(b, b.N, conc, func(i int) error { return clientDelete(ctx, c, org, keys[i]) })
+		b.StopTimer()
+		b.ReportMetric(float64(srv.CountRequests(isToken))*10000/float64(b.N), "tokens/10k-deletes")
+		b.ReportMetric(float64(srv.CountRequests(isOperation))/float64(b.N), "req/op")
+	})
+}
+
+// BenchmarkServerThroughput (figure 4) measures deletes per second at
+// concurrency 16 on loopback against the reference server (spec checks on
+// every request, real authentication, rate limiting, the generated strict
+// server, request log) and against the bare server, with the same client
+// for both:
+//
+//   - scheme=bearer: the hand-written net/http client with a token fetched
+//     before timing, so that nearly all the difference is server cost;
+//   - scheme=digest: our warm digest client, which computes a new response
+//     per request; the reference server verifies it (hash, nonce MAC, nc
+//     window), the bare server does not look at it.
+//
+// Every timed request on the reference server deletes a seeded key (204).
+func BenchmarkServerThroughput(b *testing.B) {
+	const conc = 16
+	ctx := context.Background()
+	for _, scheme := range []string{"bearer", "digest"} {
+		for _, server := range []string{"bare", "atlastest"} {
+			b.Run("scheme="+scheme+"/server="+server, func(b *testing.B) {
+				base, org := "", bareOrg
+				keys := []string{}
+				var srv *atlastest.Server
+				if server == "bare" {
+					base = newBareServer(b).URL
+				} else {
+					srv = newAtlas(b, b.N+1)
+					base, org, keys = srv.URL, srv.OrgID(), srv.Keys()
+				}
+				key := func(i int) string {
+					if i < len(keys) {
+						return keys[i]
+					}
+					return bareKey
+				}
+				tr := newTransport(b, conc)
+				var del func(i int) error
+				if scheme == "bearer" {
+					auth := "Bearer bare-token"
+					if srv != nil {
+						auth = bearerToken(b, srv)
+					}
+					hc := &http.Client{Transport: tr}
+					del = func(i int) error { return rawDelete(ctx, hc, base, org, key(i), auth) }
+				} else {
+					creds := authedit.Credentials(authedit.APIKey{PublicKey: "benchpub", PrivateKey: "benchpriv"})
+					if srv != nil {
+						creds = ownerKey(srv)
+					}
+					c := newClient(b, base, creds, tr)
+					del = func(i int) error { return clientDelete(ctx, c, org, key(i)) }
+				}
+				if err := del(b.N); err != nil { // warm: connect, digest challenge
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				mustDeleteAll(b, b.N, conc, del)
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deletes/s")
+			})
+		}
+	}
+}
+
+// BenchmarkClientOverheadLayers breaks figure 1 (bearer) down: each layer
+// adds one part of our client to the one before, against the bare server.
+// It is not part of `make bench`; run it when figure 1 moves:
+//
+//	go test -run '^$' -bench ClientOverheadLayers -count 6 ./bench/
+func BenchmarkClientOverheadLayers(b *testing.B) {
+	srv := newBareServer(b)
+	ctx := context.Background()
+	const auth = "Bearer bare-token"
+	staticHeaders := func(_ context.Context, req *http.Request) error {
+		req.Header.Set("Accept", contract.AcceptHeader())
+		req.Header.Set("User-Agent", authedit.UserAgent())
+		req.Header.Set("Authorization", auth)
+		return nil
+	}
+	staticAuth := func(_ context.Context, req *http.Request) error {
+		req.Header.Set("Authorization", auth)
+		return nil
+	}
+	genClient := func(b *testing.B, hc *http.Client, editors ...gen.RequestEditorFn) gen.ClientWithResponsesInterface {
+		opts := []gen.ClientOption{gen.WithHTTPClient(hc)}
+		for _, e := range editors {
+			opts = append(opts, gen.WithRequestEditorFn(e))
+		}
+		c, err := gen.NewClientWithResponses(srv.URL, opts...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+	layers := []struct {
+		name string
+		del  func(b *testing.B) func() error
+	}{
+		{"0-nethttp", func(b *testing.B) func() error {
+			hc := &http.Client{Transport: newTransport(b, 1)}
+			return func() error { return rawDelete(ctx, hc, srv.URL, bareOrg, bareKey, auth) }
+		}},
+		{"1-timeout", func(b *testing.B) func() error {
+			hc := &http.Client{Transport: newTransport(b, 1), Timeout: authedit.DefaultTimeout}
+			return func() error { return rawDelete(ctx, hc, srv.URL, bareOrg, bareKey, auth) }
+		}},
+		{"2-generated", func(b *testing.B) func() error {
+			c := genClient(b, &http.Client{Transport: newTransport(b, 1), Timeout: authedit.DefaultTimeout}, staticHeaders)
+			return func() error { return clientDelete(ctx, c, bareOrg, bareKey) }
+		}},
+		{"3-editors", func(b *testing.B) func() error {
+			c := genClient(b, &http.Client{Transport: newTransport(b, 1), Timeout: authedit.DefaultTimeout},
+				authedit.SetAccept, authedit.SetUserAgent, authedit.ValidateRequest, staticAuth)
+			return func() error { return clientDelete(ctx, c, bareOrg, bareKey) }
+		}},
+		{"4-transport", func(b *testing.B) func() error {
+			t, err := authedit.NewTransport(srv.URL, authedit.ServiceAccount{ClientID: "benchid", ClientSecret: "benchsecret"}, authedit.WithTransport(newTransport(b, 1)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			c := genClient(b, &http.Client{Transport: t, Timeout: authedit.DefaultTimeout},
+				authedit.SetAccept, authedit.SetUserAgent, authedit.ValidateRequest)
+			return func() error { return clientDelete(ctx, c, bareOrg, bareKey) }
+		}},
+		{"5-client", func(b *testing.B) func() error {
+			c := newClient(b, srv.URL, authedit.ServiceAccount{ClientID: "benchid", ClientSecret: "benchsecret"}, newTransport(b, 1))
+			return func() error { return clientDelete(ctx, c, bareOrg, bareKey) }
+		}},
+	}
+	for _, l := range layers {
+		b.Run("layer="+l.name, func(b *testing.B) {
+			b.ReportAllocs()
+			del := l.del(b)
+			if err := del(); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if err := del(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCheckIDs is the spec check of both ids (contract.CheckIDs), which
+// our client runs before building a request and, inside
+// contract.CheckRequest, again on the built request.
+func BenchmarkCheckIDs(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := contract.CheckIDs(bareOrg, bareKey); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
