@@ -30,6 +30,10 @@ const Realm = "MMS Public API"
 // using a forgotten nonce is answered stale=true so the client takes a new one.
 const maxNonces = 1 << 16
 
+// maxTokens bounds the live service-account tokens: past it the oldest is
+// dropped (and then answered 401), so token requests cannot grow memory.
+const maxTokens = 1 << 16
+
 // ncWindow is replay protection for one nonce: the highest nc seen and a
 // bitmap of the 64 nc values at and below it (bit i = max-i), so concurrent
 // requests sharing a nonce may arrive out of order but none twice.
@@ -359,7 +363,12 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	if sa == nil {
 		return
 	}
-	if gt := form.Get("grant_type"); gt != "client_credentials" {
+	switch gt := form.Get("grant_type"); gt {
+	case "client_credentials":
+	case "":
+		oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type is required.") // RFC 6749 §5.2
+		return
+	default:
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be client_credentials.")
 		return
 	}
@@ -370,13 +379,14 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	a := &s.auth
 	a.mu.Lock()
-	a.tokenQ.purge(now, func() bool { return false }, func(k [32]byte) { delete(a.tokens, k) })
+	a.tokenQ.purge(now, func() bool { return len(a.tokens) >= maxTokens }, func(k [32]byte) { delete(a.tokens, k) })
 	a.tokens[sum] = &token{account: sa, expires: now.Add(s.cfg.tokenTTL)}
 	a.tokenQ.push(sum, now.Add(s.cfg.tokenTTL))
 	a.mu.Unlock()
 
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Cache-Control", "no-store") // RFC 6749 §5.1: both
+	w.Header().Set("Pragma", "no-cache")
 	_ = json.NewEncoder(w).Encode(struct {
 		AccessToken string `json:"access_token"`
 		TokenType   string `json:"token_type"`

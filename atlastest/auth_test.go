@@ -3,6 +3,7 @@ package atlastest_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -70,14 +71,15 @@ func TestServiceAccount(t *testing.T) {
 }
 
 func TestTokenExpires(t *testing.T) {
-	srv := atlastest.NewServer(atlastest.WithTokenTTL(500 * time.Millisecond))
+	// Wide enough for the first delete on a loaded machine under -race.
+	srv := atlastest.NewServer(atlastest.WithTokenTTL(1500 * time.Millisecond))
 	defer srv.Close()
 	tok := fetchToken(t, srv, srv.Owner().ClientID, srv.Owner().ClientSecret)
 	client := bearerClient(t, tok)
 	key := srv.Keys()[0]
 	resp, body := del(t, client, opURL(srv, srv.OrgID(), srv.Keys()[1], ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
-	time.Sleep(600 * time.Millisecond)
+	time.Sleep(1700 * time.Millisecond)
 	resp, body = del(t, client, opURL(srv, srv.OrgID(), key, ""))
 	wantStatus(t, resp, body, http.StatusUnauthorized)
 	if !strings.Contains(string(body), "expired") || !has(srv.Keys(), key) {
@@ -315,4 +317,36 @@ func TestStaleNonce(t *testing.T) {
 	client, _ := digestClient(t, owner.PublicKey, owner.PrivateKey)
 	resp, body = del(t, client, u)
 	wantStatus(t, resp, body, http.StatusNoContent)
+}
+
+// TestTokenEndpointFollowsRFC6749: no-cache headers on a token (§5.1), and
+// invalid_request for a missing grant_type (§5.2).
+func TestTokenEndpointFollowsRFC6749(t *testing.T) {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	owner := srv.Owner()
+	post := func(form string) (*http.Response, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+contract.TokenPath(), strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(owner.ClientID, owner.ClientSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatalf("token endpoint body: %v", err)
+		}
+		return resp, body
+	}
+	resp, body := post("grant_type=client_credentials")
+	if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" || body["access_token"] == nil {
+		t.Errorf("token answer: headers %v body keys %d", resp.Header, len(body))
+	}
+	resp, body = post("")
+	if resp.StatusCode != http.StatusBadRequest || body["error"] != "invalid_request" {
+		t.Errorf("missing grant_type: %d %v", resp.StatusCode, body["error"])
+	}
 }

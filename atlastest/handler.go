@@ -138,7 +138,7 @@ func infoFrom(ctx context.Context) *reqInfo {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, api http.Handler, slashes int) {
 	sw := &statusWriter{ResponseWriter: w}
 	info := &reqInfo{}
-	entry := Request{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Auth: authScheme(r)}
+	entry := Request{Method: r.Method, Path: clip(r.URL.EscapedPath()), Query: clip(r.URL.RawQuery), Auth: authScheme(r)}
 	var dropped net.Conn
 	defer func() {
 		p := recover()

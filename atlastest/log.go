@@ -3,11 +3,22 @@ package atlastest
 // Request is one request the server received, in the order answered.
 type Request struct {
 	Method  string
-	Path    string // escaped path
-	Query   string // raw query
+	Path    string // escaped path, cut to maxLogged bytes
+	Query   string // raw query, cut to maxLogged bytes
 	Auth    string // Authorization scheme sent: "digest", "bearer", "basic", "none" or "other"
 	Status  int    // status sent; for a dropped request, the one it would have had; 0 if aborted
 	Dropped bool   // DropNext closed the connection instead of answering
+}
+
+// maxLogged bounds what the log keeps of a path or query, so that a hostile
+// request line cannot make each entry large.
+const maxLogged = 256
+
+func clip(s string) string {
+	if len(s) > maxLogged {
+		return s[:maxLogged] + "…"
+	}
+	return s
 }
 
 func (s *Server) record(r Request) {

@@ -296,3 +296,17 @@ func TestLogLimitKeepsTheLastRequests(t *testing.T) {
 		t.Fatalf("CountRequests = %d, want 3", n)
 	}
 }
+
+func TestLogClipsHugeRequestLines(t *testing.T) {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/" + strings.Repeat("p", 100_000) + "?" + strings.Repeat("q", 50_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	got := srv.Requests()
+	if len(got) != 1 || len(got[0].Path) > 300 || len(got[0].Query) > 300 || !strings.HasPrefix(got[0].Path, "/ppp") {
+		t.Fatalf("logged path %d bytes, query %d bytes", len(got[0].Path), len(got[0].Query))
+	}
+}
