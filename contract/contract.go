@@ -178,6 +178,9 @@ func MatchPath(escapedPath string) (map[string]string, error) {
 // template and patterns, and each declared query flag (at most once, and
 // true or false). Authentication is not its concern.
 func CheckRequest(r *http.Request) (map[string]string, error) {
+	if r.URL.Opaque != "" { // the request line would come from Opaque, unchecked
+		return nil, &ParamError{In: "path", Name: "path", Value: display(r.URL.Opaque), Reason: "opaque URLs are not allowed"}
+	}
 	params, err := MatchPath(r.URL.EscapedPath())
 	if err != nil {
 		return nil, err
@@ -256,35 +259,25 @@ func CheckResponse(ctx context.Context, req *http.Request, status int, header ht
 	return nil
 }
 
+// MaxBody bounds what CheckHTTPResponse reads of a body: an ApiError is a
+// few hundred bytes, so anything near this is a broken server.
+const MaxBody = 1 << 20
+
 // CheckHTTPResponse is CheckResponse for a received *http.Response; it reads
-// and restores the body so the caller can still decode it.
+// (at most MaxBody bytes) and restores the body so the caller can still
+// decode it.
 func CheckHTTPResponse(ctx context.Context, resp *http.Response) error {
-	body, err := io.ReadAll(resp.Body)
+	if resp.Request == nil {
+		return &ResponseError{Status: resp.StatusCode, Reason: "response carries no request to check it against"}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	_ = resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	if err != nil {
 		return &ResponseError{Status: resp.StatusCode, Reason: "read body", Err: err}
 	}
+	if len(body) > MaxBody {
+		return &ResponseError{Status: resp.StatusCode, Reason: fmt.Sprintf("body exceeds %d bytes", MaxBody)}
+	}
 	return CheckResponse(ctx, resp.Request, resp.StatusCode, resp.Header, body)
-}
-
-// TokenPath and RevokePath are the service-account endpoints' paths, read
-// from the ServiceAccounts scheme (tokenUrl and x-revocation-url) so that
-// client and server derive them from one place: <base URL> + path.
-func TokenPath() string { return flowPath("tokenUrl") }
-
-// RevokePath: see TokenPath.
-func RevokePath() string { return flowPath("x-revocation-url") }
-
-func flowPath(field string) string {
-	flow := mustLoad().Doc.Components.SecuritySchemes["ServiceAccounts"].Value.Flows.ClientCredentials
-	raw := flow.TokenURL
-	if field != "tokenUrl" {
-		raw, _ = flow.Extensions[field].(string)
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		panic(fmt.Sprintf("contract: spec %s %q: %v", field, raw, err)) // compiled-in spec, see mustLoad
-	}
-	return u.Path
 }

@@ -2,6 +2,7 @@ package contract_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -139,5 +140,29 @@ func TestSpecDerivedValues(t *testing.T) {
 	}
 	if contract.TokenPath() != "/api/oauth/token" || contract.RevokePath() != "/api/oauth/revoke" {
 		t.Errorf("TokenPath %q RevokePath %q", contract.TokenPath(), contract.RevokePath())
+	}
+}
+
+func TestCheckRequestRefusesOpaque(t *testing.T) {
+	r := httptest.NewRequest(http.MethodDelete, "/api/atlas/v2/orgs/"+org+"/apiKeys/"+key, nil)
+	r.URL.Opaque = "//elsewhere/api/atlas/v2/orgs/x/apiKeys/y"
+	var pe *contract.ParamError
+	if _, err := contract.CheckRequest(r); !errors.As(err, &pe) || pe.Name != "path" {
+		t.Fatalf("opaque URL: %v", err)
+	}
+}
+
+func TestCheckHTTPResponseBounds(t *testing.T) {
+	req := httptest.NewRequest(http.MethodDelete, "/api/atlas/v2/orgs/"+org+"/apiKeys/"+key, nil)
+	huge := `{"error":404,"errorCode":"X","detail":"` + strings.Repeat("x", contract.MaxBody) + `"}`
+	resp := &http.Response{StatusCode: 404, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(huge)), Request: req}
+	if err := contract.CheckHTTPResponse(t.Context(), resp); err == nil || !strings.Contains(err.Error(), "exceeds") {
+		t.Errorf("huge body: %v", err)
+	}
+	resp = &http.Response{StatusCode: 204, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(""))}
+	var re *contract.ResponseError
+	if err := contract.CheckHTTPResponse(t.Context(), resp); !errors.As(err, &re) {
+		t.Errorf("no request: %v", err)
 	}
 }
