@@ -281,3 +281,24 @@ func CheckHTTPResponse(ctx context.Context, resp *http.Response) error {
 	}
 	return CheckResponse(ctx, resp.Request, resp.StatusCode, resp.Header, body)
 }
+
+// TokenPath and RevokePath are the service-account endpoints' paths, read
+// from the ServiceAccounts scheme (tokenUrl and x-revocation-url) so that
+// client and server derive them from one place: <base URL> + path.
+func TokenPath() string { return flowPath("tokenUrl") }
+
+// RevokePath: see TokenPath.
+func RevokePath() string { return flowPath("x-revocation-url") }
+
+func flowPath(field string) string {
+	flow := mustLoad().Doc.Components.SecuritySchemes["ServiceAccounts"].Value.Flows.ClientCredentials
+	raw := flow.TokenURL
+	if field != "tokenUrl" {
+		raw, _ = flow.Extensions[field].(string)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(fmt.Sprintf("contract: spec %s %q: %v", field, raw, err)) // compiled-in spec, see mustLoad
+	}
+	return u.Path
+}
