@@ -100,6 +100,8 @@ var figures = []figure{
 		"ServerThroughput/scheme=bearer/server=atlastest", "ServerThroughput/scheme=bearer/server=bare", "ratio ≥ 0.4", atLeast(0.4), false},
 	{"4 reference server deletes/s, digest: atlastest / bare 204 handler", "deletes/s",
 		"ServerThroughput/scheme=digest/server=atlastest", "ServerThroughput/scheme=digest/server=bare", "ratio ≥ 0.4", atLeast(0.4), false},
+	{"4 deletes that failed, digest, concurrency 16: atlastest vs bare 204 handler", "failed/op",
+		"ServerThroughput/scheme=digest/server=atlastest", "ServerThroughput/scheme=digest/server=bare", "0", exactly(0), true},
 	{"5 scale: time/delete at 10^6 keys / at 10^3 keys", "ns/op",
 		"Delete/keys=1000000", "Delete/keys=1000", "ratio ≤ 1.2", atMost(1.2), false},
 	{"5 scale: heap bytes per seeded key at 10^6 keys", "heapB/key",
