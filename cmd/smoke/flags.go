@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/atlascontract/deleteorgapikey/atlastest"
 )
 
 var errHelp = errors.New("help requested")
@@ -24,6 +26,9 @@ type config struct {
 	timeout   time.Duration
 	log       *slog.Logger
 	lookup    func(string) (string, bool)
+	// newServer starts the reference servers of the local mode; tests
+	// replace it to learn the secrets those servers make up.
+	newServer func(...atlastest.Option) *atlastest.Server
 }
 
 const usage = `Usage:
@@ -50,7 +55,7 @@ Secrets are never printed.
 `
 
 func parseFlags(args []string, stderr io.Writer, lookup func(string) (string, bool)) (config, error) {
-	cfg := config{lookup: lookup}
+	cfg := config{lookup: lookup, newServer: atlastest.NewServer}
 	fs := flag.NewFlagSet("smoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {

@@ -59,7 +59,7 @@ const unknownOrg = "0123456789abcdef01234567"
 func runLocal(ctx context.Context, cfg config) ([]result, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
-	srv := atlastest.NewServer(atlastest.WithSeedKeys(5))
+	srv := cfg.newServer(atlastest.WithSeedKeys(5))
 	defer srv.Close()
 	h := &harness{cfg: cfg, srv: srv, obs: &observer{next: http.DefaultTransport, log: cfg.log}}
 	cfg.log.Info("reference server started", "url", srv.URL, "org", srv.OrgID())
@@ -316,7 +316,7 @@ func rateLimited(cfg config) scenario {
 	obs := &observer{next: http.DefaultTransport, log: cfg.log}
 	return scenario{name: "429, then success after Retry-After", auth: "digest", expected: "204, 429, 204", obs: obs,
 		run: func(ctx context.Context) (string, bool, string) {
-			srv := atlastest.NewServer(atlastest.WithRateLimit(1, 1, time.Second))
+			srv := cfg.newServer(atlastest.WithRateLimit(1, 1, time.Second))
 			defer srv.Close()
 			c, err := authedit.NewClient(srv.URL, digestCreds(srv.Owner()), authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout), authedit.WithoutRetry())
 			if err != nil {

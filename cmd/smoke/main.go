@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/atlascontract/deleteorgapikey/atlastest"
 )
 
 func main() {
@@ -30,10 +32,19 @@ const (
 )
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
+	return runWith(ctx, args, stdout, stderr, lookup, nil)
+}
+
+// runWith is run with the local mode's servers made by newServer when not nil.
+func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool),
+	newServer func(...atlastest.Option) *atlastest.Server) int {
 	if len(args) > 0 && args[0] == "serve" {
 		return serve(ctx, args[1:], stdout, stderr)
 	}
 	cfg, err := parseFlags(args, stderr, lookup)
+	if newServer != nil {
+		cfg.newServer = newServer
+	}
 	if err != nil {
 		if err == errHelp {
 			return exitPass

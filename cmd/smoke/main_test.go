@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -199,32 +200,74 @@ func TestAtlasModeCatchesContractBreaks(t *testing.T) {
 	}
 }
 
-// TestNoSecretsInOutput runs every mode that handles secrets with known
-// values and looks for them, and for any bearer token, in all output.
+// tokenLike matches a bearer token as atlastest issues them (32 random
+// bytes, base64url): no other output of smoke has such a run.
+var tokenLike = regexp.MustCompile(`[A-Za-z0-9_-]{43}`)
+
+func leaks(output string, secrets []string) []string {
+	var found []string
+	for _, s := range secrets {
+		if s != "" && strings.Contains(output, s) {
+			found = append(found, "a secret")
+		}
+	}
+	if tokenLike.MatchString(output) {
+		found = append(found, "a token-like string "+tokenLike.FindString(output)[:6]+"…")
+	}
+	return found
+}
+
+// TestNoSecretsInOutput runs every mode that handles secrets, on success and
+// on failure paths, with known secret values, and looks for them and for
+// anything shaped like a token in stdout and stderr.
 func TestNoSecretsInOutput(t *testing.T) {
 	srv := atlastest.NewServer()
 	defer srv.Close()
-	owner := srv.Owner()
-	secrets := []string{owner.PrivateKey, owner.ClientSecret, srv.Member().PrivateKey, srv.Member().ClientSecret}
+	owner, member := srv.Owner(), srv.Member()
+	secrets := []string{owner.PrivateKey, owner.ClientSecret, member.PrivateKey, member.ClientSecret}
+	outputs := [][]string{{"-atlas"}, {"-atlas", "-v"}, {"-atlas", "-json"}, {"-atlas", "-v", "-json"}}
 	for _, digest := range []bool{true, false} {
-		for _, args := range [][]string{{"-atlas"}, {"-atlas", "-v"}, {"-atlas", "-json"}, {"-atlas", "-v", "-json"}} {
-			vars := atlasEnv(srv, digest)
-			_, out, errOut := runSmoke(t, env(vars), args...)
-			for _, s := range secrets {
-				if strings.Contains(out+errOut, s) {
-					t.Errorf("digest=%v %v: a secret appears in the output", digest, args)
+		for _, wrong := range []bool{false, true} {
+			for _, args := range outputs {
+				vars := atlasEnv(srv, digest)
+				if wrong { // the failure paths: 401s and token errors
+					for _, name := range []string{"MONGODB_ATLAS_PRIVATE_API_KEY", "MONGODB_ATLAS_CLIENT_SECRET"} {
+						if v, ok := vars[name]; ok {
+							vars[name] = v + "x"
+							secrets = append(secrets, v+"x")
+						}
+					}
 				}
-			}
-			if strings.Contains(strings.ToLower(out+errOut), "bearer ") || strings.Contains(out+errOut, "access_token") {
-				t.Errorf("digest=%v %v: a token appears in the output", digest, args)
+				code, out, errOut := runSmoke(t, env(vars), args...)
+				if wrong == (code == exitPass) {
+					t.Errorf("digest=%v wrong=%v %v: exit %d", digest, wrong, args, code)
+				}
+				if found := leaks(out+errOut, secrets); len(found) > 0 {
+					t.Errorf("digest=%v wrong=%v %v: output holds %v", digest, wrong, args, found)
+				}
 			}
 		}
 	}
-	// Local mode makes its own secrets; service-account secrets start with mdb_sa_sk_.
-	for _, args := range [][]string{nil, {"-v"}, {"-json"}} {
-		_, out, errOut := runSmoke(t, env(nil), args...)
-		if strings.Contains(out+errOut, "mdb_sa_sk_") || strings.Contains(strings.ToLower(out+errOut), "bearer ") {
-			t.Errorf("local %v: a secret or token appears in the output", args)
+
+	// The local mode makes its servers' secrets up: learn them from the servers.
+	for _, args := range [][]string{nil, {"-v"}, {"-json"}, {"-v", "-json"}} {
+		var made []*atlastest.Server
+		newServer := func(opts ...atlastest.Option) *atlastest.Server {
+			s := atlastest.NewServer(opts...)
+			made = append(made, s)
+			return s
+		}
+		var out, errOut bytes.Buffer
+		code := runWith(t.Context(), args, &out, &errOut, env(nil), newServer)
+		var local []string
+		for _, s := range made {
+			local = append(local, s.Owner().PrivateKey, s.Owner().ClientSecret, s.Member().PrivateKey, s.Member().ClientSecret)
+		}
+		if code != exitPass || len(made) != 2 {
+			t.Fatalf("local %v: exit %d with %d servers", args, code, len(made))
+		}
+		if found := leaks(out.String()+errOut.String(), local); len(found) > 0 {
+			t.Errorf("local %v: output holds %v", args, found)
 		}
 	}
 }
@@ -251,5 +294,17 @@ func TestServePrintsCredentialsAndServes(t *testing.T) {
 	cancel()
 	if code := <-done; code != exitPass {
 		t.Fatalf("serve exit %d: %s", code, errOut.String())
+	}
+}
+
+func TestServeAnnouncesADialableAddress(t *testing.T) {
+	for in, want := range map[string]string{"0.0.0.0:8080": "127.0.0.1:8080", "[::]:9": "127.0.0.1:9", "127.0.0.2:7": "127.0.0.2:7"} {
+		a, err := net.ResolveTCPAddr("tcp", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dialable(a); got != want {
+			t.Errorf("dialable(%s) = %s, want %s", in, got, want)
+		}
 	}
 }

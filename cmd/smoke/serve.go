@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
@@ -69,7 +70,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	keys := srv.Keys()
 	owner, member := srv.Owner(), srv.Member()
 	line, _ := json.Marshal(announcement{
-		BaseURL: "http://" + ln.Addr().String(),
+		BaseURL: "http://" + dialable(ln.Addr().(*net.TCPAddr)),
 		OrgID:   srv.OrgID(),
 		Owner:   ownerCreds{owner.PublicKey, owner.PrivateKey, owner.ClientID, owner.ClientSecret},
 		Member:  memberCreds{member.PublicKey, member.PrivateKey},
@@ -77,7 +78,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	})
 	fmt.Fprintln(stdout, string(line))
 
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	select {
@@ -93,4 +94,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return exitPass
+}
+
+// dialable is the address to announce: a wildcard listen address (":8080",
+// "0.0.0.0:8080") is announced as loopback, which clients can dial and
+// authedit trusts with credentials over cleartext http.
+func dialable(a *net.TCPAddr) string {
+	ip := a.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(a.Port))
 }
