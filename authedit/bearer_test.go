@@ -327,3 +327,90 @@ func TestRevoke(t *testing.T) {
 		t.Errorf("Revoke on API key client: %v, want ErrNotServiceAccount", err)
 	}
 }
+
+// coldCalls makes n concurrent calls on a cold client and returns their
+// errors and RetryInfos.
+func coldCalls(c *authedit.Client, n int) ([]error, []authedit.RetryInfo) {
+	errs := make([]error, n)
+	infos := make([]authedit.RetryInfo, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			ctx := authedit.WithRetryInfo(context.Background(), &infos[i])
+			_, errs[i] = c.DeleteOrgApiKeyWithResponse(ctx, orgID, keyID, nil)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs, infos
+}
+
+// A failed token fetch is shared with every goroutine that waited on it;
+// a later call fetches again.
+func TestBearerFailedFetchShared(t *testing.T) {
+	const n = 64
+	t.Run("wrong secret", func(t *testing.T) {
+		s := newTokenServer(t, func(s *tokenServer) {
+			s.Delay = 250 * time.Millisecond // keep the fetch in flight while all goroutines pile up
+		})
+		c, err := authedit.NewClient(s.URL, authedit.ServiceAccount{ClientID: s.ID, ClientSecret: "wrong-secret"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs, infos := coldCalls(c, n)
+		for i, err := range errs {
+			var te *authedit.TokenError
+			if !errors.As(err, &te) || te.StatusCode != http.StatusUnauthorized || te.ErrorCode != "invalid_client" || infos[i].Attempts != 1 {
+				t.Fatalf("call %d: %v after %+v, want *TokenError 401 invalid_client after 1 attempt", i, err, infos[i])
+			}
+		}
+		if got := s.tokens.Load(); got != 1 {
+			t.Errorf("token requests = %d from %d concurrent calls with a wrong secret, want exactly 1", got, n)
+		}
+		if got := s.api.Load(); got != 0 {
+			t.Errorf("API requests = %d, want 0", got)
+		}
+		// The failure is not cached: the next call asks again.
+		if _, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil); !errors.As(err, new(*authedit.TokenError)) {
+			t.Errorf("later call: %v, want *TokenError", err)
+		}
+		if got := s.tokens.Load(); got != 2 {
+			t.Errorf("token requests = %d after one more call, want 2", got)
+		}
+	})
+	t.Run("5xx with retries", func(t *testing.T) {
+		// Every attempt is retried (a 503 may pass), so each of the 4
+		// attempts costs one shared token request: 4 in all, not 4 per call.
+		var tokens atomic.Int32
+		s := newTokenServer(t, nil, func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != contract.TokenPath() {
+					h.ServeHTTP(w, r)
+					return
+				}
+				tokens.Add(1)
+				time.Sleep(250 * time.Millisecond)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, `{"error":"temporarily_unavailable"}`)
+			})
+		})
+		var sl sleeps
+		c := saClient(t, s, authedit.WithRetry(fast(4, &sl)))
+		errs, infos := coldCalls(c, n)
+		for i, err := range errs {
+			var te *authedit.TokenError
+			if !errors.As(err, &te) || te.StatusCode != http.StatusServiceUnavailable || infos[i].Attempts != 4 {
+				t.Fatalf("call %d: %v after %+v, want *TokenError 503 after 4 attempts", i, err, infos[i])
+			}
+		}
+		if got := tokens.Load(); got != 4 {
+			t.Errorf("token requests = %d from %d concurrent calls of 4 attempts each, want exactly 4 (one per attempt)", got, n)
+		}
+		if got := s.api.Load(); got != 0 {
+			t.Errorf("API requests = %d, want 0", got)
+		}
+	})
+}

@@ -57,17 +57,31 @@ func (e *TokenError) Unwrap() error { return e.Err }
 // semaphore makes a cold cache fetch exactly once however many goroutines
 // ask (waiters give up when their context ends), and a lock-free fast path
 // serves warm calls.
+//
+// A failed fetch is shared the same way: every goroutine that was waiting
+// while it ran gets its error instead of fetching again in turn, so 64
+// calls with a wrong secret cost one token request, not 64. A call that
+// starts waiting after the failure was recorded fetches afresh. A fetch
+// ended by its own caller's context is not shared: the waiters, whose
+// contexts may be fine, fetch themselves.
 type tokenCache struct {
 	fetch    func(context.Context) (*oauth2.Token, error)
 	revokeFn func(context.Context, string) error
 	sem      chan struct{}
 	cur      atomic.Pointer[cachedToken]
+	last     atomic.Pointer[fetchResult] // the latest completed fetch; written only under sem
 	now      func() time.Time
 }
 
 type cachedToken struct {
 	tok       *oauth2.Token
 	refreshAt time.Time // zero: no expiry known, keep until rejected
+}
+
+// fetchResult records one completed fetch. Each fetch stores a new value,
+// so comparing pointers tells whether a fetch completed in between.
+type fetchResult struct {
+	err error // nil when the fetch succeeded (the token is in cur)
 }
 
 // maxRefreshMargin is how long before expiry a token is replaced; short
@@ -99,6 +113,7 @@ func (c *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
 	if t := c.fresh(); t != nil {
 		return t, nil
 	}
+	seen := c.last.Load()
 	if err := c.lock(ctx); err != nil {
 		return nil, err
 	}
@@ -106,9 +121,15 @@ func (c *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
 	if t := c.fresh(); t != nil { // fetched by another goroutine while we waited
 		return t, nil
 	}
+	if r := c.last.Load(); r != seen && r.err != nil { // failed while we waited
+		return nil, r.err
+	}
 	fetchedAt := c.now()
 	t, err := c.fetch(ctx)
 	if err != nil {
+		if ctx.Err() == nil {
+			c.last.Store(&fetchResult{err: err})
+		}
 		return nil, err
 	}
 	ct := &cachedToken{tok: t}
@@ -116,6 +137,7 @@ func (c *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
 		ct.refreshAt = t.Expiry.Add(-min(maxRefreshMargin, t.Expiry.Sub(fetchedAt)/10))
 	}
 	c.cur.Store(ct)
+	c.last.Store(&fetchResult{})
 	return t, nil
 }
 
