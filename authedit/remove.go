@@ -47,7 +47,10 @@ func (o Outcome) String() string {
 // answer is an *APIError, a request that could not be made or answered the
 // error of the transport (a *ParamError for ids the spec refuses, a
 // *TokenError, a context error...); the Outcome is Failed then. An org that
-// does not exist (404 ORG_NOT_FOUND) is an *APIError too, not NotFound.
+// does not exist (404 ORG_NOT_FOUND) is an *APIError too, not NotFound, and
+// so is a 404 whose body is not an ApiError with an errorCode (a proxy's
+// error page, a base URL with a wrong path prefix): such a 404 says nothing
+// about the key.
 //
 // DeleteOrgApiKey and DeleteOrgApiKeyWithResponse keep the generated
 // signatures and hand back the raw answer; pass them a context from
@@ -62,7 +65,7 @@ func (c *Client) Remove(ctx context.Context, orgID, keyID string) (Outcome, erro
 	switch {
 	case ae.StatusCode == http.StatusNoContent:
 		return Removed, nil
-	case ae.StatusCode == http.StatusNotFound && ae.ErrorCode != "ORG_NOT_FOUND":
+	case ae.StatusCode == http.StatusNotFound && ae.ErrorCode != "" && ae.ErrorCode != "ORG_NOT_FOUND":
 		if info.EarlierMayHaveApplied {
 			return AlreadyRemoved, nil
 		}
@@ -77,7 +80,7 @@ func (c *Client) Remove(ctx context.Context, orgID, keyID string) (Outcome, erro
 // TokenError it holds no request or response, so printing it leaks nothing.
 type APIError struct {
 	StatusCode int
-	ErrorCode  string // ApiError.errorCode, e.g. "RATE_LIMITED"
+	ErrorCode  string // ApiError.errorCode, e.g. "RATE_LIMITED"; empty when the body is no ApiError
 	Detail     string // ApiError.detail
 	RetryAfter time.Duration
 	Attempts   int // requests sent, retries included
