@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -640,4 +641,86 @@ func TestRemove404WithoutApiError(t *testing.T) {
 			}
 		})
 	}
+}
+
+// closeFirst is a listener that closes the first n connections it
+// accepts, before any TLS handshake: the client's request is never written.
+type closeFirst struct {
+	net.Listener
+	n atomic.Int32
+}
+
+func (l *closeFirst) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil || l.n.Add(-1) < 0 {
+			return c, err
+		}
+		_ = c.Close()
+	}
+}
+
+// newTLSAtlas serves a reference server over TLS; the first closed
+// connections are closed by the listener right after accepting them.
+func newTLSAtlas(t *testing.T, closed int32) (*atlastest.Server, *httptest.Server, *closeFirst) {
+	t.Helper()
+	srv := atlastest.New()
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	l := &closeFirst{Listener: ts.Listener}
+	l.n.Store(closed)
+	ts.Listener = l
+	ts.StartTLS()
+	t.Cleanup(ts.Close)
+	return srv, ts, l
+}
+
+// Whether an earlier attempt may have been applied is decided by whether
+// its request was written, not by the kind of error it ended with.
+func TestRetryAppliedOnlyWhenWritten(t *testing.T) {
+	t.Run("closed during the TLS handshake, then 404", func(t *testing.T) {
+		srv, ts, l := newTLSAtlas(t, 1)
+		var sl sleeps
+		c, err := authedit.NewClient(ts.URL, ownerKey(srv), authedit.WithTransport(ts.Client().Transport), authedit.WithRetry(fast(3, &sl)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info authedit.RetryInfo
+		resp, err := c.DeleteOrgApiKeyWithResponse(authedit.WithRetryInfo(t.Context(), &info), srv.OrgID(), "ffffffffffffffffffffffff", nil)
+		if err != nil || resp.StatusCode() != http.StatusNotFound || info.Attempts != 2 || info.EarlierMayHaveApplied {
+			t.Fatalf("delete = %v, %+v; want 404 on attempt 2, nothing applied before", err, info)
+		}
+		if len(srv.Requests()) == 0 {
+			t.Fatal("the server saw no request")
+		}
+		// The same through Remove, with a caller's own trace, which must
+		// still see its events.
+		l.n.Store(1)
+		c.Transport().CloseIdleConnections() // the next attempt must dial again
+		var wrote atomic.Int32
+		ctx := httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Add(1) },
+		})
+		if out, err := c.Remove(ctx, srv.OrgID(), "ffffffffffffffffffffffff"); out != authedit.NotFound || err != nil {
+			t.Errorf("Remove = %v, %v; want not found (the first attempt was never sent)", out, err)
+		}
+		if wrote.Load() == 0 {
+			t.Error("the caller's WroteRequest hook was not called")
+		}
+	})
+	t.Run("written then dropped, then 404", func(t *testing.T) {
+		srv, ts, _ := newTLSAtlas(t, 0)
+		var sl sleeps
+		c, err := authedit.NewClient(ts.URL, ownerKey(srv), authedit.WithTransport(ts.Client().Transport), authedit.WithRetry(fast(3, &sl)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := srv.Keys()[0]
+		srv.DropNext(1)
+		if out, err := c.Remove(t.Context(), srv.OrgID(), key); out != authedit.AlreadyRemoved || err != nil {
+			t.Errorf("Remove after a lost answer = %v, %v; want already removed", out, err)
+		}
+		if srv.KeyProjects(key) != nil {
+			t.Error("the dropped request did not take effect")
+		}
+	})
 }
