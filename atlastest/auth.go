@@ -35,32 +35,56 @@ const maxNonces = 1 << 16
 const maxTokens = 1 << 16
 
 // ncWindow is replay protection for one nonce: the highest nc seen and a
-// bitmap of the 64 nc values at and below it (bit i = max-i), so concurrent
-// requests sharing a nonce may arrive out of order but none twice.
+// ring of the ncWindowSize nc values at and below it, so requests sharing a
+// nonce may arrive out of order (many in flight on a loaded machine) but
+// none twice. 1024 bits cost 128 bytes a nonce.
 type ncWindow struct {
 	max  uint32
-	seen uint64
+	seen [ncWindowSize / 64]uint64 // bit nc%ncWindowSize
 }
 
-func (w *ncWindow) use(nc uint32) bool {
-	switch {
-	case nc == 0:
-		return false
-	case nc > w.max:
-		if shift := nc - w.max; shift < 64 {
-			w.seen = w.seen<<shift | 1
+const ncWindowSize = 1024
+
+type ncVerdict int
+
+const (
+	ncFresh  ncVerdict = iota
+	ncReplay           // seen before, or 0: refuse
+	ncTooOld           // below the window: cannot tell, so ask for a new nonce
+)
+
+func (w *ncWindow) bit(nc uint32) (word int, mask uint64) {
+	i := nc % ncWindowSize
+	return int(i / 64), 1 << (i % 64)
+}
+
+func (w *ncWindow) use(nc uint32) ncVerdict {
+	if nc == 0 {
+		return ncReplay
+	}
+	if nc > w.max {
+		if nc-w.max >= ncWindowSize {
+			w.seen = [ncWindowSize / 64]uint64{}
 		} else {
-			w.seen = 1
+			for v := w.max + 1; v < nc; v++ { // slots now standing for unseen values
+				word, mask := w.bit(v)
+				w.seen[word] &^= mask
+			}
 		}
 		w.max = nc
-		return true
+		word, mask := w.bit(nc)
+		w.seen[word] |= mask
+		return ncFresh
 	}
-	d := w.max - nc
-	if d >= 64 || w.seen&(1<<d) != 0 {
-		return false // too old to tell, or a replay
+	if w.max-nc >= ncWindowSize {
+		return ncTooOld
 	}
-	w.seen |= 1 << d
-	return true
+	word, mask := w.bit(nc)
+	if w.seen[word]&mask != 0 {
+		return ncReplay
+	}
+	w.seen[word] |= mask
+	return ncFresh
 }
 
 // expiryQueue holds keys in the order they expire (their TTL is fixed), so
@@ -291,12 +315,17 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*principal, *auth
 	}
 	s.auth.mu.Lock()
 	w := s.auth.nonces[c.Nonce]
-	fresh := w != nil && w.use(uint32(c.Nc))
+	verdict := ncReplay
+	if w != nil {
+		verdict = w.use(uint32(c.Nc))
+	}
 	s.auth.mu.Unlock()
 	switch {
 	case w == nil:
 		return nil, &authFailure{detail: "Digest authentication failed: the nonce is no longer tracked.", digest: true, stale: true}
-	case !fresh:
+	case verdict == ncTooOld:
+		return nil, &authFailure{detail: fmt.Sprintf("Digest authentication failed: nonce count %08x is too far behind; use the new nonce.", c.Nc), digest: true, stale: true}
+	case verdict == ncReplay:
 		return fail("nonce count %08x was already used with this nonce.", c.Nc)
 	}
 	return p, nil

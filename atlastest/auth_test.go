@@ -216,10 +216,28 @@ func TestDigestProtocol(t *testing.T) {
 		}
 		resp, body := send(c, keys[4], 2) // nc 2 again
 		wantStatus(t, resp, body, http.StatusUnauthorized)
-		resp, body = send(c, keys[4], 70) // a jump ahead is fine
+		resp, body = send(c, keys[4], 2000) // a jump ahead is fine
 		wantStatus(t, resp, body, http.StatusNoContent)
-		resp, body = send(c, keys[5], 4) // now below the window: refused
+		resp, body = send(c, keys[5], 4) // 1996 behind: below the window, so a new nonce is asked for
 		wantStatus(t, resp, body, http.StatusUnauthorized)
+		if !strings.Contains(string(body), "too far behind") || !strings.Contains(strings.Join(resp.Header.Values("WWW-Authenticate"), " "), "stale=true") {
+			t.Errorf("nc below the window: %s %q", body, resp.Header.Values("WWW-Authenticate"))
+		}
+		if !has(srv.Keys(), keys[5]) {
+			t.Errorf("key deleted by a refused request")
+		}
+	})
+	t.Run("nc window", func(t *testing.T) {
+		var w atlastest.NcWindowProbe
+		for _, c := range []struct {
+			nc   uint32
+			want string
+		}{{5, "fresh"}, {1, "fresh"}, {5, "replay"}, {0, "replay"}, {1028, "fresh"}, {5, "replay"}, {4, "too old"}, {6, "fresh"}, {1027, "fresh"}, {1028, "replay"}, {6, "replay"}, {5000, "fresh"}, {4000, "fresh"}, {3977, "fresh"}, {3977, "replay"}, {3976, "too old"}} {
+			if got := w.Use(c.nc); got != c.want {
+				t.Errorf("after %v, nc %d: %s, want %s", w.History, c.nc, got, c.want)
+			}
+			w.History = append(w.History, c.nc)
+		}
 	})
 
 	rejected := func(t *testing.T, h http.Header, key string, wantDetail string) http.Header {

@@ -24,8 +24,9 @@
 //     challenges (one per algorithm, one shared nonce, SHA-256 first), a failed
 //     Bearer token with a Bearer challenge, and no or other credentials (Basic
 //     included) with both. A correct digest on an expired nonce gets
-//     stale=true; a reused nc, or one more than 64 below the highest seen for
-//     its nonce, gets a plain 401. The token and revocation endpoints take the
+//     stale=true, and so does an nc 1024 or more below the highest seen for
+//     its nonce (too old to tell from a replay, so the client is sent to a
+//     new nonce); a reused nc gets a plain 401. The token and revocation endpoints take the
 //     client id and secret in HTTP Basic only.
 //   - A request net/http itself refuses never reaches the handler: a bad
 //     %-escape or a raw control byte (NUL) in the request line gets
