@@ -47,8 +47,9 @@ func NewClient(baseURL string, creds Credentials, opts ...Option) (*Client, erro
 
 // DeleteOrgApiKey checks orgID and apiUserID against the spec, returning a
 // *ParamError without sending anything if one does not match, then calls
-// the generated method. The built request is validated again after the
-// caller's editors ran.
+// the generated method, whose client-level editor validates the built
+// request. When reqEditors are given, the request is validated once more
+// after them.
 func (c *Client) DeleteOrgApiKey(ctx context.Context, orgID gen.OrgId, apiUserID gen.ApiUserId, params *gen.DeleteOrgApiKeyParams, reqEditors ...gen.RequestEditorFn) (*http.Response, error) {
 	if err := contract.CheckIDs(orgID, apiUserID); err != nil {
 		return nil, err
@@ -71,7 +72,12 @@ func (c *Client) Transport() *Transport { return c.transport }
 func (c *Client) Revoke(ctx context.Context) error { return c.transport.Revoke(ctx) }
 
 // validateLast appends ValidateRequest after the caller's editors, which
-// run after the client's own and could have changed the URL.
+// run after the client's own and could have changed the URL. With no
+// editors the client's own ValidateRequest has already seen the final
+// request, so nothing is appended.
 func validateLast(editors []gen.RequestEditorFn) []gen.RequestEditorFn {
+	if len(editors) == 0 {
+		return nil
+	}
 	return append(slices.Clip(editors), ValidateRequest)
 }
