@@ -32,8 +32,12 @@ func (e *EnvError) Error() string {
 // CredentialsFromEnv reads credentials through lookup (os.LookupEnv or a
 // test double). A complete service-account pair wins; otherwise a
 // complete API-key pair is used. An empty value counts as unset. A
-// half-set pair is an error naming its missing half, even when the other
-// pair is complete, because falling back silently would hide the mistake.
+// half-set service-account pair is an error naming its missing half, even
+// when the API-key pair is complete, because falling back silently would
+// hide the mistake. The API-key pair is only looked at when no
+// service-account variable is set: a half-set API-key pair is an error
+// then, but a complete service-account pair is used whatever the API-key
+// variables hold.
 func CredentialsFromEnv(lookup func(string) (string, bool)) (Credentials, error) {
 	get := func(name string) string {
 		v, _ := lookup(name)
