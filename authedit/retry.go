@@ -330,8 +330,11 @@ func parseRetryAfter(h http.Header) (d time.Duration, ok bool) {
 	return max(0, time.Until(t)), true
 }
 
-// idempotent reports whether a request may be sent twice (RFC 9110 9.2.2),
-// as net/http decides for its own retries.
+// idempotent reports whether a request may be sent twice: the methods RFC
+// 9110 (9.2.2) calls idempotent, or a request with an Idempotency-Key or
+// X-Idempotency-Key header. This is wider than net/http's own rule for
+// its transparent retries (Request.isReplayable), which leaves out PUT
+// and DELETE; this package retries DELETE, its operation, on purpose.
 func idempotent(req *http.Request) bool {
 	switch req.Method {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
