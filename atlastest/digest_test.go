@@ -17,7 +17,7 @@ func TestDigestDelete(t *testing.T) {
 			defer srv.Close()
 			owner := srv.Owner()
 			client, ct := digestClient(t, owner.PublicKey, owner.PrivateKey)
-			// The server offers SHA-256 first; pick the challenge under test.
+			// The server offers MD5 first; pick the challenge under test.
 			client.Transport.(*digest.Transport).FindChallenge = func(h http.Header) (*digest.Challenge, error) {
 				for _, v := range h.Values("WWW-Authenticate") {
 					if c, err := digest.ParseChallenge(v); err == nil && c.Algorithm == alg {
@@ -55,14 +55,14 @@ func TestDigestDelete(t *testing.T) {
 				t.Errorf("errorCode %s", code)
 			}
 
-			// On the wire: one 401 offering both algorithms, SHA-256 first,
+			// On the wire: one 401 offering both algorithms, MD5 first,
 			// then the algorithm under test on both requests (nc 1 and 2).
 			ex := ct.exchanges()
 			if len(ex) != 3 || ex[0].Status != http.StatusUnauthorized {
 				t.Fatalf("exchanges %+v", ex)
 			}
 			chals := ex[0].Header.Values("WWW-Authenticate")
-			if len(chals) != 3 || !strings.Contains(chals[0], "algorithm=SHA-256") || !strings.Contains(chals[1], "algorithm=MD5") || !strings.HasPrefix(chals[2], "Bearer ") {
+			if len(chals) != 3 || !strings.Contains(chals[0], "algorithm=MD5") || !strings.Contains(chals[1], "algorithm=SHA-256") || !strings.HasPrefix(chals[2], "Bearer ") {
 				t.Errorf("challenges %q", chals)
 			}
 			for _, e := range ex[1:] {

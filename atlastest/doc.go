@@ -21,7 +21,8 @@
 //     path or method, 401 challenges) keep their status: digest and OAuth
 //     clients need to see the 401.
 //   - Authentication: a failed digest attempt is answered with digest
-//     challenges (one per algorithm, one shared nonce, SHA-256 first), a failed
+//     challenges (one per algorithm, one shared nonce, MD5 first like Atlas, so
+//     clients that read only the first challenge work), a failed
 //     Bearer token with a Bearer challenge, and no or other credentials (Basic
 //     included) with both. A correct digest on an expired nonce gets
 //     stale=true, and so does an nc 1024 or more below the highest seen for

@@ -65,7 +65,7 @@ func defaultConfig() config {
 		capacity: 500, refill: 250, per: time.Minute, // Atlas: per organization, 500 then 250 a minute
 		tokenTTL: time.Hour,
 		nonceTTL: 5 * time.Minute,
-		algs:     []string{"SHA-256", "MD5"},
+		algs:     []string{"MD5", "SHA-256"}, // MD5 first, as Atlas offers only it: clients that read the first challenge only (Python urllib) still work
 	}
 }
 
@@ -121,8 +121,8 @@ func WithNonceTTL(d time.Duration) Option {
 }
 
 // WithDigestAlgorithms chooses the digest algorithms offered and accepted,
-// one challenge each, in this order: "SHA-256", "MD5" (the default is both,
-// SHA-256 first).
+// one challenge each, in the order given: "SHA-256", "MD5" (the default is
+// both, MD5 first, as Atlas itself offers MD5).
 func WithDigestAlgorithms(algs ...string) Option {
 	return func(c *config) {
 		if len(algs) == 0 {
