@@ -19,9 +19,14 @@ func (e *CleartextError) Error() string {
 	return fmt.Sprintf("authedit: refusing cleartext http to non-loopback host %q (use https, or opt in with WithInsecureHTTP)", e.Host)
 }
 
-// isLoopback reports whether host (a URL's Hostname) is "localhost" or a
-// loopback address literal (127.0.0.0/8, ::1). No name is resolved: a DNS
-// answer is not evidence that the traffic stays on this machine.
+// isLoopback reports whether host (a URL's Hostname) is a loopback address
+// literal (127.0.0.0/8, ::1) or the name "localhost" (any case). The check
+// resolves nothing itself, and other names are never trusted, whatever
+// they resolve to: a DNS answer is not evidence that the traffic stays on
+// this machine. "localhost" is the one exception, trusted by name: the
+// dial resolves it like any other name, normally through /etc/hosts, which
+// maps it to loopback; a hosts file or resolver that says otherwise is
+// not caught.
 func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
@@ -44,6 +49,13 @@ func checkCleartext(u *url.URL, insecure bool) error {
 // the base transport. It sits directly above the base transport, so every
 // request this package makes passes it: API calls, redirects the
 // http.Client follows, digest retries, token and revocation requests.
+//
+// It checks the request's URL only. A proxy the base transport sends
+// through is not checked: a custom base transport (WithTransport,
+// WithHTTPClient) whose Proxy names a remote http proxy carries even a
+// request to loopback across the network in cleartext. (The default,
+// http.DefaultTransport, takes its proxy from the environment and never
+// proxies localhost or loopback addresses.)
 type guard struct {
 	next     http.RoundTripper
 	insecure bool
