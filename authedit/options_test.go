@@ -34,7 +34,9 @@ func TestWithHTTPClientAndTimeout(t *testing.T) {
 		t.Error("the caller's http.Client was modified")
 	}
 
-	srv.SetLatency(500 * time.Millisecond)
+	// The server would answer after 10 s; the client must give up at its
+	// 100 ms timeout. 5 s tells the two apart on however loaded a machine.
+	srv.SetLatency(10 * time.Second)
 	c, err = authedit.NewClient(srv.URL, ownerKey(srv), authedit.WithTimeout(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +47,7 @@ func TestWithHTTPClientAndTimeout(t *testing.T) {
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("err = %v, want a timeout", err)
 	}
-	if d := time.Since(start); d > 450*time.Millisecond {
+	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("gave up after %v, want about 100ms", d)
 	}
 }
