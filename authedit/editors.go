@@ -38,13 +38,12 @@ func SetUserAgent(_ context.Context, req *http.Request) error {
 }
 
 // ValidateRequest checks the built request against the spec
-// (contract.CheckRequest): path template, id patterns, query flags. It
+// (contract.ValidateRequest, which decides like contract.CheckRequest): path template, id patterns, query flags. It
 // returns a *ParamError naming the parameter, or "path" when the URL no
 // longer fits the template at all (the generated client resolves "." and
 // ".." ids away, so Client also checks the raw ids before building).
 func ValidateRequest(_ context.Context, req *http.Request) error {
-	_, err := contract.CheckRequest(req)
-	return err
+	return contract.ValidateRequest(req)
 }
 
 // modulePath is this module's path, derived from the package path so that

@@ -13,8 +13,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
+	"regexp/syntax"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -31,6 +34,17 @@ type Operation struct {
 	Op       *openapi3.Operation
 	route    *routers.Route
 	segments []string // Path split on "/", without the leading empty segment
+
+	// fast holds, per parameter name (resolved like CheckParam: path
+	// first, then query), a matcher compiled at load time from the
+	// parameter's schema, for schemas that constrain nothing beyond their
+	// type and, for strings, a pattern. A match means VisitJSON accepts
+	// the value; a miss means nothing and the full check runs. Parameters
+	// whose schema says more have no entry and always take the full check.
+	fast map[string]func(string) bool
+	// fastPath is set when every parameter in the template has a fast
+	// matcher and the template names both ids CheckRequest checks.
+	fastPath bool
 }
 
 // load is immutable once computed; sync.OnceValues keeps it free of data races.
@@ -50,6 +64,7 @@ var load = sync.OnceValues(func() (*Operation, error) {
 			o := &Operation{Doc: doc, Path: path, Method: method, Op: op,
 				segments: strings.Split(strings.TrimPrefix(path, "/"), "/")}
 			o.route = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
+			o.compileFast()
 			return o, nil
 		}
 	}
@@ -108,6 +123,15 @@ func display(v string) string {
 // CheckParam validates one raw parameter value against its schema in the spec.
 func CheckParam(name, value string) error {
 	o := mustLoad()
+	if m := o.fast[name]; m != nil && m(value) {
+		return nil
+	}
+	return o.checkParamFull(name, value)
+}
+
+// checkParamFull is CheckParam with kin-openapi's schema check, which also
+// produces the error a rejected value gets.
+func (o *Operation) checkParamFull(name, value string) error {
 	p := o.Op.Parameters.GetByInAndName(openapi3.ParameterInPath, name)
 	if p == nil {
 		p = o.Op.Parameters.GetByInAndName(openapi3.ParameterInQuery, name)
@@ -172,6 +196,53 @@ func MatchPath(escapedPath string) (map[string]string, error) {
 		}
 	}
 	return params, nil
+}
+
+// ValidateRequest is CheckRequest without the parameters: nil or the same
+// error. A valid request without query or percent-encoding in its ids is
+// checked without allocating; anything else takes CheckRequest.
+func ValidateRequest(r *http.Request) error {
+	if mustLoad().validFast(r) {
+		return nil
+	}
+	_, err := CheckRequest(r)
+	return err
+}
+
+// validFast reports whether r certainly passes CheckRequest. false means
+// only that CheckRequest has to decide: it accepts a subset (no query, no
+// percent-encoded segments) and stops at the first doubt.
+func (o *Operation) validFast(r *http.Request) bool {
+	if !o.fastPath || r.URL.Opaque != "" || r.URL.RawQuery != "" {
+		return false
+	}
+	// The template's segments, matched from the end like MatchPath.
+	p := strings.TrimPrefix(r.URL.EscapedPath(), "/")
+	for i := len(o.segments) - 1; i >= 0; i-- {
+		var seg string
+		if j := strings.LastIndexByte(p, '/'); j >= 0 {
+			seg, p = p[j+1:], p[:j]
+		} else if i == 0 {
+			seg, p = p, ""
+		} else {
+			return false // fewer segments than the template
+		}
+		want := o.segments[i]
+		name, isParam := strings.CutPrefix(want, "{")
+		if !isParam {
+			if seg != want {
+				return false
+			}
+			continue
+		}
+		if strings.IndexByte(seg, '%') >= 0 {
+			return false // escaped: leave the unescaping to MatchPath
+		}
+		if m := o.fast[strings.TrimSuffix(name, "}")]; m == nil || !m(seg) {
+			return false
+		}
+	}
+	return true
 }
 
 // CheckRequest validates a request to the operation: the path against the
@@ -301,4 +372,124 @@ func flowPath(field string) string {
 		panic(fmt.Sprintf("contract: spec %s %q: %v", field, raw, err)) // compiled-in spec, see mustLoad
 	}
 	return u.Path
+}
+
+// annotations are schema keywords that validate nothing.
+var annotations = map[string]bool{
+	"description": true, "example": true, "examples": true, "default": true,
+	"title": true, "deprecated": true, "externalDocs": true,
+}
+
+// compileFast derives o.fast and o.fastPath from the parameters' schemas.
+// A schema qualifies when, once annotations (and x- extensions) are
+// dropped from its JSON form, it has exactly "type" ("string" with a
+// "pattern", or "boolean") and nothing else: those are the only keywords
+// VisitJSON then checks, so the matcher decides the same. A pattern with
+// \u escapes, which kin-openapi rewrites before compiling, does not
+// qualify.
+func (o *Operation) compileFast() {
+	o.fast = map[string]func(string) bool{}
+	for _, in := range []string{openapi3.ParameterInQuery, openapi3.ParameterInPath} { // path last: it wins, like in CheckParam
+		for _, ref := range o.Op.Parameters {
+			p := ref.Value
+			if p == nil || p.In != in || p.Schema == nil || p.Schema.Value == nil {
+				continue
+			}
+			if m := fastMatcher(p.Schema.Value); m != nil {
+				o.fast[p.Name] = m
+			} else {
+				delete(o.fast, p.Name)
+			}
+		}
+	}
+	o.fastPath = true
+	names := map[string]bool{}
+	for _, seg := range o.segments {
+		if name, ok := strings.CutPrefix(seg, "{"); ok {
+			name = strings.TrimSuffix(name, "}")
+			names[name] = true
+			if o.Op.Parameters.GetByInAndName(openapi3.ParameterInPath, name) == nil || o.fast[name] == nil {
+				o.fastPath = false
+			}
+		}
+	}
+	if !names["orgId"] || !names["apiUserId"] {
+		o.fastPath = false
+	}
+}
+
+// fastMatcher returns a matcher for s, or nil when s constrains more than
+// compileFast allows.
+func fastMatcher(s *openapi3.Schema) func(string) bool {
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return nil
+	}
+	var kw map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &kw); err != nil {
+		return nil
+	}
+	for k := range kw {
+		if annotations[k] || strings.HasPrefix(k, "x-") {
+			delete(kw, k)
+		}
+	}
+	switch {
+	case len(kw) == 1 && s.Type.Is(openapi3.TypeBoolean):
+		// CheckParam turns "true" and "false" into booleans; anything
+		// else is refused before VisitJSON.
+		return func(v string) bool { return v == "true" || v == "false" }
+	case len(kw) == 2 && s.Type.Is(openapi3.TypeString) && s.Pattern != "" && !strings.Contains(s.Pattern, `\u`):
+		re, err := regexp.Compile(s.Pattern)
+		if err != nil {
+			return nil
+		}
+		if m := byteClassMatcher(s.Pattern); m != nil {
+			return m
+		}
+		return re.MatchString
+	}
+	return nil
+}
+
+// byteClassMatcher compiles a pattern of the form ^[class]{n}$ (the
+// repetition optionally in a group), with an ASCII-only class, into a
+// length check and a byte table; nil for any other pattern. It decides
+// exactly what regexp.MatchString decides for that pattern.
+func byteClassMatcher(pattern string) func(string) bool {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil || re.Op != syntax.OpConcat || len(re.Sub) != 3 ||
+		re.Sub[0].Op != syntax.OpBeginText || re.Sub[2].Op != syntax.OpEndText {
+		return nil
+	}
+	rep := re.Sub[1]
+	if rep.Op == syntax.OpCapture {
+		rep = rep.Sub[0]
+	}
+	if rep.Op != syntax.OpRepeat || rep.Min != rep.Max || rep.Min < 1 || rep.Sub[0].Op != syntax.OpCharClass {
+		return nil
+	}
+	var table [256]bool
+	ranges := rep.Sub[0].Rune
+	for i := 0; i+1 < len(ranges); i += 2 {
+		lo, hi := ranges[i], ranges[i+1]
+		if lo < 0 || hi >= utf8.RuneSelf {
+			return nil
+		}
+		for c := lo; c <= hi; c++ {
+			table[c] = true
+		}
+	}
+	n := rep.Min
+	return func(v string) bool {
+		if len(v) != n {
+			return false
+		}
+		for i := 0; i < len(v); i++ {
+			if !table[v[i]] {
+				return false
+			}
+		}
+		return true
+	}
 }

@@ -84,6 +84,9 @@ func TestCheckRequest(t *testing.T) {
 			r.URL.RawPath = path
 		}
 		params, err := contract.CheckRequest(r)
+		if verr := contract.ValidateRequest(r); (verr == nil) != (err == nil) || verr != nil && verr.Error() != err.Error() {
+			t.Errorf("%s: ValidateRequest %v, CheckRequest %v", c.target, verr, err)
+		}
 		if c.param == "" {
 			if err != nil || params["orgId"] != org || params["apiUserId"] != key {
 				t.Errorf("%s: params %v err %v", c.target, params, err)
@@ -94,6 +97,20 @@ func TestCheckRequest(t *testing.T) {
 		if !errors.As(err, &pe) || pe.Name != c.param {
 			t.Errorf("%s: err %v, want a ParamError naming %s", c.target, err, c.param)
 		}
+	}
+}
+
+func TestValidateRequestAllocatesNothing(t *testing.T) {
+	r := httptest.NewRequest(http.MethodDelete, "/api/atlas/v2/orgs/"+org+"/apiKeys/"+key, nil)
+	if n := testing.AllocsPerRun(100, func() {
+		if err := contract.ValidateRequest(r); err != nil {
+			t.Fatal(err)
+		}
+		if err := contract.CheckIDs(org, key); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("ValidateRequest and CheckIDs of a valid request: %v allocations, want 0 (fast path not taken)", n)
 	}
 }
 

@@ -54,7 +54,11 @@ func FuzzCheckRequest(f *testing.F) {
 			return // not something an HTTP server would hand a handler
 		}
 		u.RawQuery = rawQuery
-		params, err := contract.CheckRequest(&http.Request{Method: http.MethodDelete, URL: u})
+		r := &http.Request{Method: http.MethodDelete, URL: u}
+		params, err := contract.CheckRequest(r)
+		if verr := contract.ValidateRequest(r); (verr == nil) != (err == nil) || verr != nil && verr.Error() != err.Error() {
+			t.Fatalf("%q: ValidateRequest %v, CheckRequest %v", u.String(), verr, err)
+		}
 		if err != nil {
 			var pe *contract.ParamError
 			if !errors.As(err, &pe) {
