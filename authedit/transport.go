@@ -40,9 +40,11 @@ func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.bas
 // WithTransport is given) are kept. hc itself is not modified.
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.client = hc } }
 
-// WithTimeout sets the http.Client Timeout of NewClient's client and of
-// token requests; 0 disables it. The default is DefaultTimeout. For
-// NewClient's client it bounds a call with all its retries.
+// WithTimeout sets the timeout of NewClient's client (with the semantics
+// and errors of http.Client.Timeout, applied as a deadline on each call's
+// context) and the http.Client Timeout of token requests; 0 disables it.
+// The default is DefaultTimeout. For NewClient's client it bounds a call
+// with all its retries.
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) { c.timeout, c.timeoutSet = d, true }
 }
