@@ -79,6 +79,8 @@ var version = sync.OnceValue(func() string {
 
 // UserAgent names this module and its version, e.g.
 // "deleteorgapikey/v1.2.3 (+github.com/atlascontract/deleteorgapikey)".
-func UserAgent() string {
+func UserAgent() string { return userAgentValue() }
+
+var userAgentValue = sync.OnceValue(func() string {
 	return path.Base(modulePath) + "/" + Version() + " (+" + modulePath + ")"
-}
+})

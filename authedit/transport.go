@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // DefaultTimeout bounds each request (connection, redirects, reading the
@@ -88,6 +89,10 @@ type Transport struct {
 	authed  http.RoundTripper // guarded, wrapped by the credentials' scheme, wrapped by the retrier
 	tokens  *tokenCache       // service accounts only
 	cfg     config
+
+	// The base URL's origin in parts, for sameOrigin: scheme and host
+	// lower-cased, port made explicit.
+	scheme, host, port string
 }
 
 // NewTransport returns a Transport authenticating with creds to baseURL
@@ -116,6 +121,7 @@ func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport
 		return nil, err
 	}
 	t := &Transport{base: u, origin: originOf(u), cfg: cfg}
+	t.scheme, t.host, t.port = strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), portOf(u)
 	t.guarded = guard{next: cfg.base, insecure: cfg.insecureHTTP}
 	// The retry layer wraps the authenticating one, so every attempt is
 	// authenticated afresh (next digest nc, current bearer token) and passes
@@ -127,7 +133,7 @@ func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport
 
 // RoundTrip implements http.RoundTripper.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if originOf(req.URL) != t.origin {
+	if !t.sameOrigin(req.URL) {
 		// Credentials belong to the base URL's origin; like net/http, which
 		// drops Authorization on redirects to another host, send the rest bare.
 		return t.guarded.RoundTrip(req)
@@ -184,15 +190,50 @@ func parseBaseURL(raw string, insecure bool) (*url.URL, error) {
 // originOf is scheme://host:port, lower-cased and with the default port
 // made explicit, for comparing where a request goes with the base URL.
 func originOf(u *url.URL) string {
-	scheme := strings.ToLower(u.Scheme)
+	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), portOf(u))
+}
+
+// portOf is u's port, or the scheme's default port for http and https.
+func portOf(u *url.URL) string {
 	port := u.Port()
 	if port == "" {
-		switch scheme {
+		switch strings.ToLower(u.Scheme) {
 		case "http":
 			port = "80"
 		case "https":
 			port = "443"
 		}
 	}
-	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+	return port
+}
+
+// sameOrigin reports whether originOf(u) == t.origin. It compares the
+// parts without building the string when they are ASCII and equal, and
+// falls back to the string comparison otherwise.
+func (t *Transport) sameOrigin(u *url.URL) bool {
+	if equalLowerASCII(u.Scheme, t.scheme) && equalLowerASCII(u.Hostname(), t.host) && portOf(u) == t.port {
+		return true
+	}
+	return originOf(u) == t.origin
+}
+
+// equalLowerASCII reports whether s, lower-cased, is lower, where s is
+// ASCII; false for any non-ASCII s.
+func equalLowerASCII(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -93,9 +93,11 @@ func APIVersion() string {
 }
 
 // AcceptHeader is the versioned media type Atlas expects in Accept.
-func AcceptHeader() string {
+func AcceptHeader() string { return acceptHeader() }
+
+var acceptHeader = sync.OnceValue(func() string {
 	return "application/vnd.atlas." + APIVersion() + "+json"
-}
+})
 
 // ParamError reports a request parameter that the spec does not allow.
 // It is the error callers branch on: nothing was sent (client side) or
