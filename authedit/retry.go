@@ -235,21 +235,15 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			},
 		})
 	}
+	at, _ := r.next.(attemptRoundTripper)
 	for attempt := 1; ; attempt++ {
-		areq := req
-		if limit > 1 {
-			written.Store(false)
-			areq = req.WithContext(actx)
+		var resp *http.Response
+		var err error
+		if at != nil {
+			resp, err = r.attemptVia(at, req, attempt, actx, hasBody, limit, &written)
+		} else {
+			resp, err = r.attempt(req, attempt, actx, hasBody, limit, &written)
 		}
-		if attempt > 1 && hasBody {
-			body, err := req.GetBody()
-			if err != nil {
-				return nil, err
-			}
-			areq = req.Clone(actx)
-			areq.Body = body
-		}
-		resp, err := r.next.RoundTrip(areq)
 		info.Attempts, info.EarlierMayHaveApplied = attempt, mayHaveApplied
 		if attempt >= limit || ctx.Err() != nil {
 			return resp, err
@@ -273,6 +267,51 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		info.Waited += wait
 		mayHaveApplied = mayHaveApplied || applied
 	}
+}
+
+// attemptRoundTripper is an authenticating layer that takes an attempt's
+// context and body beside the caller's request, and makes the request's
+// one copy for the attempt itself (with its credentials in it), so the
+// retrier does not copy it first.
+type attemptRoundTripper interface {
+	roundTripAttempt(ctx context.Context, req *http.Request, body io.ReadCloser) (*http.Response, error)
+}
+
+// attempt sends one attempt through r.next on a copy of req with the
+// attempt's context (carrying the written trace when the attempt may be
+// retried) and, for a retried request with a body, a fresh body.
+func (r *retrier) attempt(req *http.Request, attempt int, actx context.Context, hasBody bool, limit int, written *atomic.Bool) (*http.Response, error) {
+	areq := req
+	if limit > 1 {
+		written.Store(false)
+		areq = req.WithContext(actx)
+	}
+	if attempt > 1 && hasBody {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		areq = req.Clone(actx)
+		areq.Body = body
+	}
+	return r.next.RoundTrip(areq)
+}
+
+// attemptVia is attempt for an attemptRoundTripper: the same context and
+// body, without a copy of its own.
+func (r *retrier) attemptVia(at attemptRoundTripper, req *http.Request, attempt int, actx context.Context, hasBody bool, limit int, written *atomic.Bool) (*http.Response, error) {
+	ctx, body := req.Context(), req.Body
+	if limit > 1 {
+		written.Store(false)
+		ctx = actx
+	}
+	if attempt > 1 && hasBody {
+		var err error
+		if body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
+	return at.roundTripAttempt(ctx, req, body)
 }
 
 // decide says whether attempt, ended with resp or err, is retried,

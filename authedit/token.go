@@ -75,6 +75,7 @@ type tokenCache struct {
 
 type cachedToken struct {
 	tok       *oauth2.Token
+	auth      string    // the Authorization value tok.SetAuthHeader sets
 	refreshAt time.Time // zero: no expiry known, keep until rejected
 }
 
@@ -88,12 +89,12 @@ type fetchResult struct {
 // lived tokens are replaced after 90% of their lifetime instead.
 const maxRefreshMargin = time.Minute
 
-func (c *tokenCache) fresh() *oauth2.Token {
+func (c *tokenCache) fresh() *cachedToken {
 	ct := c.cur.Load()
 	if ct == nil || (!ct.refreshAt.IsZero() && !c.now().Before(ct.refreshAt)) {
 		return nil
 	}
-	return ct.tok
+	return ct
 }
 
 func (c *tokenCache) lock(ctx context.Context) error {
@@ -109,7 +110,7 @@ func (c *tokenCache) unlock() { <-c.sem }
 
 // token returns the cached token, fetching one if there is none or it is
 // about to expire.
-func (c *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
+func (c *tokenCache) token(ctx context.Context) (*cachedToken, error) {
 	if t := c.fresh(); t != nil {
 		return t, nil
 	}
@@ -132,13 +133,13 @@ func (c *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
 		}
 		return nil, err
 	}
-	ct := &cachedToken{tok: t}
+	ct := &cachedToken{tok: t, auth: t.Type() + " " + t.AccessToken}
 	if !t.Expiry.IsZero() {
 		ct.refreshAt = t.Expiry.Add(-min(maxRefreshMargin, t.Expiry.Sub(fetchedAt)/10))
 	}
 	c.cur.Store(ct)
 	c.last.Store(&fetchResult{})
-	return t, nil
+	return ct, nil
 }
 
 // drop forgets bad unless another goroutine has already replaced it, so
@@ -254,25 +255,32 @@ type bearer struct {
 }
 
 func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
-	tok, err := b.tokens.token(req.Context())
+	return b.roundTripAttempt(req.Context(), req, req.Body)
+}
+
+// roundTripAttempt sends req with ctx and body in place of its own (see
+// attemptRoundTripper), on one copy that also carries the token.
+func (b *bearer) roundTripAttempt(ctx context.Context, req *http.Request, body io.ReadCloser) (*http.Response, error) {
+	ct, err := b.tokens.token(ctx)
 	if err != nil {
-		closeBody(req)
+		if body != nil {
+			_ = body.Close()
+		}
 		return nil, err
 	}
-	resp, err := b.next.RoundTrip(withToken(req, tok, req.Body))
+	resp, err := b.next.RoundTrip(withAuth(ctx, req, body, ct.auth))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
-	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
+	if body != nil && body != http.NoBody && req.GetBody == nil {
 		return resp, nil // the body is spent and cannot be replayed
 	}
-	b.tokens.drop(tok)
-	fresh, err := b.tokens.token(req.Context())
+	b.tokens.drop(ct.tok)
+	fresh, err := b.tokens.token(ctx)
 	if err != nil {
 		discard(resp)
 		return nil, err
 	}
-	body := req.Body
 	if req.GetBody != nil {
 		if body, err = req.GetBody(); err != nil {
 			discard(resp)
@@ -280,16 +288,49 @@ func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	discard(resp)
-	return b.next.RoundTrip(withToken(req, fresh, body))
+	return b.next.RoundTrip(withAuth(ctx, req, body, fresh.auth))
 }
 
-// withToken clones req (a RoundTripper must not modify its request) with
-// the given body and an Authorization header for tok.
-func withToken(req *http.Request, tok *oauth2.Token, body io.ReadCloser) *http.Request {
-	r := req.Clone(req.Context())
+// withAuth copies req (a RoundTripper must not modify its request) with
+// ctx, body and Authorization: auth. Like req.Clone it copies the URL and
+// the header; unlike it, it shares what transports only read (trailer,
+// forms), and builds the header with room for Authorization, so that the
+// copy costs four allocations.
+func withAuth(ctx context.Context, req *http.Request, body io.ReadCloser, auth string) *http.Request {
+	r := req.WithContext(ctx)
 	r.Body = body
-	tok.SetAuthHeader(r)
+	if req.URL != nil {
+		u := *req.URL
+		r.URL = &u
+	}
+	r.Header = cloneHeaderWith(req.Header, "Authorization", auth)
 	return r
+}
+
+// cloneHeaderWith is h.Clone() followed by Set(key, value), for a
+// canonical key, with all values in one backing array.
+func cloneHeaderWith(h http.Header, key, value string) http.Header {
+	n := 1
+	for _, vv := range h {
+		n += len(vv)
+	}
+	sv := make([]string, n)
+	h2 := make(http.Header, len(h)+1)
+	for k, vv := range h {
+		if k == key {
+			continue
+		}
+		if vv == nil {
+			h2[k] = nil // as Header.Clone keeps it
+			continue
+		}
+		n := copy(sv, vv)
+		h2[k] = sv[:n:n]
+		sv = sv[n:]
+	}
+	sv[0] = value
+	h2[key] = sv[:1:1]
+	return h2
 }
 
 // discard drains a little of a response we will not return, so its
