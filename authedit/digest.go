@@ -2,7 +2,6 @@ package authedit
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -42,23 +41,27 @@ func (c APIKey) authenticate(_ *Transport, next http.RoundTripper) http.RoundTri
 
 type digestAuth struct{ dt *digest.Transport }
 
-// keptKey carries a *kept from digestAuth to keepBody through the request
-// context, which icholy/digest propagates to its clones.
-type keptKey struct{}
-
-type kept struct {
-	res  *http.Response
-	body []byte
+// keptBody is the buffered body of an unchallenged 401, as keepBody hands
+// it to digest.Transport, which drains and closes it; digestAuth
+// recognises it on the response it returns and restores it to the start.
+// The response carries it from keepBody to digestAuth, so nothing has to
+// be added to the request.
+type keptBody struct {
+	*bytes.Reader
+	data []byte
 }
+
+func (keptBody) Close() error { return nil }
 
 // maxKeptBody bounds what is buffered of an unchallenged 401 body.
 const maxKeptBody = 1 << 20
 
 func (d *digestAuth) RoundTrip(req *http.Request) (*http.Response, error) {
-	k := &kept{}
-	res, err := d.dt.RoundTrip(req.WithContext(context.WithValue(req.Context(), keptKey{}, k)))
-	if res != nil && res == k.res {
-		res.Body = io.NopCloser(bytes.NewReader(k.body))
+	res, err := d.dt.RoundTrip(req)
+	if res != nil {
+		if kb, ok := res.Body.(keptBody); ok {
+			res.Body = io.NopCloser(bytes.NewReader(kb.data))
+		}
 	}
 	return res, err
 }
@@ -75,10 +78,6 @@ func (kb keepBody) RoundTrip(req *http.Request) (*http.Response, error) {
 	if vs := res.Header.Values("WWW-Authenticate"); len(vs) > 0 {
 		res.Header["Www-Authenticate"] = splitChallenges(vs)
 	}
-	k, _ := req.Context().Value(keptKey{}).(*kept)
-	if k == nil {
-		return res, nil
-	}
 	if _, cerr := digest.FindChallenge(res.Header); cerr == nil {
 		return res, nil // digest.Transport answers the challenge itself
 	}
@@ -87,8 +86,7 @@ func (kb keepBody) RoundTrip(req *http.Request) (*http.Response, error) {
 	if rerr != nil {
 		return nil, rerr
 	}
-	k.res, k.body = res, body
-	res.Body = io.NopCloser(bytes.NewReader(body))
+	res.Body = keptBody{Reader: bytes.NewReader(body), data: body}
 	return res, nil
 }
 
