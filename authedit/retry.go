@@ -223,26 +223,27 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	// attempt may send two): reset when it asks for a connection, set once
 	// it has been written in full. It is only read for attempts that
 	// return an error, after net/http has waited for its writer.
-	var written atomic.Bool
+	// It lives with its client trace in one allocation.
+	wt := &writtenTrace{}
+	written := &wt.written
 	var actx context.Context
 	if limit > 1 {
-		actx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-			GetConn: func(string) { written.Store(false) },
-			WroteRequest: func(w httptrace.WroteRequestInfo) {
-				if w.Err == nil {
-					written.Store(true)
-				}
-			},
-		})
+		wt.trace.GetConn = func(string) { wt.written.Store(false) }
+		wt.trace.WroteRequest = func(w httptrace.WroteRequestInfo) {
+			if w.Err == nil {
+				wt.written.Store(true)
+			}
+		}
+		actx = httptrace.WithClientTrace(ctx, &wt.trace)
 	}
 	at, _ := r.next.(attemptRoundTripper)
 	for attempt := 1; ; attempt++ {
 		var resp *http.Response
 		var err error
 		if at != nil {
-			resp, err = r.attemptVia(at, req, attempt, actx, hasBody, limit, &written)
+			resp, err = r.attemptVia(at, req, attempt, actx, hasBody, limit, written)
 		} else {
-			resp, err = r.attempt(req, attempt, actx, hasBody, limit, &written)
+			resp, err = r.attempt(req, attempt, actx, hasBody, limit, written)
 		}
 		info.Attempts, info.EarlierMayHaveApplied = attempt, mayHaveApplied
 		if attempt >= limit || ctx.Err() != nil {
@@ -267,6 +268,13 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		info.Waited += wait
 		mayHaveApplied = mayHaveApplied || applied
 	}
+}
+
+// writtenTrace is the written flag of retrier.RoundTrip with the client
+// trace that sets it.
+type writtenTrace struct {
+	written atomic.Bool
+	trace   httptrace.ClientTrace
 }
 
 // attemptRoundTripper is an authenticating layer that takes an attempt's
