@@ -123,8 +123,8 @@ func (c *timeoutClient) Do(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// timeoutBody is net/http's cancelTimerBody: it ends the deadline when
-// closed and names the timeout in read errors after it.
+// timeoutBody is net/http's cancelTimerBody: it ends the deadline at EOF
+// or when closed, and names the timeout in read errors after it.
 type timeoutBody struct {
 	rc       io.ReadCloser
 	stop     context.CancelFunc
@@ -133,6 +133,9 @@ type timeoutBody struct {
 
 func (b *timeoutBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.stop() // like net/http: the whole body is in, the deadline has done its job
+	}
 	if err == nil || err == io.EOF {
 		return n, err
 	}

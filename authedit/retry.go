@@ -49,9 +49,9 @@ import (
 //     (with fatih/color, mattn/go-colorable, mattn/go-isatty) to the
 //     module graph. Over a stub transport it costs 5 allocations (256 B)
 //     per request on top of ours. The loop below costs none with retries
-//     off; with them on, 6 (about 530 B) for the httptrace hook that tells
-//     whether an attempt was written, which the library could not tell us
-//     either.
+//     off (or for requests it may not repeat); with them on, one
+//     allocation holding the httptrace hooks that tell whether an attempt
+//     was written, which the library could not tell us either.
 //
 // What remains once all of that is replaced is the loop in retrier.RoundTrip.
 
@@ -75,8 +75,9 @@ import (
 // outlives the request's context: when the next wait would end after its
 // deadline, the last answer (or error) is returned at once rather than
 // slept on in vain, and a context ended during a wait ends the call with
-// the context's error. NewClient's http.Client Timeout (DefaultTimeout,
-// WithTimeout) is such a deadline: it bounds all attempts together.
+// the context's error. NewClient's timeout (DefaultTimeout, WithTimeout),
+// a deadline on the call's context, is such a deadline: it bounds all
+// attempts together.
 //
 // Every attempt passes the authenticating layer again: digest answers use
 // the next nc, a service account's current token is read afresh.
@@ -220,15 +221,25 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	mayHaveApplied := false
 	// written tracks the attempt's latest request to the server (a digest
-	// attempt may send two): reset when it asks for a connection, set once
-	// it has been written in full. It is only read for attempts that
-	// return an error, after net/http has waited for its writer.
-	// It lives with its client trace in one allocation.
-	wt := &writtenTrace{}
-	written := &wt.written
+	// attempt may send two, a bearer attempt may fetch a token first): set
+	// once a request has been written in full, cleared when the next
+	// request asks for a connection after the previous one was answered.
+	// A request net/http re-sends by itself on a fresh connection (no
+	// answer came) keeps the flag: its first copy may have been applied.
+	// It is only read for attempts that return an error, after net/http has
+	// waited for its writer, and only exists when attempts may repeat.
+	var wt *writtenTrace
+	var written *atomic.Bool
 	var actx context.Context
 	if limit > 1 {
-		wt.trace.GetConn = func(string) { wt.written.Store(false) }
+		wt = &writtenTrace{}
+		written = &wt.written
+		wt.trace.GetConn = func(string) {
+			if wt.answered.Swap(false) {
+				wt.written.Store(false)
+			}
+		}
+		wt.trace.GotFirstResponseByte = func() { wt.answered.Store(true) }
 		wt.trace.WroteRequest = func(w httptrace.WroteRequestInfo) {
 			if w.Err == nil {
 				wt.written.Store(true)
@@ -273,8 +284,9 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 // writtenTrace is the written flag of retrier.RoundTrip with the client
 // trace that sets it.
 type writtenTrace struct {
-	written atomic.Bool
-	trace   httptrace.ClientTrace
+	written  atomic.Bool
+	answered atomic.Bool // the latest written request got a response byte
+	trace    httptrace.ClientTrace
 }
 
 // attemptRoundTripper is an authenticating layer that takes an attempt's

@@ -128,7 +128,10 @@ func (c *tokenCache) token(ctx context.Context) (*cachedToken, error) {
 	fetchedAt := c.now()
 	t, err := c.fetch(ctx)
 	if err != nil {
-		if ctx.Err() == nil {
+		// Share the failure with the waiters only when it is not this
+		// caller's own deadline: a dial can time out on the deadline a
+		// moment before ctx reports it.
+		if dl, ok := ctx.Deadline(); ctx.Err() == nil && (!ok || time.Now().Before(dl)) {
 			c.last.Store(&fetchResult{err: err})
 		}
 		return nil, err
