@@ -172,7 +172,10 @@ func checkType(t *testing.T, where string, s *openapi3.Schema, typ string) {
 	if format != "" && s.Format != format {
 		t.Errorf("%s: format %q, seed says %s", where, s.Format, typ)
 	}
-	if items != "" && (s.Items == nil || !s.Items.Value.Type.Is(items)) {
+	// The seed's renderer shows untyped items (upstream's `items: {}`) as
+	// object, so an untyped item schema matches "object".
+	untyped := s.Items != nil && (s.Items.Value.Type == nil || len(*s.Items.Value.Type) == 0)
+	if items != "" && (s.Items == nil || !s.Items.Value.Type.Is(items) && !(items == "object" && untyped)) {
 		t.Errorf("%s: items are not %s", where, items)
 	}
 }

@@ -49,7 +49,7 @@ type ApiError struct {
 	ErrorCode string `json:"errorCode"`
 
 	// Parameters Parameters used to give more information about the error.
-	Parameters *[]map[string]interface{} `json:"parameters,omitempty"`
+	Parameters *[]interface{} `json:"parameters,omitempty"`
 
 	// Reason Application error message returned with this error.
 	Reason *string `json:"reason,omitempty"`
@@ -1070,24 +1070,24 @@ var swaggerSpec = []string{
 	"yoPHJiwUrNIWfcrIgQ6GznXQj1pRyj6HpvZZo9E+6O1vtTf8+H2p6c2eS1SuuQPnPtb3NSc/2l5f43Xb",
 	"EJ34X7Oi5bAZxmIuYmJ9XIQ+QRsIQVe0azGjvgwZdQ6rDKlhw1BBd7ymCu8HDRN6QORwJ1wSOvdK6A7+",
 	"BhkfK7kqG45tzBuZZPvoercYqMqDCtxz3uaWzSlG87zL6h21VZzaroVYIqTaUPMRLudb15nOnbdCdbBw",
-	"mHqRO85yj0rMGLYq3hfJ+aHbp2gtW/y/ANjy8WDzuhH2ufvRHqfepe5lBQnuS7o0Q6Nsfu53a2p8l0LL",
-	"ousVCliZi03ZF9SQ/lpcvaHD/ixleZbUgH2955pbe3Ziu6H2jrWg9psC7S4JqRMlpj4tMiHR92OCVyV1",
-	"xz2LVm/XM8nQuiFQz4tmOcDuA/4xh2y5QDixWWB3nYAyN8a5EW51RRAHREL5o2q7R2WjF4alFDFxyazt",
-	"r6GBDyWSqLYIySy3RPNTBKZ40eOLJdFPWuN/M2vvtOFVISbluD9+c8PEuYxApGZBxDiKY50XY+btoalf",
-	"AKxYAXpGjTPYRBvXlmKJHI6QGT+L+ojKwpPB814P7NMy5BDGdO1+4Z/t2KCfCDFpYS713a91IiG4v5fF",
-	"2KCDhSbP9mn1iFkRd2AazoiZghkZdKk/Uslz0GWZ6Gqq+t3w1OdYqe9C6fbSjzcn00Mb68wbxzcGH1Fd",
-	"G1lAYw+73VjqnHdSrRaazzqxTmtH+OVRK/rcpsNC5mnnj94eNGyEFj3vB/5G6ZP0kyJGZX2yL4Y0x8dw",
-	"9N/ti+P21QgGnR5cX0WtaOtYg8yJJcY6TbWyHW0W3UKQ7c5WbRW3LesOOr1ubrs+2IXz/OycND05gpGT",
-	"zMKIEwGwzmxGzE8mmOolwlhtjQTo5R+4ehq1oiUaG/ym3+l5fBiJa7NMtGvvev1Bu3fQ7h2QAjpDxTIR",
-	"HUaDTq9TzM4SbyEPmZfQXfb9GLD7xc/n1vTmD1zZ7pdqOLMOzitxH5ENulvQCvcOz2FudFonC8gb6zrw",
-	"LkEFK52DCTCwrb1MNTa0oAT0mBwBmLS62FowjtrOVTX1DK/CiDis8bPo8MD3HqH1bNUTmlALKOO0iGTi",
-	"N4VdAjl/1DTncxghnOh4TyY41mouFrnB0kUuz+g0tHbHCbmObcfbrREAcSnB+0OYwnZ/so63JZuhbKNi",
-	"M1l/2ZYiTMyotniNzzglM2/ksVmMvBNETaryfn+52yzphhHvuvXgwtoU8eHF1Xj9EWuLaev6ZmuC2u/1",
-	"HtGZPr4prFTa7QvLd2XD0ALfkmglV+GjYONbRwem5beTguAKC/1eLyRvan5+seUbXyaLXqfx2cIVU8ai",
-	"N9EuQXMnLFZdSssn/+L2lWQQbk8TBU8UBXPVQj31A55+b7ivPxO17wfVgLP6QrPz9eQ/cvhBJhwG/9i3",
-	"t/Kjbm0M77ccPLwl3xo7DHuDhzfN63PcYQD+6zuqSSRt6L96eMP2vG7dip49BoJ9U+A6MfNZYof7vL+h",
-	"0K0ztfc3FKI2T1NmVlUZubcEEr9iC5K0y+moWkU3YeDgtdr3ceNe8rBb53dWkKbF6dtiz5miZijbxzOJ",
-	"HG/Vrs7ms9D+a6xv1v8XAAD//w==",
+	"mJLI9b06MGPYKlpv8uLD103RWrb4f914y6mDkeuo7/Pvoz1evMvVy5IR/JV0acZC2e3c78fU6S6FlkWb",
+	"KxSwMvmashHYQPvVQHpDh/1ZyvK0qAH7es81t/bsBHND7R1rQe03RdZdEnIlSkx9HmRCom/ABK9q6I4/",
+	"Fr3driuSoXVDoJ4X3XGA3Uf4Yw7ZcoFwYrOi7joBpWqMcyPc6oogDoiEekfldY/KRi8MSylE4pJK219D",
+	"xx5qInFrEbJXbonXpwhM8aKpF0vim7TG/2bW3mnDq8pLynF//OaGiXMZgUjdgYhxFMc6L+bK21NSvwBY",
+	"sQL0jDplsIk2ri3FEjkcITN++PQRlYUng+e9HtinZcghjOna/cI/27FBPwJi0sJc6rtf68xBcH8vi7FB",
+	"BwtNnu3z6BGzIu7ANJwRMwUzMuhSf6Qa56DLMtHVVOa74alPqlLfhVrtpR9vTqaHNtYZFpnH635tZAGN",
+	"Pex2Y6lz3km1Wmg+68Q6rR3hl0et6HObDguZp50/envQsBFa9LwfCBvlS9JPihiV9dm9mMocH8PRf7cv",
+	"jttXIxh0enB9FbWirWMNMieWGOs01cp2tFl0C0G2O1u1Vdy2rDvo9Lq57fpgF84TsnPS9OQIRk4yCyNO",
+	"Fd86s5kpP5lgqpcIY7U1A6CXf+DqadSKlmhs8Jt+p+fxYSSuzTLRrr3r9Qft3kG7d0AK6AwVy0R0GA06",
+	"vU4xLEu8hTxkXkJ32fdzv+4XP5Bb05s/cGW7X6ppzDo4r8R9zDXobkEr3Dsth7nRaZ0dIG+s68C7BBWs",
+	"dA4mwMC29jLV2NCCEtBjcgRg0upia0ExajtX1ZgzvAoz4bDGD5/DA99shF6zVU9oQi2gjNMikonQFHYJ",
+	"bPxR45vPYWZwouM9meBYq7lY5AZLF7k8o9PQ2h0n5Dq2HW+3RgDEpQTvD2Hs2v3JOt6WbIayjYrNZP1l",
+	"W4owIqPa4jU+45TMvJHHZjHyThA1ucn7/eVus6QbZrrr1oMLa2PDhxdX8/RHrC3Gq+ubrZFpv9d7RCv6",
+	"+C6wUmm3ESzflR1CC3wPopVcha+AjY8bHZiWH0sKRiss9Hu9kLyp2/nFlm98mSyam8Z3CleMFYtmRLsE",
+	"zZ2wWLUlLZ/8i9tXkkG4PV0TPFEUzFXP9NRPdPq94b6GTNQ+GFQTzeqTzM7nkv/IaQeZcBj8Y9/eyo+6",
+	"tbm733Lw8JZ8a84w7A0e3jSvD26HAfiv76hGj7Sh/+rhDdsDunUrevYYCPaNfevEzGeJHe7z/oZCt87U",
+	"3t9QiNo8TZlZVWXk3hJI/IotSNIup6NqFd2ECYPXat/XjHvJw26d31lBmhanb4s9Z4qaoWwfzyRyvFW7",
+	"OpvvQPuvsb5Z/18AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
