@@ -249,13 +249,7 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	at, _ := r.next.(attemptRoundTripper)
 	for attempt := 1; ; attempt++ {
-		var resp *http.Response
-		var err error
-		if at != nil {
-			resp, err = r.attemptVia(at, req, attempt, actx, hasBody, limit, written)
-		} else {
-			resp, err = r.attempt(req, attempt, actx, hasBody, limit, written)
-		}
+		resp, err := r.attempt(at, req, attempt, actx, hasBody, limit, written)
 		info.Attempts, info.EarlierMayHaveApplied = attempt, mayHaveApplied
 		if attempt >= limit || ctx.Err() != nil {
 			return resp, err
@@ -297,41 +291,36 @@ type attemptRoundTripper interface {
 	roundTripAttempt(ctx context.Context, req *http.Request, body io.ReadCloser) (*http.Response, error)
 }
 
-// attempt sends one attempt through r.next on a copy of req with the
-// attempt's context (carrying the written trace when the attempt may be
-// retried) and, for a retried request with a body, a fresh body.
-func (r *retrier) attempt(req *http.Request, attempt int, actx context.Context, hasBody bool, limit int, written *atomic.Bool) (*http.Response, error) {
-	areq := req
-	if limit > 1 {
-		written.Store(false)
-		areq = req.WithContext(actx)
-	}
-	if attempt > 1 && hasBody {
-		body, err := req.GetBody()
-		if err != nil {
-			return nil, err
-		}
-		areq = req.Clone(actx)
-		areq.Body = body
-	}
-	return r.next.RoundTrip(areq)
-}
-
-// attemptVia is attempt for an attemptRoundTripper: the same context and
-// body, without a copy of its own.
-func (r *retrier) attemptVia(at attemptRoundTripper, req *http.Request, attempt int, actx context.Context, hasBody bool, limit int, written *atomic.Bool) (*http.Response, error) {
+// attempt sends one attempt through r.next with the attempt's context
+// (carrying the written trace when the attempt may be retried) and, for a
+// retried request with a body, a fresh body. An attemptRoundTripper (at)
+// takes both beside the caller's request and makes the attempt's one copy
+// itself; any other next gets a copy made here, only when one is needed.
+func (r *retrier) attempt(at attemptRoundTripper, req *http.Request, attempt int, actx context.Context, hasBody bool, limit int, written *atomic.Bool) (*http.Response, error) {
 	ctx, body := req.Context(), req.Body
 	if limit > 1 {
 		written.Store(false)
 		ctx = actx
 	}
-	if attempt > 1 && hasBody {
+	freshBody := attempt > 1 && hasBody
+	if freshBody {
 		var err error
 		if body, err = req.GetBody(); err != nil {
 			return nil, err
 		}
 	}
-	return at.roundTripAttempt(ctx, req, body)
+	if at != nil {
+		return at.roundTripAttempt(ctx, req, body)
+	}
+	switch {
+	case freshBody:
+		areq := req.Clone(ctx)
+		areq.Body = body
+		return r.next.RoundTrip(areq)
+	case limit > 1:
+		return r.next.RoundTrip(req.WithContext(ctx))
+	}
+	return r.next.RoundTrip(req)
 }
 
 // decide says whether attempt, ended with resp or err, is retried,
