@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/atlascontract/deleteorgapikey/contract"
 )
 
 // faults are scripted by a test and applied to authenticated operation
@@ -37,7 +39,7 @@ func (f *faults) take() (latency time.Duration, fail int, drop bool) {
 // documents (400, 401, 403, 404, 429, 500), or FailNext panics. n <= 0
 // cancels; a call replaces the previous one.
 func (s *Server) FailNext(n, status int) {
-	if status < 400 || mustOperation().Op.Responses.Status(status) == nil || errorCodes[status] == "" {
+	if status < 400 || contract.MustLoad().Op.Responses.Status(status) == nil || errorCodes[status] == "" {
 		panic(fmt.Sprintf("atlastest: FailNext(%d, %d): the spec documents no such error status", n, status))
 	}
 	s.faults.mu.Lock()

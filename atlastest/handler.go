@@ -89,7 +89,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // newHandler puts the front handler (request checks and authentication)
 // before the generated std-http and strict handlers, which call operation.
 func (s *Server) newHandler() http.Handler {
-	slashes := strings.Count(mustOperation().Path, "/")
+	slashes := strings.Count(contract.MustLoad().Path, "/")
 	mux := http.NewServeMux()
 	// Unreachable after the front checks; there so that no path ever gets
 	// ServeMux's text/plain 404 or redirects.
@@ -118,14 +118,6 @@ func (s *Server) newHandler() http.Handler {
 		},
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, api, slashes) })
-}
-
-func mustOperation() *contract.Operation {
-	op, err := contract.Load()
-	if err != nil {
-		panic(err) // gen/ holds a broken spec: a broken build, see contract.mustLoad
-	}
-	return op
 }
 
 func infoFrom(ctx context.Context) *reqInfo {
@@ -192,7 +184,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, info *reqInfo, sl
 	errors.As(err, &pe)
 	switch {
 	case strings.Count(r.URL.EscapedPath(), "/") != slashes || pe != nil && pe.Name == "path":
-		s.write(w, info, failure(http.StatusNotFound, fmt.Sprintf("No resource at %.80q: this server serves DELETE %s.", r.URL.EscapedPath(), mustOperation().Path)))
+		s.write(w, info, failure(http.StatusNotFound, fmt.Sprintf("No resource at %.80q: this server serves DELETE %s.", r.URL.EscapedPath(), contract.MustLoad().Path)))
 	case r.Method != http.MethodDelete:
 		// 404, not 405: the spec documents no 405, and every answer must fit it.
 		s.write(w, info, failure(http.StatusNotFound, fmt.Sprintf("Method %.20q is not served here; this resource answers DELETE only.", r.Method)))

@@ -75,10 +75,11 @@ var load = sync.OnceValues(func() (*Operation, error) {
 // spec, which the generated-code tests rule out.
 func Load() (*Operation, error) { return load() }
 
-// mustLoad is Load for the checks below. The spec is compiled into gen/ and
-// validated by its tests, so failure here is a broken build, like a bad
+// MustLoad is Load for code that cannot go on without the spec (the checks
+// below, the reference server). The spec is compiled into gen/ and validated
+// by its tests, so failure here is a broken build, like a bad
 // regexp.MustCompile literal, never a reaction to input.
-func mustLoad() *Operation {
+func MustLoad() *Operation {
 	o, err := load()
 	if err != nil {
 		panic(err)
@@ -88,7 +89,7 @@ func mustLoad() *Operation {
 
 // APIVersion is the resource version the spec records in info.x-atlas-api-version.
 func APIVersion() string {
-	v, _ := mustLoad().Doc.Info.Extensions["x-atlas-api-version"].(string)
+	v, _ := MustLoad().Doc.Info.Extensions["x-atlas-api-version"].(string)
 	return v
 }
 
@@ -124,7 +125,7 @@ func display(v string) string {
 
 // CheckParam validates one raw parameter value against its schema in the spec.
 func CheckParam(name, value string) error {
-	o := mustLoad()
+	o := MustLoad()
 	if m := o.fast[name]; m != nil && m(value) {
 		return nil
 	}
@@ -175,7 +176,7 @@ func CheckIDs(orgID, apiUserID string) error {
 // template and returns the unescaped path parameters. Anything before the
 // template is taken as the server's base path.
 func MatchPath(escapedPath string) (map[string]string, error) {
-	o := mustLoad()
+	o := MustLoad()
 	segs := strings.Split(strings.TrimPrefix(escapedPath, "/"), "/")
 	if len(segs) < len(o.segments) {
 		return nil, &ParamError{In: "path", Name: "path", Value: display(escapedPath), Reason: "does not match " + o.Path}
@@ -204,7 +205,7 @@ func MatchPath(escapedPath string) (map[string]string, error) {
 // error. A valid request without query or percent-encoding in its ids is
 // checked without allocating; anything else takes CheckRequest.
 func ValidateRequest(r *http.Request) error {
-	if mustLoad().validFast(r) {
+	if MustLoad().validFast(r) {
 		return nil
 	}
 	_, err := CheckRequest(r)
@@ -265,7 +266,7 @@ func CheckRequest(r *http.Request) (map[string]string, error) {
 	if err != nil {
 		return nil, &ParamError{In: "query", Name: "query", Value: display(r.URL.RawQuery), Reason: "bad query encoding"}
 	}
-	for _, p := range mustLoad().Op.Parameters {
+	for _, p := range MustLoad().Op.Parameters {
 		if p.Value.In != openapi3.ParameterInQuery {
 			continue
 		}
@@ -303,7 +304,7 @@ func (e *ResponseError) Unwrap() error { return e.Err }
 // must be documented, the declared headers and JSON body must fit their
 // schemas, and a response documented without content must carry no body.
 func CheckResponse(ctx context.Context, req *http.Request, status int, header http.Header, body []byte) error {
-	o := mustLoad()
+	o := MustLoad()
 	params, err := MatchPath(req.URL.EscapedPath())
 	if err != nil {
 		return &ResponseError{Status: status, Reason: "request does not address the operation", Err: err}
@@ -364,14 +365,14 @@ func TokenPath() string { return flowPath("tokenUrl") }
 func RevokePath() string { return flowPath("x-revocation-url") }
 
 func flowPath(field string) string {
-	flow := mustLoad().Doc.Components.SecuritySchemes["ServiceAccounts"].Value.Flows.ClientCredentials
+	flow := MustLoad().Doc.Components.SecuritySchemes["ServiceAccounts"].Value.Flows.ClientCredentials
 	raw := flow.TokenURL
 	if field != "tokenUrl" {
 		raw, _ = flow.Extensions[field].(string)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		panic(fmt.Sprintf("contract: spec %s %q: %v", field, raw, err)) // compiled-in spec, see mustLoad
+		panic(fmt.Sprintf("contract: spec %s %q: %v", field, raw, err)) // compiled-in spec, see MustLoad
 	}
 	return u.Path
 }

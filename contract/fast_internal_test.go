@@ -12,7 +12,7 @@ import (
 // The embedded spec's parameters are type+pattern strings and plain
 // booleans, so all of them get a fast matcher, and requests a fast path.
 func TestFastMatchersFromSpec(t *testing.T) {
-	o := mustLoad()
+	o := MustLoad()
 	for _, name := range []string{"orgId", "apiUserId", "envelope", "pretty"} {
 		if o.fast[name] == nil {
 			t.Errorf("no fast matcher for %s", name)
