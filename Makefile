@@ -31,7 +31,7 @@ smoke:
 	$(GO) run ./cmd/smoke
 
 bench:
-	./bench/run
+	./scripts/bench
 
 fuzz:
-	./fuzz/run $(FUZZTIME)
+	./scripts/fuzz $(FUZZTIME)

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 	"github.com/atlascontract/deleteorgapikey/gen"
 )
 

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 func TestServiceAccount(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 // BenchmarkDelete deletes keys through the whole handler (checks, Bearer

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 // faults are scripted by a test and applied to authenticated operation

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 // FuzzHandler throws arbitrary methods, targets and Authorization headers at

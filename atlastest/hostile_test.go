@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 	"github.com/atlascontract/deleteorgapikey/gen"
 )
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 var idPattern = regexp.MustCompile(`^[a-f0-9]{24}$`)

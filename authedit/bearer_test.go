@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/authedit"
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 func saClient(t *testing.T, s *tokenServer, opts ...authedit.Option) *authedit.Client {

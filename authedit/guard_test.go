@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/atlascontract/deleteorgapikey/authedit"
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 // dialRecorder is a base transport that records every address it dials.

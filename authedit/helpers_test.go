@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 // Valid ids for the operation (lowercase hex, 24 digits).

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/atlascontract/deleteorgapikey/authedit"
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 	"github.com/atlascontract/deleteorgapikey/gen"
 )
 

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 // observer is the base transport under authentication: it counts every round

@@ -2,8 +2,8 @@ package bench_test
 
 // Benchmarks for BENCHMARKS.md. Each one comes with the baseline it is
 // compared with, measured by the same benchmark function in the same run;
-// bench/ratio computes the ratios. The scale benchmark lives beside the
-// server it measures (atlastest.BenchmarkDelete) and bench/run runs it
+// internal/bench/ratio computes the ratios. The scale benchmark lives beside the
+// server it measures (atlastest.BenchmarkDelete) and scripts/bench runs it
 // from there.
 //
 // Nothing here asserts on time: a benchmark fails only when a delete does
@@ -27,7 +27,7 @@ import (
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
 	"github.com/atlascontract/deleteorgapikey/authedit"
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 	"github.com/atlascontract/deleteorgapikey/gen"
 )
 
@@ -397,7 +397,7 @@ func BenchmarkServerThroughput(b *testing.B) {
 // adds one part of our client to the one before, against the bare server.
 // It is not part of `make bench`; run it when figure 1 moves:
 //
-//	go test -run '^$' -bench ClientOverheadLayers -count 6 ./bench/
+//	go test -run '^$' -bench ClientOverheadLayers -count 6 ./internal/bench/
 func BenchmarkClientOverheadLayers(b *testing.B) {
 	srv := newBareServer(b)
 	ctx := context.Background()

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 const (

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 	"github.com/atlascontract/deleteorgapikey/gen"
 )
 

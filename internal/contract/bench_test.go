@@ -5,7 +5,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/atlascontract/deleteorgapikey/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 func BenchmarkCheckIDs(b *testing.B) {

@@ -3,7 +3,7 @@
 // median of ours, the median of its baseline from the same run, their
 // ratio, the goal and whether it is met.
 //
-//	go run ./bench/ratio bench/out/results.txt
+//	go run ./internal/bench/ratio bench/out/results.txt
 package main
 
 import (
