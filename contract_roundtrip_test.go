@@ -24,8 +24,8 @@ type scripted struct {
 
 func (s *scripted) DeleteOrgApiKey(_ context.Context, req gen.DeleteOrgApiKeyRequestObject) (gen.DeleteOrgApiKeyResponseObject, error) {
 	if req.OrgId != orgID || req.ApiUserId != keyID {
-		return gen.DeleteOrgApiKey500JSONResponse{InternalServerErrorJSONResponse: gen.InternalServerErrorJSONResponse{
-			Error: 500, ErrorCode: "UNEXPECTED_ERROR", Detail: ptr("path parameters did not arrive intact")}}, nil
+		return gen.DeleteOrgApiKey500JSONResponse{InternalServerErrorJSONResponse: gen.InternalServerErrorJSONResponse{Body: gen.ApiError{
+			Error: 500, ErrorCode: "UNEXPECTED_ERROR", Detail: ptr("path parameters did not arrive intact")}}}, nil
 	}
 	return s.answer, nil
 }
@@ -65,11 +65,11 @@ func TestEveryDocumentedStatusRoundTrips(t *testing.T) {
 					t.Errorf("envelope decoded as %+v", r.JSON200)
 				}
 			}},
-		{400, gen.DeleteOrgApiKey400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(func() gen.ApiError {
+		{400, gen.DeleteOrgApiKey400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse{Body: func() gen.ApiError {
 			e := apiErr(400, "VALIDATION_ERROR")
 			e.BadRequestDetail = &gen.BadRequestDetail{Fields: &[]gen.FieldViolation{{Field: "apiUserId", Description: "must match"}}}
 			return e
-		}())},
+		}()}},
 			func(t *testing.T, r *gen.DeleteOrgApiKeyResponse) {
 				if r.JSON400 == nil || r.JSON400.ErrorCode != "VALIDATION_ERROR" || (*r.JSON400.BadRequestDetail.Fields)[0].Field != "apiUserId" {
 					t.Errorf("400 decoded as %+v", r.JSON400)
@@ -82,15 +82,15 @@ func TestEveryDocumentedStatusRoundTrips(t *testing.T) {
 					t.Errorf("401 decoded as %+v %+v", r.JSON401, r.Headers401)
 				}
 			}},
-		{403, gen.DeleteOrgApiKey403JSONResponse{ForbiddenJSONResponse: gen.ForbiddenJSONResponse(apiErr(403, "USER_UNAUTHORIZED"))},
+		{403, gen.DeleteOrgApiKey403JSONResponse{ForbiddenJSONResponse: gen.ForbiddenJSONResponse{Body: apiErr(403, "USER_UNAUTHORIZED")}},
 			func(t *testing.T, r *gen.DeleteOrgApiKeyResponse) {
 				if r.JSON403 == nil || r.JSON403.ErrorCode != "USER_UNAUTHORIZED" {
 					t.Errorf("403 decoded as %+v", r.JSON403)
 				}
 			}},
-		{404, gen.DeleteOrgApiKey404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse(apiErr(404, "RESOURCE_NOT_FOUND"))},
+		{404, gen.DeleteOrgApiKey404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse{Body: apiErr(404, "ORG_NOT_FOUND"), Headers: gen.NotFoundResponseHeaders{XErrorCode: ptr("ORG_NOT_FOUND")}}},
 			func(t *testing.T, r *gen.DeleteOrgApiKeyResponse) {
-				if r.JSON404 == nil || r.JSON404.ErrorCode != "RESOURCE_NOT_FOUND" || *r.JSON404.Detail != "detail for RESOURCE_NOT_FOUND" {
+				if r.JSON404 == nil || r.JSON404.ErrorCode != "ORG_NOT_FOUND" || *r.JSON404.Detail != "detail for ORG_NOT_FOUND" {
 					t.Errorf("404 decoded as %+v", r.JSON404)
 				}
 			}},
@@ -102,7 +102,13 @@ func TestEveryDocumentedStatusRoundTrips(t *testing.T) {
 					t.Errorf("429 decoded as %+v %+v", r.JSON429, h)
 				}
 			}},
-		{500, gen.DeleteOrgApiKey500JSONResponse{InternalServerErrorJSONResponse: gen.InternalServerErrorJSONResponse(apiErr(500, "UNEXPECTED_ERROR"))},
+		{406, gen.DeleteOrgApiKey406JSONResponse{NotAcceptableJSONResponse: gen.NotAcceptableJSONResponse{Body: apiErr(406, "INVALID_VERSION_DATE")}},
+			func(t *testing.T, r *gen.DeleteOrgApiKeyResponse) {
+				if r.JSON406 == nil || r.JSON406.ErrorCode != "INVALID_VERSION_DATE" {
+					t.Errorf("406 decoded as %+v", r.JSON406)
+				}
+			}},
+		{500, gen.DeleteOrgApiKey500JSONResponse{InternalServerErrorJSONResponse: gen.InternalServerErrorJSONResponse{Body: apiErr(500, "UNEXPECTED_ERROR")}},
 			func(t *testing.T, r *gen.DeleteOrgApiKeyResponse) {
 				if r.JSON500 == nil || r.JSON500.ErrorCode != "UNEXPECTED_ERROR" {
 					t.Errorf("500 decoded as %+v", r.JSON500)

@@ -311,9 +311,16 @@ func TestSpecAddsUpstreamFacts(t *testing.T) {
 			}
 		}
 	}
-	ex := op.Responses.Value("400").Value.Content.Get("application/json").Example
-	if m, _ := ex.(map[string]any); m["errorCode"] != "VALIDATION_ERROR" {
-		t.Errorf("400 example errorCode = %v, want VALIDATION_ERROR", m["errorCode"])
+	examples := op.Responses.Value("400").Value.Content.Get("application/json").Examples
+	for name, code := range map[string]string{"keyNotFound": "API_KEY_NOT_FOUND", "validation": "VALIDATION_ERROR"} {
+		ex := examples[name]
+		if ex == nil {
+			t.Errorf("400 has no example %q", name)
+			continue
+		}
+		if m, _ := ex.Value.Value.(map[string]any); m["errorCode"] != code {
+			t.Errorf("400 example %s errorCode = %v, want %s", name, m["errorCode"], code)
+		}
 	}
 	apiErr := doc.Components.Schemas["ApiError"].Value
 	if strings.Join(apiErr.Required, ",") != "error,errorCode" {

@@ -342,17 +342,17 @@ func (s *Server) respond(info *reqInfo, a answer) gen.DeleteOrgApiKeyResponseObj
 	case a.status == http.StatusNoContent:
 		r = gen.DeleteOrgApiKey204Response{}
 	case a.status == http.StatusBadRequest:
-		r = gen.DeleteOrgApiKey400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse(*a.body)}
+		r = gen.DeleteOrgApiKey400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse{Body: *a.body}}
 	case a.status == http.StatusUnauthorized:
 		r = gen.DeleteOrgApiKey401JSONResponse{UnauthorizedJSONResponse: gen.UnauthorizedJSONResponse{Body: *a.body}}
 	case a.status == http.StatusForbidden:
-		r = gen.DeleteOrgApiKey403JSONResponse{ForbiddenJSONResponse: gen.ForbiddenJSONResponse(*a.body)}
+		r = gen.DeleteOrgApiKey403JSONResponse{ForbiddenJSONResponse: gen.ForbiddenJSONResponse{Body: *a.body}}
 	case a.status == http.StatusNotFound:
-		r = gen.DeleteOrgApiKey404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse(*a.body)}
+		r = gen.DeleteOrgApiKey404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse{Body: *a.body}}
 	case a.status == http.StatusTooManyRequests:
 		r = gen.DeleteOrgApiKey429JSONResponse{TooManyRequestsJSONResponse: gen.TooManyRequestsJSONResponse{Body: *a.body}}
 	default:
-		r = gen.DeleteOrgApiKey500JSONResponse{InternalServerErrorJSONResponse: gen.InternalServerErrorJSONResponse(*a.body)}
+		r = gen.DeleteOrgApiKey500JSONResponse{InternalServerErrorJSONResponse: gen.InternalServerErrorJSONResponse{Body: *a.body}}
 	}
 	return shaped{inner: r, header: a.header, pretty: info.pretty}
 }

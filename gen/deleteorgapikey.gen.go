@@ -91,6 +91,9 @@ type Forbidden = ApiError
 // InternalServerError defines model for internalServerError.
 type InternalServerError = ApiError
 
+// NotAcceptable defines model for notAcceptable.
+type NotAcceptable = ApiError
+
 // NotFound defines model for notFound.
 type NotFound = ApiError
 
@@ -348,9 +351,35 @@ type DeleteOrgApiKeyResponse204Headers struct {
 	RateLimitRemaining *int
 }
 
+// DeleteOrgApiKeyResponse400Headers the declared response headers of an HTTP 400 response for DeleteOrgApiKey
+type DeleteOrgApiKeyResponse400Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	XErrorCode         *string
+}
+
 // DeleteOrgApiKeyResponse401Headers the declared response headers of an HTTP 401 response for DeleteOrgApiKey
 type DeleteOrgApiKeyResponse401Headers struct {
 	WWWAuthenticate *string
+}
+
+// DeleteOrgApiKeyResponse403Headers the declared response headers of an HTTP 403 response for DeleteOrgApiKey
+type DeleteOrgApiKeyResponse403Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	XErrorCode         *string
+}
+
+// DeleteOrgApiKeyResponse404Headers the declared response headers of an HTTP 404 response for DeleteOrgApiKey
+type DeleteOrgApiKeyResponse404Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	XErrorCode         *string
+}
+
+// DeleteOrgApiKeyResponse406Headers the declared response headers of an HTTP 406 response for DeleteOrgApiKey
+type DeleteOrgApiKeyResponse406Headers struct {
+	XErrorCode *string
 }
 
 // DeleteOrgApiKeyResponse429Headers the declared response headers of an HTTP 429 response for DeleteOrgApiKey
@@ -358,6 +387,14 @@ type DeleteOrgApiKeyResponse429Headers struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RetryAfter         *int
+	XErrorCode         *string
+}
+
+// DeleteOrgApiKeyResponse500Headers the declared response headers of an HTTP 500 response for DeleteOrgApiKey
+type DeleteOrgApiKeyResponse500Headers struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	XErrorCode         *string
 }
 
 type DeleteOrgApiKeyResponse struct {
@@ -373,16 +410,28 @@ type DeleteOrgApiKeyResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON406 the response for an HTTP 406 `application/json` response
+	JSON406 *NotAcceptable
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *TooManyRequests
 	// JSON500 the response for an HTTP 500 `application/json` response
 	JSON500 *InternalServerError
 	// Headers204 the parsed response headers for an HTTP 204 response
 	Headers204 *DeleteOrgApiKeyResponse204Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeleteOrgApiKeyResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteOrgApiKeyResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteOrgApiKeyResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeleteOrgApiKeyResponse404Headers
+	// Headers406 the parsed response headers for an HTTP 406 response
+	Headers406 *DeleteOrgApiKeyResponse406Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteOrgApiKeyResponse429Headers
+	// Headers500 the parsed response headers for an HTTP 500 response
+	Headers500 *DeleteOrgApiKeyResponse500Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -408,6 +457,11 @@ func (r DeleteOrgApiKeyResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DeleteOrgApiKeyResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON406 returns the response for an HTTP 406 `application/json` response
+func (r DeleteOrgApiKeyResponse) GetJSON406() *NotAcceptable {
+	return r.JSON406
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
@@ -516,6 +570,13 @@ func ParseDeleteOrgApiKeyResponse(rsp *http.Response) (*DeleteOrgApiKeyResponse,
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON406 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -550,6 +611,30 @@ func ParseDeleteOrgApiKeyResponse(rsp *http.Response) (*DeleteOrgApiKeyResponse,
 			headers.RateLimitRemaining = &value
 		}
 		response.Headers204 = &headers
+	case rsp.StatusCode == 400:
+		var headers DeleteOrgApiKeyResponse400Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-Error-Code"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Error-Code", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XErrorCode = &value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers DeleteOrgApiKeyResponse401Headers
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
@@ -560,6 +645,64 @@ func ParseDeleteOrgApiKeyResponse(rsp *http.Response) (*DeleteOrgApiKeyResponse,
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteOrgApiKeyResponse403Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-Error-Code"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Error-Code", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XErrorCode = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeleteOrgApiKeyResponse404Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-Error-Code"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Error-Code", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XErrorCode = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 406:
+		var headers DeleteOrgApiKeyResponse406Headers
+		if values := rsp.Header.Values("X-Error-Code"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Error-Code", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XErrorCode = &value
+		}
+		response.Headers406 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeleteOrgApiKeyResponse429Headers
 		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
@@ -583,7 +726,38 @@ func ParseDeleteOrgApiKeyResponse(rsp *http.Response) (*DeleteOrgApiKeyResponse,
 			}
 			headers.RetryAfter = &value
 		}
+		if values := rsp.Header.Values("X-Error-Code"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Error-Code", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XErrorCode = &value
+		}
 		response.Headers429 = &headers
+	case rsp.StatusCode == 500:
+		var headers DeleteOrgApiKeyResponse500Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
+		if values := rsp.Header.Values("X-Error-Code"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Error-Code", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XErrorCode = &value
+		}
+		response.Headers500 = &headers
 	}
 
 	return response, nil
@@ -794,18 +968,64 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	return m
 }
 
-type BadRequestJSONResponse ApiError
+type BadRequestResponseHeaders struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	XErrorCode         *string
+}
+type BadRequestJSONResponse struct {
+	Body ApiError
 
-type ForbiddenJSONResponse ApiError
+	Headers BadRequestResponseHeaders
+}
 
-type InternalServerErrorJSONResponse ApiError
+type ForbiddenResponseHeaders struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	XErrorCode         *string
+}
+type ForbiddenJSONResponse struct {
+	Body ApiError
 
-type NotFoundJSONResponse ApiError
+	Headers ForbiddenResponseHeaders
+}
+
+type InternalServerErrorResponseHeaders struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	XErrorCode         *string
+}
+type InternalServerErrorJSONResponse struct {
+	Body ApiError
+
+	Headers InternalServerErrorResponseHeaders
+}
+
+type NotAcceptableResponseHeaders struct {
+	XErrorCode *string
+}
+type NotAcceptableJSONResponse struct {
+	Body ApiError
+
+	Headers NotAcceptableResponseHeaders
+}
+
+type NotFoundResponseHeaders struct {
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	XErrorCode         *string
+}
+type NotFoundJSONResponse struct {
+	Body ApiError
+
+	Headers NotFoundResponseHeaders
+}
 
 type TooManyRequestsResponseHeaders struct {
 	RateLimitLimit     *int
 	RateLimitRemaining *int
 	RetryAfter         *int
+	XErrorCode         *string
 }
 type TooManyRequestsJSONResponse struct {
 	Body ApiError
@@ -871,10 +1091,19 @@ type DeleteOrgApiKey400JSONResponse struct{ BadRequestJSONResponse }
 func (response DeleteOrgApiKey400JSONResponse) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.XErrorCode != nil {
+		w.Header().Set("X-Error-Code", fmt.Sprint(*response.Headers.XErrorCode))
+	}
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -902,10 +1131,19 @@ type DeleteOrgApiKey403JSONResponse struct{ ForbiddenJSONResponse }
 func (response DeleteOrgApiKey403JSONResponse) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.XErrorCode != nil {
+		w.Header().Set("X-Error-Code", fmt.Sprint(*response.Headers.XErrorCode))
+	}
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
@@ -916,11 +1154,37 @@ type DeleteOrgApiKey404JSONResponse struct{ NotFoundJSONResponse }
 func (response DeleteOrgApiKey404JSONResponse) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.XErrorCode != nil {
+		w.Header().Set("X-Error-Code", fmt.Sprint(*response.Headers.XErrorCode))
+	}
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteOrgApiKey406JSONResponse struct{ NotAcceptableJSONResponse }
+
+func (response DeleteOrgApiKey406JSONResponse) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.XErrorCode != nil {
+		w.Header().Set("X-Error-Code", fmt.Sprint(*response.Headers.XErrorCode))
+	}
+	w.WriteHeader(406)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -943,6 +1207,9 @@ func (response DeleteOrgApiKey429JSONResponse) VisitDeleteOrgApiKeyResponse(w ht
 	if response.Headers.RetryAfter != nil {
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
+	if response.Headers.XErrorCode != nil {
+		w.Header().Set("X-Error-Code", fmt.Sprint(*response.Headers.XErrorCode))
+	}
 	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
@@ -955,10 +1222,19 @@ type DeleteOrgApiKey500JSONResponse struct {
 func (response DeleteOrgApiKey500JSONResponse) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RateLimitLimit != nil {
+		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
+	}
+	if response.Headers.RateLimitRemaining != nil {
+		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
+	}
+	if response.Headers.XErrorCode != nil {
+		w.Header().Set("X-Error-Code", fmt.Sprint(*response.Headers.XErrorCode))
+	}
 	w.WriteHeader(500)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1043,51 +1319,57 @@ func (sh *strictHandler) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request,
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"zFlbc9u2s/8qO2xnmszoZkm5uZMH+ZLWp7HlkeWm5yQ+LkSsRDQgwACgHDWj735mAZIiJTl2cvLwf/FY",
-	"JLBY/Pb22+WXKNZpphUqZ6PDL1GCjKPx/06Yw7ciFa7t/9IjjjY2InNCq+gwmuCnHK2z4BIEbRZMiX8Z",
-	"vfvFwiyPP6KDREtu4S5BBfNcyk7UimycYMpIGn5maSYxOnzW67WiVCiR5ml02GtFbpVhdBgJ5XCBJlqv",
-	"WzVtJpgyoYRafEUjiXMHQt2v2T2aDF+9elgTdGbVHs0dml0NrjDWiltwGu6YcDDDuTbo9SghYRaM1imw",
-	"BRPqHj0GD2ixbkUZMyxFVxiLZeLaojnjuypdK/EpR+gP2wl+ZhxjkTIJXCyEA+uMUAtwCXMgOCon5gLJ",
-	"oMI2cIPR5Rl8xBWpK0hoxlwStSLFUlJsc3orMvgpFwZ5dOhMjntvFw36s+c4GM4G/NXB8+ELNpv1e/hi",
-	"9jKiazmHho743yfvWXvea7+6+dIfrp/+HFU4BK29MVAtUWp6un3tN5KVF1NcxMyhd0SXoIFRlkl6RDe7",
-	"MywLLmzQZlpZJMdhCv4uZf8N/3U1vgA9+wdj14ErnaLHI5aCwgZippR2wOIYbZD0+3R6uRFXxBRoA9Yx",
-	"l1uINccOTDUYTJEL5tBD3gKLDspjXxN+pRN/ytGsOnCqeKaF8jHHHBh0uVHAQArrQM/pzFw6C7nF8kr+",
-	"d9AdmKWLlQd0GjgwzoPyhY6Vf5EvN+CZab5xBK/YxhMqe9QNz3HOcumiwzmTFiszzrSWyJS3ozaLH+a7",
-	"zZAPC2KtHBPKwkrnBjKjCQ/bgesCqK42CwtYwEtXNuiMwCUCk7IhMAR3IuLE72S5S+hw8jBOwBsf4sEb",
-	"7omXcNvHxcrw5cuXw2GfDQbPhi8PXrAXg34PZ88Pvj1WMoPOrb4tUnYMDzbRueQwq1wziM0M4TbXJmXu",
-	"PucoFPgm11gTSuF8n+hmjBdZnn6RWVG5kAErX+7+Y+liNRTr+07QMSHp2Vyg5DY6fL+NSJpbBylzcQJ7",
-	"kPXbGllvfbNuRbyQW1ahjc8xBUItmRQclkzmSDABeUQtyCphBB4ao010OKS66P8/1pxg+XP09uxkND0b",
-	"X9yeTibjiXch5i8bHTEOJTLrOsQ/G5xHh9FP3U2l74a3tjvKxKk/ywPdBKEmsEMS59rMBOeovg34CpZp",
-	"ghAzKdEA12iBcmbCliH+xvWIHd8pNGC0xAYYgyYY11enk9vri9H19Pfx5Ox/Tk/qaLyplP0hWFTiPBJU",
-	"h41i8grNEk3Y9H2YjBTkCj9nGFPy8LcDHce5MVh3hGfbjnB9cfrX5enx9PRk1xHOCu0gqAfFpX4EDHtF",
-	"e0iUdm90rvh34nAcSuhcKE7pRucmxpJzwH1soeEcwyZAk9Or8fXk+PT2Yjy9fTO+vmh4x4V2ENT9IbBU",
-	"4jwUTutzplYlF/1ORCYlClRMZogKDNEESRQYeQc8CwU2d0WS5ijZilJyjZ7WAeq/2gJoND29fXt2fjZt",
-	"Bs5UayD1odL/h0C0I5Z0+3qzse+oYkd3e/n9DcLjpGy27BL8r0qoLfW3zhXxAW3Ev8i/O08KC6aoIQVD",
-	"sHWaIbRquP5B07Lk8ePJb7e/TcbXl7fHk9PRtJkgrus6/hDr1iVuGfbdu3ftUY0i7dKPaZNEUQGIE6oT",
-	"ahFqQ+DZ4IsyU/YuOPY+rnQiFgE0JtPXH6Lz8yu4zGdSxJRLPkQt4Jrs/PpDRD+UVjHSsqSHbPjb27gX",
-	"L8d2Jo/eDub/Prcj/Ov3g/ggGdNaJhfaCJekr89PnrXgk85ef4hIa3ppHZP42jOYPcTL41WgSOoSkLWu",
-	"JTM6Q+MEbmeKXZQ8/yJEckVdS4a8wAPuPCfz1TRmxgjkvwKbWQyUDBj0e8PORrfQDnjbe7K/e5zvYGrd",
-	"yoPHJiwUrNIWfcrIgQ6GznXQj1pRyj6HpvZZo9E+6O1vtTf8+H2p6c2eS1SuuQPnPtb3NSc/2l5f43Xb",
-	"EJ34X7Oi5bAZxmIuYmJ9XIQ+QRsIQVe0azGjvgwZdQ6rDKlhw1BBd7ymCu8HDRN6QORwJ1wSOvdK6A7+",
-	"BhkfK7kqG45tzBuZZPvoercYqMqDCtxz3uaWzSlG87zL6h21VZzaroVYIqTaUPMRLudb15nOnbdCdbBw",
-	"mJLI9b06MGPYKlpv8uLD103RWrb4f914y6mDkeuo7/Pvoz1evMvVy5IR/JV0acZC2e3c78fU6S6FlkWb",
-	"KxSwMvmashHYQPvVQHpDh/1ZyvK0qAH7es81t/bsBHND7R1rQe03RdZdEnIlSkx9HmRCom/ABK9q6I4/",
-	"Fr3driuSoXVDoJ4X3XGA3Uf4Yw7ZcoFwYrOi7joBpWqMcyPc6oogDoiEekfldY/KRi8MSylE4pJK219D",
-	"xx5qInFrEbJXbonXpwhM8aKpF0vim7TG/2bW3mnDq8pLynF//OaGiXMZgUjdgYhxFMc6L+bK21NSvwBY",
-	"sQL0jDplsIk2ri3FEjkcITN++PQRlYUng+e9HtinZcghjOna/cI/27FBPwJi0sJc6rtf68xBcH8vi7FB",
-	"BwtNnu3z6BGzIu7ANJwRMwUzMuhSf6Qa56DLMtHVVOa74alPqlLfhVrtpR9vTqaHNtYZFpnH635tZAGN",
-	"Pex2Y6lz3km1Wmg+68Q6rR3hl0et6HObDguZp50/envQsBFa9LwfCBvlS9JPihiV9dm9mMocH8PRf7cv",
-	"jttXIxh0enB9FbWirWMNMieWGOs01cp2tFl0C0G2O1u1Vdy2rDvo9Lq57fpgF84TsnPS9OQIRk4yCyNO",
-	"Fd86s5kpP5lgqpcIY7U1A6CXf+DqadSKlmhs8Jt+p+fxYSSuzTLRrr3r9Qft3kG7d0AK6AwVy0R0GA06",
-	"vU4xLEu8hTxkXkJ32fdzv+4XP5Bb05s/cGW7X6ppzDo4r8R9zDXobkEr3Dsth7nRaZ0dIG+s68C7BBWs",
-	"dA4mwMC29jLV2NCCEtBjcgRg0upia0ExajtX1ZgzvAoz4bDGD5/DA99shF6zVU9oQi2gjNMikonQFHYJ",
-	"bPxR45vPYWZwouM9meBYq7lY5AZLF7k8o9PQ2h0n5Dq2HW+3RgDEpQTvD2Hs2v3JOt6WbIayjYrNZP1l",
-	"W4owIqPa4jU+45TMvJHHZjHyThA1ucn7/eVus6QbZrrr1oMLa2PDhxdX8/RHrC3Gq+ubrZFpv9d7RCv6",
-	"+C6wUmm3ESzflR1CC3wPopVcha+AjY8bHZiWH0sKRiss9Hu9kLyp2/nFlm98mSyam8Z3CleMFYtmRLsE",
-	"zZ2wWLUlLZ/8i9tXkkG4PV0TPFEUzFXP9NRPdPq94b6GTNQ+GFQTzeqTzM7nkv/IaQeZcBj8Y9/eyo+6",
-	"tbm733Lw8JZ8a84w7A0e3jSvD26HAfiv76hGj7Sh/+rhDdsDunUrevYYCPaNfevEzGeJHe7z/oZCt87U",
-	"3t9QiNo8TZlZVWXk3hJI/IotSNIup6NqFd2ECYPXat/XjHvJw26d31lBmhanb4s9Z4qaoWwfzyRyvFW7",
-	"OpvvQPuvsb5Z/18AAAD//w==",
+	"3Fpbc9s20/4rO2xnmsynkyXFSZTJhXxI66+JlfGhad/EbwqRKxENCDAAKFvN6L+/swBJkRJluWkuOr3J",
+	"xCKxWOw+e3rAL0GoklRJlNYEoy9BjCxC7f57wSy+5gm3bfcv/RShCTVPLVcyGAUX+DlDYw3YGEHpOZP8",
+	"T0bPfjAwzcJPaCFWIjJwG6OEWSZEJ2gFJowxYSQN71iSCgxGT3q9VpBwyZMsCUa9VmCXKQajgEuLc9TB",
+	"atWqaHOBCeOSy/k9GgmcWeByt2Y7NBk+f75fE7R62R7PLOptDS4xVDIyYBXcMm5hijOl0elRmIQZ0Eol",
+	"wOaMyx16DPZq8Wv7VGul28cqwm01rmIEpOf0GNTMKTBOuVtTGGaqouWO/YPx27OPP5/+9vF8cvXx1eT6",
+	"/CQotTBWk/FXpEXKNEvQ5ohhKb82qM+ibYWuJf+cIfSH7RjvWIQhT5iAiM+5BS8QbMws8Ail5TOOhCpu",
+	"as6D8dsz+IROZ05CU2bjoBVIlpBe691bgcbPGdcYBSOrM2w+4qA/PcTBcDqInh8cDp+y6bTfw6fTZwEd",
+	"y1rUtMV/H71n7Vmv/fzmS3+4evx9gxlaAcoFCpU2+OGVYMXBZMRDZtFFg41RwzhNBf1EJ7vVLPVxpNGk",
+	"ShokJzEJvxeyf4f/v5ycg5r+gaHtwKVK0NkjFJxiF0ImpbLAwhCNl/TT1dXbtbg8sEFpMJbZzECoIuzA",
+	"lQKNCUacWXQmb4FBC8W2L8l+BWA+Z6iXHTiVUaq4dIHPLGi0mZbAQHBjCWsaTSasgcxgcST3t9cdmKGD",
+	"FRt0anZgUeSVz3Us8UUBVTNPAV4HBKfYGgmlP6qOj3DGMmGD0YwJg6Ubp0oJZNL5Uen5N8NuPe/4F0Il",
+	"LePSwFJlGlKtyB6mA9e5obpKzw1gbl46skarOS4QmBA1gT7DxDyM3UqW2Zg2J4RFZHjt8oxHw4548ad9",
+	"WKwMnz17Nhz22WDwZPjs4Cl7Ouj3cHp48NdjJdVo7fKvRcqW48HEKhMRTEtoerGpJrvNlE6Y3QWOXIG/",
+	"BI0VWcnv7xLdlEV5qaG/yK0orc+AJZa7fxg6WGlFt/ATLs+VfaUy6XBmsiRhepkn7E+4hEihAQpkvKNo",
+	"eqQxVDrCCJQEjUzA2ApmHgetYMFElmccy7gIRsG5KjIk3HIbw9kJ7MpxXrxDhisTwWhINbgsGTsqQDXd",
+	"v9+dQG/IXMwdPzhiERS2IjsumOAR806vGmAMCRPkOYyAR5SmZoLNq+dcG/0kP/GXYMZRRKTMJpySzFhI",
+	"mA1jaIClW1YrGaubVWttyXyfdcAyCVw61cHpQxgDCqdKhiqF3WfVX8avz07GV2eT84+nFxeTi02j7jbd",
+	"qorY7zXOglHwXXfdvXX9U9MtyrxfUzdLRWQHxmVF9YFXx16LfCAVCCXnqHPAtIAb0JgqTXkmRo0eaute",
+	"Yws2L2qONYVnjV+4aQ+y3f09aNPR8xXdzdd3940Pk7Je0tBx3Sei9q7zw0zpKY8ilA/PGLXgpgQRMiFQ",
+	"r/0Us4UvHJNqqZncStSglcAaEAd1IF5fnl58vD4fX1/9NLk4+8/pyX1IfFUq/01QWIr713qbOnUtmbhE",
+	"vUDtDfF1fh9LyCTepRhSxDkPggrDTGusJponm4nm+vz017enx1enJ/sTzVmuLXh1IXfct3B1o+h/rdul",
+	"suMwxNSyqXfjVzj8LK8zzAnK+3bKmgvUhuI7YrYe2Yd1z5+du6T68ZfTi0vKqyfjq9P7vH+uLFS0/iZu",
+	"r8vs5P8HV5WpDwNGDZ3KdIjFuVqAnXkHqmZayKjDqN/p9Hv9Qbt30O4d/B/ZbgNAf9tpZUP2Ff46V/VO",
+	"v2i9drXMTa3XsO7BycWP97RdO3vxTaf6U30zfzpx/9rQtUq9YXJZMEhfCYaLAtQ0fU0RJWiaqwVpi1EH",
+	"HHcEbGbzqSZCwZY0w1RIpSoy+s/ryLgYX51+fH325uzq/oJ9pRTQcaA8zzeBwZbYfzAcNmi6eyVUXv3b",
+	"QMokDeNK8z/xa1PKbyoDptH1eGthbuZwpFiROms55GBv/S/RcV1V8ZsAoypxAxPv3r1rjyv0RDNZWSEw",
+	"KImGMbW6cu7bW89x+erBpLn1MdLEU5zwOc1tNCknLz8Eb95cwttsKnhIc8mHoAWRIoi8/BDQH1LJEOm1",
+	"uIds+OPrsBcuJmYqjl4PZn8emjH++tNBeBBP6F0m5kpzGycv35w8acFnlb78EJDW9NBYJvClYw+aeNL1",
+	"7OYsQoasMIapVilqy3Ez6WxbyXEfZJFM3mqWphjl9oBbx4e4gSBkWnOMXgCbGvR0CDDo94adtW6einO+",
+	"d0Tb9naOPawwhXu3jZnvRwtf9KmqeSrGU9eDftAKEnbnWe0nNab9oNfMcq+5qfeFpjcNhyihuWXOJtLg",
+	"PpAfbb5foQU2TXTi/prmdJ9JMeQzHkKoZMQ9R6c0+KDLqdKQZQYBWRgDnQHUzHf0ZDiZCeHbRk/DbaCo",
+	"jPS9jvJ8LEa+E3EJo9xkyx8aWTSRYrmxa+mDWlLZ3LrK3PrJZK8CO/Zbn7J+o1Df7235DDKDEVgFc75A",
+	"SJRG4NIfztHIU5VZ55VyY24xIZGrbUvv0IlpzZbBap039x8/QWPY/H4LPHD3CmVaDQIPgqpXmuLhqAH1",
+	"20SQzlkuj2/SrR47Bbm2G/dMCFhwJXJKmktgRbLOhVdNf2/gvaLNfilk0SHqblg1HHNjzVbw19Te8h5U",
+	"/qZIvI19bkWBicubjAt0fF9OWHaCBrzmVOI2VMnxqiYwv4YrzO4ywkM22YCA37FegbdBQKkdw0xzu7wk",
+	"E3uL+PpI5bhBZa3mmiUUQmFBDJoXnl33NfQTLoH7bJcZGutpkJNRTsDzBbW6nk1ESJkxt0pHZaUm5SK3",
+	"/fqEsbUpGfES9YKHOA5DleUX0ZvXqu4FGordG6CmlnEJJlbatgVfYARHyLS7KPqE0sCjwWGvB+ZxEYII",
+	"Ezp2P8dnO9TormuYMDAT6vZFtdOg8VtGYDDUaGGuCNkuzx4xw8MOXPk9QiZhSg5dqE9UEy10Wcq7itqC",
+	"rv/VJV2hbn1td9KP1zs7CjxUKeaZyel+rUVuGjPqdkOhsqiTKDlX0bQTqqSyhXs9aAV3bTclt2nWaIui",
+	"8w5ZykJul8HoSa8VpKi5ivLr6WB02CNQzbgQ/rHTIhjlKpJP7tp0Ap/e2tmDdfLHrsUr/d4veLGZIt0E",
+	"D1EaV1Lya5njYzj6rX1+3L4cw6DTg+vLoBVsbKuRWb7AUCWJkqaj9LybCzLd6bItw7Zh3UGn181M12UQ",
+	"bl1X+IY0PTnydycwjqjtMFavL5UfXWCiFggTucGl0sOfcenuWzxNEYyCfqdXMTpLebvyrCQqSAGVomQp",
+	"D0bBoNPr5LdlsXO7M5mT0F303cVf94u7kVvRk59xabpfyhuFlY8IgU3ts9fdgJLYeF0OM62SaouCUe29",
+	"DryLUcJSZaC9GdjGWiZrC1pQGPSYgABMGJUvzfucysplec/pH/lLYf+Ou332P1SmmlY1S3I5hyL48/RA",
+	"XVXuFz8SPIgGv/M85IkKG9LLsZIzPs80FhB5e+YoK2O2QBip0OSkVDUAwkKCw4O/d+1+Z2zUFmyKoo2S",
+	"an7lYVtwY3OMeCSeRZQhnZMnej52INic8Ztr6PqVrr/UXbX2vli5+tr/cnmh/oB38/vV1c3GnWm/13vA",
+	"OPzwUbRUaXsaLZ4VY0oL3CCkpFj6b5FqXzd04Kr4WiJvo7mBfq/3ovxI5gdTPHG1N5+wah8q2Px6Jp+I",
+	"lI1R33KD5WzUchUlP30pGbhtGN3gkaRgLge3xx0CSr83bJoKeeWLgfJmqPwmY+t7iX8kW0MuHHp8NK0t",
+	"cdStXLy7JQf7l2QbZMewN9i/aFa98Bp6w9+/omSR3YLDBy2os+7D/vP9qzZpylUrePIQwzVdSFV7RJdb",
+	"ttqw9zcU8NWm8f0NBfb62n5P4aRWj80dbb3VXlKNo8Z1f/dyf/vSr/Yv1ToV5MyLO3LTRwI7+5nt1mPr",
+	"DTJDfrRNsW+YpCEwbeqnaQjYKKed9bcpzTZa3az+FwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
