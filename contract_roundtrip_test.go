@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/atlascontract/deleteorgapikey/internal/contract"
 	"github.com/atlascontract/deleteorgapikey/gen"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 const (

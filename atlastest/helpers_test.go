@@ -14,8 +14,8 @@ import (
 	"github.com/icholy/digest"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
-	"github.com/atlascontract/deleteorgapikey/internal/contract"
 	"github.com/atlascontract/deleteorgapikey/gen"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 // exchange is one round trip as seen on the wire, below any auth transport.

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
-	"github.com/atlascontract/deleteorgapikey/internal/contract"
 	"github.com/atlascontract/deleteorgapikey/gen"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 // rawDo writes one request byte for byte on a fresh connection, so that

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/atlascontract/deleteorgapikey/internal/contract"
 	"github.com/atlascontract/deleteorgapikey/gen"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 // Client is the generated client with everything wired in: ids checked

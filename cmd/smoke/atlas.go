@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/atlascontract/deleteorgapikey/authedit"
-	"github.com/atlascontract/deleteorgapikey/internal/contract"
 	"github.com/atlascontract/deleteorgapikey/gen"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 // runAtlas checks a live service without changing it: an unauthenticated

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/atlascontract/deleteorgapikey/internal/contract"
 	"github.com/atlascontract/deleteorgapikey/gen"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 // isID is an independent statement of the spec's ^([a-f0-9]{24})$.
