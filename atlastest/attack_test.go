@@ -73,7 +73,7 @@ func TestAuthenticationAttacks(t *testing.T) {
 	srv := atlastest.NewServer(atlastest.WithRateLimit(100, 1, time.Hour), atlastest.WithOrg(atlastest.Org{
 		ID:   otherOrg,
 		Keys: []atlastest.Key{{ID: otherKey}},
-		ServiceAccounts: []atlastest.ServiceAccount{
+		Accounts: []atlastest.Account{
 			{ClientID: "other-member", ClientSecret: "m3mber"},
 		},
 	}))

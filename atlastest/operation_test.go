@@ -22,9 +22,9 @@ func TestAuthorizationAndLookup(t *testing.T) {
 	other := "5a0a1e7e0f2faa1d2b3c4d5e"
 	otherKey := "6b0b1e7e0f2faa1d2b3c4d5e"
 	srv := atlastest.NewServer(atlastest.WithOrg(atlastest.Org{
-		ID:              other,
-		Keys:            []atlastest.Key{{ID: otherKey}},
-		ServiceAccounts: []atlastest.ServiceAccount{{ClientID: "other-owner", ClientSecret: "s3cret", Owner: true}},
+		ID:       other,
+		Keys:     []atlastest.Key{{ID: otherKey}},
+		Accounts: []atlastest.Account{{ClientID: "other-owner", ClientSecret: "s3cret", Owner: true}},
 	}))
 	defer srv.Close()
 	key := srv.Keys()[0]
@@ -209,7 +209,7 @@ func TestRateLimit(t *testing.T) {
 	}
 	// Limits are per organization: another org still has its bucket.
 	other := atlastest.Org{ID: "aaaaaaaaaaaaaaaaaaaaaaaa", Keys: []atlastest.Key{{ID: "bbbbbbbbbbbbbbbbbbbbbbbb"}},
-		ServiceAccounts: []atlastest.ServiceAccount{{ClientID: "o", ClientSecret: "s", Owner: true}}}
+		Accounts: []atlastest.Account{{ClientID: "o", ClientSecret: "s", Owner: true}}}
 	srv2 := atlastest.NewServer(atlastest.WithRateLimit(1, 1, time.Hour), atlastest.WithOrg(other))
 	defer srv2.Close()
 	resp, body := del(t, ownerBearer(t, srv2), opURL(srv2, srv2.OrgID(), srv2.Keys()[0], ""))

@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/atlascontract/deleteorgapikey/authedit"
 )
 
 // Org seeds an organization of your own with [WithOrg].
 type Org struct {
-	ID              string // 24 lowercase hex digits; required
-	Keys            []Key
-	ServiceAccounts []ServiceAccount
+	ID       string // 24 lowercase hex digits; required
+	Keys     []Key
+	Accounts []Account // service accounts
 }
 
 // Key is an organization API key. A key with PublicKey and PrivateKey can
@@ -24,21 +26,33 @@ type Key struct {
 	Projects   []string // ids of the org's projects the key is assigned to; created on first mention
 }
 
-// ServiceAccount authenticates with the OAuth2 client-credentials flow.
-type ServiceAccount struct {
+// Account is a service account: it authenticates with the OAuth2
+// client-credentials flow.
+type Account struct {
 	ClientID     string
 	ClientSecret string
 	Owner        bool // Organization Owner role
 }
 
-// Credentials are the secrets of the default organization's owner or member:
-// an API key for Digest and a service account for Bearer tokens.
-type Credentials struct {
+// Principal is the default organization's owner or member: an API key for
+// Digest and a service account for Bearer tokens.
+type Principal struct {
 	KeyID        string // the API key's id, deletable like any other key
 	PublicKey    string
 	PrivateKey   string
 	ClientID     string
 	ClientSecret string
+}
+
+// APIKey is the principal's API key as authedit takes it (HTTP Digest).
+func (p Principal) APIKey() authedit.APIKey {
+	return authedit.APIKey{PublicKey: p.PublicKey, PrivateKey: authedit.Secret(p.PrivateKey)}
+}
+
+// ServiceAccount is the principal's service account as authedit takes it
+// (OAuth2 client credentials).
+func (p Principal) ServiceAccount() authedit.ServiceAccount {
+	return authedit.ServiceAccount{ClientID: p.ClientID, ClientSecret: authedit.Secret(p.ClientSecret)}
 }
 
 // Option configures a Server. New and NewServer panic when an option is

@@ -27,8 +27,8 @@ type Server struct {
 	// Set up by New, read-only afterwards.
 	orgs      map[id]*org
 	def       *org // the default organization
-	owner     Credentials
-	member    Credentials
+	owner     Principal
+	member    Principal
 	reserved  [2]id // the owner's and the member's key, left out of Keys
 	projects  []*project
 	projIndex map[id]uint32
@@ -146,11 +146,11 @@ func (s *Server) OrgID() string { return s.def.id.String() }
 
 // Owner holds the default organization's Organization Owner credentials: an
 // API key (digest) and a service account (client credentials).
-func (s *Server) Owner() Credentials { return s.owner }
+func (s *Server) Owner() Principal { return s.owner }
 
 // Member holds credentials of the default organization without the
 // Organization Owner role: its calls are answered 403.
-func (s *Server) Member() Credentials { return s.member }
+func (s *Server) Member() Principal { return s.member }
 
 // Keys lists the default organization's keys, sorted, except the Owner's and
 // the Member's own keys: the keys a test is meant to delete.
@@ -305,7 +305,7 @@ func (s *Server) addCredential(pub string, c *credential) {
 	s.credByKey[c.keyID] = pub
 }
 
-func (s *Server) addAccount(o *org, sa ServiceAccount) {
+func (s *Server) addAccount(o *org, sa Account) {
 	if sa.ClientID == "" || sa.ClientSecret == "" {
 		panic(fmt.Sprintf("atlastest: service account %q: ClientID and ClientSecret are required", sa.ClientID))
 	}
@@ -327,9 +327,9 @@ func (s *Server) seedDefault(g *idGen) {
 		ps[i] = s.newProject(o, g.next(s.idTaken), n/2+1)
 	}
 	s.arena = make([]uint32, 0, n*3/2+1)
-	for i, c := range []*Credentials{&s.owner, &s.member} {
+	for i, c := range []*Principal{&s.owner, &s.member} {
 		kid := g.next(s.idTaken)
-		*c = Credentials{
+		*c = Principal{
 			KeyID:        kid.String(),
 			PublicKey:    g.letters(8),
 			PrivateKey:   privateKey(),
@@ -340,7 +340,7 @@ func (s *Server) seedDefault(g *idGen) {
 		s.reserved[i] = kid
 		s.addCredential(c.PublicKey, &credential{keyID: kid, org: o, private: c.PrivateKey, owner: owner})
 		s.addKey(o, kid, nil, true)
-		s.addAccount(o, ServiceAccount{ClientID: c.ClientID, ClientSecret: c.ClientSecret, Owner: owner})
+		s.addAccount(o, Account{ClientID: c.ClientID, ClientSecret: c.ClientSecret, Owner: owner})
 	}
 	for i := range n {
 		assigned := []uint32{ps[i%3], ps[(i+1)%3]}
@@ -392,7 +392,7 @@ func (s *Server) seedOrg(g *idGen, spec Org) {
 		}
 		s.addKey(o, kid, assigned, hasCred)
 	}
-	for _, sa := range spec.ServiceAccounts {
+	for _, sa := range spec.Accounts {
 		s.addAccount(o, sa)
 	}
 }
