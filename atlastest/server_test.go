@@ -37,7 +37,7 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("id %q does not fit the spec", v)
 		}
 	}
-	for _, c := range []atlastest.Credentials{owner, member} {
+	for _, c := range []atlastest.Principal{owner, member} {
 		if c.PublicKey == "" || c.PrivateKey == "" || c.ClientID == "" || c.ClientSecret == "" {
 			t.Errorf("incomplete credentials %+v", c)
 		}
@@ -196,7 +196,7 @@ func TestInvalidOptionsPanic(t *testing.T) {
 		"bad project":         {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{{Projects: []string{"x"}}}})},
 		"half a key":          {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{{PublicKey: "p"}}})},
 		"shared public key":   {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{{PublicKey: "p", PrivateKey: "1"}, {PublicKey: "p", PrivateKey: "2"}}})},
-		"half an account":     {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", ServiceAccounts: []atlastest.ServiceAccount{{ClientID: "c"}}})},
+		"half an account":     {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Accounts: []atlastest.Account{{ClientID: "c"}}})},
 		"project in two orgs": {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{{Projects: []string{"0000000000000000000000c1"}}}}), atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a2", Keys: []atlastest.Key{{Projects: []string{"0000000000000000000000c1"}}}})},
 		"negative seed keys":  {atlastest.WithSeedKeys(-1)},
 		"rate limit":          {atlastest.WithRateLimit(0, 1, 1)},
