@@ -2,6 +2,7 @@ package authedit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path"
@@ -17,21 +18,6 @@ import (
 // Batches of deletes under every fault the reference server injects: each
 // key must be removed exactly once, and the per-key report must say what
 // the server's log says happened.
-
-// scaledSleep waits d/div: Retry-After: 1 costs 1s/div, so the real rate
-// limiter can refill in between without the test waiting seconds.
-func scaledSleep(div time.Duration) func(context.Context, time.Duration) error {
-	return func(ctx context.Context, d time.Duration) error {
-		t := time.NewTimer(d / div)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
 
 // result is the report of a batch: the outcome and error per key.
 type result struct {
@@ -147,19 +133,17 @@ func countTrue(m map[string]bool) int {
 	return n
 }
 
-// One key at a time, with a fault scripted for most keys, latency on every
-// request and a rate limiter that runs dry after 5 requests and then lets
-// one through every 10 ms.
+// One key at a time, with a fault scripted for most keys. The retry waits
+// are recorded, not slept, and no rate limiter runs: what the server sees
+// depends on the script alone, never on how fast the machine is.
 func TestBatchSequentialUnderFaults(t *testing.T) {
-	srv := newAtlas(t, atlastest.WithSeedKeys(45), atlastest.WithRateLimit(5, 1, 10*time.Millisecond))
-	srv.SetLatency(2 * time.Millisecond)
+	srv := newAtlas(t, atlastest.WithSeedKeys(45))
 	keys := srv.Keys()
 	if len(keys) != 50 {
 		t.Fatalf("%d keys, want 50", len(keys))
 	}
-	c, err := authedit.NewClient(srv.URL, ownerKey(srv), authedit.WithRetry(authedit.RetryPolicy{
-		MaxAttempts: 8, MinBackoff: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, Sleep: scaledSleep(100),
-	}))
+	var sl sleeps
+	c, err := authedit.NewClient(srv.URL, ownerKey(srv), authedit.WithRetry(fast(8, &sl)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,40 +161,64 @@ func TestBatchSequentialUnderFaults(t *testing.T) {
 		}
 	})
 	l := checkBatch(t, srv, keys, r)
-	// Every scripted fault happened (the limiter adds 429s of its own).
-	if l.statuses[500] != 20 || l.statuses[429] <= 20 || l.dropped != 20 {
-		t.Errorf("server saw %d 500s, %d 429s, %d drops; want 20, more than 20, 20", l.statuses[500], l.statuses[429], l.dropped)
-	}
-	// A drop on a request the limiter refused deletes nothing; the others
-	// were the keys' deletes, and their keys are reported already removed.
-	if countTrue(l.lost) == 0 {
-		t.Error("no drop hit a delete that took effect; the test proves nothing")
+	if l.statuses[500] != 20 || l.statuses[429] != 20 || l.dropped != 20 || countTrue(l.lost) != 20 {
+		t.Errorf("server saw %d 500s, %d 429s, %d drops (%d of deletes that took effect); want 20 each",
+			l.statuses[500], l.statuses[429], l.dropped, countTrue(l.lost))
 	}
 }
 
-// Eight workers on a cold service account, faults set mid-batch, a small
-// rate limit: still one token request, every key removed once.
-func TestBatchConcurrentUnderFaults(t *testing.T) {
-	srv := newAtlas(t, atlastest.WithSeedKeys(45), atlastest.WithRateLimit(10, 1, 5*time.Millisecond))
-	srv.SetLatency(3 * time.Millisecond)
+// A request the rate limiter refused deletes nothing, even when its answer
+// is lost: the key stays, and Remove reports the 429 that followed. The
+// bucket holds one request and refills once a day, so it is empty for the
+// whole test however slowly the test runs.
+func TestDropOnRateLimitedRequest(t *testing.T) {
+	srv := newAtlas(t, atlastest.WithRateLimit(1, 1, 24*time.Hour))
 	keys := srv.Keys()
-	c, err := authedit.NewClient(srv.URL, ownerAccount(srv), authedit.WithRetry(authedit.RetryPolicy{
-		MaxAttempts: 12, MinBackoff: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, Sleep: scaledSleep(50),
-	}))
+	var sl sleeps
+	c, err := authedit.NewClient(srv.URL, ownerKey(srv), authedit.WithRetry(fast(4, &sl)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Remove(t.Context(), srv.OrgID(), keys[0]); out != authedit.Removed || err != nil {
+		t.Fatalf("first key: %v, %v; want removed", out, err)
+	}
+	srv.DropNext(1)
+	out, err := c.Remove(t.Context(), srv.OrgID(), keys[1])
+	var ae *authedit.APIError
+	if out != authedit.Failed || !errors.As(err, &ae) || ae.StatusCode != http.StatusTooManyRequests || ae.RetryAfter != 24*time.Hour {
+		t.Errorf("second key: %v, %v; want failed, *APIError 429 asking to retry after 24h", out, err)
+	}
+	if srv.KeyProjects(keys[1]) == nil {
+		t.Error("the refused request deleted the key")
+	}
+	l := readLedger(srv)
+	if l.statuses[429] != 2 || l.dropped != 1 || len(sl.waits()) != 1 {
+		t.Errorf("server saw %v, %d dropped; client waited %v; want two 429s, the first dropped, one wait", l.statuses, l.dropped, sl.waits())
+	}
+}
+
+// Eight workers on a cold service account, faults set mid-batch: still one
+// token request, every key removed once. Waits are recorded, not slept.
+func TestBatchConcurrentUnderFaults(t *testing.T) {
+	srv := newAtlas(t, atlastest.WithSeedKeys(45))
+	srv.SetLatency(3 * time.Millisecond) // keeps the workers' requests overlapping
+	keys := srv.Keys()
+	var sl sleeps
+	c, err := authedit.NewClient(srv.URL, ownerAccount(srv), authedit.WithRetry(fast(12, &sl)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.FailNext(6, http.StatusInternalServerError)
 	srv.DropNext(6)
 	r := removeAll(t.Context(), c, srv.OrgID(), keys, 8, func(i int) {
-		if i == 25 {
+		if i == 25 { // at least 18 removals have ended: the faults above are used up
 			srv.FailNext(4, http.StatusTooManyRequests)
 			srv.DropNext(3)
 		}
 	})
 	l := checkBatch(t, srv, keys, r)
-	if l.statuses[500] != 6 || l.statuses[429] < 4 || l.dropped != 9 {
-		t.Errorf("server saw %d 500s, %d 429s, %d drops; want 6, at least 4, 9", l.statuses[500], l.statuses[429], l.dropped)
+	if l.statuses[500] != 6 || l.statuses[429] != 4 || l.dropped != 9 {
+		t.Errorf("server saw %d 500s, %d 429s, %d drops; want 6, 4, 9", l.statuses[500], l.statuses[429], l.dropped)
 	}
 	if got := srv.CountRequests(isToken); got != 1 {
 		t.Errorf("token requests = %d, want 1", got)
