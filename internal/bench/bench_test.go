@@ -2,9 +2,9 @@ package bench_test
 
 // Benchmarks for BENCHMARKS.md. Each one comes with the baseline it is
 // compared with, measured by the same benchmark function in the same run;
-// internal/bench/ratio computes the ratios. The scale benchmark lives beside the
-// server it measures (atlastest.BenchmarkDelete) and scripts/bench runs it
-// from there.
+// internal/bench/ratio computes the ratios. The scale benchmark lives beside
+// the server it measures (atlastest.BenchmarkDelete) and scripts/bench runs
+// it from there.
 //
 // Nothing here asserts on time: a benchmark fails only when a delete does
 // not get the answer it should.
@@ -63,13 +63,6 @@ func newBareServer(tb testing.TB) *httptest.Server {
 	return srv
 }
 
-// bareDigestAuth is an Authorization header of the size and shape our
-// digest client sends, for the hand-written baseline.
-func bareDigestAuth() string {
-	return fmt.Sprintf(`Digest username="benchpub", realm=%q, nonce="bXJjOWZ2c3V0b2x3eGZ0cGtqbGhpY2V3bmRxYXplbWs", uri="/api/atlas/v2/orgs/%s/apiKeys/%s", response="%s", algorithm=SHA-256, cnonce="0123456789abcdef", opaque="b3BhcXVl", qop=auth, nc=00000001`,
-		atlastest.Realm, bareOrg, bareKey, strings.Repeat("ab", 32))
-}
-
 // newTransport is a fresh loopback transport keeping enough idle
 // connections for conc concurrent requests (http.DefaultTransport keeps 2
 // per host, which would make concurrent benchmarks measure TCP setup).
@@ -81,16 +74,14 @@ func newTransport(tb testing.TB, conc int) *http.Transport {
 	return tr
 }
 
-// rawDelete is the hand-written baseline: one net/http DELETE with the
-// headers our client sends (Accept, User-Agent, Authorization as given),
-// body drained and closed. No validation, no editors, no timeout.
+// rawDelete is a hand-written client: one net/http DELETE with the
+// versioned Accept and the Authorization given, body drained and closed.
 func rawDelete(ctx context.Context, hc *http.Client, base, org, key, auth string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, base+"/api/atlas/v2/orgs/"+org+"/apiKeys/"+key, nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Accept", contract.AcceptHeader())
-	req.Header.Set("User-Agent", authedit.UserAgent())
 	req.Header.Set("Authorization", auth)
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -104,9 +95,14 @@ func rawDelete(ctx context.Context, hc *http.Client, base, org, key, auth string
 	return nil
 }
 
-// clientDelete deletes through any generated client (ours or one wrapping
-// another transport) and wants a 204.
-func clientDelete(ctx context.Context, c gen.ClientWithResponsesInterface, org, key string) error {
+// deleter is what clientDelete needs: our client, or the generated one
+// around another transport.
+type deleter interface {
+	DeleteOrgApiKeyWithResponse(ctx context.Context, orgID, apiUserID string, params *gen.DeleteOrgApiKeyParams, reqEditors ...gen.RequestEditorFn) (*gen.DeleteOrgApiKeyResponse, error)
+}
+
+// clientDelete deletes through c and wants a 204.
+func clientDelete(ctx context.Context, c deleter, org, key string) error {
 	resp, err := c.DeleteOrgApiKeyWithResponse(ctx, org, key, nil)
 	if err != nil {
 		return err
@@ -131,16 +127,6 @@ func newAtlas(tb testing.TB, n int) *atlastest.Server {
 	srv := atlastest.NewServer(atlastest.WithSeedKeys(n), atlastest.WithRateLimit(1<<30, 1<<30, time.Second))
 	tb.Cleanup(srv.Close)
 	return srv
-}
-
-func ownerKey(srv *atlastest.Server) authedit.APIKey {
-	o := srv.Owner()
-	return authedit.APIKey{PublicKey: o.PublicKey, PrivateKey: authedit.Secret(o.PrivateKey)}
-}
-
-func ownerAccount(srv *atlastest.Server) authedit.ServiceAccount {
-	o := srv.Owner()
-	return authedit.ServiceAccount{ClientID: o.ClientID, ClientSecret: authedit.Secret(o.ClientSecret)}
 }
 
 func isOperation(r atlastest.Request) bool { return strings.HasPrefix(r.Path, "/api/atlas/") }
@@ -218,64 +204,13 @@ func bearerToken(tb testing.TB, srv *atlastest.Server) string {
 	return "Bearer " + tok.AccessToken
 }
 
-// BenchmarkClientOverhead (figure 1) times one delete, one at a time,
-// against the bare server, through our ready client (authedit.NewClient:
-// id checks, generated request building, Accept and User-Agent editors,
-// request validation, client timeout, origin check and cleartext guard,
-// authentication, response parsing) and through a hand-written net/http
-// DELETE sending the same headers. For digest our client is warm (the one
-// challenge is answered before timing) and computes a fresh response hash
-// per request; the baseline sends a fixed header of the same shape. For
-// bearer the token is fetched before timing. The server checks nothing, so
-// the difference is client cost.
-func BenchmarkClientOverhead(b *testing.B) {
-	srv := newBareServer(b)
-	ctx := context.Background()
-	schemes := []struct {
-		name  string
-		creds authedit.Credentials
-		auth  string
-	}{
-		{"digest", authedit.APIKey{PublicKey: "benchpub", PrivateKey: "benchpriv"}, bareDigestAuth()},
-		{"bearer", authedit.ServiceAccount{ClientID: "benchid", ClientSecret: "benchsecret"}, "Bearer bare-token"},
-	}
-	for _, s := range schemes {
-		b.Run("scheme="+s.name+"/client=nethttp", func(b *testing.B) {
-			b.ReportAllocs()
-			hc := &http.Client{Transport: newTransport(b, 1)}
-			del := func() error { return rawDelete(ctx, hc, srv.URL, bareOrg, bareKey, s.auth) }
-			if err := del(); err != nil { // connect before timing
-				b.Fatal(err)
-			}
-			for b.Loop() {
-				if err := del(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run("scheme="+s.name+"/client=authedit", func(b *testing.B) {
-			b.ReportAllocs()
-			c := newClient(b, srv.URL, s.creds, newTransport(b, 1))
-			del := func() error { return clientDelete(ctx, c, bareOrg, bareKey) }
-			if err := del(); err != nil { // connect, and take the challenge or the token
-				b.Fatal(err)
-			}
-			for b.Loop() {
-				if err := del(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-// BenchmarkDigestRoundTrips (figure 2) deletes b.N seeded keys (run it with
+// BenchmarkDigestRoundTrips (figure 1) deletes b.N seeded keys (run it with
 // -benchtime=10000x) on the reference server with real digest
 // authentication, from a cold client, at concurrency 1 and 32, and reports
-// the requests the server saw per delete (req/op). Both clients are the
-// generated client with the same editors; only the digest transport
-// differs: ours (authedit, icholy/digest underneath) or
-// github.com/mongodb-forks/digest, the one the official Atlas Go SDK uses.
+// the requests the server saw per delete (req/op): our client (authedit,
+// icholy/digest underneath) against the generated client over
+// github.com/mongodb-forks/digest, the transport the official Atlas Go SDK
+// uses.
 func BenchmarkDigestRoundTrips(b *testing.B) {
 	ctx := context.Background()
 	for _, impl := range []string{"authedit", "mongodb-forks"} {
@@ -283,18 +218,18 @@ func BenchmarkDigestRoundTrips(b *testing.B) {
 			b.Run(fmt.Sprintf("impl=%s/conc=%d", impl, conc), func(b *testing.B) {
 				srv := newAtlas(b, b.N)
 				tr := newTransport(b, conc)
-				var c gen.ClientWithResponsesInterface
+				var c deleter
 				if impl == "authedit" {
-					c = newClient(b, srv.URL, ownerKey(srv), tr)
+					c = newClient(b, srv.URL, srv.Owner().APIKey(), tr)
 				} else {
 					o := srv.Owner()
-					hc := &http.Client{Transport: digest.NewTransportWithHTTPRoundTripper(o.PublicKey, o.PrivateKey, tr), Timeout: authedit.DefaultTimeout}
+					hc := &http.Client{Transport: digest.NewTransportWithHTTPRoundTripper(o.PublicKey, o.PrivateKey, tr)}
+					accept := func(_ context.Context, r *http.Request) error {
+						r.Header.Set("Accept", contract.AcceptHeader())
+						return nil
+					}
 					var err error
-					c, err = gen.NewClientWithResponses(srv.URL, gen.WithHTTPClient(hc),
-						gen.WithRequestEditorFn(authedit.SetAccept),
-						gen.WithRequestEditorFn(authedit.SetUserAgent),
-						gen.WithRequestEditorFn(authedit.ValidateRequest))
-					if err != nil {
+					if c, err = gen.NewClientWithResponses(srv.URL, gen.WithHTTPClient(hc), gen.WithRequestEditorFn(accept)); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -309,7 +244,7 @@ func BenchmarkDigestRoundTrips(b *testing.B) {
 	}
 }
 
-// BenchmarkServiceAccountTokens (figure 3) deletes b.N seeded keys (run it
+// BenchmarkServiceAccountTokens (figure 2) deletes b.N seeded keys (run it
 // with -benchtime=10000x) on the reference server from a cold
 // service-account client at concurrency 64, and reports the token requests
 // the server saw, per 10,000 deletes, and the operation requests per delete.
@@ -318,7 +253,7 @@ func BenchmarkServiceAccountTokens(b *testing.B) {
 	ctx := context.Background()
 	b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
 		srv := newAtlas(b, b.N)
-		c := newClient(b, srv.URL, ownerAccount(srv), newTransport(b, conc))
+		c := newClient(b, srv.URL, srv.Owner().ServiceAccount(), newTransport(b, conc))
 		keys, org := srv.Keys(), srv.OrgID()
 		b.ResetTimer()
 		mustDeleteAll(b, b.N, conc, func(i int) error { return clientDelete(ctx, c, org, keys[i]) })
@@ -328,14 +263,15 @@ func BenchmarkServiceAccountTokens(b *testing.B) {
 	})
 }
 
-// BenchmarkServerThroughput (figure 4) measures deletes per second at
+// BenchmarkServerThroughput (figure 3) measures deletes per second at
 // concurrency 16 on loopback against the reference server (spec checks on
 // every request, real authentication, rate limiting, the generated strict
 // server, request log) and against the bare server, with the same client
 // for both:
 //
-//   - scheme=bearer: the hand-written net/http client with a token fetched
-//     before timing, so that nearly all the difference is server cost;
+//   - scheme=bearer: a hand-written net/http client (rawDelete) with a token
+//     fetched before timing, so that nearly all the difference is server
+//     cost;
 //   - scheme=digest: our warm digest client, which computes a new response
 //     per request; the reference server verifies it (hash, nonce MAC, nc
 //     window), the bare server does not look at it.
@@ -375,7 +311,7 @@ func BenchmarkServerThroughput(b *testing.B) {
 				} else {
 					creds := authedit.Credentials(authedit.APIKey{PublicKey: "benchpub", PrivateKey: "benchpriv"})
 					if srv != nil {
-						creds = ownerKey(srv)
+						creds = srv.Owner().APIKey()
 					}
 					c := newClient(b, base, creds, tr)
 					del = func(i int) error { return clientDelete(ctx, c, org, key(i)) }
@@ -389,99 +325,6 @@ func BenchmarkServerThroughput(b *testing.B) {
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deletes/s")
 				reportFailures(b, failed, err)
 			})
-		}
-	}
-}
-
-// BenchmarkClientOverheadLayers breaks figure 1 (bearer) down: each layer
-// adds one part of our client to the one before, against the bare server.
-// It is not part of `make bench`; run it when figure 1 moves:
-//
-//	go test -run '^$' -bench ClientOverheadLayers -count 6 ./internal/bench/
-func BenchmarkClientOverheadLayers(b *testing.B) {
-	srv := newBareServer(b)
-	ctx := context.Background()
-	const auth = "Bearer bare-token"
-	staticHeaders := func(_ context.Context, req *http.Request) error {
-		req.Header.Set("Accept", contract.AcceptHeader())
-		req.Header.Set("User-Agent", authedit.UserAgent())
-		req.Header.Set("Authorization", auth)
-		return nil
-	}
-	staticAuth := func(_ context.Context, req *http.Request) error {
-		req.Header.Set("Authorization", auth)
-		return nil
-	}
-	genClient := func(b *testing.B, hc *http.Client, editors ...gen.RequestEditorFn) gen.ClientWithResponsesInterface {
-		opts := []gen.ClientOption{gen.WithHTTPClient(hc)}
-		for _, e := range editors {
-			opts = append(opts, gen.WithRequestEditorFn(e))
-		}
-		c, err := gen.NewClientWithResponses(srv.URL, opts...)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return c
-	}
-	layers := []struct {
-		name string
-		del  func(b *testing.B) func() error
-	}{
-		{"0-nethttp", func(b *testing.B) func() error {
-			hc := &http.Client{Transport: newTransport(b, 1)}
-			return func() error { return rawDelete(ctx, hc, srv.URL, bareOrg, bareKey, auth) }
-		}},
-		{"1-timeout", func(b *testing.B) func() error {
-			hc := &http.Client{Transport: newTransport(b, 1), Timeout: authedit.DefaultTimeout}
-			return func() error { return rawDelete(ctx, hc, srv.URL, bareOrg, bareKey, auth) }
-		}},
-		{"2-generated", func(b *testing.B) func() error {
-			c := genClient(b, &http.Client{Transport: newTransport(b, 1), Timeout: authedit.DefaultTimeout}, staticHeaders)
-			return func() error { return clientDelete(ctx, c, bareOrg, bareKey) }
-		}},
-		{"3-editors", func(b *testing.B) func() error {
-			c := genClient(b, &http.Client{Transport: newTransport(b, 1), Timeout: authedit.DefaultTimeout},
-				authedit.SetAccept, authedit.SetUserAgent, authedit.ValidateRequest, staticAuth)
-			return func() error { return clientDelete(ctx, c, bareOrg, bareKey) }
-		}},
-		{"4-transport", func(b *testing.B) func() error {
-			t, err := authedit.NewTransport(srv.URL, authedit.ServiceAccount{ClientID: "benchid", ClientSecret: "benchsecret"}, authedit.WithTransport(newTransport(b, 1)))
-			if err != nil {
-				b.Fatal(err)
-			}
-			c := genClient(b, &http.Client{Transport: t, Timeout: authedit.DefaultTimeout},
-				authedit.SetAccept, authedit.SetUserAgent, authedit.ValidateRequest)
-			return func() error { return clientDelete(ctx, c, bareOrg, bareKey) }
-		}},
-		{"5-client", func(b *testing.B) func() error {
-			c := newClient(b, srv.URL, authedit.ServiceAccount{ClientID: "benchid", ClientSecret: "benchsecret"}, newTransport(b, 1))
-			return func() error { return clientDelete(ctx, c, bareOrg, bareKey) }
-		}},
-	}
-	for _, l := range layers {
-		b.Run("layer="+l.name, func(b *testing.B) {
-			b.ReportAllocs()
-			del := l.del(b)
-			if err := del(); err != nil {
-				b.Fatal(err)
-			}
-			for b.Loop() {
-				if err := del(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-// BenchmarkCheckIDs is the spec check of both ids (contract.CheckIDs), which
-// our client runs before building a request and, inside
-// contract.CheckRequest, again on the built request.
-func BenchmarkCheckIDs(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := contract.CheckIDs(bareOrg, bareKey); err != nil {
-			b.Fatal(err)
 		}
 	}
 }

@@ -1,9 +1,9 @@
 // Command ratio reads raw `go test -bench` output (as written by
-// bench/run) and prints the BENCHMARKS.md goal table: for each figure the
-// median of ours, the median of its baseline from the same run, their
+// scripts/bench) and prints the BENCHMARKS.md goal table: for each figure
+// the median of ours, the median of its baseline from the same run, their
 // ratio, the goal and whether it is met.
 //
-//	go run ./internal/bench/ratio bench/out/results.txt
+//	go run ./internal/bench/ratio internal/bench/out/results.txt
 package main
 
 import (
@@ -78,35 +78,25 @@ func atLeast(x float64) func(float64) bool { return func(v float64) bool { retur
 func exactly(x float64) func(float64) bool { return func(v float64) bool { return v == x } }
 
 var figures = []figure{
-	{"1 client overhead, digest: time/delete, ours / hand-written net/http", "ns/op",
-		"ClientOverhead/scheme=digest/client=authedit", "ClientOverhead/scheme=digest/client=nethttp", "ratio ≤ 1.15", atMost(1.15), false},
-	{"1 client overhead, digest: allocs/delete", "allocs/op",
-		"ClientOverhead/scheme=digest/client=authedit", "ClientOverhead/scheme=digest/client=nethttp", "reported", nil, false},
-	{"1 client overhead, bearer: time/delete, ours / hand-written net/http", "ns/op",
-		"ClientOverhead/scheme=bearer/client=authedit", "ClientOverhead/scheme=bearer/client=nethttp", "ratio ≤ 1.15", atMost(1.15), false},
-	{"1 client overhead, bearer: allocs/delete", "allocs/op",
-		"ClientOverhead/scheme=bearer/client=authedit", "ClientOverhead/scheme=bearer/client=nethttp", "reported", nil, false},
-	{"2 digest requests/delete, concurrency 1: ours vs mongodb-forks/digest", "req/op",
+	{"1 digest requests/delete, concurrency 1: ours vs mongodb-forks/digest", "req/op",
 		"DigestRoundTrips/impl=authedit/conc=1", "DigestRoundTrips/impl=mongodb-forks/conc=1", "ours ≤ 1.01", atMost(1.01), true},
-	{"2 digest requests/delete, concurrency 32: ours vs mongodb-forks/digest", "req/op",
+	{"1 digest requests/delete, concurrency 32: ours vs mongodb-forks/digest", "req/op",
 		"DigestRoundTrips/impl=authedit/conc=32", "DigestRoundTrips/impl=mongodb-forks/conc=32", "ours ≤ 1.01", atMost(1.01), true},
-	{"2 digest deletes that failed, concurrency 1: ours vs mongodb-forks/digest", "failed/op",
+	{"1 digest deletes that failed, concurrency 1: ours vs mongodb-forks/digest", "failed/op",
 		"DigestRoundTrips/impl=authedit/conc=1", "DigestRoundTrips/impl=mongodb-forks/conc=1", "ours 0", exactly(0), true},
-	{"2 digest deletes that failed, concurrency 32: ours vs mongodb-forks/digest", "failed/op",
+	{"1 digest deletes that failed, concurrency 32: ours vs mongodb-forks/digest", "failed/op",
 		"DigestRoundTrips/impl=authedit/conc=32", "DigestRoundTrips/impl=mongodb-forks/conc=32", "ours 0", exactly(0), true},
-	{"3 service account: token requests per 10,000 deletes, concurrency 64", "tokens/10k-deletes",
+	{"2 service account: token requests per 10,000 deletes, concurrency 64", "tokens/10k-deletes",
 		"ServiceAccountTokens/conc=64", "", "exactly 1", exactly(1), false},
-	{"4 reference server deletes/s, bearer: atlastest / bare 204 handler", "deletes/s",
+	{"3 reference server deletes/s, bearer: atlastest / bare 204 handler", "deletes/s",
 		"ServerThroughput/scheme=bearer/server=atlastest", "ServerThroughput/scheme=bearer/server=bare", "ratio ≥ 0.4", atLeast(0.4), false},
-	{"4 reference server deletes/s, digest: atlastest / bare 204 handler", "deletes/s",
+	{"3 reference server deletes/s, digest: atlastest / bare 204 handler", "deletes/s",
 		"ServerThroughput/scheme=digest/server=atlastest", "ServerThroughput/scheme=digest/server=bare", "ratio ≥ 0.4", atLeast(0.4), false},
-	{"4 deletes that failed, digest, concurrency 16: atlastest vs bare 204 handler", "failed/op",
+	{"3 deletes that failed, digest, concurrency 16: atlastest vs bare 204 handler", "failed/op",
 		"ServerThroughput/scheme=digest/server=atlastest", "ServerThroughput/scheme=digest/server=bare", "0", exactly(0), true},
-	{"5 scale: time/delete at 10^6 keys / at 10^3 keys", "ns/op",
+	{"4 scale: time/delete at 10^6 keys / at 10^3 keys", "ns/op",
 		"Delete/keys=1000000", "Delete/keys=1000", "ratio ≤ 1.2", atMost(1.2), false},
-	{"5 scale: heap bytes per seeded key at 10^6 keys", "heapB/key",
-		"Delete/keys=1000000", "", "≤ 300", atMost(300), false},
-	{"6 go generate ./... wall time, warm module cache", "ns/op",
+	{"5 go generate ./... wall time, warm module cache", "ns/op",
 		"GoGenerate", "", "reported", nil, false},
 }
 
