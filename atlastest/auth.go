@@ -122,7 +122,6 @@ type token struct {
 
 type authState struct {
 	nonceKey [32]byte // HMAC key: nonces carry their issue time, authenticated
-	opaque   string
 
 	mu     sync.Mutex
 	nonces map[string]*ncWindow
@@ -133,7 +132,6 @@ type authState struct {
 
 func (a *authState) init() {
 	_, _ = rand.Read(a.nonceKey[:])
-	a.opaque = rand.Text()
 	a.nonces = map[string]*ncWindow{}
 	a.tokens = map[[32]byte]*token{}
 }
@@ -161,22 +159,47 @@ type principal struct {
 }
 
 // authFailure says why a request is not authenticated and which challenges
-// to answer with.
+// to answer with; build it with refuse.
 type authFailure struct {
 	detail      string
-	digest      bool // offer digest challenges
+	digest      bool // offer digest challenges: always, as Atlas does
 	stale       bool // ... marked stale=true
-	bearer      bool // offer a Bearer challenge
+	bearer      bool // offer a Bearer challenge: only WithBearerChallenge
 	bearerError bool // ... with error="invalid_token"
+}
+
+// refuse is the failure for detail. Whatever was wrong, Atlas answers with
+// its digest challenge alone (recorded); a Bearer challenge is added only
+// WithBearerChallenge, with error="invalid_token" when a token was refused.
+func (s *Server) refuse(detail string, stale, badToken bool) *authFailure {
+	b := s.cfg.bearerChallenge
+	return &authFailure{detail: detail, digest: true, stale: stale, bearer: b, bearerError: b && badToken}
+}
+
+// WithBearerChallenge adds a Bearer challenge (RFC 6750) to every 401 after
+// the digest one. Atlas sends none, and token clients do not need one:
+// authedit and golang.org/x/oauth2 read any 401 on a token as a refused token.
+func WithBearerChallenge() Option { return func(c *config) { c.bearerChallenge = true } }
+
+// WithClock replaces time.Now for everything in the server that expires or
+// refills: nonces, tokens and the token endpoint's limit, so a test can move
+// time on instead of waiting.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now == nil {
+			panic("atlastest: WithClock(nil)")
+		}
+		c.now = now
+	}
 }
 
 func (s *Server) authenticate(r *http.Request) (*principal, *authFailure) {
 	hs := r.Header.Values("Authorization")
 	if len(hs) == 0 {
-		return nil, &authFailure{detail: "This request requires authentication: HTTP Digest with an API key, or a service account's Bearer token.", digest: true, bearer: true}
+		return nil, s.refuse("This request requires authentication: HTTP Digest with an API key, or a service account's Bearer token.", false, false)
 	}
 	if len(hs) > 1 {
-		return nil, &authFailure{detail: "More than one Authorization header.", digest: true, bearer: true}
+		return nil, s.refuse("More than one Authorization header.", false, false)
 	}
 	scheme, rest, _ := strings.Cut(hs[0], " ")
 	switch strings.ToLower(scheme) {
@@ -185,15 +208,15 @@ func (s *Server) authenticate(r *http.Request) (*principal, *authFailure) {
 	case "bearer":
 		return s.verifyBearer(strings.TrimSpace(rest))
 	}
-	return nil, &authFailure{detail: fmt.Sprintf("Authorization scheme %.20q is not accepted: use Digest or Bearer.", scheme), digest: true, bearer: true}
+	return nil, s.refuse(fmt.Sprintf("Authorization scheme %.20q is not accepted: use Digest or Bearer.", scheme), false, false)
 }
 
 func (s *Server) verifyBearer(tok string) (*principal, *authFailure) {
 	fail := func(detail string) (*principal, *authFailure) {
-		return nil, &authFailure{detail: detail, bearer: true, bearerError: true}
+		return nil, s.refuse(detail, false, true)
 	}
 	sum := sha256.Sum256([]byte(tok))
-	now := time.Now()
+	now := s.cfg.now()
 	s.auth.mu.Lock()
 	t := s.auth.tokens[sum]
 	if t != nil && !now.Before(t.expires) {
@@ -208,17 +231,25 @@ func (s *Server) verifyBearer(tok string) (*principal, *authFailure) {
 	return &principal{org: t.account.org, owner: t.account.owner}, nil
 }
 
-// newNonce issues a nonce: base64url(issued unix nanos | 8 random bytes |
-// HMAC-SHA-256 of both, cut to 16), and starts tracking its nc values.
+// Nonces are base64 of 24 bytes, 32 characters like Atlas's: the issue
+// time in unix nanos (8 bytes), 4 random bytes, and an HMAC-SHA-256 of
+// both cut to 12 bytes, so that the server can tell its own nonces and
+// their age without storing them.
+const (
+	nonceData = 12
+	nonceLen  = 24
+)
+
+// newNonce issues a nonce and starts tracking its nc values.
 func (s *Server) newNonce() string {
-	now := time.Now()
-	var b [32]byte
+	now := s.cfg.now()
+	var b [nonceLen]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixNano()))
-	_, _ = rand.Read(b[8:16])
+	_, _ = rand.Read(b[8:nonceData])
 	mac := hmac.New(sha256.New, s.auth.nonceKey[:])
-	mac.Write(b[:16])
-	copy(b[16:], mac.Sum(nil))
-	n := base64.RawURLEncoding.EncodeToString(b[:])
+	mac.Write(b[:nonceData])
+	copy(b[nonceData:], mac.Sum(nil))
+	n := base64.StdEncoding.EncodeToString(b[:])
 
 	a := &s.auth
 	a.mu.Lock()
@@ -231,36 +262,38 @@ func (s *Server) newNonce() string {
 
 // nonceIssued authenticates a nonce and returns when it was issued.
 func (s *Server) nonceIssued(n string) (time.Time, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(n)
-	if err != nil || len(b) != 32 {
+	b, err := base64.StdEncoding.DecodeString(n)
+	if err != nil || len(b) != nonceLen {
 		return time.Time{}, false
 	}
 	mac := hmac.New(sha256.New, s.auth.nonceKey[:])
-	mac.Write(b[:16])
-	if !hmac.Equal(mac.Sum(nil)[:16], b[16:]) {
+	mac.Write(b[:nonceData])
+	if !hmac.Equal(mac.Sum(nil)[:nonceLen-nonceData], b[nonceData:]) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, int64(binary.BigEndian.Uint64(b[:8]))), true
 }
 
 // digestChallenges returns one WWW-Authenticate value per algorithm, all
-// sharing one fresh nonce.
+// sharing one fresh nonce, worded as Atlas words its one MD5 challenge
+// (recorded, testdata/atlas/unauthenticated.http): the same parameters in
+// the same order, an empty domain, stale written out, no opaque.
 func (s *Server) digestChallenges(stale bool) []string {
 	nonce := s.newNonce()
 	out := make([]string, 0, len(s.cfg.algs))
 	for _, alg := range s.cfg.algs {
-		c := digest.Challenge{Realm: Realm, Nonce: nonce, Opaque: s.auth.opaque, Stale: stale, Algorithm: alg, QOP: []string{"auth"}}
-		out = append(out, c.String())
+		out = append(out, fmt.Sprintf(`Digest realm=%q, domain="", nonce=%q, algorithm=%s, qop="auth", stale=%t`, Realm, nonce, alg, stale))
 	}
 	return out
 }
 
-// verifyDigest checks RFC 7616 credentials with qop=auth: realm, opaque,
+// verifyDigest checks RFC 7616 credentials with qop=auth: realm,
 // algorithm, uri, nonce authenticity, the response hash, nonce age and the
-// nc value's freshness, in that order.
+// nc value's freshness, in that order. No opaque is issued (Atlas sends
+// none), so none is checked.
 func (s *Server) verifyDigest(r *http.Request, header string) (*principal, *authFailure) {
 	fail := func(format string, args ...any) (*principal, *authFailure) {
-		return nil, &authFailure{detail: "Digest authentication failed: " + fmt.Sprintf(format, args...), digest: true}
+		return nil, s.refuse("Digest authentication failed: "+fmt.Sprintf(format, args...), false, false)
 	}
 	c, err := digest.ParseCredentials(header)
 	if err != nil {
@@ -268,9 +301,6 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*principal, *auth
 	}
 	if c.Realm != Realm {
 		return fail("realm must be %q.", Realm)
-	}
-	if subtle.ConstantTimeCompare([]byte(c.Opaque), []byte(s.auth.opaque)) != 1 {
-		return fail("opaque does not match the challenge.")
 	}
 	alg := strings.ToUpper(c.Algorithm)
 	if alg == "" {
@@ -310,8 +340,8 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*principal, *auth
 		return fail("wrong username or password.")
 	}
 	// The hash is right: from here on the client only needs a new nonce.
-	if time.Since(issued) > s.cfg.nonceTTL {
-		return nil, &authFailure{detail: "Digest authentication failed: the nonce has expired.", digest: true, stale: true}
+	if s.cfg.now().Sub(issued) > s.cfg.nonceTTL {
+		return nil, s.refuse("Digest authentication failed: the nonce has expired.", true, false)
 	}
 	s.auth.mu.Lock()
 	w := s.auth.nonces[c.Nonce]
@@ -322,9 +352,9 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*principal, *auth
 	s.auth.mu.Unlock()
 	switch {
 	case w == nil:
-		return nil, &authFailure{detail: "Digest authentication failed: the nonce is no longer tracked.", digest: true, stale: true}
+		return nil, s.refuse("Digest authentication failed: the nonce is no longer tracked.", true, false)
 	case verdict == ncTooOld:
-		return nil, &authFailure{detail: fmt.Sprintf("Digest authentication failed: nonce count %08x is too far behind; use the new nonce.", c.Nc), digest: true, stale: true}
+		return nil, s.refuse(fmt.Sprintf("Digest authentication failed: nonce count %08x is too far behind; use the new nonce.", c.Nc), true, false)
 	case verdict == ncReplay:
 		return fail("nonce count %08x was already used with this nonce.", c.Nc)
 	}
@@ -405,7 +435,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	_, _ = rand.Read(raw[:])
 	tok := base64.RawURLEncoding.EncodeToString(raw[:])
 	sum := sha256.Sum256([]byte(tok))
-	now := time.Now()
+	now := s.cfg.now()
 	a := &s.auth
 	a.mu.Lock()
 	a.tokenQ.purge(now, func() bool { return len(a.tokens) >= maxTokens }, func(k [32]byte) { delete(a.tokens, k) })

@@ -8,12 +8,13 @@ import (
 	"github.com/icholy/digest"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
+	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 )
 
 func TestDigestDelete(t *testing.T) {
 	for _, alg := range []string{"SHA-256", "MD5"} {
 		t.Run(alg, func(t *testing.T) {
-			srv := atlastest.NewServer()
+			srv := atlastest.NewServer(atlastest.WithDigestAlgorithms("MD5", "SHA-256"))
 			defer srv.Close()
 			owner := srv.Owner()
 			client, ct := digestClient(t, owner.PublicKey, owner.PrivateKey)
@@ -49,10 +50,11 @@ func TestDigestDelete(t *testing.T) {
 				}
 			}
 
+			gone, _ := behavior.Lookup(behavior.KeyNotFound)
 			resp, body = del(t, client, opURL(srv, srv.OrgID(), key, ""))
-			wantStatus(t, resp, body, http.StatusNotFound)
-			if code := errorCode(t, body); code != "RESOURCE_NOT_FOUND" {
-				t.Errorf("errorCode %s", code)
+			wantStatus(t, resp, body, gone.Status)
+			if code := errorCode(t, body); code != gone.ErrorCode {
+				t.Errorf("errorCode %s, want %s", code, gone.ErrorCode)
 			}
 
 			// On the wire: one 401 offering both algorithms, MD5 first,
@@ -62,7 +64,7 @@ func TestDigestDelete(t *testing.T) {
 				t.Fatalf("exchanges %+v", ex)
 			}
 			chals := ex[0].Header.Values("WWW-Authenticate")
-			if len(chals) != 3 || !strings.Contains(chals[0], "algorithm=MD5") || !strings.Contains(chals[1], "algorithm=SHA-256") || !strings.HasPrefix(chals[2], "Bearer ") {
+			if len(chals) != 2 || !strings.Contains(chals[0], "algorithm=MD5") || !strings.Contains(chals[1], "algorithm=SHA-256") {
 				t.Errorf("challenges %q", chals)
 			}
 			for _, e := range ex[1:] {
@@ -76,21 +78,25 @@ func TestDigestDelete(t *testing.T) {
 }
 
 func TestDigestAlgorithmsOption(t *testing.T) {
-	srv := atlastest.NewServer(atlastest.WithDigestAlgorithms("md5"))
+	srv := atlastest.NewServer(atlastest.WithDigestAlgorithms("sha-256"))
 	defer srv.Close()
 	owner := srv.Owner()
 	client, ct := digestClient(t, owner.PublicKey, owner.PrivateKey)
 	resp, body := del(t, client, opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
 	chals := ct.exchanges()[0].Header.Values("WWW-Authenticate")
-	if len(chals) != 2 || !strings.Contains(chals[0], "algorithm=MD5") {
+	if len(chals) != 1 || !strings.Contains(chals[0], "algorithm=SHA-256") {
 		t.Fatalf("challenges %q", chals)
 	}
 
-	// SHA-256 credentials on a challenge the server did not offer: refused.
+	// MD5 credentials, which the server did not offer: refused, the key kept.
 	c, _ := digest.ParseChallenge(chals[0])
-	c.Algorithm = "SHA-256"
-	u := opURL(srv, srv.OrgID(), srv.Keys()[0], "")
+	c.Algorithm = "MD5"
+	key := srv.Keys()[0]
+	u := opURL(srv, srv.OrgID(), key, "")
 	resp, body = do(t, plain(t), http.MethodDelete, u, authHeader(t, c, u, owner.PublicKey, owner.PrivateKey, 1))
 	wantStatus(t, resp, body, http.StatusUnauthorized)
+	if !strings.Contains(authError(srv), "not offered") || !has(srv.Keys(), key) {
+		t.Errorf("MD5 on a SHA-256-only server: %q", authError(srv))
+	}
 }

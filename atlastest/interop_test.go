@@ -1,11 +1,15 @@
 package atlastest_test
 
 import (
+	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
+	"github.com/atlascontract/deleteorgapikey/internal/behavior"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 // These tests talk to the server with clients that share no code with this
@@ -30,7 +34,7 @@ func TestCurlDigest(t *testing.T) {
 	url := srv.URL + "/api/atlas/v2/orgs/" + srv.OrgID() + "/apiKeys/" + key
 	status := func(user string) string {
 		out, err := exec.CommandContext(t.Context(), curl, "-sS", "-o", "/dev/null", "-w", "%{http_code}",
-			"--digest", "-u", user, "-X", "DELETE", url).CombinedOutput()
+			"--digest", "-u", user, "-H", "Accept: "+contract.AcceptHeader(), "-X", "DELETE", url).CombinedOutput()
 		if err != nil {
 			t.Fatalf("curl: %v: %s", err, out)
 		}
@@ -39,8 +43,9 @@ func TestCurlDigest(t *testing.T) {
 	if got := status(owner.PublicKey + ":" + owner.PrivateKey); got != "204" {
 		t.Fatalf("curl --digest delete: %s, want 204", got)
 	}
-	if got := status(owner.PublicKey + ":" + owner.PrivateKey); got != "404" {
-		t.Errorf("curl --digest delete again: %s, want 404", got)
+	gone, _ := behavior.Lookup(behavior.KeyNotFound)
+	if got := status(owner.PublicKey + ":" + owner.PrivateKey); got != strconv.Itoa(gone.Status) {
+		t.Errorf("curl --digest delete again: %s, want %d", got, gone.Status)
 	}
 	if got := status(owner.PublicKey + ":wrong"); got != "401" {
 		t.Errorf("curl --digest with a wrong key: %s, want 401", got)
@@ -56,16 +61,18 @@ func TestPythonClients(t *testing.T) {
 	defer srv.Close()
 	owner, keys := srv.Owner(), srv.Keys()
 	out, err := exec.CommandContext(t.Context(), python, "testdata/digest_client.py", srv.URL, srv.OrgID(),
-		owner.PublicKey, owner.PrivateKey, owner.ClientID, owner.ClientSecret, keys[0], keys[1]).CombinedOutput()
+		owner.PublicKey, owner.PrivateKey, owner.ClientID, owner.ClientSecret, keys[0], keys[1], contract.AcceptHeader()).CombinedOutput()
 	if err != nil {
 		t.Fatalf("python client: %v\n%s", err, out)
 	}
+	gone, _ := behavior.Lookup(behavior.KeyNotFound)
+	bad, _ := behavior.Lookup(behavior.InvalidParameter)
 	want := "digest-delete 204 -\n" +
-		"digest-again 404 RESOURCE_NOT_FOUND\n" +
+		fmt.Sprintf("digest-again %d %s\n", gone.Status, gone.ErrorCode) +
 		"token Bearer 3600\n" +
 		"bearer-delete 204 -\n" +
-		"bearer-again 404 RESOURCE_NOT_FOUND\n" +
-		"bearer-malformed 400 VALIDATION_ERROR\n"
+		fmt.Sprintf("bearer-again %d %s\n", gone.Status, gone.ErrorCode) +
+		fmt.Sprintf("bearer-malformed %d %s\n", bad.Status, bad.ErrorCode)
 	if string(out) != want {
 		t.Errorf("python client printed:\n%s\nwant:\n%s", out, want)
 	}

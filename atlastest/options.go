@@ -71,6 +71,9 @@ type config struct {
 	nonceTTL time.Duration
 	algs     []string
 	logLimit int // 0: keep every request
+
+	bearerChallenge bool             // WithBearerChallenge
+	now             func() time.Time // WithClock
 }
 
 func defaultConfig() config {
@@ -79,7 +82,8 @@ func defaultConfig() config {
 		capacity: 500, refill: 250, per: time.Minute, // Atlas: per organization, 500 then 250 a minute
 		tokenTTL: time.Hour,
 		nonceTTL: 5 * time.Minute,
-		algs:     []string{"MD5", "SHA-256"}, // MD5 first, as Atlas offers only it: clients that read the first challenge only (Python urllib) still work
+		algs:     []string{"MD5"}, // Atlas offers one MD5 challenge (recorded, testdata/atlas/unauthenticated.http)
+		now:      time.Now,
 	}
 }
 

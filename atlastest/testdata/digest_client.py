@@ -1,7 +1,8 @@
 """An independent client for the reference server: Python's standard library
 only (urllib's digest handler and a hand-made OAuth2 token request).
 
-Usage: digest_client.py BASE_URL ORG PUBLIC PRIVATE CLIENT_ID CLIENT_SECRET KEY1 KEY2
+Usage: digest_client.py BASE_URL ORG PUBLIC PRIVATE CLIENT_ID CLIENT_SECRET KEY1 KEY2 ACCEPT
+ACCEPT is the versioned Accept value every API request needs.
 Prints one line per call: "<name> <status> <errorCode or ->".
 """
 import base64
@@ -10,7 +11,7 @@ import sys
 import urllib.error
 import urllib.request
 
-base, org, public, private, client_id, client_secret, key1, key2 = sys.argv[1:9]
+base, org, public, private, client_id, client_secret, key1, key2, accept = sys.argv[1:10]
 
 
 def digest_opener(user, password):
@@ -20,7 +21,8 @@ def digest_opener(user, password):
 
 
 def delete(opener, name, key, query=""):
-    req = urllib.request.Request(f"{base}/api/atlas/v2/orgs/{org}/apiKeys/{key}{query}", method="DELETE")
+    req = urllib.request.Request(f"{base}/api/atlas/v2/orgs/{org}/apiKeys/{key}{query}", method="DELETE",
+                                 headers={"Accept": accept})
     try:
         with opener.open(req) as resp:
             status, body = resp.status, resp.read()
