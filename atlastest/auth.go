@@ -12,9 +12,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -113,6 +115,23 @@ func (q *expiryQueue[K]) purge(now time.Time, over func() bool, drop func(K)) {
 		q.items = append(q.items[:0], q.items[q.head:]...)
 		q.head = 0
 	}
+}
+
+// prune drops the entries of keys no longer live (revoked before they
+// expired) once they outnumber the live ones: issue-and-revoke churn then
+// keeps the queue within about twice the live keys, at amortized O(1).
+func (q *expiryQueue[K]) prune(live int, isLive func(K) bool) {
+	if len(q.items)-q.head < 2*live+64 {
+		return
+	}
+	kept := q.items[:0]
+	for _, e := range q.items[q.head:] {
+		if isLive(e.key) {
+			kept = append(kept, e)
+		}
+	}
+	clear(q.items[len(kept):])
+	q.items, q.head = kept, 0
 }
 
 type token struct {
@@ -414,6 +433,12 @@ func (s *Server) serviceForm(w http.ResponseWriter, r *http.Request) (*serviceAc
 		oauthError(w, http.StatusBadRequest, "invalid_request", "The body must be application/x-www-form-urlencoded.")
 		return nil, nil
 	}
+	for _, k := range slices.Sorted(maps.Keys(r.Form)) { // query and body: RFC 6749 section 3.1
+		if len(r.Form[k]) > 1 {
+			oauthError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("Parameter %.40q is sent more than once.", k))
+			return nil, nil
+		}
+	}
 	return sa, r.PostForm
 }
 
@@ -466,11 +491,13 @@ func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sum := sha256.Sum256([]byte(tok))
-	s.auth.mu.Lock()
-	if t := s.auth.tokens[sum]; t != nil && t.account == sa {
-		delete(s.auth.tokens, sum)
+	a := &s.auth
+	a.mu.Lock()
+	if t := a.tokens[sum]; t != nil && t.account == sa {
+		delete(a.tokens, sum)
+		a.tokenQ.prune(len(a.tokens), func(k [32]byte) bool { return a.tokens[k] != nil })
 	}
-	s.auth.mu.Unlock()
+	a.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 }

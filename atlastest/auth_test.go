@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -371,36 +372,62 @@ func TestStaleNonce(t *testing.T) {
 	wantStatus(t, resp, body, http.StatusNoContent)
 }
 
-// TestTokenEndpointFollowsRFC6749: no-cache headers on a token (§5.1), and
-// invalid_request for a missing grant_type (§5.2).
+// oauthPost sends form to path (which may carry a query) with content
+// type ct, as id/secret in HTTP Basic unless id is empty, and decodes the
+// JSON answer (nil for an empty body).
+func oauthPost(t *testing.T, srv *atlastest.Server, path, id, secret, ct, form string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(form))
+	req.Header.Set("Content-Type", ct)
+	if id != "" {
+		req.SetBasicAuth(id, secret)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil && err != io.EOF {
+		t.Fatalf("%s: body: %v", path, err)
+	}
+	return resp, body
+}
+
+const formType = "application/x-www-form-urlencoded"
+
+// TestTokenEndpointFollowsRFC6749: no-cache headers on a token (section
+// 5.1); invalid_request for a missing grant_type (5.2) and for any
+// parameter sent twice (3.1), on both endpoints, with nothing issued or
+// revoked.
 func TestTokenEndpointFollowsRFC6749(t *testing.T) {
 	srv := atlastest.NewServer()
 	defer srv.Close()
 	owner := srv.Owner()
-	post := func(form string) (*http.Response, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+contract.TokenPath(), strings.NewReader(form))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(owner.ClientID, owner.ClientSecret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-			t.Fatalf("token endpoint body: %v", err)
-		}
-		return resp, body
-	}
-	resp, body := post("grant_type=client_credentials")
+	tok, revoke := contract.TokenPath(), contract.RevokePath()
+	resp, body := oauthPost(t, srv, tok, owner.ClientID, owner.ClientSecret, formType, "grant_type=client_credentials")
 	if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" || body["access_token"] == nil {
 		t.Errorf("token answer: headers %v body keys %d", resp.Header, len(body))
 	}
-	resp, body = post("")
-	if resp.StatusCode != http.StatusBadRequest || body["error"] != "invalid_request" {
-		t.Errorf("missing grant_type: %d %v", resp.StatusCode, body["error"])
+	live, _ := body["access_token"].(string)
+	for _, c := range []struct {
+		name, path, form, want string
+	}{
+		{"missing grant_type", tok, "", "grant_type is required"},
+		{"grant_type twice", tok, "grant_type=client_credentials&grant_type=client_credentials", `"grant_type" is sent more than once`},
+		{"grant_type twice, differing", tok, "grant_type=client_credentials&grant_type=password", `"grant_type" is sent more than once`},
+		{"grant_type in the query and the body", tok + "?grant_type=client_credentials", "grant_type=client_credentials", `"grant_type" is sent more than once`},
+		{"scope twice", tok, "grant_type=client_credentials&scope=a&scope=b", `"scope" is sent more than once`},
+		{"token twice", revoke, "token=" + live + "&token=" + live, `"token" is sent more than once`},
+	} {
+		resp, body := oauthPost(t, srv, c.path, owner.ClientID, owner.ClientSecret, formType, c.form)
+		desc, _ := body["error_description"].(string)
+		if resp.StatusCode != http.StatusBadRequest || body["error"] != "invalid_request" || !strings.Contains(desc, c.want) || body["access_token"] != nil {
+			t.Errorf("%s: %d %v, want 400 invalid_request saying %q", c.name, resp.StatusCode, body, c.want)
+		}
 	}
+	dresp, dbody := del(t, bearerClient(t, live), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
+	wantStatus(t, dresp, dbody, http.StatusNoContent) // the refused revocation left the token live
 }
 
 // recordedChallenge is Atlas's challenge from testdata/atlas, with its nonce
