@@ -28,16 +28,6 @@ func newAtlas(t *testing.T, opts ...atlastest.Option) *atlastest.Server {
 	return srv
 }
 
-func ownerKey(srv *atlastest.Server) authedit.APIKey {
-	o := srv.Owner()
-	return authedit.APIKey{PublicKey: o.PublicKey, PrivateKey: authedit.Secret(o.PrivateKey)}
-}
-
-func ownerAccount(srv *atlastest.Server) authedit.ServiceAccount {
-	o := srv.Owner()
-	return authedit.ServiceAccount{ClientID: o.ClientID, ClientSecret: authedit.Secret(o.ClientSecret)}
-}
-
 func isToken(r atlastest.Request) bool { return r.Path == contract.TokenPath() }
 
 func isOperation(r atlastest.Request) bool { return strings.HasPrefix(r.Path, "/api/atlas/") }
@@ -78,7 +68,7 @@ func TestDigestWarmedClientOneRoundTripPerRequest(t *testing.T) {
 			const n = 20
 			srv := newAtlas(t, atlastest.WithDigestAlgorithms(alg), atlastest.WithSeedKeys(n))
 			var rec authRecorder
-			c, err := authedit.NewClient(srv.URL, ownerKey(srv), authedit.WithTransport(&rec))
+			c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithTransport(&rec))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +116,7 @@ func TestDigestStaleNonceCostsOneExtraRoundTrip(t *testing.T) {
 	// two loopback round trips, which 3 s covers even on a loaded machine.
 	const ttl = 3 * time.Second
 	srv := newAtlas(t, atlastest.WithNonceTTL(ttl))
-	c, err := authedit.NewClient(srv.URL, ownerKey(srv))
+	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +141,7 @@ func TestDigestStaleNonceCostsOneExtraRoundTrip(t *testing.T) {
 func TestDigestConcurrentWarmed(t *testing.T) {
 	const n = 32
 	srv := newAtlas(t, atlastest.WithSeedKeys(n))
-	c, err := authedit.NewClient(srv.URL, ownerKey(srv))
+	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +168,7 @@ func TestDigestConcurrentWarmed(t *testing.T) {
 
 func TestDigestWrongKeyDoesNotLoop(t *testing.T) {
 	srv := newAtlas(t)
-	k := ownerKey(srv)
+	k := srv.Owner().APIKey()
 	k.PrivateKey = "wrong"
 	c, err := authedit.NewClient(srv.URL, k)
 	if err != nil {
@@ -200,7 +190,7 @@ func TestServiceAccountColdConcurrentOneToken(t *testing.T) {
 	const n = 64
 	srv := newAtlas(t, atlastest.WithSeedKeys(n))
 	srv.SetLatency(20 * time.Millisecond)
-	c, err := authedit.NewClient(srv.URL, ownerAccount(srv))
+	c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +219,7 @@ func TestServiceAccountColdConcurrentOneToken(t *testing.T) {
 func TestServiceAccount401(t *testing.T) {
 	t.Run("one refetch, one retry", func(t *testing.T) {
 		srv := newAtlas(t)
-		c, err := authedit.NewClient(srv.URL, ownerAccount(srv))
+		c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +237,7 @@ func TestServiceAccount401(t *testing.T) {
 	})
 	t.Run("never a loop", func(t *testing.T) {
 		srv := newAtlas(t)
-		c, err := authedit.NewClient(srv.URL, ownerAccount(srv))
+		c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +261,7 @@ func TestServiceAccount401(t *testing.T) {
 func TestServiceAccountRevoke(t *testing.T) {
 	srv := newAtlas(t)
 	var rec authRecorder
-	c, err := authedit.NewClient(srv.URL, ownerAccount(srv), authedit.WithTransport(&rec))
+	c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount(), authedit.WithTransport(&rec))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +300,7 @@ func TestServiceAccountRevoke(t *testing.T) {
 
 func TestMalformedIDsReachNoServer(t *testing.T) {
 	srv := newAtlas(t)
-	for _, creds := range []authedit.Credentials{ownerKey(srv), ownerAccount(srv)} {
+	for _, creds := range []authedit.Credentials{srv.Owner().APIKey(), srv.Owner().ServiceAccount()} {
 		c, err := authedit.NewClient(srv.URL, creds)
 		if err != nil {
 			t.Fatal(err)
@@ -334,7 +324,7 @@ func TestMalformedIDsReachNoServer(t *testing.T) {
 
 func TestAtlasSecretsNotLogged(t *testing.T) {
 	srv := newAtlas(t)
-	sa := ownerAccount(srv)
+	sa := srv.Owner().ServiceAccount()
 	sa.ClientSecret = secretValue
 	c, err := authedit.NewClient(srv.URL, sa)
 	if err != nil {
@@ -349,14 +339,14 @@ func TestAtlasSecretsNotLogged(t *testing.T) {
 	secrets := []string{secretValue, ownerSecret, ownerPrivate}
 	for hname, h := range handlers() {
 		var buf bytes.Buffer
-		slog.New(h(&buf)).Error("delete failed", slog.Any("err", err), slog.Any("creds", sa), slog.Any("owner", ownerAccount(srv)), slog.Any("key", ownerKey(srv)))
+		slog.New(h(&buf)).Error("delete failed", slog.Any("err", err), slog.Any("creds", sa), slog.Any("owner", srv.Owner().ServiceAccount()), slog.Any("key", srv.Owner().APIKey()))
 		for _, s := range secrets {
 			if l := leaks(buf.String(), s); l != nil {
 				t.Errorf("slog %s leaks %q: %s", hname, l, buf.String())
 			}
 		}
 	}
-	for _, v := range []any{err, sa, ownerAccount(srv), ownerKey(srv)} {
+	for _, v := range []any{err, sa, srv.Owner().ServiceAccount(), srv.Owner().APIKey()} {
 		for _, verb := range []string{"%s", "%v", "%+v", "%#v"} {
 			out := fmt.Sprintf(verb, v)
 			for _, s := range secrets {

@@ -186,11 +186,11 @@ func ExampleClient_Remove() {
 	// removed <nil>
 	// already removed <nil>
 	// not found <nil>
-	// failed authedit: Atlas answered 500 Internal Server Error: UNEXPECTED_ERROR (Injected by FailNext: 500 Internal Server Error.); after 3 attempts
+	// failed authedit: Atlas answered 500 Internal Server Error: UNEXPECTED_ERROR (An unexpected error occurred.); after 3 attempts
 }
 
 // The generated-signature methods return the raw answer; a RetryInfo in the
-// context tells a 404 after a lost answer from a plain one.
+// context tells the key's absence after a lost answer from a plain one.
 func ExampleWithRetryInfo() {
 	srv := atlastest.NewServer()
 	defer srv.Close()
@@ -210,5 +210,5 @@ func ExampleWithRetryInfo() {
 		log.Fatal(err)
 	}
 	fmt.Println(resp.StatusCode(), info.Attempts, info.EarlierMayHaveApplied)
-	// Output: 404 2 true
+	// Output: 400 2 true
 }

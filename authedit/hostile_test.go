@@ -89,7 +89,7 @@ func TestHostileIDsSendNothing(t *testing.T) {
 		table = append(table, call{"apiUserId", name, org, bad})
 	}
 	calls := 0
-	for _, creds := range []authedit.Credentials{ownerKey(srv), ownerAccount(srv)} {
+	for _, creds := range []authedit.Credentials{srv.Owner().APIKey(), srv.Owner().ServiceAccount()} {
 		c, err := authedit.NewClient(srv.URL, creds)
 		if err != nil {
 			t.Fatal(err)
@@ -167,7 +167,7 @@ func TestHostileFlagsFromEditorsSendNothing(t *testing.T) {
 			return nil
 		}, "apiUserId"},
 	}
-	for _, creds := range []authedit.Credentials{ownerKey(srv), ownerAccount(srv)} {
+	for _, creds := range []authedit.Credentials{srv.Owner().APIKey(), srv.Owner().ServiceAccount()} {
 		c, err := authedit.NewClient(srv.URL, creds)
 		if err != nil {
 			t.Fatal(err)

@@ -22,7 +22,7 @@ func TestWithHTTPClientAndTimeout(t *testing.T) {
 	srv := newAtlas(t)
 	base := &countingRT{}
 	mine := &http.Client{Transport: base, Timeout: 7 * time.Second}
-	c, err := authedit.NewClient(srv.URL, ownerKey(srv), authedit.WithHTTPClient(mine))
+	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithHTTPClient(mine))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestWithHTTPClientAndTimeout(t *testing.T) {
 	// The server would answer after 10 s; the client must give up at its
 	// 100 ms timeout. 5 s tells the two apart on however loaded a machine.
 	srv.SetLatency(10 * time.Second)
-	c, err = authedit.NewClient(srv.URL, ownerKey(srv), authedit.WithTimeout(100*time.Millisecond))
+	c, err = authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithTimeout(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

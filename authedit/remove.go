@@ -3,12 +3,14 @@ package authedit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/gen"
+	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 )
 
 // Outcome is what Client.Remove did to a key.
@@ -21,11 +23,11 @@ const (
 	Removed
 	// AlreadyRemoved: the key is gone, and most likely this call removed it:
 	// an earlier attempt was sent and its answer lost (or was a 5xx), and
-	// the retry found no key (404).
+	// the retry found no key (API_KEY_NOT_FOUND).
 	AlreadyRemoved
 	// NotFound: the organization has no such key, and no attempt of this
-	// call can have removed it (404 on the first attempt, or after attempts
-	// that were not applied, such as 429s).
+	// call can have removed it (API_KEY_NOT_FOUND on the first attempt, or
+	// after attempts that were not applied, such as 429s).
 	NotFound
 )
 
@@ -40,38 +42,55 @@ func (o Outcome) String() string {
 
 // Remove deletes one organization API key and says what became of it.
 //
-// A delete is idempotent but not observably so: when an attempt's answer is
-// lost and the retry finds no key, the key was most likely removed by that
-// lost attempt. Remove reports that as AlreadyRemoved, a 404 that no
-// earlier attempt can explain as NotFound, both with a nil error. Any other
-// answer is an *APIError, a request that could not be made or answered the
-// error of the transport (a *ParamError for ids the spec refuses, a
-// *TokenError, a context error...); the Outcome is Failed then. An org that
-// does not exist (404 ORG_NOT_FOUND) is an *APIError too, not NotFound, and
-// so is a 404 whose body is not an ApiError with an errorCode (a proxy's
-// error page, a base URL with a wrong path prefix): such a 404 says nothing
-// about the key.
+// It decides by the answer's errorCode, not its status (codes from
+// internal/behavior's table, with their evidence): API_KEY_NOT_FOUND, which
+// Atlas sends as 400 (recorded) and others have seen as 404, means the key
+// is gone. A delete is idempotent but not observably so: when an earlier
+// attempt may have been applied (its answer was lost, or was a 5xx) and the
+// retry finds no key, the lost attempt most likely removed it. Remove
+// reports that as AlreadyRemoved, otherwise as NotFound, both with a nil
+// error. Any other answer is an *APIError with Outcome Failed: among them
+// ORG_NOT_FOUND (errors.Is(err, ErrOrgNotFound)), which says nothing about
+// the key, and any answer without an errorCode (a proxy's error page, a
+// base URL with a wrong path prefix). A request that could not be made or
+// answered gives the error of the transport (a *ParamError for ids the spec
+// refuses, a *TokenError, a context error...), also with Failed.
 //
 // DeleteOrgApiKey and DeleteOrgApiKeyWithResponse keep the generated
 // signatures and hand back the raw answer; pass them a context from
-// WithRetryInfo to tell the two kinds of 404 apart yourself.
+// WithRetryInfo to tell the two kinds of "not found" apart yourself.
 func (c *Client) Remove(ctx context.Context, orgID, keyID string) (Outcome, error) {
 	var info RetryInfo
 	resp, err := c.DeleteOrgApiKeyWithResponse(WithRetryInfo(ctx, &info), orgID, keyID, nil)
 	if err != nil {
 		return Failed, err
 	}
+	if resp.StatusCode() == http.StatusNoContent {
+		return Removed, nil
+	}
 	ae := newAPIError(resp, info.Attempts)
 	switch {
-	case ae.StatusCode == http.StatusNoContent:
-		return Removed, nil
-	case ae.StatusCode == http.StatusNotFound && ae.ErrorCode != "" && ae.ErrorCode != "ORG_NOT_FOUND":
-		if info.EarlierMayHaveApplied {
-			return AlreadyRemoved, nil
-		}
-		return NotFound, nil
+	case ae.ErrorCode != errorCode(behavior.KeyNotFound):
+		return Failed, ae
+	case info.EarlierMayHaveApplied:
+		return AlreadyRemoved, nil
 	}
-	return Failed, ae
+	return NotFound, nil
+}
+
+// errorCode is the errorCode Atlas sends in situation s.
+func errorCode(s behavior.Situation) string {
+	a, _ := behavior.Lookup(s)
+	return a.ErrorCode
+}
+
+// ErrOrgNotFound matches an *APIError for an organization that does not
+// exist (ORG_NOT_FOUND): errors.Is(err, ErrOrgNotFound).
+var ErrOrgNotFound = errors.New("authedit: no such organization")
+
+// Is makes errors.Is match the error classes above by errorCode.
+func (e *APIError) Is(target error) bool {
+	return target == ErrOrgNotFound && e.ErrorCode == errorCode(behavior.OrgNotFound)
 }
 
 // APIError is an answer from Atlas that Remove does not take for an

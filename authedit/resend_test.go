@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/atlascontract/deleteorgapikey/authedit"
@@ -73,24 +72,5 @@ func TestWrittenSurvivesNetHTTPResend(t *testing.T) {
 	}
 	if err == nil || info.Attempts != 2 || !info.EarlierMayHaveApplied {
 		t.Fatalf("second delete: err %v, info %+v; want a connection error after 2 attempts, the first possibly applied", err, info)
-	}
-}
-
-// TestRemoveReadsAtlasStyle404: Atlas fills ApiError.parameters with
-// strings (the spec leaves its items untyped, as upstream does); such a 404
-// is a plain "not found", not a decoding failure.
-func TestRemoveReadsAtlasStyle404(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = io.WriteString(w, `{"detail":"No API key with ID `+keyID+` exists.","error":404,"errorCode":"API_KEY_NOT_FOUND","parameters":["`+keyID+`"],"reason":"Not Found"}`)
-	}))
-	defer srv.Close()
-	c, err := authedit.NewClient(srv.URL, authedit.APIKey{PublicKey: "pub", PrivateKey: "priv"}, authedit.WithoutRetry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := c.Remove(t.Context(), orgID, keyID); out != authedit.NotFound || err != nil {
-		t.Fatalf("Remove = %v, %v; want not found", out, err)
 	}
 }

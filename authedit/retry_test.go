@@ -161,12 +161,11 @@ func TestRetryLeavesOtherStatusesAlone(t *testing.T) {
 	}
 }
 
-// Against the reference server: 400, 401, 403 and 404 cost exactly the
+// Against the reference server: 400s, 401 and 403 cost exactly the
 // requests they cost without retries.
 func TestRetryNotForClientErrors(t *testing.T) {
 	srv := newAtlas(t, atlastest.WithSeedKeys(20))
 	keys := srv.Keys()
-	member := srv.Member()
 	cases := []struct {
 		name   string
 		creds  authedit.Credentials
@@ -175,13 +174,13 @@ func TestRetryNotForClientErrors(t *testing.T) {
 		status int
 		want   int // operation requests at the server
 	}{
-		{"400", ownerKey(srv), keys[0], func() { srv.FailNext(1, 400) }, 400, 1},
-		{"403", authedit.APIKey{PublicKey: member.PublicKey, PrivateKey: authedit.Secret(member.PrivateKey)}, keys[0], nil, 403, 1},
-		{"404", ownerKey(srv), "ffffffffffffffffffffffff", nil, 404, 1},
+		{"400", srv.Owner().APIKey(), keys[0], func() { srv.FailNext(1, 400) }, 400, 1},
+		{"403", srv.Member().APIKey(), keys[0], nil, 403, 1},
+		{"absent key", srv.Owner().APIKey(), "ffffffffffffffffffffffff", nil, 400, 1},
 		// Both auth layers answer a 401 once themselves (new challenge, new
 		// token); the retry layer adds nothing to that.
-		{"401 digest", ownerKey(srv), keys[0], func() { srv.FailNext(100, 401) }, 401, 2},
-		{"401 bearer", ownerAccount(srv), keys[0], func() { srv.FailNext(100, 401) }, 401, 2},
+		{"401 digest", srv.Owner().APIKey(), keys[0], func() { srv.FailNext(100, 401) }, 401, 2},
+		{"401 bearer", srv.Owner().ServiceAccount(), keys[0], func() { srv.FailNext(100, 401) }, 401, 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,7 +213,7 @@ func TestRetryNotForClientErrors(t *testing.T) {
 func TestRetryBoundedByMaxAttempts(t *testing.T) {
 	srv := newAtlas(t)
 	var sl sleeps
-	c, err := authedit.NewClient(srv.URL, ownerKey(srv), authedit.WithRetry(fast(6, &sl)))
+	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithRetry(fast(6, &sl)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +248,7 @@ func TestRetryBoundedByMaxAttempts(t *testing.T) {
 // The one test that really waits: the server's Retry-After: 1 is honoured.
 func TestRetryAfterIsWaitedFor(t *testing.T) {
 	srv := newAtlas(t)
-	c, err := authedit.NewClient(srv.URL, ownerKey(srv), authedit.WithRetry(authedit.RetryPolicy{MinBackoff: 20 * time.Millisecond}))
+	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithRetry(authedit.RetryPolicy{MinBackoff: 20 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +301,7 @@ func TestRetryAfterBeyondDeadlineReturnsAtOnce(t *testing.T) {
 	}
 	t.Run("context deadline", func(t *testing.T) {
 		var sl sleeps
-		c, err := authedit.NewClient(srv.URL, ownerAccount(srv), authedit.WithRetry(authedit.RetryPolicy{Sleep: sl.sleep}))
+		c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount(), authedit.WithRetry(authedit.RetryPolicy{Sleep: sl.sleep}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -315,7 +314,7 @@ func TestRetryAfterBeyondDeadlineReturnsAtOnce(t *testing.T) {
 	})
 	t.Run("client timeout", func(t *testing.T) {
 		var sl sleeps
-		c, err := authedit.NewClient(srv.URL, ownerAccount(srv), authedit.WithTimeout(deadline), authedit.WithRetry(authedit.RetryPolicy{Sleep: sl.sleep}))
+		c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount(), authedit.WithTimeout(deadline), authedit.WithRetry(authedit.RetryPolicy{Sleep: sl.sleep}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -408,7 +407,7 @@ func TestRetryDroppedConnection(t *testing.T) {
 	srv := newAtlas(t)
 	keys := srv.Keys()
 	var sl sleeps
-	c, err := authedit.NewClient(srv.URL, ownerKey(srv), authedit.WithRetry(fast(3, &sl)))
+	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithRetry(fast(3, &sl)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +419,7 @@ func TestRetryDroppedConnection(t *testing.T) {
 	if out, err := c.Remove(t.Context(), srv.OrgID(), keys[0]); out != authedit.NotFound || err != nil {
 		t.Errorf("Remove again = %v, %v; want not found", out, err)
 	}
-	noRetry, err := authedit.NewClient(srv.URL, ownerKey(srv), authedit.WithoutRetry())
+	noRetry, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithoutRetry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,7 +487,7 @@ func TestRetryReauthenticatesEachAttempt(t *testing.T) {
 	srv := newAtlas(t)
 	keys := srv.Keys()
 	var rec authRecorder
-	c, err := authedit.NewClient(srv.URL, ownerKey(srv), authedit.WithTransport(&rec), authedit.WithRetry(fast(4, new(sleeps))))
+	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithTransport(&rec), authedit.WithRetry(fast(4, new(sleeps))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,7 +507,7 @@ func TestRetryReauthenticatesEachAttempt(t *testing.T) {
 
 	srv.ResetRequests()
 	var brec authRecorder
-	sc, err := authedit.NewClient(srv.URL, ownerAccount(srv), authedit.WithTransport(&brec), authedit.WithRetry(fast(4, new(sleeps))))
+	sc, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount(), authedit.WithTransport(&brec), authedit.WithRetry(fast(4, new(sleeps))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -532,7 +531,7 @@ func TestRetryKeepsRoundTripBudgets(t *testing.T) {
 		t.Run(name+"/digest warmed", func(t *testing.T) {
 			const n = 20
 			srv := newAtlas(t, atlastest.WithSeedKeys(n))
-			c, err := authedit.NewClient(srv.URL, ownerKey(srv), opts...)
+			c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -550,7 +549,7 @@ func TestRetryKeepsRoundTripBudgets(t *testing.T) {
 			const n = 64
 			srv := newAtlas(t, atlastest.WithSeedKeys(n))
 			srv.SetLatency(20 * time.Millisecond)
-			c, err := authedit.NewClient(srv.URL, ownerAccount(srv), opts...)
+			c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount(), opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -580,7 +579,7 @@ func TestRemoveOutcomes(t *testing.T) {
 	srv := newAtlas(t)
 	keys := srv.Keys()
 	var sl sleeps
-	c, err := authedit.NewClient(srv.URL, ownerKey(srv), authedit.WithRetry(fast(4, &sl)))
+	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithRetry(fast(4, &sl)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -591,7 +590,7 @@ func TestRemoveOutcomes(t *testing.T) {
 	if out, err := c.Remove(ctx, srv.OrgID(), keys[0]); out != authedit.NotFound || err != nil {
 		t.Errorf("same key again: %v, %v; want not found", out, err)
 	}
-	srv.FailNext(1, http.StatusTooManyRequests) // not applied: a 404 after it is a plain not-found
+	srv.FailNext(1, http.StatusTooManyRequests) // not applied: the key's absence after it is a plain not-found
 	if out, err := c.Remove(ctx, srv.OrgID(), keys[0]); out != authedit.NotFound || err != nil {
 		t.Errorf("gone key after a 429: %v, %v; want not found", out, err)
 	}
@@ -604,8 +603,8 @@ func TestRemoveOutcomes(t *testing.T) {
 		t.Errorf("existing key after a 500: %v, %v; want removed", out, err)
 	}
 	var ae *authedit.APIError
-	if out, err := c.Remove(ctx, "ffffffffffffffffffffffff", keys[2]); out != authedit.Failed || !errors.As(err, &ae) || ae.StatusCode != 404 || ae.ErrorCode != "ORG_NOT_FOUND" {
-		t.Errorf("unknown org: %v, %v; want failed, *APIError 404 ORG_NOT_FOUND", out, err)
+	if out, err := c.Remove(ctx, "ffffffffffffffffffffffff", keys[2]); out != authedit.Failed || !errors.As(err, &ae) || ae.StatusCode != 404 || !errors.Is(err, authedit.ErrOrgNotFound) {
+		t.Errorf("unknown org: %v, %v; want failed, *APIError 404 matching ErrOrgNotFound", out, err)
 	}
 	var pe *authedit.ParamError
 	if out, err := c.Remove(ctx, srv.OrgID(), "../x"); out != authedit.Failed || !errors.As(err, &pe) {
@@ -683,17 +682,17 @@ func newTLSAtlas(t *testing.T, closed int32) (*atlastest.Server, *httptest.Serve
 // Whether an earlier attempt may have been applied is decided by whether
 // its request was written, not by the kind of error it ended with.
 func TestRetryAppliedOnlyWhenWritten(t *testing.T) {
-	t.Run("closed during the TLS handshake, then 404", func(t *testing.T) {
+	t.Run("closed during the TLS handshake, then not found", func(t *testing.T) {
 		srv, ts, l := newTLSAtlas(t, 1)
 		var sl sleeps
-		c, err := authedit.NewClient(ts.URL, ownerKey(srv), authedit.WithTransport(ts.Client().Transport), authedit.WithRetry(fast(3, &sl)))
+		c, err := authedit.NewClient(ts.URL, srv.Owner().APIKey(), authedit.WithTransport(ts.Client().Transport), authedit.WithRetry(fast(3, &sl)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var info authedit.RetryInfo
 		resp, err := c.DeleteOrgApiKeyWithResponse(authedit.WithRetryInfo(t.Context(), &info), srv.OrgID(), "ffffffffffffffffffffffff", nil)
-		if err != nil || resp.StatusCode() != http.StatusNotFound || info.Attempts != 2 || info.EarlierMayHaveApplied {
-			t.Fatalf("delete = %v, %+v; want 404 on attempt 2, nothing applied before", err, info)
+		if err != nil || resp.StatusCode() != http.StatusBadRequest || info.Attempts != 2 || info.EarlierMayHaveApplied {
+			t.Fatalf("delete = %v, %+v; want 400 API_KEY_NOT_FOUND on attempt 2, nothing applied before", err, info)
 		}
 		if len(srv.Requests()) == 0 {
 			t.Fatal("the server saw no request")
@@ -713,10 +712,10 @@ func TestRetryAppliedOnlyWhenWritten(t *testing.T) {
 			t.Error("the caller's WroteRequest hook was not called")
 		}
 	})
-	t.Run("written then dropped, then 404", func(t *testing.T) {
+	t.Run("written then dropped, then not found", func(t *testing.T) {
 		srv, ts, _ := newTLSAtlas(t, 0)
 		var sl sleeps
-		c, err := authedit.NewClient(ts.URL, ownerKey(srv), authedit.WithTransport(ts.Client().Transport), authedit.WithRetry(fast(3, &sl)))
+		c, err := authedit.NewClient(ts.URL, srv.Owner().APIKey(), authedit.WithTransport(ts.Client().Transport), authedit.WithRetry(fast(3, &sl)))
 		if err != nil {
 			t.Fatal(err)
 		}
