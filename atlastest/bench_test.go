@@ -35,6 +35,7 @@ func BenchmarkDelete(b *testing.B) {
 				}
 				req := httptest.NewRequest(http.MethodDelete, "/api/atlas/v2/orgs/"+srv.OrgID()+"/apiKeys/"+keys[i], nil)
 				req.Header.Set("Authorization", auth)
+				req.Header.Set("Accept", contract.AcceptHeader())
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, req)
 				if rec.Code != http.StatusNoContent {

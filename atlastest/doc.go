@@ -1,40 +1,65 @@
 // Package atlastest is a reference Atlas server for tests, in the spirit of net/http/httptest:
-// it serves DELETE /api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId} exactly as the spec says, with real Digest and service-account authentication.
+// it serves DELETE /api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId} as real Atlas answers it, with real Digest and service-account authentication.
 //
 // A zero-configuration [NewServer] listens on loopback with one organization,
-// an owner service account, an owner and a member API key and a few keys to
-// delete. Every answer validates against the embedded spec (see package
-// contract); rate limiting, fault injection ([Server.FailNext],
+// an owner and a member (each with an API key and a service account) and a
+// few keys to delete. Every answer validates against the embedded spec
+// (internal/contract); rate limiting, fault injection ([Server.FailNext],
 // [Server.DropNext], [Server.SetLatency]) and inspection ([Server.OrgKeys],
 // [Server.KeyProjects], [Server.Requests]) let a test script the server.
 //
-// Behaviour the spec leaves open, decided here:
+// Answers follow real Atlas, not only the spec: every status, errorCode,
+// detail, parameters list, content type and header set comes from the one
+// table in internal/behavior, which names the evidence for each (recorded,
+// upstream, reported or ours). So an absent or deleted key gets 400
+// API_KEY_NOT_FOUND with parameters [keyId], an unknown organization 404
+// ORG_NOT_FOUND, a 204 the versioned content type and rate-limit headers,
+// errors after authentication X-Error-Code and rate-limit headers, and
+// error bodies the keys detail, error, errorCode, parameters ([] when
+// none) and reason.
 //
-//   - Order of checks: the path must fit the template (else 404), the method
-//     must be DELETE (else 404, because the spec documents no 405), ids and
-//     flags must match the spec (else 400 VALIDATION_ERROR naming the field),
-//     then authentication (401). Only then do fault injection, the
-//     organization lookup (404 ORG_NOT_FOUND), the organization's rate limit
-//     (429), the Organization Owner check (403) and the key lookup (404) run.
+// Behaviour the spec and the evidence leave open, decided here:
+//
+//   - Order of checks: the path must fit the template (else 404
+//     RESOURCE_NOT_FOUND), the method must be DELETE (else the same 404,
+//     because the spec documents no 405), ids and flags must match the spec
+//     (else 400 VALIDATION_ERROR naming the field in badRequestDetail), then
+//     authentication (401), then the Accept header (406
+//     INVALID_VERSION_DATE). Only then do fault injection, the organization
+//     lookup (404 ORG_NOT_FOUND), the organization's rate limit (429), the
+//     Organization Owner check (403) and the key lookup (400
+//     API_KEY_NOT_FOUND) run.
+//   - Accept is checked after authentication, so that a digest client such
+//     as curl, which sends Accept: */* unless told otherwise, sees the 401
+//     challenge it must answer before it can learn about the version. Any
+//     media range of the form application/vnd.atlas.YYYY-MM-DD+json
+//     (parameters allowed, q=0 refuses it) with a real date on or after the
+//     spec's x-atlas-api-version is served; application/json, */*, no
+//     Accept, or an earlier or impossible date gets 406.
+//   - The 401 is Atlas's, byte for byte apart from the nonce: one challenge
+//     per digest algorithm (MD5 only by default, as Atlas), a Bearer
+//     challenge only [WithBearerChallenge], and the recorded pretty-printed
+//     body with the keys error, reason, detail, errorCode and no parameters.
+//     That body never says why; [Request.AuthError] in the request log does.
+//   - pretty=true prints every body as Atlas (Jackson) does: two-space
+//     indent, "key" : value, arrays on one line as [ a, b ]. Without it,
+//     bodies are compact with no trailing newline.
 //   - envelope=true wraps every answer produced after authentication in an
-//     HTTP 200 ApiEnvelope. Answers given before it (400, 404 for a wrong
-//     path or method, 401 challenges) keep their status: digest and OAuth
-//     clients need to see the 401.
-//   - Authentication: a failed digest attempt is answered with digest
-//     challenges (one per algorithm, one shared nonce, MD5 first like Atlas, so
-//     clients that read only the first challenge work), a failed
-//     Bearer token with a Bearer challenge, and no or other credentials (Basic
-//     included) with both. A correct digest on an expired nonce gets
+//     HTTP 200 ApiEnvelope, which keeps the headers of the answer it wraps
+//     (X-Error-Code, rate limits, Retry-After). Answers given before it
+//     (400, 404 for a wrong path or method, 401 challenges) keep their
+//     status: digest and OAuth clients need to see the 401.
+//   - A failed digest attempt with a correct hash on an expired nonce gets
 //     stale=true, and so does an nc 1024 or more below the highest seen for
 //     its nonce (too old to tell from a replay, so the client is sent to a
-//     new nonce); a reused nc gets a plain 401. The token and revocation endpoints take the
-//     client id and secret in HTTP Basic only.
+//     new nonce); a reused nc gets a plain 401. The token and revocation
+//     endpoints take the client id and secret in HTTP Basic only.
 //   - A request net/http itself refuses never reaches the handler: a bad
 //     %-escape or a raw control byte (NUL) in the request line gets
 //     net/http's plain-text 400, headers over 1 MB its 431. Everything that
 //     reaches the handler gets a spec-shaped answer.
 //   - Ids (organizations, projects, keys, public keys, client ids) come from
 //     a deterministic generator seeded by [WithSeed] (default 1), so a test
-//     sees the same ids on every run; secrets, nonces, tokens and the digest
-//     opaque come from crypto/rand.
+//     sees the same ids on every run; secrets, nonces and tokens come from
+//     crypto/rand.
 package atlastest

@@ -12,14 +12,15 @@ import (
 )
 
 // Delete an API key with the generated client over HTTP Digest, as code
-// under test would against Atlas.
+// under test would against Atlas; a second delete gets Atlas's answer for
+// a key that is gone.
 func Example() {
 	srv := atlastest.NewServer()
 	defer srv.Close()
 
 	owner := srv.Owner()
 	httpClient := &http.Client{Transport: &digest.Transport{Username: owner.PublicKey, Password: owner.PrivateKey}}
-	client, err := gen.NewClientWithResponses(srv.URL, gen.WithHTTPClient(httpClient))
+	client, err := gen.NewClientWithResponses(srv.URL, gen.WithHTTPClient(httpClient), gen.WithRequestEditorFn(accept))
 	if err != nil {
 		panic(err)
 	}
@@ -32,10 +33,10 @@ func Example() {
 	fmt.Println(resp.StatusCode(), len(srv.KeyProjects(key)))
 
 	resp, _ = client.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
-	fmt.Println(resp.StatusCode(), resp.JSON404.ErrorCode)
+	fmt.Println(resp.StatusCode(), resp.JSON400.ErrorCode)
 	// Output:
 	// 204 0
-	// 404 RESOURCE_NOT_FOUND
+	// 400 API_KEY_NOT_FOUND
 }
 
 // Script a lost answer: the delete happens, the client sees a broken
@@ -49,10 +50,12 @@ func ExampleServer_DropNext() {
 
 	srv.DropNext(1)
 	req, _ := http.NewRequest(http.MethodDelete, url, nil)
+	req.Header.Set("Accept", "application/vnd.atlas.2023-01-01+json")
 	_, err := client.Do(req)
 	fmt.Println("first attempt failed:", err != nil)
 
 	req, _ = http.NewRequest(http.MethodDelete, url, nil)
+	req.Header.Set("Accept", "application/vnd.atlas.2023-01-01+json")
 	resp, err := client.Do(req)
 	if err != nil {
 		panic(err)
@@ -61,5 +64,11 @@ func ExampleServer_DropNext() {
 	fmt.Println("retry:", resp.StatusCode)
 	// Output:
 	// first attempt failed: true
-	// retry: 404
+	// retry: 400
+}
+
+// accept names the resource version, as Atlas requires (else 406).
+func accept(_ context.Context, req *http.Request) error {
+	req.Header.Set("Accept", "application/vnd.atlas.2023-01-01+json")
+	return nil
 }

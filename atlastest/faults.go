@@ -33,13 +33,16 @@ func (f *faults) take() (latency time.Duration, fail int, drop bool) {
 	return f.latency, fail, drop
 }
 
-// FailNext answers the next n authenticated operation requests with status
-// and a valid ApiError (a 429 with its rate-limit headers, a 401 with
-// challenges), changing nothing. status must be an error status the spec
-// documents (400, 401, 403, 404, 429, 500), or FailNext panics. n <= 0
-// cancels; a call replaces the previous one.
+// FailNext answers the next n authenticated operation requests with status,
+// changing nothing. The answer is what Atlas sends with that status: the
+// first row of internal/behavior's table for it, with its headers (400
+// API_KEY_NOT_FOUND, 401 UNEXPECTED_ERROR with challenges, 403
+// USER_UNAUTHORIZED, 404 ORG_NOT_FOUND, 406 INVALID_VERSION_DATE, 429
+// RATE_LIMITED with Retry-After, 500 UNEXPECTED_ERROR). status must be an
+// error status the spec documents, or FailNext panics. n <= 0 cancels; a
+// call replaces the previous one.
 func (s *Server) FailNext(n, status int) {
-	if status < 400 || contract.MustLoad().Op.Responses.Status(status) == nil || errorCodes[status] == "" {
+	if _, ok := situationFor(status); status < 400 || contract.MustLoad().Op.Responses.Status(status) == nil || !ok {
 		panic(fmt.Sprintf("atlastest: FailNext(%d, %d): the spec documents no such error status", n, status))
 	}
 	s.faults.mu.Lock()

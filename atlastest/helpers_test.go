@@ -199,10 +199,10 @@ func do(t testing.TB, c *http.Client, method, u string, header http.Header) (*ht
 		}
 		req.URL.Opaque, req.URL.RawQuery, _ = strings.Cut("/"+target, "?")
 	}
+	req.Header.Set("Accept", contract.AcceptHeader()) // unless header says otherwise; a nil Accept sends none
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
-	req.Header.Set("Accept", contract.AcceptHeader())
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, u, err)

@@ -8,6 +8,9 @@ type Request struct {
 	Auth    string // Authorization scheme sent: "digest", "bearer", "basic", "none" or "other"
 	Status  int    // status sent; for a dropped request, the one it would have had; 0 if aborted
 	Dropped bool   // DropNext closed the connection instead of answering
+	// AuthError says why a 401 was sent, which Atlas's answer does not:
+	// e.g. "Digest authentication failed: uri does not match the request."
+	AuthError string
 }
 
 // maxLogged bounds what the log keeps of a path or query, so that a hostile

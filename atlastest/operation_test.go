@@ -12,6 +12,8 @@ import (
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
 	"github.com/atlascontract/deleteorgapikey/gen"
+	"github.com/atlascontract/deleteorgapikey/internal/behavior"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 func ownerBearer(t *testing.T, srv *atlastest.Server) *http.Client {
@@ -44,8 +46,8 @@ func TestAuthorizationAndLookup(t *testing.T) {
 		{"member bearer", bearerClient(t, fetchToken(t, srv, member.ClientID, member.ClientSecret)), srv.OrgID(), key, 403, "USER_UNAUTHORIZED"},
 		{"owner of another org", bearerClient(t, fetchToken(t, srv, "other-owner", "s3cret")), srv.OrgID(), key, 403, "USER_UNAUTHORIZED"},
 		{"unknown org", owner, "0123456789abcdef01234567", key, 404, "ORG_NOT_FOUND"},
-		{"unknown key", owner, srv.OrgID(), "0123456789abcdef01234567", 404, "RESOURCE_NOT_FOUND"},
-		{"key of another org", owner, srv.OrgID(), otherKey, 404, "RESOURCE_NOT_FOUND"},
+		{"unknown key", owner, srv.OrgID(), "0123456789abcdef01234567", 400, "API_KEY_NOT_FOUND"},
+		{"key of another org", owner, srv.OrgID(), otherKey, 400, "API_KEY_NOT_FOUND"},
 		{"owner deletes in another org", owner, other, otherKey, 403, "USER_UNAUTHORIZED"},
 	} {
 		resp, body := del(t, c.client, opURL(srv, c.org, c.key, ""))
@@ -142,8 +144,8 @@ func TestEnvelopeAndPretty(t *testing.T) {
 		t.Errorf("enveloped 204: %+v", e)
 	}
 	e = enveloped(del(t, owner, opURL(srv, org, key, "envelope=true")))
-	if e.Status != 404 || e.Content["errorCode"] != "RESOURCE_NOT_FOUND" || e.Content["error"] != float64(404) {
-		t.Errorf("enveloped 404: %+v", e)
+	if e.Status != 400 || e.Content["errorCode"] != "API_KEY_NOT_FOUND" || e.Content["error"] != float64(400) {
+		t.Errorf("enveloped 400: %+v", e)
 	}
 	member := bearerClient(t, fetchToken(t, srv, srv.Member().ClientID, srv.Member().ClientSecret))
 	e = enveloped(del(t, member, opURL(srv, org, srv.Keys()[0], "envelope=true&pretty=false")))
@@ -154,26 +156,36 @@ func TestEnvelopeAndPretty(t *testing.T) {
 	resp, body := del(t, plain(t), opURL(srv, org, srv.Keys()[0], "envelope=true"))
 	wantStatus(t, resp, body, http.StatusUnauthorized)
 
-	// pretty=true indents every JSON answer, 401 included.
+	// pretty=true prints every JSON answer in Atlas's (Jackson's) style.
 	for _, c := range []struct {
 		client *http.Client
 		query  string
 		status int
+		want   string
 	}{
-		{owner, "pretty=true", 404},
-		{owner, "pretty=true&envelope=true", 200},
-		{plain(t), "pretty=true", 401},
+		{owner, "pretty=true", 400, "{\n  \"detail\" : \"No API key with ID " + key + " exists.\",\n  \"error\" : 400,\n" +
+			"  \"errorCode\" : \"API_KEY_NOT_FOUND\",\n  \"parameters\" : [ \"" + key + "\" ],\n  \"reason\" : \"Bad Request\"\n}"},
+		{owner, "pretty=true&envelope=true", 200, "{\n  \"content\" : {\n    \"detail\" : \"No API key with ID " + key + " exists.\",\n" +
+			"    \"error\" : 400,\n    \"errorCode\" : \"API_KEY_NOT_FOUND\",\n    \"parameters\" : [ \"" + key + "\" ],\n    \"reason\" : \"Bad Request\"\n  },\n  \"status\" : 400\n}"},
+		{plain(t), "pretty=true", 401, "{\n  \"error\" : 401,\n  \"reason\" : \"Unauthorized\",\n" +
+			"  \"detail\" : \"You are not authorized for this resource.\",\n  \"errorCode\" : \"UNEXPECTED_ERROR\"\n}"},
 	} {
 		resp, body := del(t, c.client, opURL(srv, org, key, c.query))
 		wantStatus(t, resp, body, c.status)
-		if !strings.HasPrefix(string(body), "{\n  \"") || !json.Valid(body) {
-			t.Errorf("%s: not indented JSON: %q", c.query, body)
+		if string(body) != c.want {
+			t.Errorf("%s: body\n%s\nwant\n%s", c.query, body, c.want)
 		}
 	}
 	resp, body = del(t, owner, opURL(srv, org, key, "pretty=false"))
-	wantStatus(t, resp, body, http.StatusNotFound)
-	if strings.Contains(string(body), "\n  ") {
-		t.Errorf("pretty=false indented: %q", body)
+	wantStatus(t, resp, body, http.StatusBadRequest)
+	if strings.Contains(string(body), "\n") || strings.Contains(string(body), " : ") {
+		t.Errorf("pretty=false printed pretty: %q", body)
+	}
+	// Nested objects and arrays of objects, as Jackson prints them.
+	resp, body = del(t, owner, opURL(srv, org, "x", "pretty=true"))
+	prefix, inner := "{\n  \"badRequestDetail\" : {\n    \"fields\" : [ {\n      \"", "\"field\" : \"apiUserId\"\n    } ]\n  },\n  \"detail\" : "
+	if wantStatus(t, resp, body, http.StatusBadRequest); !strings.HasPrefix(string(body), prefix) || !strings.Contains(string(body), inner) || !json.Valid(body) {
+		t.Errorf("nested pretty body\n%s\nwant it to start\n%s\nand hold\n%s", body, prefix, inner)
 	}
 }
 
@@ -250,8 +262,9 @@ func TestFailNext(t *testing.T) {
 	srv.FailNext(1, http.StatusUnauthorized)
 	resp, body = del(t, owner, u)
 	wantStatus(t, resp, body, http.StatusUnauthorized)
-	if len(resp.Header.Values("WWW-Authenticate")) != 3 {
-		t.Errorf("injected 401 challenges %q", resp.Header.Values("WWW-Authenticate"))
+	unauthenticated, _ := del(t, plain(t), u)
+	if got, want := len(resp.Header.Values("WWW-Authenticate")), len(unauthenticated.Header.Values("WWW-Authenticate")); got != want || want == 0 {
+		t.Errorf("injected 401 has %d challenges, a request without credentials %d", got, want)
 	}
 
 	srv.FailNext(1, http.StatusNotFound)
@@ -276,6 +289,44 @@ func TestFailNext(t *testing.T) {
 	}
 }
 
+// TestFailNextEveryDocumentedStatus: FailNext takes every error status the
+// spec documents and answers it as the behavior table's first row for that
+// status says; anything else panics when the test sets it up.
+func TestFailNextEveryDocumentedStatus(t *testing.T) {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	client := ownerBearer(t, srv) // a digest client would answer the injected 401
+	org, key := srv.OrgID(), srv.Keys()[0]
+	statuses := 0
+	for code := range contract.MustLoad().Op.Responses.Map() {
+		status, err := strconv.Atoi(code)
+		if err != nil || status < 400 {
+			continue
+		}
+		statuses++
+		var row behavior.Answer
+		for _, a := range behavior.Table() {
+			if a.Status == status && a.ErrorCode != "" {
+				row = a
+				break
+			}
+		}
+		srv.FailNext(1, status)
+		resp, body := del(t, client, opURL(srv, org, key, ""))
+		var params []any
+		switch row.Situation {
+		case behavior.KeyNotFound:
+			params = []any{key}
+		case behavior.NotOwner, behavior.OrgNotFound:
+			params = []any{org}
+		}
+		wantAnswer(t, resp, body, row.Situation, params...)
+	}
+	if statuses < 7 || !has(srv.Keys(), key) {
+		t.Errorf("%d error statuses tried; key kept: %v", statuses, has(srv.Keys(), key))
+	}
+}
+
 func TestDropNext(t *testing.T) {
 	srv := atlastest.NewServer()
 	defer srv.Close()
@@ -286,6 +337,7 @@ func TestDropNext(t *testing.T) {
 
 	srv.DropNext(1)
 	req, _ := http.NewRequest(http.MethodDelete, u, nil)
+	req.Header.Set("Accept", contract.AcceptHeader())
 	resp, err := client.Do(req)
 	if err == nil {
 		resp.Body.Close()
@@ -301,7 +353,10 @@ func TestDropNext(t *testing.T) {
 	}
 	// The retry a client makes after a lost answer sees the delete done.
 	resp2, body := del(t, client, u)
-	wantStatus(t, resp2, body, http.StatusNotFound)
+	wantStatus(t, resp2, body, http.StatusBadRequest)
+	if code := errorCode(t, body); code != "API_KEY_NOT_FOUND" {
+		t.Errorf("retry after a lost answer: %s", body)
+	}
 }
 
 func TestLatency(t *testing.T) {
@@ -324,6 +379,7 @@ func TestLatency(t *testing.T) {
 	impatient := *owner
 	impatient.Timeout = 50 * time.Millisecond
 	req, _ := http.NewRequest(http.MethodDelete, opURL(srv, srv.OrgID(), keys[1], ""), nil)
+	req.Header.Set("Accept", contract.AcceptHeader())
 	var uerr *url.Error
 	if _, err := impatient.Do(req); !errors.As(err, &uerr) || !uerr.Timeout() {
 		t.Fatalf("want a timeout, got %v", err)
