@@ -14,6 +14,7 @@ import (
 	"hash"
 	"maps"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -393,11 +394,12 @@ func oauthError(w http.ResponseWriter, status int, code, description string) {
 }
 
 // client authenticates a service account by HTTP Basic, whose id and secret
-// are form-encoded first (RFC 6749 section 2.3.1).
-func (s *Server) client(r *http.Request) *serviceAccount {
+// are form-encoded first (RFC 6749 section 2.3.1); detail says why not,
+// without telling an unknown id from a wrong secret.
+func (s *Server) client(r *http.Request) (sa *serviceAccount, detail string) {
 	id, secret, ok := r.BasicAuth()
 	if !ok {
-		return nil
+		return nil, "Client authentication failed: send the client id and secret in HTTP Basic."
 	}
 	if v, err := url.QueryUnescape(id); err == nil {
 		id = v
@@ -405,15 +407,15 @@ func (s *Server) client(r *http.Request) *serviceAccount {
 	if v, err := url.QueryUnescape(secret); err == nil {
 		secret = v
 	}
-	sa := s.accounts[id]
+	sa = s.accounts[id]
 	want := "\x00no such client" // compare anyway: no timing difference for unknown ids
 	if sa != nil {
 		want = sa.secret
 	}
 	if subtle.ConstantTimeCompare([]byte(secret), []byte(want)) != 1 || sa == nil {
-		return nil
+		return nil, "Client authentication failed: the client id or secret is wrong."
 	}
-	return sa
+	return sa, ""
 }
 
 // serviceForm checks method, client and form shared by both endpoints.
@@ -423,14 +425,18 @@ func (s *Server) serviceForm(w http.ResponseWriter, r *http.Request) (*serviceAc
 		oauthError(w, http.StatusMethodNotAllowed, "invalid_request", "Use POST.")
 		return nil, nil
 	}
-	sa := s.client(r)
+	sa, detail := s.client(r)
 	if sa == nil {
-		oauthError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed: send the client id and secret in HTTP Basic.")
+		oauthError(w, http.StatusUnauthorized, "invalid_client", detail)
+		return nil, nil
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "Form-encoded body required: send Content-Type application/x-www-form-urlencoded.")
 		return nil, nil
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		oauthError(w, http.StatusBadRequest, "invalid_request", "The body must be application/x-www-form-urlencoded.")
+		oauthError(w, http.StatusBadRequest, "invalid_request", "The form does not parse, or is over 64 KB.")
 		return nil, nil
 	}
 	for _, k := range slices.Sorted(maps.Keys(r.Form)) { // query and body: RFC 6749 section 3.1

@@ -430,6 +430,46 @@ func TestTokenEndpointFollowsRFC6749(t *testing.T) {
 	wantStatus(t, dresp, dbody, http.StatusNoContent) // the refused revocation left the token live
 }
 
+// TestTokenEndpointSaysWhatIsWrong (issue 13, item 2): refused client
+// credentials are called wrong, not "send them in HTTP Basic" when they
+// were; a body that is not form-encoded is called that, not a missing
+// grant_type.
+func TestTokenEndpointSaysWhatIsWrong(t *testing.T) {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	owner := srv.Owner()
+	tok, revoke := contract.TokenPath(), contract.RevokePath()
+	grant := "grant_type=client_credentials"
+	inBody := grant + "&client_id=" + url.QueryEscape(owner.ClientID) + "&client_secret=" + url.QueryEscape(owner.ClientSecret)
+	for _, c := range []struct {
+		name, path, id, secret, ct, form string
+		status                           int
+		code, want, never                string
+	}{
+		{"wrong secret", tok, owner.ClientID, "nope", formType, grant, 401, "invalid_client", "wrong", "Basic"},
+		{"unknown client", tok, "someone", owner.ClientSecret, formType, grant, 401, "invalid_client", "wrong", "Basic"},
+		{"wrong secret, revoke", revoke, owner.ClientID, "nope", formType, "token=x", 401, "invalid_client", "wrong", "Basic"},
+		{"credentials in the body", tok, "", "", formType, inBody, 401, "invalid_client", "HTTP Basic", "wrong"},
+		{"JSON body", tok, owner.ClientID, owner.ClientSecret, "application/json", `{"grant_type":"client_credentials"}`, 400, "invalid_request", "form-encoded body required", "grant_type"},
+		{"form without its content type", tok, owner.ClientID, owner.ClientSecret, "text/plain", grant, 400, "invalid_request", "form-encoded body required", "grant_type"},
+		{"JSON body, revoke", revoke, owner.ClientID, owner.ClientSecret, "application/json", `{"token":"x"}`, 400, "invalid_request", "form-encoded body required", "token is"},
+	} {
+		resp, body := oauthPost(t, srv, c.path, c.id, c.secret, c.ct, c.form)
+		desc, _ := body["error_description"].(string)
+		if lower := strings.ToLower(desc); resp.StatusCode != c.status || body["error"] != c.code || !strings.Contains(lower, strings.ToLower(c.want)) || strings.Contains(lower, strings.ToLower(c.never)) {
+			t.Errorf("%s: %d %v, want %d %s saying %q, not %q", c.name, resp.StatusCode, body, c.status, c.code, c.want, c.never)
+		}
+		if strings.Contains(desc, owner.ClientSecret) || strings.Contains(desc, "nope") {
+			t.Errorf("%s: the description echoes a secret: %q", c.name, desc)
+		}
+	}
+	// A form with parameters on its media type is a form.
+	resp, body := oauthPost(t, srv, tok, owner.ClientID, owner.ClientSecret, formType+"; charset=utf-8", grant)
+	if resp.StatusCode != http.StatusOK || body["access_token"] == nil {
+		t.Errorf("form with charset: %d %v", resp.StatusCode, body)
+	}
+}
+
 // recordedChallenge is Atlas's challenge from testdata/atlas, with its nonce
 // replaced by N (see oneChallenge).
 func recordedChallenge(t *testing.T) string {
