@@ -26,9 +26,15 @@
 //     (else 400 VALIDATION_ERROR naming the field in badRequestDetail), then
 //     authentication (401), then the Accept header (406
 //     INVALID_VERSION_DATE). Only then do fault injection, the organization
-//     lookup (404 ORG_NOT_FOUND), the organization's rate limit (429), the
-//     Organization Owner check (403) and the key lookup (400
+//     lookup (404 ORG_NOT_FOUND), the Organization Owner check (403), the
+//     organization's rate limit (429) and the key lookup (400
 //     API_KEY_NOT_FOUND) run.
+//   - Only authorized requests spend an organization's rate-limit bucket:
+//     the role check comes before it, so a member or another organization's
+//     owner, however many 403s they collect, cannot turn the owner away with
+//     429. Answers that spend nothing (403, 404 ORG_NOT_FOUND, injected
+//     faults) still show the bucket's level; an unknown organization's
+//     reads full. [WithClock] drives the refill.
 //   - Accept is checked after authentication, so that a digest client such
 //     as curl, which sends Accept: */* unless told otherwise, sees the 401
 //     challenge it must answer before it can learn about the version. Any
@@ -54,10 +60,15 @@
 //     its nonce (too old to tell from a replay, so the client is sent to a
 //     new nonce); a reused nc gets a plain 401. The token and revocation
 //     endpoints take the client id and secret in HTTP Basic only.
-//   - A request net/http itself refuses never reaches the handler: a bad
-//     %-escape or a raw control byte (NUL) in the request line gets
-//     net/http's plain-text 400, headers over 1 MB its 431. Everything that
-//     reaches the handler gets a spec-shaped answer.
+//   - Some requests net/http answers itself, before the handler, in plain
+//     text and outside the spec: a bad %-escape or a raw control byte (NUL)
+//     in the request line gets 400, headers over 1 MB 431, an HTTP version
+//     other than 1.x (HTTP/2.0 without its preface, HTTP/3.0) 505, a
+//     Transfer-Encoding other than chunked 501, and OPTIONS * 200 with an
+//     empty body (http.Server's general OPTIONS handler; a server of your
+//     own with DisableGeneralOptionsHandler passes it to the handler, which
+//     answers 404). None of them is logged or changes anything. Everything
+//     that reaches the handler gets a spec-shaped answer.
 //   - Ids (organizations, projects, keys, public keys, client ids) come from
 //     a deterministic generator seeded by [WithSeed] (default 1), so a test
 //     sees the same ids on every run; secrets, nonces and tokens come from

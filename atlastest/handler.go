@@ -297,7 +297,9 @@ func (op operation) DeleteOrgApiKey(ctx context.Context, req gen.DeleteOrgApiKey
 }
 
 // deleteOrgAPIKey is the operation proper, after authentication: faults,
-// organization, rate limit, role, key.
+// organization, role, rate limit, key. The role comes before the bucket so
+// that only authorized requests spend it: nobody else can turn an
+// organization's owner away with 429s.
 func (s *Server) deleteOrgAPIKey(ctx context.Context, info *reqInfo, req gen.DeleteOrgApiKeyRequestObject) answer {
 	latency, fail, drop := s.faults.take()
 	if latency > 0 {
@@ -312,7 +314,7 @@ func (s *Server) deleteOrgAPIKey(ctx context.Context, info *reqInfo, req gen.Del
 	oid, _ := parseID(req.OrgId) // admit checked both ids against the spec
 	kid, _ := parseID(req.ApiUserId)
 	o := s.orgs[oid]
-	now := time.Now()
+	now := s.cfg.now()
 	if fail != 0 {
 		return s.injected(fail, o, req, now)
 	}
@@ -322,13 +324,16 @@ func (s *Server) deleteOrgAPIKey(ctx context.Context, info *reqInfo, req gen.Del
 		a.header = s.bucket(nil, now, false)
 		return a
 	}
+	if info.principal.org != o || !info.principal.owner {
+		a := atlas(behavior.NotOwner, req.OrgId)
+		a.header = s.bucket(o, now, false)
+		return a
+	}
 	limits := s.bucket(o, now, true)
 	var a answer
 	switch {
 	case limits.Get(behavior.RetryAfter) != "":
 		a = atlas(behavior.RateLimited)
-	case info.principal.org != o || !info.principal.owner:
-		a = atlas(behavior.NotOwner, req.OrgId)
 	case !s.deleteKey(o, kid):
 		a = atlas(behavior.KeyNotFound, req.ApiUserId)
 	default:

@@ -286,3 +286,47 @@ func TestHostileInputs(t *testing.T) {
 		t.Errorf("RateLimit-Remaining %q after the first real delete, want 2: refused requests spent the bucket", got)
 	}
 }
+
+// TestWhatNetHTTPAnswersFirst: requests net/http answers itself, before the
+// handler (doc.go): 505 for an HTTP version it does not serve, 501 for a
+// Transfer-Encoding it does not know, 200 for OPTIONS *. None reaches the
+// handler, so none is logged and nothing changes.
+func TestWhatNetHTTPAnswersFirst(t *testing.T) {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	before := snapshot(srv, srv.OrgID())
+	host := strings.TrimPrefix(srv.URL, "http://")
+	target := "/api/atlas/v2/orgs/" + srv.OrgID() + "/apiKeys/" + srv.Keys()[0]
+	for _, c := range []struct {
+		name, wire string
+		status     int
+	}{
+		{"HTTP/2.0 without the preface", "DELETE " + target + " HTTP/2.0\r\nHost: " + host + "\r\n\r\n", http.StatusHTTPVersionNotSupported},
+		{"HTTP/3.0", "DELETE " + target + " HTTP/3.0\r\nHost: " + host + "\r\n\r\n", http.StatusHTTPVersionNotSupported},
+		{"Transfer-Encoding: gzip", "DELETE " + target + " HTTP/1.1\r\nHost: " + host + "\r\nTransfer-Encoding: gzip\r\n\r\n", http.StatusNotImplemented},
+		{"OPTIONS *", "OPTIONS * HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n", http.StatusOK},
+	} {
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second)) // a bound on a hung server, not a timing bet
+		if _, err := conn.Write([]byte(c.wire)); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode != c.status || json.Valid(body) && len(body) > 0 {
+			t.Errorf("%s: %d %q, want net/http's own %d", c.name, resp.StatusCode, body, c.status)
+		}
+	}
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("the handler saw %d of these requests", n)
+	}
+	sameState(t, before, snapshot(srv, srv.OrgID()))
+}

@@ -230,6 +230,32 @@ func TestRateLimit(t *testing.T) {
 	wantStatus(t, resp, body, http.StatusNoContent)
 }
 
+// TestRateLimitChargesOnlyAuthorizedRequests: a member, or the owner of
+// another organization, cannot spend an organization's bucket: however many
+// 403s they collect, its owner is still served (issue 12, item 8).
+func TestRateLimitChargesOnlyAuthorizedRequests(t *testing.T) {
+	other := atlastest.Org{ID: "aaaaaaaaaaaaaaaaaaaaaaaa", Accounts: []atlastest.Account{{ClientID: "other-owner", ClientSecret: "s", Owner: true}}}
+	srv := atlastest.NewServer(atlastest.WithRateLimit(3, 1, time.Hour), atlastest.WithOrg(other))
+	defer srv.Close()
+	org, key := srv.OrgID(), srv.Keys()[0]
+	member, _ := digestClient(t, srv.Member().PublicKey, srv.Member().PrivateKey)
+	stranger := bearerClient(t, fetchToken(t, srv, "other-owner", "s"))
+	for range 5 {
+		for _, c := range []*http.Client{member, stranger} {
+			resp, body := del(t, c, opURL(srv, org, key, ""))
+			wantStatus(t, resp, body, http.StatusForbidden)
+			if got := resp.Header.Get("RateLimit-Remaining"); got != "3" {
+				t.Fatalf("a 403 shows RateLimit-Remaining %s, want 3: it was charged", got)
+			}
+		}
+	}
+	resp, body := del(t, ownerBearer(t, srv), opURL(srv, org, key, ""))
+	wantStatus(t, resp, body, http.StatusNoContent)
+	if got := resp.Header.Get("RateLimit-Remaining"); got != "2" {
+		t.Errorf("the owner's delete shows RateLimit-Remaining %s, want 2", got)
+	}
+}
+
 func TestFailNext(t *testing.T) {
 	srv := atlastest.NewServer()
 	defer srv.Close()
