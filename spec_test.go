@@ -2,12 +2,18 @@ package deleteorgapikey_test
 
 import (
 	"context"
+	"io/fs"
+	"iter"
+	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"go.yaml.in/yaml/v3"
 )
 
 const specPath = "openapi/deleteorgapikey.yaml"
@@ -317,27 +323,286 @@ func TestSpecAddsUpstreamFacts(t *testing.T) {
 	}
 }
 
-// TestSpecExplainsAdditions: each element beyond the seed carries a one-line
-// "# why:" comment in the YAML.
+// TestSpecExplainsAdditions: the spec states what the seed page
+// (testdata/seed.md) states, and every addition says why. Every key whose
+// value is not a mapping (a leaf) is either
+//
+//   - in the seed: seedLeaves lists its path, built from the parsed page
+//     (summary, description, docs link, server, each parameter's name,
+//     place, type and description, each status's description and body
+//     fields, the auth methods' schemes) plus what OpenAPI needs to hold
+//     them (openapi, info's title and version); or
+//   - explained: a "# why:" comment line sits directly above its key, or
+//     above an enclosing key or sequence item.
+//
+// $refs are followed, so a component is judged where it is used (under
+// "401" ApiError is the seed's, under "400" it is an addition) and a why
+// above a component's definition explains every use. A component nobody
+// references needs its own why. A failure names the outermost key outside
+// the seed: a why there, or on each leaf below it, fixes it.
 func TestSpecExplainsAdditions(t *testing.T) {
 	raw, err := os.ReadFile(specPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(string(raw), "\n")
-	for _, key := range []string{"operationId:", "pattern:", "example: 4888", "example: 32b6", "default: false", "clientCredentials:", `"200":`, `"400":`, `"429":`, "x-revocation-url:", "x-atlas-api-version:"} {
-		seen := 0
-		for i, l := range lines {
-			if !strings.HasPrefix(strings.TrimSpace(l), key) {
-				continue
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		t.Fatal(err)
+	}
+	w := &whyWalk{doc: root.Content[0], unexplained: map[int]string{}, why: map[int]bool{}}
+	for i, l := range strings.Split(string(raw), "\n") {
+		w.why[i+1] = strings.HasPrefix(strings.TrimSpace(l), "# why:")
+	}
+	w.seed = seedLeaves(parseSeed(t), loadSpecFile(t))
+
+	for key, val := range pairs(w.doc) {
+		if key.Value == "components" {
+			for k, v := range pairs(val) {
+				if k.Value == "securitySchemes" { // used by name, not by $ref
+					w.key("components.securitySchemes", k.Line, v, false, nil)
+				}
 			}
-			seen++
-			if i == 0 || !strings.HasPrefix(strings.TrimSpace(lines[i-1]), "# why:") {
-				t.Errorf("line %d %q has no `# why:` comment above it", i+1, strings.TrimSpace(l))
+			continue
+		}
+		w.key(key.Value, key.Line, val, false, nil)
+	}
+	if w.leaves < 100 {
+		t.Fatalf("judged %d leaves of %s; the walk misses most of it", w.leaves, specPath)
+	}
+	refs := map[string]bool{}
+	collectRefs(w.doc, refs)
+	for section, defs := range pairs(lookup(w.doc, "components")) {
+		for name := range pairs(defs) {
+			if ref := "#/components/" + section.Value + "/" + name.Value; section.Value != "securitySchemes" && !refs[ref] && !w.why[name.Line-1] {
+				w.unexplained[name.Line] = ref + " is referenced nowhere"
 			}
 		}
-		if seen == 0 {
-			t.Errorf("spec has no %q", key)
+	}
+	for _, line := range slices.Sorted(maps.Keys(w.unexplained)) {
+		what := strings.Replace(w.unexplained[line], "paths./api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}.delete.", "DELETE ", 1)
+		t.Errorf("%s:%d: %s: not in the seed page and no `# why:` comment above it or an enclosing key", specPath, line, what)
+	}
+}
+
+// whyWalk walks the spec's YAML for TestSpecExplainsAdditions.
+type whyWalk struct {
+	doc         *yaml.Node
+	seed        map[string]bool // leaf paths the seed states, and their prefixes
+	why         map[int]bool    // lines that are "# why:" comments
+	unexplained map[int]string  // line of the outermost key outside the seed -> what is unexplained below it
+	leaves      int             // leaves judged, so that the test cannot pass by reading nothing
+}
+
+// anchor is the outermost key on the current path that is outside the seed.
+type anchor struct {
+	line int
+	path string
+}
+
+// key visits the key or sequence item at line whose value is val.
+// explained: a why above an enclosing key.
+func (w *whyWalk) key(path string, line int, val *yaml.Node, explained bool, out *anchor) {
+	explained = explained || w.why[line-1]
+	if out == nil && !w.seed[path] {
+		out = &anchor{line, path}
+	}
+	w.value(path, val, explained, out)
+}
+
+func (w *whyWalk) value(path string, val *yaml.Node, explained bool, out *anchor) {
+	if ref := refOf(val); ref != "" { // judged here, where it is used
+		defKey, defVal := w.resolve(ref)
+		if defKey == nil {
+			w.unexplained[val.Line] = path + ": $ref " + ref + " names nothing in this file"
+			return
+		}
+		w.value(path, defVal, explained || w.why[defKey.Line-1], out)
+		return
+	}
+	switch {
+	case val.Kind == yaml.MappingNode && len(val.Content) > 0:
+		for k, v := range pairs(val) {
+			w.key(path+"."+k.Value, k.Line, v, explained, out)
+		}
+	case val.Kind == yaml.SequenceNode && slices.ContainsFunc(val.Content, func(n *yaml.Node) bool { return n.Kind != yaml.ScalarNode }):
+		for _, item := range val.Content {
+			name := "-"
+			if n := lookup(w.deref(item), "name"); n != nil {
+				name = n.Value
+			}
+			w.key(path+"."+name, item.Line, item, explained, out)
+		}
+	default:
+		w.leaves++
+		if explained || out == nil {
+			return
+		}
+		if _, seen := w.unexplained[out.line]; !seen {
+			w.unexplained[out.line] = out.path
+			if out.path != path {
+				w.unexplained[out.line] += " (" + strings.TrimPrefix(path, out.path+".") + " below it)"
+			}
+		}
+	}
+}
+
+// resolve finds the key and value of a local $ref such as #/components/schemas/ApiError.
+func (w *whyWalk) resolve(ref string) (key, val *yaml.Node) {
+	val = w.doc
+	for _, name := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+		for k, v := range pairs(val) {
+			if k.Value == name {
+				key, val = k, v
+			}
+		}
+	}
+	return key, val
+}
+
+func (w *whyWalk) deref(n *yaml.Node) *yaml.Node {
+	if ref := refOf(n); ref != "" {
+		_, n = w.resolve(ref)
+	}
+	return n
+}
+
+// pairs yields a mapping node's keys and values.
+func pairs(n *yaml.Node) iter.Seq2[*yaml.Node, *yaml.Node] {
+	return func(yield func(*yaml.Node, *yaml.Node) bool) {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if !yield(n.Content[i], n.Content[i+1]) {
+				return
+			}
+		}
+	}
+}
+
+func lookup(n *yaml.Node, name string) *yaml.Node {
+	for k, v := range pairs(n) {
+		if k.Value == name {
+			return v
+		}
+	}
+	return nil
+}
+
+func refOf(n *yaml.Node) string {
+	if r := lookup(n, "$ref"); r != nil {
+		return r.Value
+	}
+	return ""
+}
+
+func collectRefs(n *yaml.Node, refs map[string]bool) {
+	if r := refOf(n); r != "" {
+		refs[r] = true
+	}
+	for _, c := range n.Content {
+		collectRefs(c, refs)
+	}
+}
+
+// seedLeaves lists the paths (keys joined by ".", $refs followed, sequence
+// items named by their name field or "-") of the values the seed page
+// states, and every prefix of them.
+func seedLeaves(sd seed, doc *openapi3.T) map[string]bool {
+	var leaves []string
+	add := func(prefix string, keys ...string) {
+		for _, k := range keys {
+			leaves = append(leaves, prefix+k)
+		}
+	}
+	add("", "openapi", "info.title", "info.version", "servers.-.url", "servers.-.description")
+	op := "paths./api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}.delete."
+	add(op, "summary", "description", "externalDocs.description", "externalDocs.url")
+	for _, p := range append(sd.pathParams, sd.queryParams...) {
+		add(op+"parameters."+p.name+".", "name", "in", "required", "description", "schema.type", "schema.format")
+	}
+	for code, r := range sd.responses {
+		add(op+"responses."+code+".", "description")
+		body := op + "responses." + code + ".content.application/json.schema."
+		if len(r.fields) > 0 {
+			add(body, "type")
+		}
+		for _, f := range r.fields {
+			add(body+"properties."+f.name+".", "type", "format", "description", "items")
+		}
+	}
+	// "Service accounts" is the scheme ServiceAccounts, "Digest auth" DigestAuth.
+	for _, m := range sd.authMethods {
+		for name := range doc.Components.SecuritySchemes {
+			if strings.EqualFold(name, strings.ReplaceAll(m, " ", "")) {
+				add(op+"security.-.", name)
+				add("components.securitySchemes."+name+".", "type", "scheme", "flows")
+			}
+		}
+	}
+	set := map[string]bool{}
+	for _, l := range leaves {
+		for i, c := range l {
+			if c == '.' {
+				set[l[:i]] = true
+			}
+		}
+		set[l] = true
+	}
+	return set
+}
+
+// TestSpecExtensionsAreRead: every x- extension in the spec is read by Go
+// code outside gen/ (its name appears in a non-test .go file), so that no
+// extension is documented and silently ignored.
+func TestSpecExtensionsAreRead(t *testing.T) {
+	raw, err := os.ReadFile(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		t.Fatal(err)
+	}
+	extensions := map[string]int{} // name -> first line
+	var collect func(*yaml.Node)
+	collect = func(n *yaml.Node) {
+		for k, v := range pairs(n) {
+			if _, seen := extensions[k.Value]; strings.HasPrefix(k.Value, "x-") && !seen {
+				extensions[k.Value] = k.Line
+			}
+			collect(v)
+		}
+		if n.Kind != yaml.MappingNode {
+			for _, c := range n.Content {
+				collect(c)
+			}
+		}
+	}
+	collect(&root)
+	if len(extensions) == 0 {
+		t.Fatal("no x- extensions found: the walk reads nothing")
+	}
+	var code strings.Builder
+	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && (path == "gen" || path == "openapi" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".") && path != "."):
+			return filepath.SkipDir
+		case d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go"):
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		code.Write(src)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, line := range extensions {
+		if !strings.Contains(code.String(), `"`+name+`"`) {
+			t.Errorf("%s:%d: extension %s is read by no Go code outside gen/ (no %q in a non-test .go file)", specPath, line, name, name)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -88,8 +89,12 @@ func TokenPath() string { return flowPath("tokenUrl") }
 // RevokePath: see TokenPath.
 func RevokePath() string { return flowPath("x-revocation-url") }
 
+func serviceAccountFlow() *openapi3.OAuthFlow {
+	return MustLoad().doc.Components.SecuritySchemes["ServiceAccounts"].Value.Flows.ClientCredentials
+}
+
 func flowPath(field string) string {
-	flow := MustLoad().doc.Components.SecuritySchemes["ServiceAccounts"].Value.Flows.ClientCredentials
+	flow := serviceAccountFlow()
 	raw := flow.TokenURL
 	if field != "tokenUrl" {
 		raw, _ = flow.Extensions[field].(string)
@@ -99,6 +104,28 @@ func flowPath(field string) string {
 		panic(fmt.Sprintf("contract: spec %s %q: %v", field, raw, err)) // compiled-in spec, see MustLoad
 	}
 	return u.Path
+}
+
+// Budget is a rate limit the spec records in an x-atlas-rate-limit
+// extension: a bucket of Capacity requests that regains Refill every Period.
+type Budget struct {
+	Capacity, Refill int
+	Period           time.Duration
+}
+
+// OperationBudget is the operation's budget, per organization.
+func OperationBudget() Budget { return budget(MustLoad().Op.Extensions) }
+
+// TokenBudget is the token endpoint's budget, per client.
+func TokenBudget() Budget { return budget(serviceAccountFlow().Extensions) }
+
+func budget(extensions map[string]any) Budget {
+	raw, _ := json.Marshal(extensions["x-atlas-rate-limit"])
+	var b struct{ Capacity, Refill, PeriodSeconds int }
+	if err := json.Unmarshal(raw, &b); err != nil || b.Capacity < 1 || b.Refill < 1 || b.PeriodSeconds < 1 {
+		panic(fmt.Sprintf("contract: spec x-atlas-rate-limit %s: want positive capacity, refill and periodSeconds", raw)) // compiled-in spec, see MustLoad
+	}
+	return Budget{Capacity: b.Capacity, Refill: b.Refill, Period: time.Duration(b.PeriodSeconds) * time.Second}
 }
 
 // ParamError reports a request parameter that the spec does not allow.

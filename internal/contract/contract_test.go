@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
@@ -144,6 +145,12 @@ func TestSpecDerivedValues(t *testing.T) {
 	}
 	if contract.TokenPath() != "/api/oauth/token" || contract.RevokePath() != "/api/oauth/revoke" {
 		t.Errorf("TokenPath %q RevokePath %q", contract.TokenPath(), contract.RevokePath())
+	}
+	if got, want := contract.OperationBudget(), (contract.Budget{Capacity: 500, Refill: 250, Period: time.Minute}); got != want {
+		t.Errorf("OperationBudget = %+v, want %+v", got, want)
+	}
+	if got, want := contract.TokenBudget(), (contract.Budget{Capacity: 50, Refill: 50, Period: time.Minute}); got != want {
+		t.Errorf("TokenBudget = %+v, want %+v", got, want)
 	}
 }
 
