@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/icholy/digest"
+	"golang.org/x/time/rate"
 )
 
 // Realm is the digest and Bearer realm, the one Atlas uses.
@@ -148,12 +149,16 @@ type authState struct {
 	nonceQ expiryQueue[string]
 	tokens map[[32]byte]*token // by SHA-256 of the token: lookups leak no timing about the secret
 	tokenQ expiryQueue[[32]byte]
+	// tokenLimits are the token endpoint's buckets, one per client that
+	// authenticated there (see chargeToken).
+	tokenLimits map[*serviceAccount]*rate.Limiter
 }
 
 func (a *authState) init() {
 	_, _ = rand.Read(a.nonceKey[:])
 	a.nonces = map[string]*ncWindow{}
 	a.tokens = map[[32]byte]*token{}
+	a.tokenLimits = map[*serviceAccount]*rate.Limiter{}
 }
 
 func hashFor(alg string) func() hash.Hash {
@@ -418,8 +423,9 @@ func (s *Server) client(r *http.Request) (sa *serviceAccount, detail string) {
 	return sa, ""
 }
 
-// serviceForm checks method, client and form shared by both endpoints.
-func (s *Server) serviceForm(w http.ResponseWriter, r *http.Request) (*serviceAccount, url.Values) {
+// serviceForm checks method, client and form shared by both endpoints;
+// limited charges the client's token bucket once it has authenticated.
+func (s *Server) serviceForm(w http.ResponseWriter, r *http.Request, limited bool) (*serviceAccount, url.Values) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		oauthError(w, http.StatusMethodNotAllowed, "invalid_request", "Use POST.")
@@ -428,6 +434,9 @@ func (s *Server) serviceForm(w http.ResponseWriter, r *http.Request) (*serviceAc
 	sa, detail := s.client(r)
 	if sa == nil {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", detail)
+		return nil, nil
+	}
+	if limited && !s.chargeToken(w, sa) {
 		return nil, nil
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
@@ -449,7 +458,7 @@ func (s *Server) serviceForm(w http.ResponseWriter, r *http.Request) (*serviceAc
 }
 
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
-	sa, form := s.serviceForm(w, r)
+	sa, form := s.serviceForm(w, r, true)
 	if sa == nil {
 		return
 	}
@@ -487,7 +496,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 // serveRevoke revokes a token of the authenticated client; like RFC 7009 it
 // answers 200 whether or not the token was valid.
 func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
-	sa, form := s.serviceForm(w, r)
+	sa, form := s.serviceForm(w, r, false)
 	if sa == nil {
 		return
 	}

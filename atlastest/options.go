@@ -74,9 +74,12 @@ type config struct {
 
 	bearerChallenge bool             // WithBearerChallenge
 	now             func() time.Time // WithClock
+	tokenLimit      int              // WithTokenRateLimit: requests per tokenPer and client
+	tokenPer        time.Duration
 }
 
 func defaultConfig() config {
+	tokenLimit, tokenPer := specTokenLimit() // Atlas: per client, 50 a minute
 	return config{
 		seed:     1,
 		capacity: 500, refill: 250, per: time.Minute, // Atlas: per organization, 500 then 250 a minute
@@ -84,6 +87,8 @@ func defaultConfig() config {
 		nonceTTL: 5 * time.Minute,
 		algs:     []string{"MD5"}, // Atlas offers one MD5 challenge (recorded, testdata/atlas/unauthenticated.http)
 		now:      time.Now,
+
+		tokenLimit: tokenLimit, tokenPer: tokenPer,
 	}
 }
 

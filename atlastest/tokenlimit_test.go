@@ -1,0 +1,146 @@
+package atlastest_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atlascontract/deleteorgapikey/atlastest"
+	"github.com/atlascontract/deleteorgapikey/gen"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
+)
+
+// tokenRequest asks srv for a token as id/secret and returns the answer
+// with its body read.
+func tokenRequest(t *testing.T, srv *atlastest.Server, id, secret string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+contract.TokenPath(), strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", formType)
+	req.SetBasicAuth(id, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+// TestSpecRecordsAtlasTokenLimit: the token flow's x-atlas-rate-limit,
+// which the server's default comes from, says what Atlas reports: 50
+// requests a minute per client.
+func TestSpecRecordsAtlasTokenLimit(t *testing.T) {
+	doc, err := gen.GetSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := doc.Components.SecuritySchemes["ServiceAccounts"].Value.Flows.ClientCredentials.Extensions["x-atlas-rate-limit"]
+	b, _ := json.Marshal(raw)
+	var got struct {
+		Scope                           string
+		Capacity, Refill, PeriodSeconds int
+	}
+	if err := json.Unmarshal(b, &got); err != nil || got.Scope != "client" || got.Capacity != 50 || got.Refill != 50 || got.PeriodSeconds != 60 {
+		t.Errorf("token flow x-atlas-rate-limit = %s (%v), want client, 50, 50, 60", b, err)
+	}
+}
+
+// TestTokenEndpointLimit (issue 14, item 1): by default 50 token requests
+// a minute per client, the 51st answered as Atlas does; other clients,
+// refused credentials and the revoke endpoint are not charged; time (moved
+// by hand) refills the bucket.
+func TestTokenEndpointLimit(t *testing.T) {
+	clk := newClock()
+	srv := atlastest.NewServer(atlastest.WithClock(clk.Now))
+	defer srv.Close()
+	owner, member := srv.Owner(), srv.Member()
+	for i := range 50 {
+		resp, body := tokenRequest(t, srv, owner.ClientID, owner.ClientSecret)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("RateLimit-Limit") != "50" || resp.Header.Get("RateLimit-Remaining") != strconv.Itoa(49-i) {
+			t.Fatalf("request %d: %d %v %s", i+1, resp.StatusCode, resp.Header, body)
+		}
+	}
+	resp, body := tokenRequest(t, srv, owner.ClientID, owner.ClientSecret)
+	const atlas = `{"detail":"Resource /api/oauth/token is limited to 50 requests every 1 minutes.","error":429,"errorCode":"RATE_LIMITED","parameters":["/api/oauth/token",50,1],"reason":"Too Many Requests"}`
+	if resp.StatusCode != http.StatusTooManyRequests || strings.TrimSpace(body) != atlas {
+		t.Errorf("51st request: %d %s\nwant 429 %s", resp.StatusCode, body, atlas)
+	}
+	for k, want := range map[string]string{"Content-Type": "application/json", "X-Error-Code": "RATE_LIMITED",
+		"RateLimit-Limit": "50", "RateLimit-Remaining": "0", "Retry-After": "2"} { // one request refills every 1.2 s
+		if got := resp.Header.Get(k); got != want {
+			t.Errorf("51st request: %s %q, want %q", k, got, want)
+		}
+	}
+
+	// Not charged to the owner: another client, a wrong secret, revoking.
+	if resp, body := tokenRequest(t, srv, member.ClientID, member.ClientSecret); resp.StatusCode != http.StatusOK {
+		t.Errorf("member while the owner is limited: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := tokenRequest(t, srv, owner.ClientID, "wrong"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("wrong secret while limited: %d %s, want 401", resp.StatusCode, body)
+	}
+	if resp, body := oauthPost(t, srv, contract.RevokePath(), owner.ClientID, owner.ClientSecret, formType, "token=x"); resp.StatusCode != http.StatusOK {
+		t.Errorf("revoke while limited: %d %v", resp.StatusCode, body)
+	}
+
+	clk.Advance(1199 * time.Millisecond)
+	if resp, _ := tokenRequest(t, srv, owner.ClientID, owner.ClientSecret); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("before the refill: %d, want 429", resp.StatusCode)
+	}
+	clk.Advance(time.Millisecond)
+	if resp, body := tokenRequest(t, srv, owner.ClientID, owner.ClientSecret); resp.StatusCode != http.StatusOK || resp.Header.Get("RateLimit-Remaining") != "0" {
+		t.Errorf("after the refill: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	clk.Advance(time.Minute)
+	for i := range 50 {
+		if resp, body := tokenRequest(t, srv, owner.ClientID, owner.ClientSecret); resp.StatusCode != http.StatusOK {
+			t.Fatalf("a minute later, request %d: %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestWithTokenRateLimit(t *testing.T) {
+	clk := newClock()
+	srv := atlastest.NewServer(atlastest.WithClock(clk.Now), atlastest.WithTokenRateLimit(3, 2*time.Minute))
+	defer srv.Close()
+	owner := srv.Owner()
+	for range 3 {
+		if resp, body := tokenRequest(t, srv, owner.ClientID, owner.ClientSecret); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	}
+	resp, body := tokenRequest(t, srv, owner.ClientID, owner.ClientSecret)
+	want := `{"detail":"Resource /api/oauth/token is limited to 3 requests every 2 minutes.","error":429,"errorCode":"RATE_LIMITED","parameters":["/api/oauth/token",3,2],"reason":"Too Many Requests"}`
+	if resp.StatusCode != http.StatusTooManyRequests || strings.TrimSpace(body) != want || resp.Header.Get("Retry-After") != "40" || resp.Header.Get("RateLimit-Limit") != "3" {
+		t.Errorf("4th request: %d %v %s\nwant 429, Retry-After 40, %s", resp.StatusCode, resp.Header, body, want)
+	}
+	clk.Advance(40 * time.Second)
+	if resp, body := tokenRequest(t, srv, owner.ClientID, owner.ClientSecret); resp.StatusCode != http.StatusOK {
+		t.Errorf("after Retry-After: %d %s", resp.StatusCode, body)
+	}
+
+	for name, opt := range map[string]atlastest.Option{
+		"no requests":       atlastest.WithTokenRateLimit(0, time.Minute),
+		"negative requests": atlastest.WithTokenRateLimit(-1, time.Minute),
+		"no period":         atlastest.WithTokenRateLimit(5, 0),
+		"not whole minutes": atlastest.WithTokenRateLimit(5, 90*time.Second),
+		"nil clock":         atlastest.WithClock(nil),
+	} {
+		func() {
+			defer func() {
+				if p := recover(); p == nil || !strings.HasPrefix(fmt.Sprint(p), "atlastest: ") {
+					t.Errorf("%s: panic %v, want an atlastest: message", name, p)
+				}
+			}()
+			atlastest.New(opt)
+		}()
+	}
+}
