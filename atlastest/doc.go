@@ -1,12 +1,16 @@
 // Package atlastest is a reference Atlas server for tests, in the spirit of net/http/httptest:
 // it serves DELETE /api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId} as real Atlas answers it, with real Digest and service-account authentication.
 //
-// A zero-configuration [NewServer] listens on loopback with one organization,
-// an owner and a member (each with an API key and a service account) and a
-// few keys to delete. Every answer validates against the embedded spec
-// (internal/contract); rate limiting, fault injection ([Server.FailNext],
-// [Server.DropNext], [Server.SetLatency]) and inspection ([Server.OrgKeys],
-// [Server.KeyProjects], [Server.Requests]) let a test script the server.
+// A zero-configuration [NewServer] (or [NewTestServer], closed when the test
+// ends) listens on loopback with one organization, an owner and a member
+// ([Principal]: an API key and a service account each, ready for authedit
+// through [Principal.APIKey] and [Principal.ServiceAccount]) and a few keys
+// to delete. Every answer validates against the embedded spec
+// (internal/contract); rate limiting, keys added at run time
+// ([Server.AddKey]), fault injection ([Server.FailNext],
+// [Server.SetRetryAfter], [Server.DropNext], [Server.SetLatency]) and
+// inspection ([Server.HasKey], [Server.OrgKeys], [Server.KeyProjects],
+// [Server.Requests]) let a test script the server.
 //
 // Answers follow real Atlas, not only the spec: every status, errorCode,
 // detail, parameters list, content type and header set comes from the one

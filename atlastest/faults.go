@@ -16,12 +16,14 @@ type faults struct {
 	failStatus int
 	dropN      int
 	latency    time.Duration
+	retryAfter time.Duration // of injected 429s; < 0: derived from the rate settings
 }
 
 // take consumes this request's faults: a FailNext answer wins over DropNext.
-func (f *faults) take() (latency time.Duration, fail int, drop bool) {
+func (f *faults) take() (latency time.Duration, fail int, drop bool, retryAfter time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	retryAfter = f.retryAfter
 	switch {
 	case f.failN > 0:
 		f.failN--
@@ -30,7 +32,7 @@ func (f *faults) take() (latency time.Duration, fail int, drop bool) {
 		f.dropN--
 		drop = true
 	}
-	return f.latency, fail, drop
+	return f.latency, fail, drop, retryAfter
 }
 
 // FailNext answers the next n authenticated operation requests with status,
@@ -47,6 +49,17 @@ func (s *Server) FailNext(n, status int) {
 	}
 	s.faults.mu.Lock()
 	s.faults.failN, s.faults.failStatus = max(0, n), status
+	s.faults.mu.Unlock()
+}
+
+// SetRetryAfter sets the Retry-After of the 429s FailNext injects, in whole
+// seconds rounded up (the spec's integer seconds). By default, and again
+// after a negative d, it is the time an organization's bucket takes to
+// regain one request (WithRateLimit's period / refill, rounded up: 1 s at
+// Atlas's rates). Real 429s from an empty bucket always say when it has room.
+func (s *Server) SetRetryAfter(d time.Duration) {
+	s.faults.mu.Lock()
+	s.faults.retryAfter = d
 	s.faults.mu.Unlock()
 }
 

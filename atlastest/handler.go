@@ -301,7 +301,7 @@ func (op operation) DeleteOrgApiKey(ctx context.Context, req gen.DeleteOrgApiKey
 // that only authorized requests spend it: nobody else can turn an
 // organization's owner away with 429s.
 func (s *Server) deleteOrgAPIKey(ctx context.Context, info *reqInfo, req gen.DeleteOrgApiKeyRequestObject) answer {
-	latency, fail, drop := s.faults.take()
+	latency, fail, drop, retryAfter := s.faults.take()
 	if latency > 0 {
 		t := time.NewTimer(latency)
 		select {
@@ -316,7 +316,7 @@ func (s *Server) deleteOrgAPIKey(ctx context.Context, info *reqInfo, req gen.Del
 	o := s.orgs[oid]
 	now := s.cfg.now()
 	if fail != 0 {
-		return s.injected(fail, o, req, now)
+		return s.injected(fail, o, req, now, retryAfter)
 	}
 	info.drop = drop
 	if o == nil {
@@ -366,7 +366,7 @@ func (s *Server) bucket(o *org, now time.Time, spend bool) http.Header {
 
 // injected is the answer FailNext asked for: the first row of the behavior
 // table with that status, naming the request's ids where its detail does.
-func (s *Server) injected(status int, o *org, req gen.DeleteOrgApiKeyRequestObject, now time.Time) answer {
+func (s *Server) injected(status int, o *org, req gen.DeleteOrgApiKeyRequestObject, now time.Time, retryAfter time.Duration) answer {
 	sit, _ := situationFor(status) // FailNext accepted only statuses the table has
 	var params []any
 	switch sit {
@@ -383,7 +383,10 @@ func (s *Server) injected(status int, o *org, req gen.DeleteOrgApiKeyRequestObje
 		a.header = http.Header{}
 		a.header.Set(behavior.RateLimitLimit, strconv.Itoa(s.cfg.capacity))
 		a.header.Set(behavior.RateLimitRemaining, "0")
-		a.header.Set(behavior.RetryAfter, strconv.Itoa(int(math.Ceil((s.cfg.per / time.Duration(s.cfg.refill)).Seconds()))))
+		if retryAfter < 0 {
+			retryAfter = s.cfg.per / time.Duration(s.cfg.refill)
+		}
+		a.header.Set(behavior.RetryAfter, strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
 	default:
 		a.header = s.bucket(o, now, false)
 	}

@@ -40,7 +40,7 @@ func sortedStrings(ids []id) []string {
 }
 
 // idGen draws ids from ChaCha8 seeded by WithSeed: the same options give the
-// same ids on every run. It is used only while a Server is built.
+// same ids on every run. New and AddKey (under Server.mu) use it.
 type idGen struct{ r *rand.ChaCha8 }
 
 func newIDGen(seed uint64) *idGen {

@@ -285,6 +285,18 @@ func TestFailNext(t *testing.T) {
 		t.Errorf("injected 429 headers %v", resp.Header)
 	}
 
+	srv.SetRetryAfter(90 * time.Second)
+	srv.FailNext(2, http.StatusTooManyRequests)
+	resp, body = del(t, owner, u)
+	wantStatus(t, resp, body, http.StatusTooManyRequests)
+	srv.SetRetryAfter(1500 * time.Millisecond) // takes effect at once, rounded up
+	resp2, body := del(t, owner, u)
+	wantStatus(t, resp2, body, http.StatusTooManyRequests)
+	if resp.Header.Get("Retry-After") != "90" || resp2.Header.Get("Retry-After") != "2" {
+		t.Errorf("SetRetryAfter: Retry-After %q then %q, want 90 then 2", resp.Header.Get("Retry-After"), resp2.Header.Get("Retry-After"))
+	}
+	srv.SetRetryAfter(-1)
+
 	srv.FailNext(1, http.StatusUnauthorized)
 	resp, body = del(t, owner, u)
 	wantStatus(t, resp, body, http.StatusUnauthorized)

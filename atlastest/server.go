@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"testing"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -36,10 +37,11 @@ type Server struct {
 	accounts  map[string]*serviceAccount
 
 	// mu guards the mutable state: the orgs' key maps, the projects' key
-	// sets and the digest credentials. A delete holds it once.
+	// sets, the digest credentials and the id generator. A delete holds it once.
 	mu        sync.Mutex
 	creds     map[string]*credential // by public key
 	credByKey map[id]string          // key id -> public key, for keys with credentials
+	ids       *idGen
 
 	auth   authState
 	faults faults
@@ -102,10 +104,11 @@ func New(opts ...Option) *Server {
 		credByKey: map[id]string{},
 	}
 	s.auth.init()
-	g := newIDGen(cfg.seed)
-	s.seedDefault(g)
+	s.faults.retryAfter = -1 // derived from the rate settings
+	s.ids = newIDGen(cfg.seed)
+	s.seedDefault(s.ids)
 	for _, o := range cfg.orgs {
-		s.seedOrg(g, o)
+		s.seedOrg(s.ids, o)
 	}
 	s.handler = s.newHandler()
 	return s
@@ -115,6 +118,14 @@ func New(opts ...Option) *Server {
 func NewServer(opts ...Option) *Server {
 	s := New(opts...)
 	s.Start()
+	return s
+}
+
+// NewTestServer starts a Server on a loopback port for the test t, and
+// closes it when t and its subtests end (t.Cleanup).
+func NewTestServer(t testing.TB, opts ...Option) *Server {
+	s := NewServer(opts...)
+	t.Cleanup(s.Close)
 	return s
 }
 
@@ -180,6 +191,34 @@ func (s *Server) OrgKeys(orgID string) []string {
 	}
 	s.mu.Unlock()
 	return sortedStrings(ids)
+}
+
+// AddKey adds a key to the default organization, in no project, and
+// returns its id: one more key to delete, made while the server runs. Its
+// id comes from the same generator as the seeded ones.
+func (s *Server) AddKey() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kid := s.ids.next(s.idTaken)
+	s.addKey(s.def, kid, nil, false)
+	return kid.String()
+}
+
+// HasKey reports whether any organization has the key: false once it is
+// deleted, or if it never existed.
+func (s *Server) HasKey(keyID string) bool {
+	kid, ok := parseID(keyID)
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.orgs { // a handful of orgs, never the keys
+		if _, ok := o.keys[kid]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // KeyProjects lists the projects a key is assigned to, sorted; nil once the
@@ -255,7 +294,7 @@ func (s *Server) deleteKey(o *org, kid id) bool {
 	return true
 }
 
-// --- seeding (New only; no locking needed before the handler exists) ---
+// --- seeding (New, and AddKey under mu) ---
 
 func (s *Server) idTaken(v id) bool {
 	if _, ok := s.orgs[v]; ok {

@@ -62,6 +62,51 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestAddKeyAndHasKey(t *testing.T) {
+	srv := atlastest.NewTestServer(t, atlastest.WithOrg(atlastest.Org{ID: "aaaaaaaaaaaaaaaaaaaaaaaa", Keys: []atlastest.Key{{ID: "bbbbbbbbbbbbbbbbbbbbbbbb"}}}))
+	before := srv.Keys()
+	key := srv.AddKey()
+	if !idPattern.MatchString(key) || has(before, key) || !has(srv.Keys(), key) || len(srv.Keys()) != len(before)+1 {
+		t.Fatalf("AddKey() = %q; Keys %v -> %v", key, before, srv.Keys())
+	}
+	if !srv.HasKey(key) || !srv.HasKey(srv.Owner().KeyID) || !srv.HasKey("bbbbbbbbbbbbbbbbbbbbbbbb") {
+		t.Error("HasKey misses a key that exists")
+	}
+	for _, k := range []string{"0123456789abcdef01234567", "nope", "", strings.ToUpper(key)} {
+		if srv.HasKey(k) {
+			t.Errorf("HasKey(%q) = true", k)
+		}
+	}
+	if got := srv.KeyProjects(key); len(got) != 0 {
+		t.Errorf("a key from AddKey is in projects %v", got)
+	}
+	// Added keys delete like seeded ones; ids stay deterministic.
+	resp, body := del(t, ownerBearer(t, srv), opURL(srv, srv.OrgID(), key, ""))
+	wantStatus(t, resp, body, http.StatusNoContent)
+	if srv.HasKey(key) {
+		t.Error("HasKey after the delete")
+	}
+	if again := atlastest.New().AddKey(); again != atlastest.New().AddKey() {
+		t.Error("AddKey ids are not deterministic")
+	}
+}
+
+// TestNewTestServerClosesOnCleanup: the server NewTestServer starts is
+// closed when the test that made it ends.
+func TestNewTestServerClosesOnCleanup(t *testing.T) {
+	var url string
+	t.Run("user", func(t *testing.T) {
+		srv := atlastest.NewTestServer(t)
+		url = srv.URL
+		resp, body := del(t, plain(t), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
+		wantStatus(t, resp, body, http.StatusUnauthorized)
+	})
+	if conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://")); err == nil {
+		conn.Close()
+		t.Error("the server still listens after its test ended")
+	}
+}
+
 func TestDeterministicIDs(t *testing.T) {
 	a, b, c := atlastest.New(), atlastest.New(), atlastest.New(atlastest.WithSeed(2))
 	if a.OrgID() != b.OrgID() || !slices.Equal(a.Keys(), b.Keys()) || a.Owner().PublicKey != b.Owner().PublicKey {
@@ -232,7 +277,7 @@ func TestMemoryPerKey(t *testing.T) {
 	key := srv.Keys()[n/2]
 	resp, body := del(t, ownerBearer(t, srv), opURL(srv, srv.OrgID(), key, ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
-	if srv.KeyProjects(key) != nil || len(srv.OrgKeys(srv.OrgID())) != n+defaultKeys+1 {
+	if srv.HasKey(key) || len(srv.OrgKeys(srv.OrgID())) != n+defaultKeys+1 {
 		t.Error("the delete did not take")
 	}
 }
