@@ -193,17 +193,18 @@ type authFailure struct {
 	bearerError bool // ... with error="invalid_token"
 }
 
-// refuse is the failure for detail. Whatever was wrong, Atlas answers with
-// its digest challenge alone (recorded); a Bearer challenge is added only
-// WithBearerChallenge, with error="invalid_token" when a token was refused.
+// refuse is the failure for detail. Every 401 recorded from Atlas carries
+// its one digest challenge and nothing else, so every 401 here does, whatever
+// was wrong; a Bearer challenge is added only WithBearerChallenge,
+// with error="invalid_token" when a token was refused.
 func (s *Server) refuse(detail string, stale, badToken bool) *authFailure {
 	b := s.cfg.bearerChallenge
 	return &authFailure{detail: detail, digest: true, stale: stale, bearer: b, bearerError: b && badToken}
 }
 
 // WithBearerChallenge adds a Bearer challenge (RFC 6750) to every 401 after
-// the digest one. Atlas sends none, and token clients do not need one:
-// authedit and golang.org/x/oauth2 read any 401 on a token as a refused token.
+// the digest one. Atlas sends none, and token clients need none: authedit
+// takes any 401 on its token as a refused token and fetches a new one.
 func WithBearerChallenge() Option { return func(c *config) { c.bearerChallenge = true } }
 
 // WithClock replaces time.Now for everything in the server that expires or
