@@ -1,11 +1,13 @@
 package authedit
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/gen"
@@ -26,15 +28,16 @@ var (
 )
 
 // NewClient returns a ready client for baseURL (e.g.
-// "https://cloud.mongodb.com"). It fails like NewTransport.
+// "https://cloud.mongodb.com"). It fails like NewTransport. The client
+// follows no redirect (see RedirectError).
 func NewClient(baseURL string, creds Credentials, opts ...Option) (*Client, error) {
 	t, err := NewTransport(baseURL, creds, opts...)
 	if err != nil {
 		return nil, err
 	}
-	hc := &http.Client{Transport: t}
+	hc := &http.Client{Transport: t, CheckRedirect: refuseRedirect}
 	if tmpl := t.cfg.client; tmpl != nil {
-		hc.Jar, hc.CheckRedirect = tmpl.Jar, tmpl.CheckRedirect
+		hc.Jar = tmpl.Jar
 	}
 	inner, err := gen.NewClientWithResponses(baseURL,
 		gen.WithHTTPClient(&timeoutClient{hc: hc, timeout: t.cfg.timeout}),
@@ -60,12 +63,62 @@ func (c *Client) DeleteOrgApiKey(ctx context.Context, orgID gen.OrgId, apiUserID
 	return c.ClientWithResponses.ClientInterface.DeleteOrgApiKey(ctx, orgID, apiUserID, params, validateLast(reqEditors)...)
 }
 
-// DeleteOrgApiKeyWithResponse is DeleteOrgApiKey with the response parsed.
+// DeleteOrgApiKeyWithResponse is DeleteOrgApiKey with the response parsed
+// by the generated parser, made lenient so that an answer is never lost
+// to what that parser cannot bind:
+//
+//   - A header the spec types as an integer (RateLimit-Limit,
+//     RateLimit-Remaining, Retry-After) whose value is not one, such as the
+//     IETF draft's "100, 100;w=60", "1.5" or a Retry-After HTTP-date, is
+//     left out of the Headers* struct. HTTPResponse keeps every header as
+//     received, and APIError and the retry layer read Retry-After dates.
+//   - A body that is not what its Content-Type says (a proxy's HTML page
+//     labelled JSON) is left in Body, undecoded: the JSON* fields are nil.
+//
+// smoke reports such answers as off-contract; a client only must not lose
+// them. A body longer than 1 MiB is a *BodyTooLargeError.
 func (c *Client) DeleteOrgApiKeyWithResponse(ctx context.Context, orgID gen.OrgId, apiUserID gen.ApiUserId, params *gen.DeleteOrgApiKeyParams, reqEditors ...gen.RequestEditorFn) (*gen.DeleteOrgApiKeyResponse, error) {
-	if err := contract.CheckIDs(orgID, apiUserID); err != nil {
+	rsp, err := c.DeleteOrgApiKey(ctx, orgID, apiUserID, params, reqEditors...)
+	if err != nil {
 		return nil, err
 	}
-	return c.ClientWithResponses.DeleteOrgApiKeyWithResponse(ctx, orgID, apiUserID, params, validateLast(reqEditors)...)
+	body, err := io.ReadAll(rsp.Body)
+	_ = rsp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	view := *rsp
+	view.Header = bindable(rsp.StatusCode, rsp.Header)
+	view.Body = io.NopCloser(bytes.NewReader(body))
+	r, err := gen.ParseDeleteOrgApiKeyResponse(&view)
+	if err != nil { // the body is not what its Content-Type says
+		view.Header.Del("Content-Type")
+		view.Body = io.NopCloser(bytes.NewReader(body))
+		if r, err = gen.ParseDeleteOrgApiKeyResponse(&view); err != nil {
+			return nil, err
+		}
+	}
+	r.HTTPResponse = rsp
+	return r, nil
+}
+
+// bindable is a copy of h without the headers that the spec declares as
+// integers for status and whose (first) value is not one.
+func bindable(status int, h http.Header) http.Header {
+	h = h.Clone()
+	r := contract.MustLoad().Op.Responses.Status(status)
+	if r == nil || r.Value == nil {
+		return h
+	}
+	for name, hr := range r.Value.Headers {
+		s := hr.Value.Schema
+		if v := h.Get(name); v != "" && s != nil && s.Value.Type.Is("integer") {
+			if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+				h.Del(name)
+			}
+		}
+	}
+	return h
 }
 
 // Transport returns the authenticating transport under the client.

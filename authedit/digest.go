@@ -1,7 +1,6 @@
 package authedit
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"strings"
@@ -25,69 +24,67 @@ import (
 //     two servers.
 //   - It parses each WWW-Authenticate value as one challenge. Proxies may
 //     merge several challenges into one comma-joined value (RFC 9110 allows
-//     it; Node-based proxies do it), so keepBody splits them apart first.
-//   - On a 401 that carries no usable digest challenge it returns the
-//     response after draining and closing its body, so the caller cannot
-//     read the ApiError. keepBody buffers such a body and restores it.
+//     it; Node-based proxies do it), so findChallenge splits them apart.
+//   - A malformed challenge (an unterminated quote) makes it fail with a
+//     parse error wrapping io.EOF, which reads like a broken connection.
+//     But the 401 did arrive: findChallenge reports such a challenge as
+//     none, so the 401 goes back to the caller as the answer it is.
+//   - On a 401 that carries no usable challenge it drains and closes the
+//     body before returning the response, so the caller could not read
+//     the ApiError. holdBody hides the body from it, and digestAuth hands
+//     it back.
 
 // authenticate returns the digest layer.
 func (c APIKey) authenticate(_ *Transport, next http.RoundTripper) http.RoundTripper {
 	return &digestAuth{dt: &digest.Transport{
-		Username:  c.PublicKey,
-		Password:  string(c.PrivateKey),
-		Transport: keepBody{next},
+		Username:      c.PublicKey,
+		Password:      string(c.PrivateKey),
+		Transport:     holdBody{next},
+		FindChallenge: findChallenge,
 	}}
 }
 
 type digestAuth struct{ dt *digest.Transport }
 
-// keptBody is the buffered body of an unchallenged 401, as keepBody hands
-// it to digest.Transport, which drains and closes it; digestAuth
-// recognises it on the response it returns and restores it to the start.
-// The response carries it from keepBody to digestAuth, so nothing has to
-// be added to the request.
-type keptBody struct {
-	*bytes.Reader
-	data []byte
-}
-
-func (keptBody) Close() error { return nil }
-
-// maxKeptBody bounds what is buffered of an unchallenged 401 body.
-const maxKeptBody = 1 << 20
-
 func (d *digestAuth) RoundTrip(req *http.Request) (*http.Response, error) {
 	res, err := d.dt.RoundTrip(req)
 	if res != nil {
-		if kb, ok := res.Body.(keptBody); ok {
-			res.Body = io.NopCloser(bytes.NewReader(kb.data))
+		if hb, ok := res.Body.(heldBody); ok {
+			res.Body = hb.rc
 		}
 	}
 	return res, err
 }
 
-// keepBody sits under icholy/digest and buffers the body of a 401 without
-// a digest challenge, which digest.Transport would otherwise discard.
-type keepBody struct{ next http.RoundTripper }
+// holdBody sits under icholy/digest and hides the body of a 401 without a
+// usable challenge from it.
+type holdBody struct{ next http.RoundTripper }
 
-func (kb keepBody) RoundTrip(req *http.Request) (*http.Response, error) {
-	res, err := kb.next.RoundTrip(req)
-	if err != nil || res.StatusCode != http.StatusUnauthorized {
-		return res, err
+func (h holdBody) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := h.next.RoundTrip(req)
+	if err == nil && res.StatusCode == http.StatusUnauthorized {
+		if _, cerr := findChallenge(res.Header); cerr != nil {
+			res.Body = heldBody{res.Body}
+		}
 	}
-	if vs := res.Header.Values("WWW-Authenticate"); len(vs) > 0 {
-		res.Header["Www-Authenticate"] = splitChallenges(vs)
+	return res, err
+}
+
+// heldBody reads as empty and closes nothing, so that digest.Transport's
+// drain and close leave the body under it to the caller.
+type heldBody struct{ rc io.ReadCloser }
+
+func (heldBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (heldBody) Close() error             { return nil }
+
+// findChallenge is digest.FindChallenge on the challenges split apart,
+// reporting a malformed one as no challenge at all.
+func findChallenge(h http.Header) (*digest.Challenge, error) {
+	c, err := digest.FindChallenge(http.Header{"Www-Authenticate": splitChallenges(h.Values("Www-Authenticate"))})
+	if err != nil {
+		return nil, digest.ErrNoChallenge
 	}
-	if _, cerr := digest.FindChallenge(res.Header); cerr == nil {
-		return res, nil // digest.Transport answers the challenge itself
-	}
-	body, rerr := io.ReadAll(io.LimitReader(res.Body, maxKeptBody))
-	_ = res.Body.Close()
-	if rerr != nil {
-		return nil, rerr
-	}
-	res.Body = keptBody{Reader: bytes.NewReader(body), data: body}
-	return res, nil
+	return c, nil
 }
 
 // splitChallenges separates challenges that were merged into one header

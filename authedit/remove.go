@@ -2,14 +2,9 @@ package authedit
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"strings"
-	"time"
 
-	"github.com/atlascontract/deleteorgapikey/gen"
 	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 )
 
@@ -76,64 +71,4 @@ func (c *Client) Remove(ctx context.Context, orgID, keyID string) (Outcome, erro
 		return AlreadyRemoved, nil
 	}
 	return NotFound, nil
-}
-
-// errorCode is the errorCode Atlas sends in situation s.
-func errorCode(s behavior.Situation) string {
-	a, _ := behavior.Lookup(s)
-	return a.ErrorCode
-}
-
-// ErrOrgNotFound matches an *APIError for an organization that does not
-// exist (ORG_NOT_FOUND): errors.Is(err, ErrOrgNotFound).
-var ErrOrgNotFound = errors.New("authedit: no such organization")
-
-// Is makes errors.Is match the error classes above by errorCode.
-func (e *APIError) Is(target error) bool {
-	return target == ErrOrgNotFound && e.ErrorCode == errorCode(behavior.OrgNotFound)
-}
-
-// APIError is an answer from Atlas that Remove does not take for an
-// outcome: its status, the ApiError body's code and detail, and for 429 and
-// 503 the Retry-After the server asked for (0 when absent). Like
-// TokenError it holds no request or response, so printing it leaks nothing.
-type APIError struct {
-	StatusCode int
-	ErrorCode  string // ApiError.errorCode, e.g. "RATE_LIMITED"; empty when the body is no ApiError
-	Detail     string // ApiError.detail
-	RetryAfter time.Duration
-	Attempts   int // requests sent, retries included
-}
-
-func (e *APIError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "authedit: Atlas answered %d %s", e.StatusCode, http.StatusText(e.StatusCode))
-	if e.ErrorCode != "" {
-		fmt.Fprintf(&b, ": %s", e.ErrorCode)
-	}
-	if e.Detail != "" {
-		fmt.Fprintf(&b, " (%s)", e.Detail)
-	}
-	if e.RetryAfter > 0 {
-		fmt.Fprintf(&b, "; retry after %v", e.RetryAfter)
-	}
-	if e.Attempts > 1 {
-		fmt.Fprintf(&b, "; after %d attempts", e.Attempts)
-	}
-	return b.String()
-}
-
-func newAPIError(resp *gen.DeleteOrgApiKeyResponse, attempts int) *APIError {
-	e := &APIError{StatusCode: resp.StatusCode(), Attempts: attempts}
-	var body gen.ApiError
-	if json.Unmarshal(resp.Body, &body) == nil {
-		e.ErrorCode = body.ErrorCode
-		if body.Detail != nil {
-			e.Detail = *body.Detail
-		}
-	}
-	if h := resp.HTTPResponse; h != nil && (e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusServiceUnavailable) {
-		e.RetryAfter, _ = parseRetryAfter(h.Header)
-	}
-	return e
 }

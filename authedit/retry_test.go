@@ -617,37 +617,6 @@ func TestRemoveOutcomes(t *testing.T) {
 	}
 }
 
-// A 404 that is not an Atlas ApiError (a proxy's page, a wrong path prefix)
-// says nothing about the key: Remove fails with the *APIError.
-func TestRemove404WithoutApiError(t *testing.T) {
-	for _, tc := range []struct{ name, contentType, body string }{
-		{"plain text", "text/plain; charset=utf-8", "404 page not found\n"},
-		{"html", "text/html", "<html><body><h1>404 Not Found</h1></body></html>"},
-		{"empty", "", ""},
-		{"json without errorCode", "application/json", `{"error":404}`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if tc.contentType != "" {
-					w.Header().Set("Content-Type", tc.contentType)
-				}
-				w.WriteHeader(http.StatusNotFound)
-				_, _ = io.WriteString(w, tc.body)
-			}))
-			t.Cleanup(srv.Close)
-			c, err := authedit.NewClient(srv.URL, authedit.APIKey{PublicKey: "pub", PrivateKey: "priv"}, authedit.WithoutRetry())
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := c.Remove(t.Context(), orgID, keyID)
-			var ae *authedit.APIError
-			if out != authedit.Failed || !errors.As(err, &ae) || ae.StatusCode != http.StatusNotFound || ae.ErrorCode != "" {
-				t.Errorf("Remove = %v, %v; want failed, *APIError 404 without an error code", out, err)
-			}
-		})
-	}
-}
-
 // closeFirst is a listener that closes the first n connections it
 // accepts, before any TLS handshake: the client's request is never written.
 type closeFirst struct {

@@ -8,9 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
@@ -20,7 +22,9 @@ import (
 
 // TokenError reports a failed token or revocation request. It holds no
 // request or response, so it cannot leak the client secret however it is
-// printed or logged.
+// printed or logged; the text it copies from the endpoint's answer
+// (ErrorCode, Description) has the client secret and anything that looks
+// like a secret replaced by "[redacted]" (see redact).
 type TokenError struct {
 	Op          string // "token" or "revoke"
 	StatusCode  int    // HTTP status, 0 if no response arrived
@@ -193,7 +197,7 @@ func (c ServiceAccount) authenticate(t *Transport, next http.RoundTripper) http.
 		fetch: func(ctx context.Context) (*oauth2.Token, error) {
 			tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
 			if err != nil {
-				return nil, tokenError("token", err)
+				return nil, tokenError("token", err, string(c.ClientSecret))
 			}
 			return tok, nil
 		},
@@ -205,12 +209,12 @@ func (c ServiceAccount) authenticate(t *Transport, next http.RoundTripper) http.
 }
 
 // tokenError converts what oauth2 returns into a *TokenError, keeping the
-// status and RFC 6749 fields but not the *http.Response (whose request
-// carries the Basic credentials).
-func tokenError(op string, err error) error {
+// status and RFC 6749 fields, redacted, but not the *http.Response (whose
+// request carries the Basic credentials).
+func tokenError(op string, err error, secret string) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		te := &TokenError{Op: op, ErrorCode: re.ErrorCode, Description: re.ErrorDescription}
+		te := &TokenError{Op: op, ErrorCode: redact(re.ErrorCode, secret), Description: redact(re.ErrorDescription, secret)}
 		if re.Response != nil {
 			te.StatusCode = re.Response.StatusCode
 		}
@@ -245,9 +249,32 @@ func revokeToken(ctx context.Context, hc *http.Client, endpoint string, c Servic
 		Description string `json:"error_description"`
 	}
 	if json.Unmarshal(body, &rfc) == nil {
-		te.ErrorCode, te.Description = rfc.Error, rfc.Description
+		te.ErrorCode, te.Description = redact(rfc.Error, string(c.ClientSecret)), redact(rfc.Description, string(c.ClientSecret))
 	}
 	return te
+}
+
+// secretLike is a run of 20 or more characters that may make up a secret
+// or its encoding: Atlas client secrets (mdb_sa_sk_...), API private keys
+// (UUIDs), a Basic header echoed back in base64.
+var secretLike = regexp.MustCompile(`[A-Za-z0-9_.~+/=-]{20,}`)
+
+// redact replaces in s, text a token endpoint sent, the client's secret
+// (as is and URL-escaped, as the Basic header carries it) and every run
+// that looks like a secret: secretLike with both letters and digits. Ids
+// of that shape are lost too, which is the price of never printing a
+// secret the endpoint chose to echo.
+func redact(s, secret string) string {
+	if secret != "" {
+		s = strings.ReplaceAll(s, secret, redacted)
+		s = strings.ReplaceAll(s, url.QueryEscape(secret), redacted)
+	}
+	return secretLike.ReplaceAllStringFunc(s, func(run string) string {
+		if strings.ContainsAny(run, "0123456789") && strings.ContainsFunc(run, unicode.IsLetter) {
+			return redacted
+		}
+		return run
+	})
 }
 
 // bearer adds the cached token. A 401 drops that token and the request is

@@ -37,8 +37,9 @@ func WithInsecureHTTP() Option { return func(c *config) { c.insecureHTTP = true 
 func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.base = rt } }
 
 // WithHTTPClient makes NewClient start from a copy of hc: its Jar,
-// CheckRedirect, Timeout (if non-zero) and Transport (as the base, unless
-// WithTransport is given) are kept. hc itself is not modified.
+// Timeout (if non-zero) and Transport (as the base, unless WithTransport
+// is given) are kept. Its CheckRedirect is not: a Client follows no
+// redirect (see RedirectError). hc itself is not modified.
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.client = hc } }
 
 // WithTimeout sets the timeout of NewClient's client (with the semantics
@@ -131,14 +132,21 @@ func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport
 	return t, nil
 }
 
-// RoundTrip implements http.RoundTripper.
+// RoundTrip implements http.RoundTripper. The body of every answer ends
+// with a *BodyTooLargeError after 1 MiB.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt := t.authed
 	if !t.sameOrigin(req.URL) {
 		// Credentials belong to the base URL's origin; like net/http, which
 		// drops Authorization on redirects to another host, send the rest bare.
-		return t.guarded.RoundTrip(req)
+		rt = t.guarded
 	}
-	return t.authed.RoundTrip(req)
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = newCappedBody(resp)
+	return resp, nil
 }
 
 // CloseIdleConnections closes idle connections of the base transport.
