@@ -208,8 +208,8 @@ func (s *Server) refuse(detail string, stale, badToken bool) *authFailure {
 func WithBearerChallenge() Option { return func(c *config) { c.bearerChallenge = true } }
 
 // WithClock replaces time.Now for everything in the server that expires or
-// refills: nonces, tokens and the token endpoint's limit, so a test can move
-// time on instead of waiting.
+// refills: nonces, tokens, the organizations' buckets and the token
+// endpoint's limit, so a test can move time on instead of waiting.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) {
 		if now == nil {

@@ -6,12 +6,10 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 
-	"github.com/atlascontract/deleteorgapikey/gen"
 	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
@@ -23,24 +21,18 @@ import (
 // left out, as every caller of a test server shares the loopback address.
 // The revoke endpoint is not limited.
 
-// specTokenLimit reads the default from the spec: the ServiceAccounts
-// client-credentials flow's x-atlas-rate-limit, whose capacity and refill
-// must be equal (Atlas words the limit as "N requests every M minutes")
-// and whose period must be whole minutes. The spec is compiled in, so a
-// spec that breaks this is a broken build: New panics.
-var specTokenLimit = sync.OnceValues(func() (int, time.Duration) {
-	doc, err := gen.GetSpec()
-	if err != nil {
-		panic(fmt.Sprintf("atlastest: embedded spec: %v", err))
+// specTokenLimit is the default: the budget the spec records for the
+// token endpoint (contract.TokenBudget), whose capacity and refill must be
+// equal (Atlas words the limit as "N requests every M minutes") and whose
+// period must be whole minutes. The spec is compiled in, so a spec that
+// breaks this is a broken build: New panics.
+func specTokenLimit() (int, time.Duration) {
+	b := contract.TokenBudget()
+	if b.Refill != b.Capacity || b.Period < time.Minute || b.Period%time.Minute != 0 {
+		panic(fmt.Sprintf("atlastest: the spec's token budget %+v: want equal capacity and refill and whole minutes", b))
 	}
-	raw := doc.Components.SecuritySchemes["ServiceAccounts"].Value.Flows.ClientCredentials.Extensions["x-atlas-rate-limit"]
-	b, _ := json.Marshal(raw)
-	var l struct{ Capacity, Refill, PeriodSeconds int }
-	if err := json.Unmarshal(b, &l); err != nil || l.Capacity < 1 || l.Refill != l.Capacity || l.PeriodSeconds < 60 || l.PeriodSeconds%60 != 0 {
-		panic(fmt.Sprintf("atlastest: spec's token flow x-atlas-rate-limit %s: want equal capacity and refill and whole minutes (%v)", b, err))
-	}
-	return l.Capacity, time.Duration(l.PeriodSeconds) * time.Second
-})
+	return b.Capacity, b.Period
+}
 
 // WithTokenRateLimit lets each service-account client have n token
 // requests per period (default from the spec: 50 a minute, as Atlas). The
