@@ -62,8 +62,17 @@
 //   - A failed digest attempt with a correct hash on an expired nonce gets
 //     stale=true, and so does an nc 1024 or more below the highest seen for
 //     its nonce (too old to tell from a replay, so the client is sent to a
-//     new nonce); a reused nc gets a plain 401. The token and revocation
-//     endpoints take the client id and secret in HTTP Basic only.
+//     new nonce); a reused nc gets a plain 401.
+//   - The token and revocation endpoints take the client id and secret in
+//     HTTP Basic only, a form-encoded body, and each parameter at most once
+//     (else 400 invalid_request, RFC 6749 section 3.1). The token endpoint
+//     allows each client 50 requests a minute (the spec's token budget;
+//     [WithTokenRateLimit]), refilled evenly; past that it answers Atlas's
+//     429 RATE_LIMITED body (reported) with Retry-After, X-Error-Code and
+//     rate-limit headers. Only requests whose client authenticated are
+//     charged, so a wrong secret cannot spend another client's budget;
+//     Atlas's per-IP limit is left out (every caller of a test server
+//     shares loopback), and revocation is not limited.
 //   - Some requests net/http answers itself, before the handler, in plain
 //     text and outside the spec: a bad %-escape or a raw control byte (NUL)
 //     in the request line gets 400, headers over 1 MB 431, an HTTP version
