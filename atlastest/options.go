@@ -145,7 +145,7 @@ func WithNonceTTL(d time.Duration) Option {
 
 // WithDigestAlgorithms chooses the digest algorithms offered and accepted,
 // one challenge each, in the order given: "SHA-256", "MD5" (the default is
-// both, MD5 first, as Atlas itself offers MD5).
+// MD5 alone, as Atlas offers it).
 func WithDigestAlgorithms(algs ...string) Option {
 	return func(c *config) {
 		if len(algs) == 0 {
