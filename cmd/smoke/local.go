@@ -4,347 +4,355 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
 	"github.com/atlascontract/deleteorgapikey/authedit"
 	"github.com/atlascontract/deleteorgapikey/gen"
+	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 )
 
-// scenario is one row of the matrix; run returns what it saw and whether
-// that is what the contract promises.
+// scenario is one row of the report. run makes its calls; want lists what
+// Atlas answers them, in order (internal/behavior's situations), after any
+// digest challenges; the row passes when run returns nil, the answers are
+// those of want (or check accepts them) and each one fits the spec.
 type scenario struct {
-	name, auth, expected string
-	run                  func(ctx context.Context) (got string, pass bool, detail string)
-	obs                  *observer // counts its round trips; the harness's when nil
+	name, auth string
+	want       []behavior.Situation
+	outcome    string // what the caller is told besides the answers, e.g. "not found"
+	retries    bool   // the client retries failed attempts; else each answer is final
+	run        func(ctx context.Context) (note string, err error)
+	check      func([]answer) error // replaces the comparison with want
 }
 
-// harness ties a reference server to clients that report through one observer.
+// expected is the EXPECTED column: the answers (status and errorCode of one,
+// the statuses of several), then what the caller is told.
+func (s scenario) expected() string {
+	parts := make([]string, len(s.want))
+	for i, w := range s.want {
+		a, _ := behavior.Lookup(w)
+		parts[i] = strconv.Itoa(a.Status)
+		if len(s.want) == 1 {
+			parts[i] = expected(w)
+		}
+	}
+	return arrow(strings.Join(parts, ", "), s.outcome)
+}
+
+// arrow joins answers and what they meant to the caller.
+func arrow(answers, outcome string) string {
+	if answers != "" && outcome != "" {
+		return answers + " → " + outcome
+	}
+	return answers + outcome
+}
+
+// matches compares answers with want: the last len(want) answers in order;
+// any before them must be digest challenges, which a digest client meets
+// before its first authenticated request.
+func matches(answers []answer, want []behavior.Situation) error {
+	extra := len(answers) - len(want)
+	if extra < 0 {
+		return fmt.Errorf("%d answers, want %d", len(answers), len(want))
+	}
+	for _, a := range answers[:extra] {
+		if err := a.is(behavior.Unauthenticated); err != nil {
+			return fmt.Errorf("unexpected answer %s", a)
+		}
+	}
+	for i, w := range want {
+		if err := answers[extra+i].is(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runScenarios runs each scenario in turn and makes its row. It stops at
+// the first scenario that cannot reach the server at all: the others
+// would only fail the same way, one timeout or retry loop after another.
+func runScenarios(ctx context.Context, cfg config, obs *observer, scenarios []scenario) []result {
+	var results []result
+	for i, s := range scenarios {
+		obs.begin(s.name, s.want)
+		start := time.Now()
+		note, err := s.run(ctx)
+		elapsed := time.Since(start)
+		trips, answers, violations := obs.seen()
+		check := s.check
+		if check == nil {
+			check = func(a []answer) error { return matches(a, s.want) }
+		}
+		var problems []string
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+		if cerr := check(answers); cerr != nil && err == nil {
+			problems = append(problems, cerr.Error())
+		}
+		problems = append(problems, violations...)
+		var got []string
+		for _, a := range answers[max(0, len(answers)-max(1, len(s.want))):] {
+			got = append(got, a.String())
+		}
+		if len(got) > 1 {
+			for i, a := range answers[len(answers)-len(got):] {
+				got[i] = strconv.Itoa(a.status)
+			}
+		}
+		r := result{Scenario: s.name, Auth: s.auth, Retries: s.retries, Expected: s.expected(), Got: arrow(strings.Join(got, ", "), note),
+			RoundTrips: trips, Duration: elapsed, Pass: len(problems) == 0, Detail: strings.Join(problems, "; ")}
+		if r.Got == "" {
+			r.Got = "error"
+		}
+		cfg.log.Info("scenario", "name", r.Scenario, "auth", r.Auth, "got", r.Got, "pass", r.Pass)
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			r.Detail += fmt.Sprintf(" (the server is unreachable; scenarios not run: %d)", len(scenarios)-i-1)
+			return append(results, r)
+		}
+		results = append(results, r)
+	}
+	return results
+}
+
+// harness ties a reference server to clients whose base transport is one observer.
 type harness struct {
 	cfg config
 	srv *atlastest.Server
 	obs *observer
 }
 
-// client has retries off, so that each scenario sees the status it provokes;
-// the retry scenario turns them back on.
-func (h *harness) client(creds authedit.Credentials, opts ...authedit.Option) (*authedit.Client, error) {
-	opts = append([]authedit.Option{authedit.WithTransport(h.obs), authedit.WithTimeout(h.cfg.timeout), authedit.WithoutRetry()}, opts...)
-	return authedit.NewClient(h.srv.URL, creds, opts...)
+// with makes s run do with a client for creds: retries off, so that each
+// answer is the one the scenario provokes, unless s.retries.
+func (h *harness) with(creds authedit.Credentials, s scenario, do func(context.Context, *authedit.Client) (string, error)) scenario {
+	s.run = func(ctx context.Context) (string, error) {
+		c, err := h.client(h.srv.URL, creds, s.retries)
+		if err != nil {
+			return "", err
+		}
+		return do(ctx, c)
+	}
+	return s
 }
 
-func digestCreds(c atlastest.Credentials) authedit.Credentials {
-	return authedit.APIKey{PublicKey: c.PublicKey, PrivateKey: authedit.Secret(c.PrivateKey)}
+func (h *harness) client(url string, creds authedit.Credentials, retries bool) (*authedit.Client, error) {
+	retry := authedit.WithoutRetry()
+	if retries {
+		retry = authedit.WithRetry(authedit.RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	}
+	return authedit.NewClient(url, creds, authedit.WithTransport(h.obs), authedit.WithTimeout(h.cfg.timeout), retry)
 }
 
-func serviceAccountCreds(c atlastest.Credentials) authedit.Credentials {
-	return authedit.ServiceAccount{ClientID: c.ClientID, ClientSecret: authedit.Secret(c.ClientSecret)}
+// deleteOnce is the common call: one delete with the generated signature,
+// then an optional check of the response or of the server's state.
+func deleteOnce(org, key string, params *gen.DeleteOrgApiKeyParams, check func(*gen.DeleteOrgApiKeyResponse) error,
+	editors ...gen.RequestEditorFn) func(context.Context, *authedit.Client) (string, error) {
+	return func(ctx context.Context, c *authedit.Client) (string, error) {
+		resp, err := c.DeleteOrgApiKeyWithResponse(ctx, org, key, params, editors...)
+		if err != nil || check == nil {
+			return "", err
+		}
+		return "", check(resp)
+	}
 }
 
-var authMethods = []struct {
-	name  string
-	creds func(atlastest.Credentials) authedit.Credentials
-}{
-	{"digest", digestCreds},
-	{"service-account", serviceAccountCreds},
-}
+func one(s behavior.Situation) []behavior.Situation { return []behavior.Situation{s} }
+
+func ptr[T any](v T) *T { return &v }
 
 // unknownOrg is a well-formed organization id the reference server does not hold.
 const unknownOrg = "0123456789abcdef01234567"
 
-func runLocal(ctx context.Context, cfg config) ([]result, error) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
-	defer cancel()
+func runLocal(ctx context.Context, cfg config) (report, error) {
 	srv := cfg.newServer(atlastest.WithSeedKeys(5))
 	defer srv.Close()
 	h := &harness{cfg: cfg, srv: srv, obs: &observer{next: http.DefaultTransport, log: cfg.log}}
 	cfg.log.Info("reference server started", "url", srv.URL, "org", srv.OrgID())
+	return report{
+		Target:  fmt.Sprintf("embedded reference server %s, organization %s, auth digest and service account", srv.URL, srv.OrgID()),
+		Results: runScenarios(ctx, cfg, h.obs, h.matrix()),
+	}, nil
+}
 
-	keys := srv.Keys()
-	var scenarios []scenario
-	for i, m := range authMethods {
-		owner, member := m.creds(srv.Owner()), m.creds(srv.Member())
-		wrong := m.creds(atlastest.Credentials{
-			PublicKey: srv.Owner().PublicKey, PrivateKey: "not-the-private-key",
-			ClientID: srv.Owner().ClientID, ClientSecret: "not-the-client-secret",
-		})
-		deleted, enveloped := keys[2*i], keys[2*i+1]
+// matrix is the local mode's scenarios: together they provoke every status
+// the spec documents (a test holds them to it), each with both auth methods.
+func (h *harness) matrix() []scenario {
+	org, keys := h.srv.OrgID(), h.srv.Keys()
+	kept := keys[len(keys)-1] // never deleted
+	gone := func(key string) error {
+		if h.srv.HasKey(key) || len(h.srv.KeyProjects(key)) != 0 {
+			return fmt.Errorf("key %s is still in its organization or projects", key)
+		}
+		return nil
+	}
+	unchanged := func(*gen.DeleteOrgApiKeyResponse) error {
+		if !h.srv.HasKey(kept) {
+			return fmt.Errorf("key %s was deleted", kept)
+		}
+		return nil
+	}
+	scenarios := []scenario{unauthenticated(h.srv.URL, org, h.obs)}
+	for i, m := range []struct {
+		name  string
+		creds func(atlastest.Principal) authedit.Credentials
+	}{
+		{"digest", func(p atlastest.Principal) authedit.Credentials { return p.APIKey() }},
+		{"service-account", func(p atlastest.Principal) authedit.Credentials { return p.ServiceAccount() }},
+	} {
+		owner, member := m.creds(h.srv.Owner()), m.creds(h.srv.Member())
+		wrong := h.srv.Owner()
+		wrong.PrivateKey, wrong.ClientSecret = "not-the-private-key", "not-the-client-secret"
+		removed, enveloped, lost := keys[3*i], keys[3*i+1], keys[3*i+2]
+		hadProjects := len(h.srv.KeyProjects(removed)) > 0
+		row := func(name string, want ...behavior.Situation) scenario {
+			return scenario{name: name, auth: m.name, want: want}
+		}
 		scenarios = append(scenarios,
-			h.deleteRemovesKey(m.name, owner, deleted),
-			h.expectStatus("delete the same key again", m.name, owner, srv.OrgID(), deleted, nil, 404, nil),
-			h.expectStatus("unknown organization", m.name, owner, unknownOrg, keys[4], nil, 404, nil),
-			h.wrongSecret(m.name, wrong),
-			h.expectStatus("non-owner is forbidden", m.name, member, srv.OrgID(), keys[4], nil, 403, nil),
-			h.malformedID(m.name, owner),
-			h.envelope(m.name, owner, enveloped),
-			h.expectStatus("pretty=true indents the error", m.name, owner, srv.OrgID(), deleted,
-				&gen.DeleteOrgApiKeyParams{Pretty: ptr(true)}, 404, indented),
-			h.injected500(m.name, owner, keys[5+i]),
-			h.lostAnswer(m.name, owner, keys[7+i]),
+			h.with(owner, row("delete removes key from org and projects", behavior.Removed),
+				deleteOnce(org, removed, nil, func(*gen.DeleteOrgApiKeyResponse) error {
+					if !hadProjects {
+						return fmt.Errorf("key %s had no projects to leave", removed)
+					}
+					return gone(removed)
+				})),
+			h.with(owner, scenario{name: "delete the same key again", auth: m.name, want: one(behavior.KeyNotFound), outcome: authedit.NotFound.String()},
+				func(ctx context.Context, c *authedit.Client) (string, error) {
+					outcome, err := c.Remove(ctx, org, removed)
+					if err == nil && outcome != authedit.NotFound {
+						err = fmt.Errorf("got %s from Remove, want %s", outcome, authedit.NotFound)
+					}
+					return outcome.String(), err
+				}),
+			h.with(owner, row("pretty=true indents the error", behavior.KeyNotFound),
+				deleteOnce(org, removed, &gen.DeleteOrgApiKeyParams{Pretty: ptr(true)}, func(resp *gen.DeleteOrgApiKeyResponse) error {
+					if !strings.Contains(string(resp.Body), "\n  \"") {
+						return fmt.Errorf("pretty=true body is not indented: %q", resp.Body)
+					}
+					return nil
+				})),
+			h.with(owner, row("unknown organization", behavior.OrgNotFound), deleteOnce(unknownOrg, kept, nil, unchanged)),
+			h.wrongSecret(m.name, m.creds(wrong), kept),
+			h.with(member, row("non-owner is forbidden", behavior.NotOwner), deleteOnce(org, kept, nil, unchanged)),
+			h.with(owner, row("unversioned Accept is refused", behavior.InvalidVersion),
+				deleteOnce(org, kept, nil, unchanged, func(_ context.Context, r *http.Request) error {
+					r.Header.Set("Accept", "application/json")
+					return nil
+				})),
+			h.malformedID(m.name, owner, kept),
+			h.with(owner, scenario{name: "envelope=true wraps the 204", auth: m.name, want: one(behavior.Enveloped), outcome: "{status: 204}"},
+				func(ctx context.Context, c *authedit.Client) (string, error) {
+					resp, err := c.DeleteOrgApiKeyWithResponse(ctx, org, enveloped, &gen.DeleteOrgApiKeyParams{Envelope: ptr(true)})
+					if err != nil {
+						return "", err
+					}
+					if resp.JSON200 == nil || resp.JSON200.Status != http.StatusNoContent {
+						return "", fmt.Errorf("envelope %s, want status 204", resp.Body)
+					}
+					return "{status: 204}", gone(enveloped)
+				}),
+			h.injected500(m.name, owner, kept, unchanged),
+			h.lostAnswer(m.name, owner, lost),
 		)
 	}
-	scenarios = append(scenarios, rateLimited(cfg))
-
-	return runScenarios(ctx, cfg, h.obs, scenarios), nil
+	return append(scenarios, h.rateLimited())
 }
 
-// runScenarios runs each scenario in turn and makes its row: what the
-// scenario saw, plus the round trips and spec violations its observer saw.
-func runScenarios(ctx context.Context, cfg config, defaultObs *observer, scenarios []scenario) []result {
-	results := make([]result, 0, len(scenarios))
-	for _, s := range scenarios {
-		obs := s.obs
-		if obs == nil {
-			obs = defaultObs
-		}
-		obs.take()
-		start := time.Now()
-		got, pass, detail := s.run(ctx)
-		elapsed := time.Since(start)
-		roundTrips, violations := obs.take()
-		if len(violations) > 0 {
-			pass = false
-			detail = strings.TrimSpace(detail + " " + strings.Join(violations, "; "))
-		}
-		r := result{Scenario: s.name, Auth: s.auth, Expected: s.expected, Got: got,
-			RoundTrips: roundTrips, Duration: elapsed, Pass: pass, Detail: detail}
-		cfg.log.Info("scenario", "name", r.Scenario, "auth", r.Auth, "got", r.Got, "pass", r.Pass)
-		results = append(results, r)
+func (h *harness) wrongSecret(auth string, creds authedit.Credentials, key string) scenario {
+	s := scenario{name: "wrong secret is refused", auth: auth, want: one(behavior.Unauthenticated), outcome: "refused"}
+	if creds.Scheme() == "ServiceAccounts" { // refused at the token endpoint: no answer from the operation
+		s.want, s.outcome = nil, "token endpoint 401 → refused"
 	}
-	return results
-}
-
-func ptr[T any](v T) *T { return &v }
-
-// describe says what a call produced, for the GOT column. Errors from
-// authedit carry no secrets.
-func describe(resp *gen.DeleteOrgApiKeyResponse, err error) string {
-	if err != nil {
-		return "error: " + err.Error()
-	}
-	if resp.JSON200 != nil {
-		return fmt.Sprintf("200 {status: %d}", resp.JSON200.Status)
-	}
-	return strconv.Itoa(resp.StatusCode())
-}
-
-// expectStatus is the common scenario: one delete, one expected status, and
-// an optional check of the decoded response.
-func (h *harness) expectStatus(name, auth string, creds authedit.Credentials, org, key string,
-	params *gen.DeleteOrgApiKeyParams, want int, check func(*gen.DeleteOrgApiKeyResponse) error) scenario {
-	return scenario{name: name, auth: auth, expected: strconv.Itoa(want), run: func(ctx context.Context) (string, bool, string) {
-		c, err := h.client(creds)
-		if err != nil {
-			return describe(nil, err), false, ""
-		}
-		resp, err := c.DeleteOrgApiKeyWithResponse(ctx, org, key, params)
-		if err != nil || resp.StatusCode() != want {
-			return describe(resp, err), false, ""
-		}
-		if err := typedBody(resp); err != nil {
-			return describe(resp, nil), false, err.Error()
-		}
-		if check != nil {
-			if err := check(resp); err != nil {
-				return describe(resp, nil), false, err.Error()
-			}
-		}
-		return describe(resp, nil), true, ""
-	}}
-}
-
-// typedBody checks that the generated client decoded an error answer into
-// the field for its status, with the fields every ApiError here carries.
-func typedBody(resp *gen.DeleteOrgApiKeyResponse) error {
-	var e *gen.ApiError
-	switch resp.StatusCode() {
-	case 204, 200:
-		return nil
-	case 400:
-		e = resp.JSON400
-	case 401:
-		e = resp.JSON401
-	case 403:
-		e = resp.JSON403
-	case 404:
-		e = resp.JSON404
-	case 429:
-		e = resp.JSON429
-	case 500:
-		e = resp.JSON500
-	}
-	if e == nil {
-		return fmt.Errorf("status %d was not decoded into its typed field", resp.StatusCode())
-	}
-	if int(e.Error) != resp.StatusCode() || e.ErrorCode == "" || e.Reason == nil || e.Detail == nil {
-		return fmt.Errorf("ApiError %+v lacks error, errorCode, reason or detail", *e)
-	}
-	return nil
-}
-
-func indented(resp *gen.DeleteOrgApiKeyResponse) error {
-	if !strings.Contains(string(resp.Body), "\n  \"") {
-		return fmt.Errorf("pretty=true body is not indented: %q", resp.Body)
-	}
-	return nil
-}
-
-func (h *harness) deleteRemovesKey(auth string, creds authedit.Credentials, key string) scenario {
-	projects := h.srv.KeyProjects(key)
-	return h.expectStatus("delete removes the key from org and projects", auth, creds, h.srv.OrgID(), key, nil, 204,
-		func(*gen.DeleteOrgApiKeyResponse) error {
-			if len(projects) == 0 {
-				return fmt.Errorf("key %s had no projects to leave", key)
-			}
-			if slices.Contains(h.srv.OrgKeys(h.srv.OrgID()), key) || len(h.srv.KeyProjects(key)) != 0 {
-				return fmt.Errorf("key %s is still in its organization or projects", key)
-			}
-			return nil
-		})
-}
-
-func (h *harness) wrongSecret(auth string, creds authedit.Credentials) scenario {
-	return scenario{name: "wrong secret is refused", auth: auth, expected: "401", run: func(ctx context.Context) (string, bool, string) {
-		c, err := h.client(creds)
-		if err != nil {
-			return describe(nil, err), false, ""
-		}
-		resp, err := c.DeleteOrgApiKeyWithResponse(ctx, h.srv.OrgID(), h.srv.Keys()[0], nil)
+	return h.with(creds, s, func(ctx context.Context, c *authedit.Client) (string, error) {
+		_, err := c.Remove(ctx, h.srv.OrgID(), key)
 		var te *authedit.TokenError
-		if errors.As(err, &te) { // service accounts fail at the token endpoint
-			return fmt.Sprintf("%d (token endpoint)", te.StatusCode), te.StatusCode == 401, ""
+		var ae *authedit.APIError
+		switch {
+		case errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized:
+			return "token endpoint 401 → refused", nil
+		case errors.As(err, &ae) && ae.StatusCode == http.StatusUnauthorized:
+			return "refused", nil
 		}
-		if err != nil {
-			return describe(nil, err), false, ""
-		}
-		if resp.StatusCode() != 401 {
-			return describe(resp, nil), false, ""
-		}
-		if resp.Headers401 == nil || resp.Headers401.WWWAuthenticate == nil {
-			return "401", false, "401 without a WWW-Authenticate challenge"
-		}
-		if err := typedBody(resp); err != nil {
-			return "401", false, err.Error()
-		}
-		return "401", true, ""
-	}}
+		return "", fmt.Errorf("want the credentials refused, got %v", err)
+	})
 }
 
-func (h *harness) malformedID(auth string, creds authedit.Credentials) scenario {
-	return scenario{name: "malformed id is refused before sending", auth: auth, expected: "ParamError apiUserId, 0 round trips",
-		run: func(ctx context.Context) (string, bool, string) {
-			c, err := h.client(creds)
-			if err != nil {
-				return describe(nil, err), false, ""
-			}
-			resp, err := c.DeleteOrgApiKeyWithResponse(ctx, h.srv.OrgID(), "../../groups/"+h.srv.Keys()[0], nil)
-			var pe *authedit.ParamError
-			if !errors.As(err, &pe) {
-				return describe(resp, err), false, "want a *ParamError"
-			}
-			got := "ParamError " + pe.Name
-			if trips, _ := h.obs.take(); trips != 0 {
-				return fmt.Sprintf("%s after %d round trips", got, trips), false, ""
-			}
-			return got + ", 0 round trips", pe.Name == "apiUserId", ""
-		}}
+func (h *harness) malformedID(auth string, creds authedit.Credentials, key string) scenario {
+	s := scenario{name: "malformed id is refused before sending", auth: auth, outcome: "ParamError, nothing sent"}
+	return h.with(creds, s, func(ctx context.Context, c *authedit.Client) (string, error) {
+		_, err := c.Remove(ctx, h.srv.OrgID(), "../../groups/"+key)
+		var pe *authedit.ParamError
+		if !errors.As(err, &pe) || pe.Name != "apiUserId" {
+			return "", fmt.Errorf("want a *ParamError for apiUserId, got %v", err)
+		}
+		if trips, _, _ := h.obs.seen(); trips != 0 {
+			return "", fmt.Errorf("%d round trips", trips)
+		}
+		return "ParamError, nothing sent", nil
+	})
 }
 
-func (h *harness) envelope(auth string, creds authedit.Credentials, key string) scenario {
-	s := h.expectStatus("envelope=true wraps the 204", auth, creds, h.srv.OrgID(), key,
-		&gen.DeleteOrgApiKeyParams{Envelope: ptr(true)}, 200, func(resp *gen.DeleteOrgApiKeyResponse) error {
-			if resp.JSON200 == nil || resp.JSON200.Status != 204 {
-				return fmt.Errorf("envelope %s, want status 204", resp.Body)
-			}
-			if len(h.srv.KeyProjects(key)) != 0 {
-				return fmt.Errorf("key %s survived an enveloped delete", key)
-			}
-			return nil
-		})
-	s.expected = "200 {status: 204}"
-	return s
-}
-
-func (h *harness) injected500(auth string, creds authedit.Credentials, key string) scenario {
-	s := h.expectStatus("injected 500 changes nothing", auth, creds, h.srv.OrgID(), key, nil, 500,
-		func(*gen.DeleteOrgApiKeyResponse) error {
-			if len(h.srv.KeyProjects(key)) == 0 {
-				return fmt.Errorf("key %s was deleted by a request answered 500", key)
-			}
-			return nil
-		})
-	run := s.run
-	s.run = func(ctx context.Context) (string, bool, string) {
-		h.srv.FailNext(1, 500)
-		defer h.srv.FailNext(0, 500)
-		return run(ctx)
-	}
-	return s
+func (h *harness) injected500(auth string, creds authedit.Credentials, key string, unchanged func(*gen.DeleteOrgApiKeyResponse) error) scenario {
+	s := scenario{name: "injected 500 changes nothing", auth: auth, want: one(behavior.ServerError)}
+	return h.with(creds, s, func(ctx context.Context, c *authedit.Client) (string, error) {
+		h.srv.FailNext(1, http.StatusInternalServerError)
+		defer h.srv.FailNext(0, http.StatusInternalServerError)
+		return deleteOnce(h.srv.OrgID(), key, nil, unchanged)(ctx, c)
+	})
 }
 
 // lostAnswer: the server answers 500, then applies the delete but drops the
-// connection; the retry policy carries on to a 404, and Client.Remove
-// reports the key as already removed rather than not found.
+// connection; the retry finds no key, and Client.Remove reports the key as
+// already removed rather than not found.
 func (h *harness) lostAnswer(auth string, creds authedit.Credentials, key string) scenario {
-	return scenario{name: "retry after a lost answer and a 500", auth: auth, expected: authedit.AlreadyRemoved.String(),
-		run: func(ctx context.Context) (string, bool, string) {
-			c, err := h.client(creds, authedit.WithRetry(authedit.RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}))
-			if err != nil {
-				return describe(nil, err), false, ""
-			}
-			h.srv.FailNext(1, 500) // a FailNext answer comes before a drop
-			h.srv.DropNext(1)
-			defer h.srv.DropNext(0)
-			outcome, err := c.Remove(ctx, h.srv.OrgID(), key)
-			if err != nil {
-				return outcome.String() + ": " + err.Error(), false, ""
-			}
-			if len(h.srv.KeyProjects(key)) != 0 {
-				return outcome.String(), false, "key still assigned to projects"
-			}
-			return outcome.String(), outcome == authedit.AlreadyRemoved, ""
-		}}
+	s := scenario{name: "retry after a 500 and a lost answer", auth: auth, retries: true,
+		want: []behavior.Situation{behavior.ServerError, behavior.KeyNotFound}, outcome: authedit.AlreadyRemoved.String()}
+	return h.with(creds, s, func(ctx context.Context, c *authedit.Client) (string, error) {
+		h.srv.FailNext(1, http.StatusInternalServerError) // a FailNext answer comes before a drop
+		h.srv.DropNext(1)
+		defer h.srv.DropNext(0)
+		outcome, err := c.Remove(ctx, h.srv.OrgID(), key)
+		if err == nil && outcome != authedit.AlreadyRemoved {
+			err = fmt.Errorf("got %s from Remove, want %s", outcome, authedit.AlreadyRemoved)
+		}
+		return outcome.String(), err
+	})
 }
 
 // rateLimited runs on a server of its own whose bucket holds one request and
-// regains one a second, so the 429 comes from the real limiter.
-func rateLimited(cfg config) scenario {
-	obs := &observer{next: http.DefaultTransport, log: cfg.log}
-	return scenario{name: "429, then success after Retry-After", auth: "digest", expected: "204, 429, 204", obs: obs,
-		run: func(ctx context.Context) (string, bool, string) {
-			srv := cfg.newServer(atlastest.WithRateLimit(1, 1, time.Second))
-			defer srv.Close()
-			c, err := authedit.NewClient(srv.URL, digestCreds(srv.Owner()), authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout), authedit.WithoutRetry())
-			if err != nil {
-				return describe(nil, err), false, ""
+// regains one a minute, so the 429 comes from the real limiter. Instead of
+// waiting out Retry-After, it moves the server's clock on by that much.
+func (h *harness) rateLimited() scenario {
+	s := scenario{name: "429, then 204 after Retry-After", auth: "digest", want: []behavior.Situation{behavior.Removed, behavior.RateLimited, behavior.Removed}}
+	s.run = func(ctx context.Context) (string, error) {
+		var passed atomic.Int64
+		start := time.Now()
+		srv := h.cfg.newServer(atlastest.WithRateLimit(1, 1, time.Minute),
+			atlastest.WithClock(func() time.Time { return start.Add(time.Duration(passed.Load())) }))
+		defer srv.Close()
+		c, err := h.client(srv.URL, srv.Owner().APIKey(), false)
+		if err != nil {
+			return "", err
+		}
+		keys := srv.Keys()
+		var resp *gen.DeleteOrgApiKeyResponse
+		for _, key := range keys[:2] {
+			if resp, err = c.DeleteOrgApiKeyWithResponse(ctx, srv.OrgID(), key, nil); err != nil {
+				return "", err
 			}
-			keys := srv.Keys()
-			var got []string
-			call := func(key string) *gen.DeleteOrgApiKeyResponse {
-				resp, err := c.DeleteOrgApiKeyWithResponse(ctx, srv.OrgID(), key, nil)
-				got = append(got, describe(resp, err))
-				return resp
-			}
-			if first := call(keys[0]); first == nil || first.StatusCode() != 204 {
-				return strings.Join(got, ", "), false, "first delete did not succeed"
-			}
-			second := call(keys[1])
-			if second == nil || second.StatusCode() != 429 || second.Headers429 == nil || second.Headers429.RetryAfter == nil {
-				return strings.Join(got, ", "), false, "second delete was not a 429 with Retry-After"
-			}
-			if err := typedBody(second); err != nil {
-				return strings.Join(got, ", "), false, err.Error()
-			}
-			select {
-			case <-time.After(time.Duration(*second.Headers429.RetryAfter) * time.Second):
-			case <-ctx.Done():
-				return strings.Join(got, ", "), false, "context ended while waiting for Retry-After"
-			}
-			third := call(keys[1])
-			return strings.Join(got, ", "), third != nil && third.StatusCode() == 204, ""
-		}}
+		}
+		secs, err := strconv.Atoi(resp.HTTPResponse.Header.Get(behavior.RetryAfter))
+		if err != nil {
+			return "", fmt.Errorf("reading the 429's Retry-After: %w", err)
+		}
+		passed.Add(int64(time.Duration(secs) * time.Second))
+		_, err = c.DeleteOrgApiKeyWithResponse(ctx, srv.OrgID(), keys[1], nil)
+		return fmt.Sprintf("clock +%ds", secs), err
+	}
+	return s
 }

@@ -1,18 +1,25 @@
-// Command smoke exercises the generated client end to end.
+// Command smoke exercises the client and the contract end to end.
 //
 // With no flags it starts the reference server (atlastest) on loopback and
-// runs a scenario matrix over both authentication methods; -atlas points it
-// at real Atlas without deleting anything unless told to; `smoke serve` runs
-// the reference server alone. Run `smoke -h` for every flag.
+// runs a scenario matrix over both authentication methods, covering every
+// status the spec documents; -atlas points it at real Atlas without deleting
+// anything unless told to; `smoke serve` runs the reference server alone.
+// What each scenario expects comes from internal/behavior, the table of what
+// Atlas answers. Run `smoke -h` for every flag.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
 )
@@ -24,55 +31,147 @@ func main() {
 	os.Exit(code)
 }
 
-// Exit codes: 0 everything passed, 1 a scenario failed, 2 bad usage or setup.
+// Exit codes, as -h documents them.
 const (
-	exitPass  = 0
-	exitFail  = 1
-	exitUsage = 2
+	exitPass  = 0 // every scenario passed
+	exitFail  = 1 // a scenario failed
+	exitUsage = 2 // bad usage or setup; nothing was sent
 )
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
-	return runWith(ctx, args, stdout, stderr, lookup, nil)
+type config struct {
+	atlas, confirm, json, insecureHTTP bool
+	baseURL, orgID, deleteKey, record  string
+	timeout                            time.Duration
+	log                                *slog.Logger
+	lookup                             func(string) (string, bool)
+	// newServer starts the reference servers of the local mode; tests
+	// replace it to learn the secrets those servers make up.
+	newServer func(...atlastest.Option) *atlastest.Server
 }
 
-// runWith is run with the local mode's servers made by newServer when not nil.
+const usage = `Usage:
+  smoke [flags]              scenario matrix against the embedded reference server (no network)
+  smoke -atlas [flags]       non-destructive checks against real Atlas
+  smoke serve [serve flags]  run the reference server alone (see smoke serve -h)
+
+Flags:
+`
+
+const envHelp = `
+Environment (used with -atlas):
+  MONGODB_ATLAS_CLIENT_ID, MONGODB_ATLAS_CLIENT_SECRET
+        service account (preferred when both pairs are set)
+  MONGODB_ATLAS_PUBLIC_API_KEY, MONGODB_ATLAS_PRIVATE_API_KEY
+        programmatic API key (HTTP Digest)
+  MONGODB_ATLAS_ORG_ID
+        default for -org
+  MONGODB_ATLAS_OPS_MANAGER_URL
+        default for -base-url (else https://cloud.mongodb.com)
+
+Exit status: 0 every scenario passed, 1 a scenario failed, 2 bad usage or setup.
+(go run reports every non-zero status as 1: scripts should run a built binary.)
+Secrets are never printed.
+`
+
+const defaultAtlasURL = "https://cloud.mongodb.com"
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
+	return runWith(ctx, args, stdout, stderr, lookup, atlastest.NewServer)
+}
+
+// runWith is run with the local mode's servers made by newServer.
 func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool),
 	newServer func(...atlastest.Option) *atlastest.Server) int {
 	if len(args) > 0 && args[0] == "serve" {
 		return serve(ctx, args[1:], stdout, stderr)
 	}
 	cfg, err := parseFlags(args, stderr, lookup)
-	if newServer != nil {
-		cfg.newServer = newServer
+	if errors.Is(err, flag.ErrHelp) {
+		return exitPass
 	}
 	if err != nil {
-		if err == errHelp {
-			return exitPass
-		}
-		fmt.Fprintln(stderr, "smoke:", err)
+		printErr(stderr, err)
 		return exitUsage
 	}
-	var results []result
+	cfg.newServer = newServer
+	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	var rep report
 	if cfg.atlas {
-		results, err = runAtlas(ctx, cfg)
+		rep, err = runAtlas(ctx, cfg)
 	} else {
-		results, err = runLocal(ctx, cfg)
+		rep, err = runLocal(ctx, cfg)
+	}
+	if err == nil {
+		err = rep.write(stdout, cfg.json)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "smoke:", err)
+		printErr(stderr, err)
 		return exitUsage
 	}
-	if cfg.json {
-		err = writeJSON(stdout, results)
-	} else {
-		err = writeTable(stdout, results)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "smoke:", err)
-		return exitUsage
-	}
-	if _, failed := summary(results); failed > 0 {
+	if _, failed := rep.counts(); failed > 0 {
 		return exitFail
 	}
 	return exitPass
+}
+
+// printErr prints each line of err (errors.Join makes several) as its own
+// "smoke:" line, so that every problem shows in one run.
+func printErr(w io.Writer, err error) {
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		fmt.Fprintln(w, "smoke:", line)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer, lookup func(string) (string, bool)) (config, error) {
+	cfg := config{lookup: lookup}
+	fs := flag.NewFlagSet("smoke", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, envHelp)
+	}
+	envOr := func(name, def string) string {
+		if v, ok := lookup(name); ok && v != "" {
+			return v
+		}
+		return def
+	}
+	var verbose bool
+	fs.BoolVar(&cfg.atlas, "atlas", false, "run against real Atlas (or -base-url) instead of the embedded reference server")
+	fs.StringVar(&cfg.baseURL, "base-url", envOr("MONGODB_ATLAS_OPS_MANAGER_URL", defaultAtlasURL), "Atlas base URL, with -atlas")
+	fs.BoolVar(&cfg.insecureHTTP, "insecure-http", false, "with -atlas: allow a plain-http -base-url to a host that is not loopback (credentials cross the network in clear)")
+	fs.StringVar(&cfg.orgID, "org", envOr("MONGODB_ATLAS_ORG_ID", ""), "organization id, with -atlas")
+	fs.StringVar(&cfg.deleteKey, "delete-key", "", "with -atlas and -confirm: really delete this API key id (a key already gone is reported as not found)")
+	fs.BoolVar(&cfg.confirm, "confirm", false, "confirm -delete-key")
+	fs.StringVar(&cfg.record, "record", "", "with -atlas: write every answer to the operation into this directory as testdata/atlas files (secrets and ids redacted)")
+	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
+	fs.BoolVar(&verbose, "v", false, "structured logs (log/slog) on stderr: each round trip's method, path and status")
+	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "bound on the whole run, retries included")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	var errs []error
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments %q (see -h)", fs.Args()))
+	}
+	if !cfg.atlas && (cfg.deleteKey != "" || cfg.confirm || cfg.record != "" || cfg.insecureHTTP) {
+		errs = append(errs, errors.New("-delete-key, -confirm, -record and -insecure-http only make sense with -atlas"))
+	}
+	if cfg.deleteKey != "" && !cfg.confirm {
+		errs = append(errs, fmt.Errorf("refusing to delete key %s without -confirm", cfg.deleteKey))
+	}
+	if cfg.confirm && cfg.deleteKey == "" {
+		errs = append(errs, errors.New("-confirm needs -delete-key ID"))
+	}
+	if cfg.timeout <= 0 {
+		errs = append(errs, errors.New("-timeout must be positive"))
+	}
+	logOut := io.Discard
+	if verbose {
+		logOut = stderr
+	}
+	cfg.log = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return cfg, errors.Join(errs...)
 }

@@ -1,20 +1,26 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
+	"github.com/atlascontract/deleteorgapikey/internal/behavior"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 func env(vars map[string]string) func(string) (string, bool) {
@@ -34,36 +40,71 @@ func TestLocalMatrixPasses(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	last := lines[len(lines)-1]
-	if !regexp.MustCompile(`^\d+ passed, 0 failed$`).MatchString(last) {
+	if last := lines[len(lines)-1]; !regexp.MustCompile(`^\d+ passed, 0 failed$`).MatchString(last) {
 		t.Fatalf("last line %q", last)
 	}
-	for _, want := range []string{"204, 429, 204", "already removed", "ParamError apiUserId, 0 round trips", "200 {status: 204}", "401 (token endpoint)"} {
+	if !strings.HasPrefix(lines[0], "target: embedded reference server http://127.0.0.1:") {
+		t.Errorf("first line %q does not name the target", lines[0])
+	}
+	for _, l := range lines {
+		if n := utf8.RuneCountInString(l); n > 160 {
+			t.Errorf("line of %d columns: %s", n, l)
+		}
+	}
+	for _, want := range []string{"204, 429, 204", "500, 400 → already removed", "400 API_KEY_NOT_FOUND → not found",
+		"406 INVALID_VERSION_DATE", "ParamError, nothing sent", "200 → {status: 204}", "token endpoint 401 → refused"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
 }
 
+// TestMatrixCoversDocumentedStatuses: a status newly documented in the spec
+// fails here until the local matrix has a scenario that expects it (and
+// TestLocalMatrixPasses holds that scenario to it).
+func TestMatrixCoversDocumentedStatuses(t *testing.T) {
+	srv := atlastest.NewTestServer(t, atlastest.WithSeedKeys(5))
+	h := &harness{cfg: config{newServer: atlastest.NewServer}, srv: srv, obs: &observer{}}
+	covered := map[int]bool{}
+	for _, s := range h.matrix() {
+		for _, w := range s.want {
+			a, ok := behavior.Lookup(w)
+			if !ok {
+				t.Errorf("scenario %q expects situation %q, which internal/behavior lacks", s.name, w)
+			}
+			covered[a.Status] = true
+		}
+	}
+	for code := range contract.MustLoad().Op.Responses.Map() {
+		if status, err := strconv.Atoi(code); err != nil || !covered[status] {
+			t.Errorf("the spec documents response %q, and no scenario of smoke's local matrix expects it", code)
+		}
+	}
+}
+
 func TestLocalJSON(t *testing.T) {
 	code, out, _ := runSmoke(t, env(nil), "-json")
-	var report struct {
+	var rep struct {
+		Target  string
 		Results []result
 		Passed  int
 		Failed  int
 	}
-	if err := json.Unmarshal([]byte(out), &report); err != nil {
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("-json output is not JSON: %v\n%s", err, out)
 	}
-	if code != exitPass || report.Failed != 0 || report.Passed != len(report.Results) || report.Passed < 19 {
-		t.Fatalf("exit %d, passed %d failed %d of %d", code, report.Passed, report.Failed, len(report.Results))
+	if code != exitPass || rep.Failed != 0 || rep.Passed != len(rep.Results) || rep.Passed < 20 || rep.Target == "" {
+		t.Fatalf("exit %d, target %q, passed %d failed %d of %d", code, rep.Target, rep.Passed, rep.Failed, len(rep.Results))
 	}
-	auths := map[string]bool{}
-	for _, r := range report.Results {
+	auths, retries := map[string]bool{}, 0
+	for _, r := range rep.Results {
 		auths[r.Auth] = true
+		if r.Retries {
+			retries++
+		}
 	}
-	if !auths["digest"] || !auths["service-account"] {
-		t.Errorf("auth methods covered: %v", auths)
+	if !auths["digest"] || !auths["service-account"] || retries != 2 {
+		t.Errorf("auth methods covered: %v; %d scenarios with retries, want 2", auths, retries)
 	}
 }
 
@@ -79,124 +120,256 @@ func TestUsage(t *testing.T) {
 	if code != exitPass {
 		t.Errorf("-h exit %d", code)
 	}
-	for _, want := range []string{"-atlas", "-base-url", "-org", "-delete-key", "-confirm", "-json", "-v", "-timeout", "serve",
+	for _, want := range []string{"-atlas", "-base-url", "-org", "-delete-key", "-confirm", "-record", "-insecure-http", "-json", "-v", "-timeout", "serve",
 		"MONGODB_ATLAS_CLIENT_ID", "MONGODB_ATLAS_CLIENT_SECRET", "MONGODB_ATLAS_PUBLIC_API_KEY", "MONGODB_ATLAS_PRIVATE_API_KEY",
-		"MONGODB_ATLAS_ORG_ID", "MONGODB_ATLAS_OPS_MANAGER_URL"} {
+		"MONGODB_ATLAS_ORG_ID", "MONGODB_ATLAS_OPS_MANAGER_URL", "0 every scenario passed, 1 a scenario failed, 2 bad usage"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("-h does not mention %s", want)
 		}
 	}
-	if code, _, _ := runSmoke(t, env(nil), "-delete-key", "32b6e34b3d91647abb20e7b8"); code != exitUsage {
-		t.Errorf("-delete-key without -atlas/-confirm: exit %d, want %d", code, exitUsage)
+	// Every usage mistake at once, one line each.
+	code, _, errOut = runSmoke(t, env(nil), "-delete-key", "32b6e34b3d91647abb20e7b8", "-timeout", "0s", "extra")
+	if code != exitUsage || strings.Count(errOut, "smoke: ") != 4 {
+		t.Errorf("usage mistakes: exit %d, want %d and four lines:\n%s", code, exitUsage, errOut)
 	}
 }
 
-// atlasEnv points -atlas mode at a reference server, as a local imitation of Atlas.
-func atlasEnv(srv *atlastest.Server, digest bool) map[string]string {
-	vars := map[string]string{"MONGODB_ATLAS_OPS_MANAGER_URL": srv.URL, "MONGODB_ATLAS_ORG_ID": srv.OrgID()}
+// spy serves a reference server and learns every secret that crosses it:
+// Authorization values and the tokens the token endpoint issues. A hostile
+// spy also echoes the Authorization value into a header, a cookie and the
+// error's detail, as a broken proxy might.
+type spy struct {
+	srv     *atlastest.Server
+	hostile bool
+	mu      sync.Mutex
+	secrets []string
+}
+
+func newSpy(t *testing.T, srv *atlastest.Server, hostile bool) (*spy, string) {
+	s := &spy{srv: srv, hostile: hostile}
+	for _, p := range []atlastest.Principal{srv.Owner(), srv.Member()} {
+		s.learn(p.PrivateKey, p.ClientSecret)
+	}
+	hs := httptest.NewServer(s)
+	t.Cleanup(hs.Close)
+	return s, hs.URL
+}
+
+func (s *spy) learn(secrets ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range secrets {
+		if v != "" {
+			s.secrets = append(s.secrets, v)
+		}
+	}
+}
+
+func (s *spy) known() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.secrets)
+}
+
+func (s *spy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	auth := r.Header.Get("Authorization")
+	_, cred, _ := strings.Cut(auth, " ")
+	s.learn(auth, cred)
+	rec := httptest.NewRecorder()
+	s.srv.Handler().ServeHTTP(rec, r)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &tok)
+	s.learn(tok.AccessToken)
+	body := rec.Body.Bytes()
+	if s.hostile && auth != "" {
+		esc, _ := json.Marshal(auth)
+		echo := append([]byte(`"detail":"`), esc[1:len(esc)-1]...)
+		body = bytes.Replace(bytes.ReplaceAll(body, []byte(`"detail" : "`), []byte(`"detail":"`)), []byte(`"detail":"`), append(echo, ' '), 1)
+		w.Header().Set("X-Echo", auth)
+		w.Header().Set("Set-Cookie", "session="+cred)
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body)
+}
+
+// atlasEnv points -atlas mode at a reference server (through url), as a local imitation of Atlas.
+func atlasEnv(url string, srv *atlastest.Server, p atlastest.Principal, digest bool) map[string]string {
+	vars := map[string]string{"MONGODB_ATLAS_OPS_MANAGER_URL": url, "MONGODB_ATLAS_ORG_ID": srv.OrgID()}
 	if digest {
-		vars["MONGODB_ATLAS_PUBLIC_API_KEY"] = srv.Owner().PublicKey
-		vars["MONGODB_ATLAS_PRIVATE_API_KEY"] = srv.Owner().PrivateKey
+		vars["MONGODB_ATLAS_PUBLIC_API_KEY"], vars["MONGODB_ATLAS_PRIVATE_API_KEY"] = p.PublicKey, p.PrivateKey
 	} else {
-		vars["MONGODB_ATLAS_CLIENT_ID"] = srv.Owner().ClientID
-		vars["MONGODB_ATLAS_CLIENT_SECRET"] = srv.Owner().ClientSecret
+		vars["MONGODB_ATLAS_CLIENT_ID"], vars["MONGODB_ATLAS_CLIENT_SECRET"] = p.ClientID, p.ClientSecret
 	}
 	return vars
 }
 
-func TestAtlasModeDeletesNothingWithoutConfirm(t *testing.T) {
+func TestAtlasMode(t *testing.T) {
 	for _, digest := range []bool{true, false} {
-		srv := atlastest.NewServer()
+		srv := atlastest.NewTestServer(t)
+		vars := atlasEnv(srv.URL, srv, srv.Owner(), digest)
 		before := srv.OrgKeys(srv.OrgID())
-		code, out, errOut := runSmoke(t, env(atlasEnv(srv, digest)), "-atlas")
-		if code != exitPass {
+		code, out, errOut := runSmoke(t, env(vars), "-atlas")
+		if code != exitPass || !strings.Contains(out, "400 API_KEY_NOT_FOUND → not found") {
 			t.Fatalf("digest=%v: exit %d\n%s%s", digest, code, out, errOut)
+		}
+		if first := strings.SplitN(out, "\n", 2)[0]; !strings.HasPrefix(first, "target: "+srv.URL+", organization "+srv.OrgID()+", auth ") {
+			t.Errorf("first line %q does not name the target", first)
 		}
 		if after := srv.OrgKeys(srv.OrgID()); !slices.Equal(before, after) {
 			t.Errorf("digest=%v: keys changed without -confirm: %d -> %d", digest, len(before), len(after))
 		}
+		// A non-owner passes too: its delete is forbidden.
+		if code, out, _ := runSmoke(t, env(atlasEnv(srv.URL, srv, srv.Member(), digest)), "-atlas"); code != exitPass || !strings.Contains(out, "403 USER_UNAUTHORIZED → forbidden") {
+			t.Errorf("digest=%v, non-owner: exit %d\n%s", digest, code, out)
+		}
 
 		key := srv.Keys()[0]
-		if code, _, _ := runSmoke(t, env(atlasEnv(srv, digest)), "-atlas", "-delete-key", key); code != exitUsage {
-			t.Errorf("-delete-key without -confirm: exit %d", code)
+		if code, _, _ := runSmoke(t, env(vars), "-atlas", "-delete-key", key); code != exitUsage || !srv.HasKey(key) {
+			t.Fatalf("-delete-key without -confirm: exit %d, key there: %v", code, srv.HasKey(key))
 		}
-		if len(srv.KeyProjects(key)) == 0 {
-			t.Fatalf("key deleted without -confirm")
-		}
-		code, out, _ = runSmoke(t, env(atlasEnv(srv, digest)), "-atlas", "-delete-key", key, "-confirm")
-		if code != exitPass || slices.Contains(srv.OrgKeys(srv.OrgID()), key) || len(srv.OrgKeys(srv.OrgID())) != len(before)-1 {
+		code, out, _ = runSmoke(t, env(vars), "-atlas", "-delete-key", key, "-confirm")
+		if code != exitPass || srv.HasKey(key) || len(srv.OrgKeys(srv.OrgID())) != len(before)-1 || !strings.Contains(out, "204 → removed") {
 			t.Errorf("-delete-key -confirm: exit %d, key still there or others gone\n%s", code, out)
 		}
-		srv.Close()
+		// The repeat finds the key gone: not found, no failure.
+		code, out, _ = runSmoke(t, env(vars), "-atlas", "-delete-key", key, "-confirm")
+		if code != exitPass || !regexp.MustCompile(`delete `+key+` .* 400 API_KEY_NOT_FOUND → not found .* PASS`).MatchString(out) {
+			t.Errorf("repeated -delete-key: exit %d\n%s", code, out)
+		}
 	}
 }
 
-func TestAtlasModeNeedsOrgAndCredentials(t *testing.T) {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	vars := atlasEnv(srv, true)
-	delete(vars, "MONGODB_ATLAS_ORG_ID")
-	if code, _, errOut := runSmoke(t, env(vars), "-atlas"); code != exitUsage || !strings.Contains(errOut, "MONGODB_ATLAS_ORG_ID") {
-		t.Errorf("no org: exit %d, %q", code, errOut)
+func TestAtlasModeReportsEverySettingAtOnce(t *testing.T) {
+	srv := atlastest.NewTestServer(t)
+	code, _, errOut := runSmoke(t, env(map[string]string{"MONGODB_ATLAS_OPS_MANAGER_URL": "http://atlas.example.com"}), "-atlas", "-delete-key", "xyz", "-confirm")
+	for _, want := range []string{"MONGODB_ATLAS_ORG_ID", "MONGODB_ATLAS_CLIENT_ID", "MONGODB_ATLAS_PUBLIC_API_KEY", "-delete-key", "pass -insecure-http"} {
+		if code != exitUsage || !strings.Contains(errOut, want) {
+			t.Errorf("exit %d; setup errors lack %s:\n%s", code, want, errOut)
+		}
 	}
-	vars = atlasEnv(srv, true)
+	vars := atlasEnv(srv.URL, srv, srv.Owner(), true)
 	delete(vars, "MONGODB_ATLAS_PRIVATE_API_KEY")
 	if code, _, errOut := runSmoke(t, env(vars), "-atlas"); code != exitUsage || !strings.Contains(errOut, "MONGODB_ATLAS_PRIVATE_API_KEY") {
 		t.Errorf("half a key pair: exit %d, %q", code, errOut)
 	}
-	if len(srv.Requests()) != 0 {
-		t.Errorf("setup errors sent %d requests", len(srv.Requests()))
+	if n := len(srv.Requests()); n != 0 {
+		t.Errorf("setup errors sent %d requests", n)
+	}
+}
+
+func TestAtlasModeStopsWhenUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	_ = ln.Close() // nothing listens there now
+	srv := atlastest.NewTestServer(t)
+	code, out, _ := runSmoke(t, env(atlasEnv(url, srv, srv.Owner(), true)), "-atlas", "-delete-key", srv.Keys()[0], "-confirm")
+	if code != exitFail || !strings.Contains(out, "unreachable; scenarios not run: 2") || !strings.HasSuffix(out, "0 passed, 1 failed\n") {
+		t.Fatalf("exit %d\n%s", code, out)
 	}
 }
 
 // TestAtlasModeCatchesContractBreaks: an imitation of Atlas that answers
-// wrongly makes smoke fail, non-zero, with a line that says what broke.
+// wrongly makes smoke fail, non-zero, with a line that says what broke and
+// what the server said; one that answers as Atlas may passes.
 func TestAtlasModeCatchesContractBreaks(t *testing.T) {
-	ref := atlastest.NewServer()
-	defer ref.Close()
-	breaks := map[string]http.HandlerFunc{
-		"404 without errorCode": func(w http.ResponseWriter, r *http.Request) {
+	ref := atlastest.NewTestServer(t)
+	answer := func(status int, body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("Authorization") == "" {
 				ref.Handler().ServeHTTP(w, r)
 				return
 			}
 			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(404)
-			fmt.Fprint(w, `{"error":404}`)
-		},
-		"401 without a challenge": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-Error-Code", "API_KEY_NOT_FOUND")
+			w.Header().Set("Ratelimit-Limit", "500")
+			w.Header().Set("Ratelimit-Remaining", "499")
+			w.WriteHeader(status)
+			fmt.Fprint(w, body)
+		}
+	}
+	cases := map[string]struct {
+		h    http.HandlerFunc
+		pass bool
+		want string
+	}{
+		"404 API_KEY_NOT_FOUND, as Atlas may": {h: answer(404, `{"detail":"No API key with ID x exists.","error":404,"errorCode":"API_KEY_NOT_FOUND","parameters":null,"reason":"Not Found"}`), pass: true},
+		"403 with another code":               {h: answer(403, `{"detail":"no","error":403,"errorCode":"ORG_OWNER_REQUIRED","parameters":[],"reason":"Forbidden"}`), pass: true},
+		"404 with another code": {h: answer(404, `{"detail":"Nothing here.","error":404,"errorCode":"RESOURCE_NOT_FOUND","parameters":[],"reason":"Not Found"}`),
+			want: `RESOURCE_NOT_FOUND (Nothing here.)`},
+		"404 without errorCode": {h: answer(404, `{"error":404}`)},
+		"401 without a challenge": {h: func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(401)
 			fmt.Fprint(w, `{"error":401,"errorCode":"UNAUTHORIZED"}`)
-		},
-		"undocumented 418": func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get("Authorization") == "" {
-				ref.Handler().ServeHTTP(w, r)
-				return
-			}
-			w.WriteHeader(http.StatusTeapot)
-		},
-		"an envelope nobody asked for": func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get("Authorization") == "" {
-				ref.Handler().ServeHTTP(w, r)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(200)
-			fmt.Fprint(w, `{"status":"gone"}`)
-		},
+		}},
+		"undocumented 418":             {h: answer(http.StatusTeapot, "")},
+		"an envelope nobody asked for": {h: answer(200, `{"status":"gone"}`)},
 	}
-	for name, h := range breaks {
+	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			bad := httptest.NewServer(h)
+			bad := httptest.NewServer(c.h)
 			defer bad.Close()
-			vars := atlasEnv(ref, true)
-			vars["MONGODB_ATLAS_OPS_MANAGER_URL"] = bad.URL
-			code, out, _ := runSmoke(t, env(vars), "-atlas")
-			if code != exitFail || !strings.Contains(out, "FAIL ") || !strings.HasSuffix(strings.TrimSpace(out), "failed") || strings.Contains(out, " 0 failed") {
-				t.Fatalf("exit %d for a broken server:\n%s", code, out)
+			code, out, _ := runSmoke(t, env(atlasEnv(bad.URL, ref, ref.Owner(), true)), "-atlas")
+			if c.pass {
+				if code != exitPass {
+					t.Fatalf("exit %d for an Atlas-like answer:\n%s", code, out)
+				}
+				return
+			}
+			if code != exitFail || !strings.Contains(out, "FAIL ") || strings.Contains(out, " 0 failed") || !strings.Contains(out, c.want) {
+				t.Fatalf("exit %d for a broken server, want a FAIL line with %q:\n%s", code, c.want, out)
 			}
 		})
+	}
+}
+
+// TestRecord: -record writes every answer as a testdata/atlas file that
+// http.ReadResponse reads, with a situation of the table, and with no secret
+// in it even when the server echoes them back.
+func TestRecord(t *testing.T) {
+	for _, digest := range []bool{true, false} {
+		srv := atlastest.NewTestServer(t)
+		sp, url := newSpy(t, srv, true)
+		dir := t.TempDir()
+		key := srv.Keys()[0]
+		code, out, errOut := runSmoke(t, env(atlasEnv(url, srv, srv.Owner(), digest)), "-atlas", "-record", dir, "-delete-key", key, "-confirm")
+		if code != exitPass {
+			t.Fatalf("digest=%v: exit %d\n%s%s", digest, code, out, errOut)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "*.http"))
+		names := map[string]bool{}
+		for _, f := range files {
+			names[filepath.Base(f)] = true
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if found := leaks(string(raw), sp.known()); len(found) > 0 || strings.Contains(string(raw), srv.OrgID()) || strings.Contains(string(raw), key) {
+				t.Errorf("%s holds %v or a real id:\n%s", f, found, raw)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			situation := behavior.Situation(resp.Header.Get("Evidence-Situation"))
+			a, ok := behavior.Lookup(situation)
+			if !ok || a.Status != resp.StatusCode || resp.Header.Get("Evidence-Source") == "" || resp.Header.Get("Evidence-Date") == "" {
+				t.Errorf("%s: status %d, evidence headers %v", f, resp.StatusCode, resp.Header)
+			}
+		}
+		for _, want := range []string{"unauthenticated.http", "key-not-found.http", "removed.http"} {
+			if !names[want] {
+				t.Errorf("digest=%v: recorded %v, want %s among them", digest, names, want)
+			}
+		}
 	}
 }
 
@@ -218,23 +391,21 @@ func leaks(output string, secrets []string) []string {
 }
 
 // TestNoSecretsInOutput runs every mode that handles secrets, on success and
-// on failure paths, with known secret values, and looks for them and for
-// anything shaped like a token in stdout and stderr.
+// on failure paths, learns every secret that crosses the server, and looks
+// for them and for anything shaped like a token in stdout and stderr.
 func TestNoSecretsInOutput(t *testing.T) {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	owner, member := srv.Owner(), srv.Member()
-	secrets := []string{owner.PrivateKey, owner.ClientSecret, member.PrivateKey, member.ClientSecret}
+	srv := atlastest.NewTestServer(t)
+	sp, url := newSpy(t, srv, false)
 	outputs := [][]string{{"-atlas"}, {"-atlas", "-v"}, {"-atlas", "-json"}, {"-atlas", "-v", "-json"}}
 	for _, digest := range []bool{true, false} {
 		for _, wrong := range []bool{false, true} {
 			for _, args := range outputs {
-				vars := atlasEnv(srv, digest)
+				vars := atlasEnv(url, srv, srv.Owner(), digest)
 				if wrong { // the failure paths: 401s and token errors
 					for _, name := range []string{"MONGODB_ATLAS_PRIVATE_API_KEY", "MONGODB_ATLAS_CLIENT_SECRET"} {
 						if v, ok := vars[name]; ok {
 							vars[name] = v + "x"
-							secrets = append(secrets, v+"x")
+							sp.learn(v + "x")
 						}
 					}
 				}
@@ -242,7 +413,7 @@ func TestNoSecretsInOutput(t *testing.T) {
 				if wrong == (code == exitPass) {
 					t.Errorf("digest=%v wrong=%v %v: exit %d", digest, wrong, args, code)
 				}
-				if found := leaks(out+errOut, secrets); len(found) > 0 {
+				if found := leaks(out+errOut, sp.known()); len(found) > 0 {
 					t.Errorf("digest=%v wrong=%v %v: output holds %v", digest, wrong, args, found)
 				}
 			}
@@ -250,7 +421,7 @@ func TestNoSecretsInOutput(t *testing.T) {
 	}
 
 	// The local mode makes its servers' secrets up: learn them from the servers.
-	for _, args := range [][]string{nil, {"-v"}, {"-json"}, {"-v", "-json"}} {
+	for _, args := range [][]string{nil, {"-v"}, {"-json"}} {
 		var made []*atlastest.Server
 		newServer := func(opts ...atlastest.Option) *atlastest.Server {
 			s := atlastest.NewServer(opts...)
@@ -268,43 +439,6 @@ func TestNoSecretsInOutput(t *testing.T) {
 		}
 		if found := leaks(out.String()+errOut.String(), local); len(found) > 0 {
 			t.Errorf("local %v: output holds %v", args, found)
-		}
-	}
-}
-
-func TestServePrintsCredentialsAndServes(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	r, w := io.Pipe()
-	done := make(chan int, 1)
-	var errOut bytes.Buffer
-	go func() { done <- serve(ctx, []string{"-addr", "127.0.0.1:0", "-seed-keys", "3"}, w, &errOut) }()
-	var a announcement
-	if err := json.NewDecoder(r).Decode(&a); err != nil {
-		t.Fatalf("serve's first line: %v (%s)", err, errOut.String())
-	}
-	if a.OrgID == "" || a.Owner.PrivateKey == "" || a.Owner.ClientSecret == "" || a.Member.PrivateKey == "" || len(a.Keys) < 5 {
-		t.Fatalf("announcement incomplete: %+v", a)
-	}
-	vars := map[string]string{"MONGODB_ATLAS_OPS_MANAGER_URL": a.BaseURL, "MONGODB_ATLAS_ORG_ID": a.OrgID,
-		"MONGODB_ATLAS_PUBLIC_API_KEY": a.Owner.PublicKey, "MONGODB_ATLAS_PRIVATE_API_KEY": a.Owner.PrivateKey}
-	code, out, _ := runSmoke(t, env(vars), "-atlas", "-delete-key", a.Keys[0], "-confirm")
-	if code != exitPass {
-		t.Fatalf("smoke -atlas against smoke serve: exit %d\n%s", code, out)
-	}
-	cancel()
-	if code := <-done; code != exitPass {
-		t.Fatalf("serve exit %d: %s", code, errOut.String())
-	}
-}
-
-func TestServeAnnouncesADialableAddress(t *testing.T) {
-	for in, want := range map[string]string{"0.0.0.0:8080": "127.0.0.1:8080", "[::]:9": "127.0.0.1:9", "127.0.0.2:7": "127.0.0.2:7"} {
-		a, err := net.ResolveTCPAddr("tcp", in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := dialable(a); got != want {
-			t.Errorf("dialable(%s) = %s, want %s", in, got, want)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 type result struct {
 	Scenario   string        `json:"scenario"`
 	Auth       string        `json:"auth"`
+	Retries    bool          `json:"retries"` // the client retried failed attempts (else each attempt's answer is final)
 	Expected   string        `json:"expected"`
 	Got        string        `json:"got"`
 	RoundTrips int           `json:"roundTrips"`
@@ -20,17 +21,15 @@ type result struct {
 	Detail     string        `json:"detail,omitempty"`
 }
 
-func (r result) verdict() string {
-	if r.Pass {
-		return "PASS"
-	}
-	return "FAIL"
+// report is what a run prints: where it ran, then one row per scenario.
+type report struct {
+	Target  string   `json:"target"` // base URL, organization and auth scheme; never a secret
+	Results []result `json:"results"`
 }
 
-// summary counts passes and failures.
-func summary(results []result) (passed, failed int) {
-	for _, r := range results {
-		if r.Pass {
+func (r report) counts() (passed, failed int) {
+	for _, res := range r.Results {
+		if res.Pass {
 			passed++
 		} else {
 			failed++
@@ -39,35 +38,57 @@ func summary(results []result) (passed, failed int) {
 	return passed, failed
 }
 
-// writeTable prints the human report; its last line is "N passed, M failed".
-func writeTable(w io.Writer, results []result) error {
+// maxCell keeps table lines within 160 columns; what a cell cannot hold is
+// printed in full under the table.
+const maxCell = 33
+
+func cell(s string) string {
+	if r := []rune(s); len(r) > maxCell {
+		return string(r[:maxCell-1]) + "…"
+	}
+	return s
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// write prints the report: JSON, or a table whose last line is "N passed, M failed".
+func (r report) write(w io.Writer, asJSON bool) error {
+	passed, failed := r.counts()
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			report
+			Passed int `json:"passed"`
+			Failed int `json:"failed"`
+		}{r, passed, failed})
+	}
+	fmt.Fprintln(w, "target:", r.Target)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tAUTH\tEXPECTED\tGOT\tROUND TRIPS\tTIME\tVERDICT")
-	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Scenario, r.Auth, r.Expected, r.Got, r.RoundTrips,
-			r.Duration.Round(100*time.Microsecond), r.verdict())
+	fmt.Fprintln(tw, "SCENARIO\tAUTH\tRETRY\tEXPECTED\tGOT\tTRIPS\tTIME\tVERDICT")
+	var under []string
+	for _, res := range r.Results {
+		verdict := "PASS"
+		if !res.Pass {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", res.Scenario, res.Auth, onOff(res.Retries), cell(res.Expected), cell(res.Got),
+			res.RoundTrips, res.Duration.Round(100*time.Microsecond), verdict)
+		if !res.Pass {
+			under = append(under, fmt.Sprintf("FAIL %s [%s]: expected %s; got %s; %s", res.Scenario, res.Auth, res.Expected, res.Got, res.Detail))
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	for _, r := range results {
-		if !r.Pass && r.Detail != "" {
-			fmt.Fprintf(w, "FAIL %s [%s]: %s\n", r.Scenario, r.Auth, r.Detail)
-		}
+	for _, line := range under {
+		fmt.Fprintln(w, line)
 	}
-	passed, failed := summary(results)
 	_, err := fmt.Fprintf(w, "%d passed, %d failed\n", passed, failed)
 	return err
-}
-
-// writeJSON prints the machine report: the rows and the counts.
-func writeJSON(w io.Writer, results []result) error {
-	passed, failed := summary(results)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(struct {
-		Results []result `json:"results"`
-		Passed  int      `json:"passed"`
-		Failed  int      `json:"failed"`
-	}{results, passed, failed})
 }
