@@ -7,34 +7,38 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// announcement is the one JSON line serve prints on start. These are
-// made-up test credentials of the reference server: printing them is the point.
+// announcement is the one JSON line serve prints on start: everything a
+// client in any language needs. The credentials are made-up test values of
+// the reference server: printing them is the point.
 type announcement struct {
-	BaseURL string      `json:"baseUrl"`
-	OrgID   string      `json:"orgId"`
-	Owner   ownerCreds  `json:"owner"`
-	Member  memberCreds `json:"member"`
-	Keys    []string    `json:"keys"`
+	BaseURL   string    `json:"baseUrl"`
+	TokenURL  string    `json:"tokenUrl"`  // POST grant_type=client_credentials, client id and secret in HTTP Basic
+	RevokeURL string    `json:"revokeUrl"` // POST token=..., same Basic credentials
+	Accept    string    `json:"accept"`    // the versioned Accept every request to the operation needs
+	OrgID     string    `json:"orgId"`
+	Owner     principal `json:"owner"`  // Organization Owner: its deletes succeed
+	Member    principal `json:"member"` // no Owner role: its deletes get 403
+	Keys      []string  `json:"keys"`   // deletable key ids
 }
 
-type ownerCreds struct {
+// principal is atlastest.Principal with JSON names.
+type principal struct {
+	KeyID        string `json:"keyId"`
 	PublicKey    string `json:"publicKey"`
 	PrivateKey   string `json:"privateKey"`
 	ClientID     string `json:"clientId"`
 	ClientSecret string `json:"clientSecret"`
-}
-
-type memberCreds struct {
-	PublicKey  string `json:"publicKey"`
-	PrivateKey string `json:"privateKey"`
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -42,12 +46,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
 	seedKeys := fs.Int("seed-keys", 0, "extra deletable keys in the default organization")
-	printKeys := fs.Int("print-keys", 20, "how many deletable key ids to print (at least 5)")
+	printKeys := fs.Int("print-keys", -1, "how many deletable key ids to print; -1 prints every one (the default keys plus -seed-keys)")
 	capacity := fs.Int("rate-capacity", 500, "requests an organization's bucket holds")
 	refill := fs.Int("rate-refill", 250, "requests the bucket regains each -rate-period")
 	period := fs.Duration("rate-period", time.Minute, "refill period of the bucket")
+	maxConns := fs.Int("max-conns", 256, "open connections at most; at the bound a new one closes the longest idle one")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: smoke serve [flags]\n\nRuns the reference Atlas server until interrupted and prints one JSON line:\nbaseUrl, orgId, owner and member credentials (made-up test values) and deletable key ids.\n\nFlags:\n")
+		fmt.Fprint(stderr, "Usage: smoke serve [flags]\n\nRuns the reference Atlas server until interrupted and prints one JSON line: baseUrl, tokenUrl,\n"+
+			"revokeUrl, accept, orgId, owner and member credentials (made-up test values) and deletable key ids.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -56,7 +62,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	if fs.NArg() > 0 || *seedKeys < 0 || *printKeys < 5 || *capacity < 1 || *refill < 1 || *period <= 0 {
+	if fs.NArg() > 0 || *seedKeys < 0 || *printKeys < -1 || *capacity < 1 || *refill < 1 || *period <= 0 || *maxConns < 1 {
 		fmt.Fprintln(stderr, "smoke serve: bad arguments (see -h)")
 		return exitUsage
 	}
@@ -68,17 +74,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	keys := srv.Keys()
-	owner, member := srv.Owner(), srv.Member()
+	if *printKeys >= 0 {
+		keys = keys[:min(len(keys), *printKeys)]
+	}
+	base := "http://" + dialable(ln.Addr().(*net.TCPAddr))
 	line, _ := json.Marshal(announcement{
-		BaseURL: "http://" + dialable(ln.Addr().(*net.TCPAddr)),
-		OrgID:   srv.OrgID(),
-		Owner:   ownerCreds{owner.PublicKey, owner.PrivateKey, owner.ClientID, owner.ClientSecret},
-		Member:  memberCreds{member.PublicKey, member.PrivateKey},
-		Keys:    keys[:min(len(keys), *printKeys)],
+		BaseURL: base, TokenURL: base + contract.TokenPath(), RevokeURL: base + contract.RevokePath(), Accept: contract.AcceptHeader(),
+		OrgID: srv.OrgID(), Owner: principal(srv.Owner()), Member: principal(srv.Member()), Keys: keys,
 	})
 	fmt.Fprintln(stdout, string(line))
 
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10}
+	hs := newHTTPServer(srv.Handler(), &connLimit{max: *maxConns})
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	select {
@@ -94,6 +100,58 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return exitPass
+}
+
+// newHTTPServer bounds what a client can hold: a request's headers must
+// arrive within 10 s and the whole request within 30 s, an answer is written
+// within 30 s, a kept-alive connection is closed after 60 s without a
+// request, and lim bounds the open connections.
+func newHTTPServer(h http.Handler, lim *connLimit) *http.Server {
+	return &http.Server{Handler: h, MaxHeaderBytes: 64 << 10, ConnState: lim.track,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+}
+
+// connLimit bounds a server's open connections through its ConnState hook.
+// At the bound, a new connection closes the one idle longest (accepted with
+// no request yet, or kept alive between requests) instead of waiting in the
+// accept queue behind idle ones: a flood of idle connections then costs the
+// flooder its oldest connections, and a real client is served at once. When
+// every other connection is busy with a request, the new one is closed.
+type connLimit struct {
+	max  int
+	mu   sync.Mutex
+	seq  uint64
+	open map[net.Conn]uint64 // when the connection last became idle; 0 while a request is served
+}
+
+func (l *connLimit) track(c net.Conn, state http.ConnState) {
+	var evict net.Conn
+	l.mu.Lock()
+	if l.open == nil {
+		l.open = map[net.Conn]uint64{}
+	}
+	switch state {
+	case http.StateNew, http.StateIdle:
+		l.seq++
+		l.open[c] = l.seq
+	case http.StateActive:
+		l.open[c] = 0
+	default: // closed or hijacked
+		delete(l.open, c)
+	}
+	if state == http.StateNew && len(l.open) > l.max {
+		oldest := uint64(math.MaxUint64)
+		for oc, idle := range l.open {
+			if idle != 0 && idle < oldest {
+				evict, oldest = oc, idle
+			}
+		}
+		delete(l.open, evict)
+	}
+	l.mu.Unlock()
+	if evict != nil {
+		_ = evict.Close()
+	}
 }
 
 // dialable is the address to announce: a wildcard listen address (":8080",
