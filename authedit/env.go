@@ -1,8 +1,10 @@
 package authedit
 
 import (
+	"fmt"
 	"os"
-	"strings"
+
+	"github.com/atlascontract/deleteorgapikey/gen"
 )
 
 // The environment variables the Atlas CLI reads; CredentialsFromEnv uses
@@ -12,6 +14,7 @@ const (
 	EnvClientSecret = "MONGODB_ATLAS_CLIENT_SECRET"
 	EnvPublicKey    = "MONGODB_ATLAS_PUBLIC_API_KEY"
 	EnvPrivateKey   = "MONGODB_ATLAS_PRIVATE_API_KEY"
+	EnvBaseURL      = "MONGODB_ATLAS_OPS_MANAGER_URL" // BaseURLFromEnv
 )
 
 // EnvError reports that the environment holds no usable credential pair.
@@ -26,7 +29,8 @@ func (e *EnvError) Error() string {
 	if len(e.Missing) == 1 {
 		return "authedit: environment variable " + e.Missing[0] + " is not set (its partner is)"
 	}
-	return "authedit: no Atlas credentials in the environment: set " + strings.Join(e.Missing, ", ")
+	return "authedit: no Atlas credentials in the environment: set either pair: " + EnvClientID + " and " + EnvClientSecret +
+		", or " + EnvPublicKey + " and " + EnvPrivateKey
 }
 
 // CredentialsFromEnv reads credentials through lookup (os.LookupEnv or a
@@ -62,6 +66,21 @@ func CredentialsFromEnv(lookup func(string) (string, bool)) (Credentials, error)
 
 // CredentialsFromProcessEnv is CredentialsFromEnv(os.LookupEnv).
 func CredentialsFromProcessEnv() (Credentials, error) { return CredentialsFromEnv(os.LookupEnv) }
+
+// BaseURLFromEnv returns the base URL through lookup (os.LookupEnv or a
+// test double): MONGODB_ATLAS_OPS_MANAGER_URL, as the Atlas CLI reads it,
+// or when that is unset or empty the spec's first server,
+// https://cloud.mongodb.com.
+func BaseURLFromEnv(lookup func(string) (string, bool)) string {
+	if v, _ := lookup(EnvBaseURL); v != "" {
+		return v
+	}
+	spec, err := gen.GetSpec()
+	if err != nil || len(spec.Servers) == 0 { // embedded and tested: a broken build, like contract.MustLoad
+		panic(fmt.Sprintf("authedit: the embedded spec names no server: %v", err))
+	}
+	return spec.Servers[0].URL
+}
 
 // halfSet returns an *EnvError when exactly one of a pair is set.
 func halfSet(a, aName, b, bName string) error {

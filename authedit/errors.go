@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,20 +15,72 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// ErrOrgNotFound matches an *APIError for an organization that does not
-// exist (ORG_NOT_FOUND): errors.Is(err, ErrOrgNotFound).
-var ErrOrgNotFound = errors.New("authedit: no such organization")
+// The classes of failure a caller branches on, for errors.Is. *APIError
+// (Atlas's answer) and *TokenError (the token or revocation endpoint's)
+// match them by themselves; no wrapping to know about.
+var (
+	// ErrUnauthorized: the credentials were refused, whichever kind they
+	// are: a 401 from Atlas (a wrong digest key) or from the token
+	// endpoint, or its RFC 6749 invalid_client (a wrong service-account
+	// secret).
+	ErrUnauthorized = errors.New("authedit: credentials refused")
+	// ErrForbidden: authenticated, but not allowed (403), such as a caller
+	// who is not an Organization Owner.
+	ErrForbidden = errors.New("authedit: not allowed")
+	// ErrNotFound: Atlas's API_KEY_NOT_FOUND (as 400 or 404), or a 404
+	// naming nothing else, such as a proxy's page or a base URL with a
+	// wrong path prefix. Remove reports a missing key as an Outcome, not
+	// an error, so from Remove it means the latter.
+	ErrNotFound = errors.New("authedit: not found")
+	// ErrOrgNotFound: no such organization (ORG_NOT_FOUND). It does not
+	// match ErrNotFound: it says nothing about the key.
+	ErrOrgNotFound = errors.New("authedit: no such organization")
+	// ErrRateLimited: 429; APIError.RetryAfter says when to try again.
+	ErrRateLimited = errors.New("authedit: rate limited")
+	// ErrServerError: a 5xx.
+	ErrServerError = errors.New("authedit: server error")
+)
+
+// statusIs reports whether status falls in the class of target.
+func statusIs(target error, status int) bool {
+	switch target {
+	case ErrUnauthorized:
+		return status == http.StatusUnauthorized
+	case ErrForbidden:
+		return status == http.StatusForbidden
+	case ErrRateLimited:
+		return status == http.StatusTooManyRequests
+	case ErrServerError:
+		return status >= 500
+	}
+	return false
+}
+
+// IsErrorCode reports whether err is or wraps an *APIError with Atlas's
+// errorCode code, like the official SDK's admin.IsErrorCode:
+// IsErrorCode(err, "ORG_NOT_FOUND").
+func IsErrorCode(err error, code string) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.ErrorCode == code
+}
 
 // APIError is an answer from Atlas that Remove does not take for an
-// outcome: its status, the ApiError body's code and detail, and the
-// Retry-After the server asked for (0 when absent). Like TokenError it
-// holds no request or response, so printing it leaks nothing.
+// outcome: its status, what its ApiError body says, and its rate-limit
+// headers. Like TokenError it holds no request or response, so printing
+// it leaks nothing.
 type APIError struct {
-	StatusCode int
-	ErrorCode  string // ApiError.errorCode, e.g. "RATE_LIMITED"; empty when the body is no ApiError
-	Detail     string // ApiError.detail
-	RetryAfter time.Duration
-	Attempts   int // requests sent, retries included
+	StatusCode       int
+	ErrorCode        string                // ApiError.errorCode, e.g. "RATE_LIMITED"; empty when the body is no ApiError
+	Detail           string                // ApiError.detail
+	Parameters       []any                 // ApiError.parameters: what the detail names, such as an id
+	BadRequestDetail *gen.BadRequestDetail // the fields a 400 VALIDATION_ERROR refuses, and why
+
+	// RateLimit-Limit and RateLimit-Remaining, 0 when absent or not
+	// integers, and Retry-After (seconds or an HTTP-date), 0 when absent.
+	Limit, Remaining int
+	RetryAfter       time.Duration
+
+	Attempts int // requests sent, retries included
 }
 
 func (e *APIError) Error() string {
@@ -48,9 +101,17 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Is makes errors.Is match the error classes above by errorCode.
+// Is matches the error classes above: by errorCode where Atlas's code
+// says more than the status (internal/behavior's table), else by status.
 func (e *APIError) Is(target error) bool {
-	return target == ErrOrgNotFound && e.ErrorCode == errorCode(behavior.OrgNotFound)
+	orgNotFound := e.ErrorCode == errorCode(behavior.OrgNotFound)
+	switch target {
+	case ErrOrgNotFound:
+		return orgNotFound
+	case ErrNotFound:
+		return e.ErrorCode == errorCode(behavior.KeyNotFound) || e.StatusCode == http.StatusNotFound && !orgNotFound
+	}
+	return statusIs(target, e.StatusCode)
 }
 
 // errorCode is the errorCode Atlas sends in situation s.
@@ -60,17 +121,22 @@ func errorCode(s behavior.Situation) string {
 }
 
 // newAPIError reads resp's ApiError, if its body is one, and its
-// Retry-After (seconds or an HTTP-date) from the headers as received.
+// rate-limit headers as received.
 func newAPIError(resp *gen.DeleteOrgApiKeyResponse, attempts int) *APIError {
 	e := &APIError{StatusCode: resp.StatusCode(), Attempts: attempts}
 	var body gen.ApiError
 	if json.Unmarshal(resp.Body, &body) == nil {
-		e.ErrorCode = body.ErrorCode
+		e.ErrorCode, e.BadRequestDetail = body.ErrorCode, body.BadRequestDetail
 		if body.Detail != nil {
 			e.Detail = *body.Detail
 		}
+		if body.Parameters != nil {
+			e.Parameters = *body.Parameters
+		}
 	}
 	if h := resp.HTTPResponse; h != nil {
+		e.Limit, _ = strconv.Atoi(h.Header.Get(behavior.RateLimitLimit))
+		e.Remaining, _ = strconv.Atoi(h.Header.Get(behavior.RateLimitRemaining))
 		e.RetryAfter, _ = parseRetryAfter(h.Header)
 	}
 	return e

@@ -53,6 +53,13 @@ func (e *TokenError) Error() string {
 
 func (e *TokenError) Unwrap() error { return e.Err }
 
+// Is matches ErrUnauthorized for a 401 or RFC 6749's invalid_client (a
+// wrong client id or secret), and ErrRateLimited and ErrServerError by
+// status.
+func (e *TokenError) Is(target error) bool {
+	return target == ErrUnauthorized && e.ErrorCode == "invalid_client" || statusIs(target, e.StatusCode)
+}
+
 // tokenCache hands out one Bearer token until shortly before it expires.
 //
 // oauth2.ReuseTokenSource already serialises (it holds its mutex across the
