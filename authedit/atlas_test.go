@@ -21,13 +21,6 @@ import (
 // Tests against the reference server: real digest and client-credentials
 // authentication, counted at the server.
 
-func newAtlas(t *testing.T, opts ...atlastest.Option) *atlastest.Server {
-	t.Helper()
-	srv := atlastest.NewServer(opts...)
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 func isToken(r atlastest.Request) bool { return r.Path == contract.TokenPath() }
 
 func isOperation(r atlastest.Request) bool { return strings.HasPrefix(r.Path, "/api/atlas/") }
@@ -66,7 +59,7 @@ func TestDigestWarmedClientOneRoundTripPerRequest(t *testing.T) {
 	for _, alg := range []string{"MD5", "SHA-256"} {
 		t.Run(alg, func(t *testing.T) {
 			const n = 20
-			srv := newAtlas(t, atlastest.WithDigestAlgorithms(alg), atlastest.WithSeedKeys(n))
+			srv := atlastest.NewTestServer(t, atlastest.WithDigestAlgorithms(alg), atlastest.WithSeedKeys(n))
 			var rec authRecorder
 			c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithTransport(&rec))
 			if err != nil {
@@ -111,18 +104,34 @@ func TestDigestWarmedClientOneRoundTripPerRequest(t *testing.T) {
 	}
 }
 
+// fakeClock is a time for atlastest.WithClock that moves only when told.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
 func TestDigestStaleNonceCostsOneExtraRoundTrip(t *testing.T) {
-	// The third request must come within ttl of the second's new nonce:
-	// two loopback round trips, which 3 s covers even on a loaded machine.
-	const ttl = 3 * time.Second
-	srv := newAtlas(t, atlastest.WithNonceTTL(ttl))
+	clock := &fakeClock{now: time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)}
+	srv := atlastest.NewTestServer(t, atlastest.WithNonceTTL(time.Minute), atlastest.WithClock(clock.Now))
 	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey())
 	if err != nil {
 		t.Fatal(err)
 	}
 	keys := srv.Keys()
 	deleteOK(t, c, srv.OrgID(), keys[0])
-	time.Sleep(ttl + 100*time.Millisecond)
+	clock.Advance(time.Minute + time.Second)
 	srv.ResetRequests()
 	deleteOK(t, c, srv.OrgID(), keys[1])
 	reqs := srv.Requests()
@@ -140,7 +149,7 @@ func TestDigestStaleNonceCostsOneExtraRoundTrip(t *testing.T) {
 // server's window accepts that, and no request needs a second round trip.
 func TestDigestConcurrentWarmed(t *testing.T) {
 	const n = 32
-	srv := newAtlas(t, atlastest.WithSeedKeys(n))
+	srv := atlastest.NewTestServer(t, atlastest.WithSeedKeys(n))
 	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey())
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +176,7 @@ func TestDigestConcurrentWarmed(t *testing.T) {
 }
 
 func TestDigestWrongKeyDoesNotLoop(t *testing.T) {
-	srv := newAtlas(t)
+	srv := atlastest.NewTestServer(t)
 	k := srv.Owner().APIKey()
 	k.PrivateKey = "wrong"
 	c, err := authedit.NewClient(srv.URL, k)
@@ -188,7 +197,7 @@ func TestDigestWrongKeyDoesNotLoop(t *testing.T) {
 
 func TestServiceAccountColdConcurrentOneToken(t *testing.T) {
 	const n = 64
-	srv := newAtlas(t, atlastest.WithSeedKeys(n))
+	srv := atlastest.NewTestServer(t, atlastest.WithSeedKeys(n))
 	srv.SetLatency(20 * time.Millisecond)
 	c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount())
 	if err != nil {
@@ -218,7 +227,7 @@ func TestServiceAccountColdConcurrentOneToken(t *testing.T) {
 
 func TestServiceAccount401(t *testing.T) {
 	t.Run("one refetch, one retry", func(t *testing.T) {
-		srv := newAtlas(t)
+		srv := atlastest.NewTestServer(t)
 		c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount())
 		if err != nil {
 			t.Fatal(err)
@@ -236,7 +245,7 @@ func TestServiceAccount401(t *testing.T) {
 		}
 	})
 	t.Run("never a loop", func(t *testing.T) {
-		srv := newAtlas(t)
+		srv := atlastest.NewTestServer(t)
 		c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount())
 		if err != nil {
 			t.Fatal(err)
@@ -259,7 +268,7 @@ func TestServiceAccount401(t *testing.T) {
 }
 
 func TestServiceAccountRevoke(t *testing.T) {
-	srv := newAtlas(t)
+	srv := atlastest.NewTestServer(t)
 	var rec authRecorder
 	c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount(), authedit.WithTransport(&rec))
 	if err != nil {
@@ -299,7 +308,7 @@ func TestServiceAccountRevoke(t *testing.T) {
 }
 
 func TestMalformedIDsReachNoServer(t *testing.T) {
-	srv := newAtlas(t)
+	srv := atlastest.NewTestServer(t)
 	for _, creds := range []authedit.Credentials{srv.Owner().APIKey(), srv.Owner().ServiceAccount()} {
 		c, err := authedit.NewClient(srv.URL, creds)
 		if err != nil {
@@ -323,7 +332,7 @@ func TestMalformedIDsReachNoServer(t *testing.T) {
 }
 
 func TestAtlasSecretsNotLogged(t *testing.T) {
-	srv := newAtlas(t)
+	srv := atlastest.NewTestServer(t)
 	sa := srv.Owner().ServiceAccount()
 	sa.ClientSecret = secretValue
 	c, err := authedit.NewClient(srv.URL, sa)

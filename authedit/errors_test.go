@@ -35,7 +35,7 @@ func matching(err error) []error {
 // a wrong digest key (Atlas's 401) and a wrong service-account secret (the
 // token endpoint's 401 invalid_client).
 func TestRefusedCredentialsAreOneClass(t *testing.T) {
-	srv := newAtlas(t)
+	srv := atlastest.NewTestServer(t)
 	key, sa := srv.Owner().APIKey(), srv.Owner().ServiceAccount()
 	key.PrivateKey, sa.ClientSecret = "wrong", "wrong"
 	for _, creds := range []authedit.Credentials{key, sa} {

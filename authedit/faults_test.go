@@ -105,8 +105,8 @@ func checkBatch(t *testing.T, srv *atlastest.Server, keys []string, r result) le
 		if got := r.outcome[k]; got != want {
 			t.Errorf("key %s: reported %v (err %v), want %v", k, got, r.err[k], want)
 		}
-		if srv.KeyProjects(k) != nil {
-			t.Errorf("key %s still assigned to projects", k)
+		if srv.HasKey(k) {
+			t.Errorf("key %s still exists", k)
 		}
 	}
 	if left := srv.Keys(); len(left) != 0 {
@@ -137,7 +137,7 @@ func countTrue(m map[string]bool) int {
 // are recorded, not slept, and no rate limiter runs: what the server sees
 // depends on the script alone, never on how fast the machine is.
 func TestBatchSequentialUnderFaults(t *testing.T) {
-	srv := newAtlas(t, atlastest.WithSeedKeys(45))
+	srv := atlastest.NewTestServer(t, atlastest.WithSeedKeys(45))
 	keys := srv.Keys()
 	if len(keys) != 50 {
 		t.Fatalf("%d keys, want 50", len(keys))
@@ -172,7 +172,7 @@ func TestBatchSequentialUnderFaults(t *testing.T) {
 // bucket holds one request and refills once a day, so it is empty for the
 // whole test however slowly the test runs.
 func TestDropOnRateLimitedRequest(t *testing.T) {
-	srv := newAtlas(t, atlastest.WithRateLimit(1, 1, 24*time.Hour))
+	srv := atlastest.NewTestServer(t, atlastest.WithRateLimit(1, 1, 24*time.Hour))
 	keys := srv.Keys()
 	var sl sleeps
 	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithRetry(fast(4, &sl)))
@@ -188,7 +188,7 @@ func TestDropOnRateLimitedRequest(t *testing.T) {
 	if out != authedit.Failed || !errors.As(err, &ae) || ae.StatusCode != http.StatusTooManyRequests || ae.RetryAfter != 24*time.Hour {
 		t.Errorf("second key: %v, %v; want failed, *APIError 429 asking to retry after 24h", out, err)
 	}
-	if srv.KeyProjects(keys[1]) == nil {
+	if !srv.HasKey(keys[1]) {
 		t.Error("the refused request deleted the key")
 	}
 	l := readLedger(srv)
@@ -200,7 +200,7 @@ func TestDropOnRateLimitedRequest(t *testing.T) {
 // Eight workers on a cold service account, faults set mid-batch: still one
 // token request, every key removed once. Waits are recorded, not slept.
 func TestBatchConcurrentUnderFaults(t *testing.T) {
-	srv := newAtlas(t, atlastest.WithSeedKeys(45))
+	srv := atlastest.NewTestServer(t, atlastest.WithSeedKeys(45))
 	srv.SetLatency(3 * time.Millisecond) // keeps the workers' requests overlapping
 	keys := srv.Keys()
 	var sl sleeps

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/atlascontract/deleteorgapikey/atlastest"
 	"github.com/atlascontract/deleteorgapikey/authedit"
 	"github.com/atlascontract/deleteorgapikey/gen"
 )
@@ -78,7 +79,7 @@ func escapeAll(s string) string {
 // *ParamError naming the parameter, before any I/O: the reference server
 // sees no request at all, token requests included.
 func TestHostileIDsSendNothing(t *testing.T) {
-	srv := newAtlas(t)
+	srv := atlastest.NewTestServer(t)
 	org, key := srv.OrgID(), srv.Keys()[0]
 	type call struct{ param, name, org, key string }
 	var table []call
@@ -130,7 +131,7 @@ func TestHostileIDsSendNothing(t *testing.T) {
 // path after the typed check; the client validates the built request last
 // and sends nothing.
 func TestHostileFlagsFromEditorsSendNothing(t *testing.T) {
-	srv := newAtlas(t)
+	srv := atlastest.NewTestServer(t)
 	org, key := srv.OrgID(), srv.Keys()[0]
 	yes := true
 	setQuery := func(q string) gen.RequestEditorFn {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atlascontract/deleteorgapikey/atlastest"
 	"github.com/atlascontract/deleteorgapikey/authedit"
 )
 
@@ -19,7 +20,7 @@ func (c *countingRT) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func TestWithHTTPClientAndTimeout(t *testing.T) {
-	srv := newAtlas(t)
+	srv := atlastest.NewTestServer(t)
 	base := &countingRT{}
 	mine := &http.Client{Transport: base, Timeout: 7 * time.Second}
 	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithHTTPClient(mine))

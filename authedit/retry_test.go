@@ -164,7 +164,7 @@ func TestRetryLeavesOtherStatusesAlone(t *testing.T) {
 // Against the reference server: 400s, 401 and 403 cost exactly the
 // requests they cost without retries.
 func TestRetryNotForClientErrors(t *testing.T) {
-	srv := newAtlas(t, atlastest.WithSeedKeys(20))
+	srv := atlastest.NewTestServer(t, atlastest.WithSeedKeys(20))
 	keys := srv.Keys()
 	cases := []struct {
 		name   string
@@ -211,7 +211,7 @@ func TestRetryNotForClientErrors(t *testing.T) {
 }
 
 func TestRetryBoundedByMaxAttempts(t *testing.T) {
-	srv := newAtlas(t)
+	srv := atlastest.NewTestServer(t)
 	var sl sleeps
 	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithRetry(fast(6, &sl)))
 	if err != nil {
@@ -247,7 +247,7 @@ func TestRetryBoundedByMaxAttempts(t *testing.T) {
 
 // The one test that really waits: the server's Retry-After: 1 is honoured.
 func TestRetryAfterIsWaitedFor(t *testing.T) {
-	srv := newAtlas(t)
+	srv := atlastest.NewTestServer(t)
 	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithRetry(authedit.RetryPolicy{MinBackoff: 20 * time.Millisecond}))
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +281,7 @@ func TestRetryAfterBeyondDeadlineReturnsAtOnce(t *testing.T) {
 	// not have started shows up there (and as a second attempt), however
 	// fast or slow the machine is.
 	const deadline = 900 * time.Millisecond
-	srv := newAtlas(t)
+	srv := atlastest.NewTestServer(t)
 	key := srv.Keys()[0]
 	check := func(t *testing.T, c *authedit.Client, sl *sleeps, ctx context.Context) {
 		t.Helper()
@@ -404,7 +404,7 @@ func TestRetryConnectionRefused(t *testing.T) {
 }
 
 func TestRetryDroppedConnection(t *testing.T) {
-	srv := newAtlas(t)
+	srv := atlastest.NewTestServer(t)
 	keys := srv.Keys()
 	var sl sleeps
 	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithRetry(fast(3, &sl)))
@@ -429,7 +429,7 @@ func TestRetryDroppedConnection(t *testing.T) {
 	if !errors.Is(err, io.EOF) || info.Attempts != 1 {
 		t.Errorf("without retries: err %v, %+v; want EOF after 1 attempt", err, info)
 	}
-	if srv.KeyProjects(keys[1]) != nil || len(srv.Keys()) != len(keys)-2 {
+	if srv.HasKey(keys[1]) || len(srv.Keys()) != len(keys)-2 {
 		t.Error("the dropped requests did not take effect")
 	}
 }
@@ -484,7 +484,7 @@ func TestRetryOnlyReplayableIdempotentRequests(t *testing.T) {
 // Every attempt is authenticated afresh: digest with the next nc on the
 // cached nonce, bearer with the current token.
 func TestRetryReauthenticatesEachAttempt(t *testing.T) {
-	srv := newAtlas(t)
+	srv := atlastest.NewTestServer(t)
 	keys := srv.Keys()
 	var rec authRecorder
 	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithTransport(&rec), authedit.WithRetry(fast(4, new(sleeps))))
@@ -530,7 +530,7 @@ func TestRetryKeepsRoundTripBudgets(t *testing.T) {
 	} {
 		t.Run(name+"/digest warmed", func(t *testing.T) {
 			const n = 20
-			srv := newAtlas(t, atlastest.WithSeedKeys(n))
+			srv := atlastest.NewTestServer(t, atlastest.WithSeedKeys(n))
 			c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), opts...)
 			if err != nil {
 				t.Fatal(err)
@@ -547,7 +547,7 @@ func TestRetryKeepsRoundTripBudgets(t *testing.T) {
 		})
 		t.Run(name+"/service account cold", func(t *testing.T) {
 			const n = 64
-			srv := newAtlas(t, atlastest.WithSeedKeys(n))
+			srv := atlastest.NewTestServer(t, atlastest.WithSeedKeys(n))
 			srv.SetLatency(20 * time.Millisecond)
 			c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount(), opts...)
 			if err != nil {
@@ -576,7 +576,7 @@ func TestRetryKeepsRoundTripBudgets(t *testing.T) {
 }
 
 func TestRemoveOutcomes(t *testing.T) {
-	srv := newAtlas(t)
+	srv := atlastest.NewTestServer(t)
 	keys := srv.Keys()
 	var sl sleeps
 	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithRetry(fast(4, &sl)))
@@ -693,7 +693,7 @@ func TestRetryAppliedOnlyWhenWritten(t *testing.T) {
 		if out, err := c.Remove(t.Context(), srv.OrgID(), key); out != authedit.AlreadyRemoved || err != nil {
 			t.Errorf("Remove after a lost answer = %v, %v; want already removed", out, err)
 		}
-		if srv.KeyProjects(key) != nil {
+		if srv.HasKey(key) {
 			t.Error("the dropped request did not take effect")
 		}
 	})
