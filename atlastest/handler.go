@@ -311,9 +311,7 @@ func (s *Server) deleteOrgAPIKey(ctx context.Context, info *reqInfo, req gen.Del
 			panic(http.ErrAbortHandler) // the client left: no answer, no state change
 		}
 	}
-	oid, _ := parseID(req.OrgId) // admit checked both ids against the spec
-	kid, _ := parseID(req.ApiUserId)
-	o := s.orgs[oid]
+	o := s.orgs[req.OrgId]
 	now := s.cfg.now()
 	if fail != 0 {
 		return s.injected(fail, o, req, now, retryAfter)
@@ -334,7 +332,7 @@ func (s *Server) deleteOrgAPIKey(ctx context.Context, info *reqInfo, req gen.Del
 	switch {
 	case limits.Get(behavior.RetryAfter) != "":
 		a = atlas(behavior.RateLimited)
-	case !s.deleteKey(o, kid):
+	case !s.deleteKey(o, req.ApiUserId):
 		a = atlas(behavior.KeyNotFound, req.ApiUserId)
 	default:
 		a = atlas(behavior.Removed)

@@ -3,6 +3,7 @@ package atlastest
 import (
 	"crypto/rand"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -25,22 +26,21 @@ type Server struct {
 	handler http.Handler
 	ts      *httptest.Server
 
-	// Set up by New, read-only afterwards.
-	orgs      map[id]*org
-	def       *org // the default organization
-	owner     Principal
-	member    Principal
-	reserved  [2]id // the owner's and the member's key, left out of Keys
-	projects  []*project
-	projIndex map[id]uint32
-	arena     []uint32 // project indices of every key; keyRec points into it
-	accounts  map[string]*serviceAccount
+	// Set up by New, read-only afterwards (the maps inside orgs and
+	// projects excepted).
+	orgs     map[string]*org
+	def      *org // the default organization
+	owner    Principal
+	member   Principal
+	reserved [2]string // the owner's and the member's key, left out of Keys
+	projects map[string]*project
+	accounts map[string]*serviceAccount
 
 	// mu guards the mutable state: the orgs' key maps, the projects' key
 	// sets, the digest credentials and the id generator. A delete holds it once.
 	mu        sync.Mutex
 	creds     map[string]*credential // by public key
-	credByKey map[id]string          // key id -> public key, for keys with credentials
+	credByKey map[string]string      // key id -> public key, for keys with credentials
 	ids       *idGen
 
 	auth   authState
@@ -50,28 +50,23 @@ type Server struct {
 	log   []Request
 }
 
+// An org's keys and its projects' keys are sets of ids: a key's projects
+// are found through its org's few projects, so a key costs its id in a
+// map or two and nothing the garbage collector must chase.
 type org struct {
-	id      id
-	keys    map[id]keyRec // guarded by Server.mu
-	limiter *rate.Limiter
-}
-
-// keyRec is a key's whole record, 8 bytes: its projects are
-// arena[off:off+n]. The org holding the map is the key's org.
-type keyRec struct {
-	off  uint32
-	n    uint16
-	cred bool // has digest credentials in Server.creds
+	id       string
+	keys     map[string]struct{} // guarded by Server.mu
+	projects []*project          // set up by New
+	limiter  *rate.Limiter
 }
 
 type project struct {
-	id   id
+	id   string
 	org  *org
-	keys map[id]struct{} // guarded by Server.mu
+	keys map[string]struct{} // guarded by Server.mu
 }
 
 type credential struct {
-	keyID   id
 	org     *org
 	private string
 	owner   bool
@@ -97,11 +92,11 @@ func New(opts ...Option) *Server {
 	}
 	s := &Server{
 		cfg:       cfg,
-		orgs:      map[id]*org{},
-		projIndex: map[id]uint32{},
+		orgs:      map[string]*org{},
+		projects:  map[string]*project{},
 		accounts:  map[string]*serviceAccount{},
 		creds:     map[string]*credential{},
-		credByKey: map[id]string{},
+		credByKey: map[string]string{},
 	}
 	s.auth.init()
 	s.faults.retryAfter = -1 // derived from the rate settings
@@ -153,7 +148,7 @@ func (s *Server) Close() {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // OrgID is the default organization's id.
-func (s *Server) OrgID() string { return s.def.id.String() }
+func (s *Server) OrgID() string { return s.def.id }
 
 // Owner holds the default organization's Organization Owner credentials: an
 // API key (digest) and a service account (client credentials).
@@ -167,30 +162,26 @@ func (s *Server) Member() Principal { return s.member }
 // the Member's own keys: the keys a test is meant to delete.
 func (s *Server) Keys() []string {
 	s.mu.Lock()
-	ids := make([]id, 0, len(s.def.keys))
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.def.keys))
 	for k := range s.def.keys {
 		if k != s.reserved[0] && k != s.reserved[1] {
 			ids = append(ids, k)
 		}
 	}
-	s.mu.Unlock()
-	return sortedStrings(ids)
+	slices.Sort(ids)
+	return ids
 }
 
 // OrgKeys lists every key of an organization, sorted; nil for an unknown one.
 func (s *Server) OrgKeys(orgID string) []string {
-	oid, ok := parseID(orgID)
-	o := s.orgs[oid]
-	if !ok || o == nil {
+	o := s.orgs[orgID]
+	if o == nil {
 		return nil
 	}
 	s.mu.Lock()
-	ids := make([]id, 0, len(o.keys))
-	for k := range o.keys {
-		ids = append(ids, k)
-	}
-	s.mu.Unlock()
-	return sortedStrings(ids)
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(o.keys))
 }
 
 // AddKey adds a key to the default organization, in no project, and
@@ -200,95 +191,84 @@ func (s *Server) AddKey() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	kid := s.ids.next(s.idTaken)
-	s.addKey(s.def, kid, nil, false)
-	return kid.String()
+	s.def.keys[kid] = struct{}{}
+	return kid
 }
 
 // HasKey reports whether any organization has the key: false once it is
 // deleted, or if it never existed.
 func (s *Server) HasKey(keyID string) bool {
-	kid, ok := parseID(keyID)
-	if !ok {
-		return false
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, o := range s.orgs { // a handful of orgs, never the keys
-		if _, ok := o.keys[kid]; ok {
-			return true
-		}
-	}
-	return false
+	return s.keyOrg(keyID) != nil
 }
 
-// KeyProjects lists the projects a key is assigned to, sorted; nil once the
-// key is deleted or if it never existed.
-func (s *Server) KeyProjects(keyID string) []string {
-	kid, ok := parseID(keyID)
-	if !ok {
-		return nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// keyOrg is the organization holding a key, nil for none; callers hold mu.
+func (s *Server) keyOrg(keyID string) *org {
 	for _, o := range s.orgs { // a handful of orgs, never the keys
-		if rec, ok := o.keys[kid]; ok {
-			ids := []id{}
-			for _, p := range s.arena[rec.off : rec.off+uint32(rec.n)] {
-				ids = append(ids, s.projects[p].id)
-			}
-			return sortedStrings(ids)
+		if _, ok := o.keys[keyID]; ok {
+			return o
 		}
 	}
 	return nil
 }
 
-// ProjectKeys lists the keys assigned to a project, sorted.
-func (s *Server) ProjectKeys(projectID string) []string {
-	pid, ok := parseID(projectID)
-	i, known := s.projIndex[pid]
-	if !ok || !known {
+// KeyProjects lists the projects a key is assigned to, sorted; nil once the
+// key is deleted or if it never existed.
+func (s *Server) KeyProjects(keyID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.keyOrg(keyID)
+	if o == nil {
 		return nil
 	}
-	p := s.projects[i]
-	s.mu.Lock()
-	ids := make([]id, 0, len(p.keys))
-	for k := range p.keys {
-		ids = append(ids, k)
+	ids := []string{}
+	for _, p := range o.projects {
+		if _, ok := p.keys[keyID]; ok {
+			ids = append(ids, p.id)
+		}
 	}
-	s.mu.Unlock()
-	return sortedStrings(ids)
+	slices.Sort(ids)
+	return ids
+}
+
+// ProjectKeys lists the keys assigned to a project, sorted.
+func (s *Server) ProjectKeys(projectID string) []string {
+	p := s.projects[projectID]
+	if p == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(p.keys))
 }
 
 // OrgProjects lists an organization's projects, sorted.
 func (s *Server) OrgProjects(orgID string) []string {
-	oid, ok := parseID(orgID)
-	if !ok {
-		return nil
-	}
-	var ids []id
+	var ids []string
 	for _, p := range s.projects {
-		if p.org.id == oid {
+		if p.org.id == orgID {
 			ids = append(ids, p.id)
 		}
 	}
-	return sortedStrings(ids)
+	slices.Sort(ids)
+	return ids
 }
 
 // deleteKey removes a key from its organization and from every project it
 // is assigned to, and retires its credentials, in one critical section.
-func (s *Server) deleteKey(o *org, kid id) bool {
+func (s *Server) deleteKey(o *org, kid string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, ok := o.keys[kid]
-	if !ok {
+	if _, ok := o.keys[kid]; !ok {
 		return false
 	}
 	delete(o.keys, kid)
-	for _, p := range s.arena[rec.off : rec.off+uint32(rec.n)] {
-		delete(s.projects[p].keys, kid)
+	for _, p := range o.projects {
+		delete(p.keys, kid)
 	}
-	if rec.cred {
-		delete(s.creds, s.credByKey[kid])
+	if pub, ok := s.credByKey[kid]; ok {
+		delete(s.creds, pub)
 		delete(s.credByKey, kid)
 	}
 	return true
@@ -296,52 +276,42 @@ func (s *Server) deleteKey(o *org, kid id) bool {
 
 // --- seeding (New, and AddKey under mu) ---
 
-func (s *Server) idTaken(v id) bool {
-	if _, ok := s.orgs[v]; ok {
-		return true
-	}
-	if _, ok := s.projIndex[v]; ok {
-		return true
-	}
-	for _, o := range s.orgs {
-		if _, ok := o.keys[v]; ok {
-			return true
-		}
-	}
-	return false
+func (s *Server) idTaken(v string) bool {
+	_, isOrg := s.orgs[v]
+	_, isProject := s.projects[v]
+	return isOrg || isProject || s.keyOrg(v) != nil
 }
 
-func (s *Server) newOrg(oid id, keys int) *org {
+func (s *Server) newOrg(oid string, keys int) *org {
 	lim := rate.NewLimiter(rate.Every(s.cfg.per/time.Duration(s.cfg.refill)), s.cfg.capacity)
-	o := &org{id: oid, keys: make(map[id]keyRec, keys), limiter: lim}
+	o := &org{id: oid, keys: make(map[string]struct{}, keys), limiter: lim}
 	s.orgs[oid] = o
 	return o
 }
 
-func (s *Server) newProject(o *org, pid id, keys int) uint32 {
-	s.projIndex[pid] = uint32(len(s.projects))
-	s.projects = append(s.projects, &project{id: pid, org: o, keys: make(map[id]struct{}, keys)})
-	return uint32(len(s.projects) - 1)
+func (s *Server) newProject(o *org, pid string, keys int) *project {
+	p := &project{id: pid, org: o, keys: make(map[string]struct{}, keys)}
+	s.projects[pid] = p
+	o.projects = append(o.projects, p)
+	return p
 }
 
-func (s *Server) addKey(o *org, kid id, projects []uint32, hasCred bool) {
-	rec := keyRec{off: uint32(len(s.arena)), n: uint16(len(projects)), cred: hasCred}
-	s.arena = append(s.arena, projects...)
-	o.keys[kid] = rec
+func (s *Server) addKey(o *org, kid string, projects ...*project) {
+	o.keys[kid] = struct{}{}
 	for _, p := range projects {
-		s.projects[p].keys[kid] = struct{}{}
+		p.keys[kid] = struct{}{}
 	}
 }
 
-func (s *Server) addCredential(pub string, c *credential) {
+func (s *Server) addCredential(kid, pub string, c *credential) {
 	if pub == "" || c.private == "" {
-		panic(fmt.Sprintf("atlastest: key %s: PublicKey and PrivateKey go together", c.keyID))
+		panic(fmt.Sprintf("atlastest: key %s: PublicKey and PrivateKey go together", kid))
 	}
 	if _, dup := s.creds[pub]; dup {
 		panic(fmt.Sprintf("atlastest: public key %q used twice", pub))
 	}
 	s.creds[pub] = c
-	s.credByKey[c.keyID] = pub
+	s.credByKey[kid] = pub
 }
 
 func (s *Server) addAccount(o *org, sa Account) {
@@ -361,38 +331,40 @@ func (s *Server) seedDefault(g *idGen) {
 	n := defaultKeys + s.cfg.seedKeys
 	o := s.newOrg(g.next(s.idTaken), n+2)
 	s.def = o
-	var ps [3]uint32
+	var ps [3]*project
 	for i := range ps {
 		ps[i] = s.newProject(o, g.next(s.idTaken), n/2+1)
 	}
-	s.arena = make([]uint32, 0, n*3/2+1)
 	for i, c := range []*Principal{&s.owner, &s.member} {
 		kid := g.next(s.idTaken)
 		*c = Principal{
-			KeyID:        kid.String(),
+			KeyID:        kid,
 			PublicKey:    g.letters(8),
 			PrivateKey:   privateKey(),
-			ClientID:     "mdb_sa_id_" + g.next(s.idTaken).String(),
+			ClientID:     "mdb_sa_id_" + g.next(s.idTaken),
 			ClientSecret: "mdb_sa_sk_" + rand.Text(),
 		}
 		owner := i == 0
 		s.reserved[i] = kid
-		s.addCredential(c.PublicKey, &credential{keyID: kid, org: o, private: c.PrivateKey, owner: owner})
-		s.addKey(o, kid, nil, true)
+		s.addCredential(kid, c.PublicKey, &credential{org: o, private: c.PrivateKey, owner: owner})
+		s.addKey(o, kid)
 		s.addAccount(o, Account{ClientID: c.ClientID, ClientSecret: c.ClientSecret, Owner: owner})
 	}
-	for i := range n {
-		assigned := []uint32{ps[i%3], ps[(i+1)%3]}
-		if i%2 != 0 {
-			assigned = assigned[:1]
+	for i, kid := range g.block(n) {
+		if s.idTaken(kid) {
+			kid = g.next(s.idTaken)
 		}
-		s.addKey(o, g.next(s.idTaken), assigned, false)
+		if i%2 == 0 {
+			s.addKey(o, kid, ps[i%3], ps[(i+1)%3])
+		} else {
+			s.addKey(o, kid, ps[i%3])
+		}
 	}
 }
 
 func (s *Server) seedOrg(g *idGen, spec Org) {
-	oid, ok := parseID(spec.ID)
-	if !ok {
+	oid := spec.ID
+	if !validID(oid) {
 		panic(fmt.Sprintf("atlastest: WithOrg: org id %q is not 24 lowercase hex digits", spec.ID))
 	}
 	if s.idTaken(oid) {
@@ -400,36 +372,31 @@ func (s *Server) seedOrg(g *idGen, spec Org) {
 	}
 	o := s.newOrg(oid, len(spec.Keys))
 	for _, k := range spec.Keys {
-		var kid id
-		if k.ID == "" {
+		kid := k.ID
+		if kid == "" {
 			kid = g.next(s.idTaken)
-		} else if kid, ok = parseID(k.ID); !ok || s.idTaken(kid) {
+		} else if !validID(kid) || s.idTaken(kid) {
 			panic(fmt.Sprintf("atlastest: WithOrg %s: key id %q is malformed or used twice", oid, k.ID))
 		}
-		var assigned []uint32
-		for _, p := range k.Projects {
-			pid, ok := parseID(p)
-			if !ok {
-				panic(fmt.Sprintf("atlastest: WithOrg %s: project id %q is not 24 lowercase hex digits", oid, p))
-			}
-			i, known := s.projIndex[pid]
+		var assigned []*project
+		for _, pid := range k.Projects {
+			p := s.projects[pid]
 			switch {
-			case !known && s.idTaken(pid):
+			case !validID(pid):
+				panic(fmt.Sprintf("atlastest: WithOrg %s: project id %q is not 24 lowercase hex digits", oid, pid))
+			case p == nil && s.idTaken(pid):
 				panic(fmt.Sprintf("atlastest: WithOrg %s: project id %s is already an org or key id", oid, pid))
-			case !known:
-				i = s.newProject(o, pid, 0)
-			case s.projects[i].org != o:
+			case p == nil:
+				p = s.newProject(o, pid, 0)
+			case p.org != o:
 				panic(fmt.Sprintf("atlastest: WithOrg %s: project %s belongs to another org", oid, pid))
 			}
-			if !slices.Contains(assigned, i) {
-				assigned = append(assigned, i)
-			}
+			assigned = append(assigned, p)
 		}
-		hasCred := k.PublicKey != "" || k.PrivateKey != ""
-		if hasCred {
-			s.addCredential(k.PublicKey, &credential{keyID: kid, org: o, private: k.PrivateKey, owner: k.Owner})
+		if k.PublicKey != "" || k.PrivateKey != "" {
+			s.addCredential(kid, k.PublicKey, &credential{org: o, private: k.PrivateKey, owner: k.Owner})
 		}
-		s.addKey(o, kid, assigned, hasCred)
+		s.addKey(o, kid, assigned...)
 	}
 	for _, sa := range spec.Accounts {
 		s.addAccount(o, sa)

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -259,37 +258,6 @@ func TestInvalidOptionsPanic(t *testing.T) {
 			atlastest.New(opts...)
 		}()
 	}
-}
-
-// TestMemoryPerKey seeds 1e5 keys and checks the heap they take; the 1e6
-// case is BenchmarkDelete.
-func TestMemoryPerKey(t *testing.T) {
-	const n = 100_000
-	before := heapInUse()
-	srv := atlastest.New(atlastest.WithSeedKeys(n))
-	perKey := float64(heapInUse()-before) / n
-	t.Logf("%.0f heap bytes per key", perKey)
-	if perKey > 300 {
-		t.Errorf("%.0f heap bytes per key, want <= 300", perKey)
-	}
-	srv.Start()
-	defer srv.Close()
-	key := srv.Keys()[n/2]
-	resp, body := del(t, ownerBearer(t, srv), opURL(srv, srv.OrgID(), key, ""))
-	wantStatus(t, resp, body, http.StatusNoContent)
-	if srv.HasKey(key) || len(srv.OrgKeys(srv.OrgID())) != n+defaultKeys+1 {
-		t.Error("the delete did not take")
-	}
-}
-
-const defaultKeys = 5
-
-func heapInUse() uint64 {
-	var m runtime.MemStats
-	runtime.GC()
-	runtime.GC()
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc
 }
 
 // recordingTB catches what checkResponse reports, to prove it can fail.
