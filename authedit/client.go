@@ -5,10 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/atlascontract/deleteorgapikey/gen"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
@@ -35,12 +33,12 @@ func NewClient(baseURL string, creds Credentials, opts ...Option) (*Client, erro
 	if err != nil {
 		return nil, err
 	}
-	hc := &http.Client{Transport: t, CheckRedirect: refuseRedirect}
+	hc := &http.Client{Transport: t, CheckRedirect: refuseRedirect, Timeout: t.cfg.timeout}
 	if tmpl := t.cfg.client; tmpl != nil {
 		hc.Jar = tmpl.Jar
 	}
 	inner, err := gen.NewClientWithResponses(baseURL,
-		gen.WithHTTPClient(&timeoutClient{hc: hc, timeout: t.cfg.timeout}),
+		gen.WithHTTPClient(hc),
 		gen.WithRequestEditorFn(SetAccept),
 		gen.WithRequestEditorFn(SetUserAgent),
 		gen.WithRequestEditorFn(ValidateRequest),
@@ -136,80 +134,4 @@ func validateLast(editors []gen.RequestEditorFn) []gen.RequestEditorFn {
 		return nil
 	}
 	return append(slices.Clip(editors), ValidateRequest)
-}
-
-// timeoutClient is an http.Client with Timeout, done with a context
-// deadline. http.Client.Timeout on a RoundTripper that net/http does not
-// know (ours) costs a goroutine, a timer, channels and about 20
-// allocations per call; a deadline on the request's context, which
-// net/http uses for its own transports, bounds the same things: the
-// connection, every redirect, all retries, and reading the body, until the
-// body is closed. Errors are those of http.Client.Timeout: a *url.Error
-// whose Err says "(Client.Timeout exceeded while awaiting headers)", a
-// body read failing with "(Client.Timeout or context cancellation while
-// reading body)", both net.Error timeouts matching
-// context.DeadlineExceeded. Like http.Client, it does nothing when the
-// request's context already ends sooner.
-type timeoutClient struct {
-	hc      *http.Client // without Timeout
-	timeout time.Duration
-}
-
-func (c *timeoutClient) Do(req *http.Request) (*http.Response, error) {
-	if c.timeout <= 0 {
-		return c.hc.Do(req)
-	}
-	deadline := time.Now().Add(c.timeout)
-	if d, ok := req.Context().Deadline(); ok && !deadline.Before(d) {
-		return c.hc.Do(req)
-	}
-	ctx, cancel := context.WithDeadline(req.Context(), deadline)
-	resp, err := c.hc.Do(req.WithContext(ctx))
-	if err != nil {
-		cancel()
-		if ue, ok := err.(*url.Error); ok && time.Now().After(deadline) {
-			ue.Err = &timeoutError{ue.Err.Error() + " (Client.Timeout exceeded while awaiting headers)"}
-		}
-		return nil, err
-	}
-	resp.Body = &timeoutBody{rc: resp.Body, stop: cancel, deadline: deadline}
-	return resp, nil
-}
-
-// timeoutBody is net/http's cancelTimerBody: it ends the deadline at EOF
-// or when closed, and names the timeout in read errors after it.
-type timeoutBody struct {
-	rc       io.ReadCloser
-	stop     context.CancelFunc
-	deadline time.Time
-}
-
-func (b *timeoutBody) Read(p []byte) (int, error) {
-	n, err := b.rc.Read(p)
-	if err == io.EOF {
-		b.stop() // like net/http: the whole body is in, the deadline has done its job
-	}
-	if err == nil || err == io.EOF {
-		return n, err
-	}
-	if time.Now().After(b.deadline) {
-		err = &timeoutError{err.Error() + " (Client.Timeout or context cancellation while reading body)"}
-	}
-	return n, err
-}
-
-func (b *timeoutBody) Close() error {
-	err := b.rc.Close()
-	b.stop()
-	return err
-}
-
-// timeoutError is net/http's error for an http.Client.Timeout.
-type timeoutError struct{ msg string }
-
-func (e *timeoutError) Error() string   { return e.msg }
-func (e *timeoutError) Timeout() bool   { return true }
-func (e *timeoutError) Temporary() bool { return true }
-func (e *timeoutError) Is(err error) bool {
-	return err == context.DeadlineExceeded
 }

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // DefaultTimeout bounds each request (connection, redirects, reading the
@@ -42,11 +41,10 @@ func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.bas
 // redirect (see RedirectError). hc itself is not modified.
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.client = hc } }
 
-// WithTimeout sets the timeout of NewClient's client (with the semantics
-// and errors of http.Client.Timeout, applied as a deadline on each call's
-// context) and the http.Client Timeout of token requests; 0 disables it.
-// The default is DefaultTimeout. For NewClient's client it bounds a call
-// with all its retries.
+// WithTimeout sets the http.Client Timeout of NewClient's client and of
+// token requests; 0 disables it. The default is DefaultTimeout. For
+// NewClient's client it bounds a call with all its retries: net/http puts
+// it on the call's context as a deadline, which the retry layer honours.
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) { c.timeout, c.timeoutSet = d, true }
 }
@@ -90,10 +88,6 @@ type Transport struct {
 	authed  http.RoundTripper // guarded, wrapped by the credentials' scheme, wrapped by the retrier
 	tokens  *tokenCache       // service accounts only
 	cfg     config
-
-	// The base URL's origin in parts, for sameOrigin: scheme and host
-	// lower-cased, port made explicit.
-	scheme, host, port string
 }
 
 // NewTransport returns a Transport authenticating with creds to baseURL
@@ -122,7 +116,6 @@ func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport
 		return nil, err
 	}
 	t := &Transport{base: u, origin: originOf(u), cfg: cfg}
-	t.scheme, t.host, t.port = strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), portOf(u)
 	t.guarded = guard{next: cfg.base, insecure: cfg.insecureHTTP}
 	// The retry layer wraps the authenticating one, so every attempt is
 	// authenticated afresh (next digest nc, current bearer token) and passes
@@ -136,7 +129,7 @@ func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport
 // with a *BodyTooLargeError after 1 MiB.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt := t.authed
-	if !t.sameOrigin(req.URL) {
+	if originOf(req.URL) != t.origin {
 		// Credentials belong to the base URL's origin; like net/http, which
 		// drops Authorization on redirects to another host, send the rest bare.
 		rt = t.guarded
@@ -213,35 +206,4 @@ func portOf(u *url.URL) string {
 		}
 	}
 	return port
-}
-
-// sameOrigin reports whether originOf(u) == t.origin. It compares the
-// parts without building the string when they are ASCII and equal, and
-// falls back to the string comparison otherwise.
-func (t *Transport) sameOrigin(u *url.URL) bool {
-	if equalLowerASCII(u.Scheme, t.scheme) && equalLowerASCII(u.Hostname(), t.host) && portOf(u) == t.port {
-		return true
-	}
-	return originOf(u) == t.origin
-}
-
-// equalLowerASCII reports whether s, lower-cased, is lower, where s is
-// ASCII; false for any non-ASCII s.
-func equalLowerASCII(s, lower string) bool {
-	if len(s) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			return false
-		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
