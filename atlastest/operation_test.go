@@ -1,13 +1,14 @@
 package atlastest_test
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
-	"net/url"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
@@ -397,44 +398,59 @@ func TestDropNext(t *testing.T) {
 	}
 }
 
+// TestLatency runs the handler in-process inside a synctest bubble, so the
+// latency passes on the bubble's clock: no wall-clock wait, no timing bet.
 func TestLatency(t *testing.T) {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	owner := ownerBearer(t, srv)
-	keys := srv.Keys()
+	synctest.Test(t, func(t *testing.T) {
+		srv := atlastest.New()
+		h := srv.Handler()
+		tok := httptest.NewRequest(http.MethodPost, contract.TokenPath(), strings.NewReader("grant_type=client_credentials"))
+		tok.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		tok.SetBasicAuth(srv.Owner().ClientID, srv.Owner().ClientSecret)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, tok)
+		var token struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &token); err != nil || token.AccessToken == "" {
+			t.Fatalf("token: %d %s", rec.Code, rec.Body)
+		}
+		// deleteIn deletes key through the handler and says how long it took.
+		deleteIn := func(ctx context.Context, key string) (status int, took time.Duration) {
+			req := httptest.NewRequestWithContext(ctx, http.MethodDelete, "/api/atlas/v2/orgs/"+srv.OrgID()+"/apiKeys/"+key, nil)
+			req.Header.Set("Authorization", "Bearer "+token.AccessToken)
+			req.Header.Set("Accept", contract.AcceptHeader())
+			rec := httptest.NewRecorder()
+			start := time.Now()
+			defer func() {
+				if p := recover(); p != nil && p != http.ErrAbortHandler {
+					panic(p)
+				}
+				took = time.Since(start)
+			}()
+			h.ServeHTTP(rec, req) // an abandoned request aborts with http.ErrAbortHandler
+			return rec.Code, 0
+		}
+		keys := srv.Keys()
 
-	// A second of latency: far above what a loopback round trip costs even
-	// on a loaded machine, so the last check below cannot be noise.
-	srv.SetLatency(time.Second)
-	start := time.Now()
-	resp, body := del(t, owner, opURL(srv, srv.OrgID(), keys[0], ""))
-	wantStatus(t, resp, body, http.StatusNoContent)
-	if d := time.Since(start); d < time.Second {
-		t.Errorf("answered after %v", d)
-	}
+		srv.SetLatency(time.Second)
+		if status, took := deleteIn(t.Context(), keys[0]); status != http.StatusNoContent || took != time.Second {
+			t.Errorf("with a second of latency: %d after %v", status, took)
+		}
 
-	// A client that gives up during the delay changes nothing.
-	impatient := *owner
-	impatient.Timeout = 50 * time.Millisecond
-	req, _ := http.NewRequest(http.MethodDelete, opURL(srv, srv.OrgID(), keys[1], ""), nil)
-	req.Header.Set("Accept", contract.AcceptHeader())
-	var uerr *url.Error
-	if _, err := impatient.Do(req); !errors.As(err, &uerr) || !uerr.Timeout() {
-		t.Fatalf("want a timeout, got %v", err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.CountRequests(func(r atlastest.Request) bool { return r.Status == 0 }) == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if srv.CountRequests(func(r atlastest.Request) bool { return r.Status == 0 }) != 1 || !has(srv.Keys(), keys[1]) {
-		t.Errorf("abandoned request: log %+v", srv.Requests())
-	}
+		// A client that gives up during the delay gets no answer and changes nothing.
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		if status, took := deleteIn(ctx, keys[1]); status != 0 || took != 50*time.Millisecond {
+			t.Errorf("abandoned request: %d after %v", status, took)
+		}
+		if srv.CountRequests(func(r atlastest.Request) bool { return r.Status == 0 }) != 1 || !has(srv.Keys(), keys[1]) {
+			t.Errorf("abandoned request: log %+v", srv.Requests())
+		}
 
-	srv.SetLatency(0)
-	start = time.Now()
-	resp, body = del(t, owner, opURL(srv, srv.OrgID(), keys[1], ""))
-	wantStatus(t, resp, body, http.StatusNoContent)
-	if d := time.Since(start); d >= time.Second {
-		t.Errorf("latency still applied: %v", d)
-	}
+		srv.SetLatency(0)
+		if status, took := deleteIn(t.Context(), keys[1]); status != http.StatusNoContent || took != 0 {
+			t.Errorf("without latency: %d after %v", status, took)
+		}
+	})
 }
