@@ -47,11 +47,7 @@ import (
 //     the request context.
 //   - It adds github.com/hashicorp/go-cleanhttp to the build and go-hclog
 //     (with fatih/color, mattn/go-colorable, mattn/go-isatty) to the
-//     module graph. Over a stub transport it costs 5 allocations (256 B)
-//     per request on top of ours. The loop below costs none with retries
-//     off (or for requests it may not repeat); with them on, one
-//     allocation holding the httptrace hooks that tell whether an attempt
-//     was written, which the library could not tell us either.
+//     module graph.
 //
 // What remains once all of that is replaced is the loop in retrier.RoundTrip.
 
@@ -228,28 +224,25 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	// answer came) keeps the flag: its first copy may have been applied.
 	// It is only read for attempts that return an error, after net/http has
 	// waited for its writer, and only exists when attempts may repeat.
-	var wt *writtenTrace
-	var written *atomic.Bool
+	var written, answered atomic.Bool // answered: the latest written request got a response byte
 	var actx context.Context
 	if limit > 1 {
-		wt = &writtenTrace{}
-		written = &wt.written
-		wt.trace.GetConn = func(string) {
-			if wt.answered.Swap(false) {
-				wt.written.Store(false)
-			}
-		}
-		wt.trace.GotFirstResponseByte = func() { wt.answered.Store(true) }
-		wt.trace.WroteRequest = func(w httptrace.WroteRequestInfo) {
-			if w.Err == nil {
-				wt.written.Store(true)
-			}
-		}
-		actx = httptrace.WithClientTrace(ctx, &wt.trace)
+		actx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			GetConn: func(string) {
+				if answered.Swap(false) {
+					written.Store(false)
+				}
+			},
+			GotFirstResponseByte: func() { answered.Store(true) },
+			WroteRequest: func(w httptrace.WroteRequestInfo) {
+				if w.Err == nil {
+					written.Store(true)
+				}
+			},
+		})
 	}
-	at, _ := r.next.(attemptRoundTripper)
 	for attempt := 1; ; attempt++ {
-		resp, err := r.attempt(at, req, attempt, actx, hasBody, limit, written)
+		resp, err := r.attempt(req, attempt, actx, hasBody, &written)
 		info.Attempts, info.EarlierMayHaveApplied = attempt, mayHaveApplied
 		if attempt >= limit || ctx.Err() != nil {
 			return resp, err
@@ -275,52 +268,23 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// writtenTrace is the written flag of retrier.RoundTrip with the client
-// trace that sets it.
-type writtenTrace struct {
-	written  atomic.Bool
-	answered atomic.Bool // the latest written request got a response byte
-	trace    httptrace.ClientTrace
-}
-
-// attemptRoundTripper is an authenticating layer that takes an attempt's
-// context and body beside the caller's request, and makes the request's
-// one copy for the attempt itself (with its credentials in it), so the
-// retrier does not copy it first.
-type attemptRoundTripper interface {
-	roundTripAttempt(ctx context.Context, req *http.Request, body io.ReadCloser) (*http.Response, error)
-}
-
-// attempt sends one attempt through r.next with the attempt's context
-// (carrying the written trace when the attempt may be retried) and, for a
-// retried request with a body, a fresh body. An attemptRoundTripper (at)
-// takes both beside the caller's request and makes the attempt's one copy
-// itself; any other next gets a copy made here, only when one is needed.
-func (r *retrier) attempt(at attemptRoundTripper, req *http.Request, attempt int, actx context.Context, hasBody bool, limit int, written *atomic.Bool) (*http.Response, error) {
-	ctx, body := req.Context(), req.Body
-	if limit > 1 {
-		written.Store(false)
-		ctx = actx
+// attempt sends one attempt through r.next on a copy of req with the
+// attempt's context (carrying the written trace when the attempt may be
+// retried, actx) and, for a retried request with a body, a fresh body.
+func (r *retrier) attempt(req *http.Request, attempt int, actx context.Context, hasBody bool, written *atomic.Bool) (*http.Response, error) {
+	if actx == nil { // sent once: no trace, no copy
+		return r.next.RoundTrip(req)
 	}
-	freshBody := attempt > 1 && hasBody
-	if freshBody {
-		var err error
-		if body, err = req.GetBody(); err != nil {
+	written.Store(false)
+	areq := req.WithContext(actx)
+	if attempt > 1 && hasBody {
+		body, err := req.GetBody()
+		if err != nil {
 			return nil, err
 		}
-	}
-	if at != nil {
-		return at.roundTripAttempt(ctx, req, body)
-	}
-	switch {
-	case freshBody:
-		areq := req.Clone(ctx)
 		areq.Body = body
-		return r.next.RoundTrip(areq)
-	case limit > 1:
-		return r.next.RoundTrip(req.WithContext(ctx))
 	}
-	return r.next.RoundTrip(req)
+	return r.next.RoundTrip(areq)
 }
 
 // decide says whether attempt, ended with resp or err, is retried,

@@ -14,10 +14,12 @@ import (
 	"github.com/atlascontract/deleteorgapikey/authedit"
 )
 
-// The client's timeout fails a call the way http.Client.Timeout does: a
-// *url.Error that is a net.Error timeout, matches context.DeadlineExceeded
-// and says which timeout it was, while waiting for headers and while
-// reading the body alike.
+// The client's timeout is http.Client.Timeout: a call fails with a
+// *url.Error that is a net.Error timeout and matches
+// context.DeadlineExceeded, while waiting for headers and while reading
+// the body alike. (Whether net/http adds "(Client.Timeout exceeded ...)"
+// to the text races with the deadline for a RoundTripper it does not
+// know, so the text is not checked.)
 func TestClientTimeoutErrors(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	release := make(chan struct{})
@@ -40,17 +42,17 @@ func TestClientTimeoutErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Transport().CloseIdleConnections()
-	check := func(t *testing.T, err error, want string) {
+	check := func(t *testing.T, err error) {
 		t.Helper()
 		var ne net.Error
-		if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), want) {
-			t.Errorf("err = %v, want a timeout error saying %q", err, want)
+		if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v, want a timeout error", err)
 		}
 	}
 	t.Run("headers", func(t *testing.T) {
 		start := time.Now()
 		_, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
-		check(t, err, "(Client.Timeout exceeded while awaiting headers)")
+		check(t, err)
 		var ue interface{ Unwrap() error }
 		if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), "Delete \""+srv.URL) {
 			t.Errorf("err = %v, want a *url.Error", err)
@@ -64,7 +66,7 @@ func TestClientTimeoutErrors(t *testing.T) {
 			req.URL.RawQuery = "envelope=true"
 			return nil
 		})
-		check(t, err, "(Client.Timeout or context cancellation while reading body)")
+		check(t, err)
 	})
 	t.Run("earlier context deadline", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), timeout/2)

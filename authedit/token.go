@@ -292,82 +292,40 @@ type bearer struct {
 }
 
 func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
-	return b.roundTripAttempt(req.Context(), req, req.Body)
-}
-
-// roundTripAttempt sends req with ctx and body in place of its own (see
-// attemptRoundTripper), on one copy that also carries the token.
-func (b *bearer) roundTripAttempt(ctx context.Context, req *http.Request, body io.ReadCloser) (*http.Response, error) {
+	ctx := req.Context()
 	ct, err := b.tokens.token(ctx)
 	if err != nil {
-		if body != nil {
-			_ = body.Close()
-		}
+		closeBody(req)
 		return nil, err
 	}
-	resp, err := b.next.RoundTrip(withAuth(ctx, req, body, ct.auth))
+	resp, err := b.next.RoundTrip(withAuth(req, ct.auth))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
-	if body != nil && body != http.NoBody && req.GetBody == nil {
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		return resp, nil // the body is spent and cannot be replayed
 	}
+	discard(resp)
 	b.tokens.drop(ct.tok)
 	fresh, err := b.tokens.token(ctx)
 	if err != nil {
-		discard(resp)
 		return nil, err
 	}
+	r := withAuth(req, fresh.auth)
 	if req.GetBody != nil {
-		if body, err = req.GetBody(); err != nil {
-			discard(resp)
+		if r.Body, err = req.GetBody(); err != nil {
 			return nil, err
 		}
 	}
-	discard(resp)
-	return b.next.RoundTrip(withAuth(ctx, req, body, fresh.auth))
+	return b.next.RoundTrip(r)
 }
 
-// withAuth copies req (a RoundTripper must not modify its request) with
-// ctx, body and Authorization: auth. Like req.Clone it copies the URL and
-// the header; unlike it, it shares what transports only read (trailer,
-// forms), and builds the header with room for Authorization, so that the
-// copy costs four allocations.
-func withAuth(ctx context.Context, req *http.Request, body io.ReadCloser, auth string) *http.Request {
-	r := req.WithContext(ctx)
-	r.Body = body
-	if req.URL != nil {
-		u := *req.URL
-		r.URL = &u
-	}
-	r.Header = cloneHeaderWith(req.Header, "Authorization", auth)
+// withAuth is a copy of req (a RoundTripper must not modify its request)
+// with Authorization: auth.
+func withAuth(req *http.Request, auth string) *http.Request {
+	r := req.Clone(req.Context())
+	r.Header.Set("Authorization", auth)
 	return r
-}
-
-// cloneHeaderWith is h.Clone() followed by Set(key, value), for a
-// canonical key, with all values in one backing array.
-func cloneHeaderWith(h http.Header, key, value string) http.Header {
-	n := 1
-	for _, vv := range h {
-		n += len(vv)
-	}
-	sv := make([]string, n)
-	h2 := make(http.Header, len(h)+1)
-	for k, vv := range h {
-		if k == key {
-			continue
-		}
-		if vv == nil {
-			h2[k] = nil // as Header.Clone keeps it
-			continue
-		}
-		n := copy(sv, vv)
-		h2[k] = sv[:n:n]
-		sv = sv[n:]
-	}
-	sv[0] = value
-	h2[key] = sv[:1:1]
-	return h2
 }
 
 // discard drains a little of a response we will not return, so its
