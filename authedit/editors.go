@@ -50,10 +50,8 @@ func ValidateRequest(_ context.Context, req *http.Request) error {
 // it cannot drift from go.mod.
 var modulePath = path.Dir(reflect.TypeFor[Client]().PkgPath())
 
-// Version is the module version this binary was built with, from
+// version is the module version this binary was built with, from
 // runtime/debug.ReadBuildInfo, or "devel" for an untagged build.
-func Version() string { return version() }
-
 var version = sync.OnceValue(func() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
@@ -82,5 +80,5 @@ var version = sync.OnceValue(func() string {
 func UserAgent() string { return userAgentValue() }
 
 var userAgentValue = sync.OnceValue(func() string {
-	return path.Base(modulePath) + "/" + Version() + " (+" + modulePath + ")"
+	return path.Base(modulePath) + "/" + version() + " (+" + modulePath + ")"
 })

@@ -17,12 +17,9 @@ import (
 func Example_serviceAccount() {
 	srv := atlastest.NewServer() // stands in for https://cloud.mongodb.com
 	defer srv.Close()
-	owner := srv.Owner()
+	owner := srv.Owner() // ready authedit credentials: owner.APIKey(), owner.ServiceAccount()
 
-	c, err := authedit.NewClient(srv.URL, authedit.ServiceAccount{
-		ClientID:     owner.ClientID,
-		ClientSecret: authedit.Secret(owner.ClientSecret),
-	})
+	c, err := authedit.NewClient(srv.URL, owner.ServiceAccount())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -51,10 +48,7 @@ func Example_apiKey() {
 	defer srv.Close()
 	owner := srv.Owner()
 
-	c, err := authedit.NewClient(srv.URL, authedit.APIKey{
-		PublicKey:  owner.PublicKey,
-		PrivateKey: authedit.Secret(owner.PrivateKey),
-	})
+	c, err := authedit.NewClient(srv.URL, owner.APIKey())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -128,7 +122,7 @@ func ExampleNewTransport() {
 	defer srv.Close()
 	owner := srv.Owner()
 
-	tr, err := authedit.NewTransport(srv.URL, authedit.ServiceAccount{ClientID: owner.ClientID, ClientSecret: authedit.Secret(owner.ClientSecret)})
+	tr, err := authedit.NewTransport(srv.URL, owner.ServiceAccount())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -159,10 +153,7 @@ func ExampleClient_Remove() {
 	defer srv.Close()
 	owner := srv.Owner()
 
-	c, err := authedit.NewClient(srv.URL, authedit.APIKey{
-		PublicKey:  owner.PublicKey,
-		PrivateKey: authedit.Secret(owner.PrivateKey),
-	}, authedit.WithRetry(authedit.RetryPolicy{MaxAttempts: 3, MinBackoff: 10 * time.Millisecond}))
+	c, err := authedit.NewClient(srv.URL, owner.APIKey(), authedit.WithRetry(authedit.RetryPolicy{MaxAttempts: 3, MinBackoff: 10 * time.Millisecond}))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -196,10 +187,7 @@ func ExampleWithRetryInfo() {
 	defer srv.Close()
 	owner := srv.Owner()
 
-	c, err := authedit.NewClient(srv.URL, authedit.ServiceAccount{
-		ClientID:     owner.ClientID,
-		ClientSecret: authedit.Secret(owner.ClientSecret),
-	}, authedit.WithRetry(authedit.RetryPolicy{MinBackoff: 10 * time.Millisecond}))
+	c, err := authedit.NewClient(srv.URL, owner.ServiceAccount(), authedit.WithRetry(authedit.RetryPolicy{MinBackoff: 10 * time.Millisecond}))
 	if err != nil {
 		log.Fatal(err)
 	}

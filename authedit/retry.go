@@ -88,23 +88,15 @@ type RetryPolicy struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-// Defaults of RetryPolicy.
-const (
-	DefaultMaxAttempts   = 4
-	DefaultMinBackoff    = 250 * time.Millisecond
-	DefaultMaxBackoff    = 5 * time.Second
-	DefaultMaxRetryAfter = 30 * time.Second
-)
-
 // DefaultRetryPolicy is the policy NewClient and NewTransport use unless
 // told otherwise: 4 attempts, backoff from 250 ms to 5 s, Retry-After up to
 // 30 s.
 func DefaultRetryPolicy() RetryPolicy {
 	return RetryPolicy{
-		MaxAttempts:   DefaultMaxAttempts,
-		MinBackoff:    DefaultMinBackoff,
-		MaxBackoff:    DefaultMaxBackoff,
-		MaxRetryAfter: DefaultMaxRetryAfter,
+		MaxAttempts:   4,
+		MinBackoff:    250 * time.Millisecond,
+		MaxBackoff:    5 * time.Second,
+		MaxRetryAfter: 30 * time.Second,
 	}
 }
 

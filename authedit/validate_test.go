@@ -131,7 +131,7 @@ func TestEditorsSetHeaders(t *testing.T) {
 	if ua != authedit.UserAgent() || !strings.HasPrefix(ua, "deleteorgapikey/") || !strings.HasSuffix(ua, " (+github.com/atlascontract/deleteorgapikey)") {
 		t.Errorf("User-Agent = %q", ua)
 	}
-	if v := authedit.Version(); v == "" || strings.ContainsAny(v, " /()") {
-		t.Errorf("Version() = %q", v)
+	if v := strings.TrimSuffix(strings.TrimPrefix(ua, "deleteorgapikey/"), " (+github.com/atlascontract/deleteorgapikey)"); v == "" || strings.ContainsAny(v, " /()") {
+		t.Errorf("User-Agent %q: version %q", ua, v)
 	}
 }
