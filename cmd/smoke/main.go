@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
+	"github.com/atlascontract/deleteorgapikey/authedit"
 )
 
 func main() {
@@ -72,8 +73,6 @@ Exit status: 0 every scenario passed, 1 a scenario failed, 2 bad usage or setup.
 (go run reports every non-zero status as 1: scripts should run a built binary.)
 Secrets are never printed.
 `
-
-const defaultAtlasURL = "https://cloud.mongodb.com"
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
 	return runWith(ctx, args, stdout, stderr, lookup, atlastest.NewServer)
@@ -132,17 +131,12 @@ func parseFlags(args []string, stderr io.Writer, lookup func(string) (string, bo
 		fs.PrintDefaults()
 		fmt.Fprint(stderr, envHelp)
 	}
-	envOr := func(name, def string) string {
-		if v, ok := lookup(name); ok && v != "" {
-			return v
-		}
-		return def
-	}
 	var verbose bool
 	fs.BoolVar(&cfg.atlas, "atlas", false, "run against real Atlas (or -base-url) instead of the embedded reference server")
-	fs.StringVar(&cfg.baseURL, "base-url", envOr("MONGODB_ATLAS_OPS_MANAGER_URL", defaultAtlasURL), "Atlas base URL, with -atlas")
+	fs.StringVar(&cfg.baseURL, "base-url", authedit.BaseURLFromEnv(lookup), "Atlas base URL, with -atlas")
 	fs.BoolVar(&cfg.insecureHTTP, "insecure-http", false, "with -atlas: allow a plain-http -base-url to a host that is not loopback (credentials cross the network in clear)")
-	fs.StringVar(&cfg.orgID, "org", envOr("MONGODB_ATLAS_ORG_ID", ""), "organization id, with -atlas")
+	org, _ := lookup("MONGODB_ATLAS_ORG_ID")
+	fs.StringVar(&cfg.orgID, "org", org, "organization id, with -atlas")
 	fs.StringVar(&cfg.deleteKey, "delete-key", "", "with -atlas and -confirm: really delete this API key id (a key already gone is reported as not found)")
 	fs.BoolVar(&cfg.confirm, "confirm", false, "confirm -delete-key")
 	fs.StringVar(&cfg.record, "record", "", "with -atlas: write every answer to the operation into this directory as testdata/atlas files (secrets and ids redacted)")

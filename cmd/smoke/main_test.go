@@ -52,7 +52,7 @@ func TestLocalMatrixPasses(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"204, 429, 204", "500, 400 → already removed", "400 API_KEY_NOT_FOUND → not found",
-		"406 INVALID_VERSION_DATE", "ParamError, nothing sent", "200 → {status: 204}", "token endpoint 401 → refused"} {
+		"406 INVALID_VERSION_DATE", "ParamError apiUserId", "200 → {status: 204}", "token endpoint 401 → refused"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
