@@ -69,6 +69,11 @@ Environment (used with -atlas):
   MONGODB_ATLAS_OPS_MANAGER_URL
         default for -base-url (else https://cloud.mongodb.com)
 
+Report: one row per scenario. EXPECTED and GOT show Atlas's answers (status and errorCode;
+statuses only when there are several) and, after →, what the client told its caller.
+RETRY says whether the client retried failed attempts: off in every local scenario but
+the one about retrying, on for -atlas's authenticated calls.
+
 Exit status: 0 every scenario passed, 1 a scenario failed, 2 bad usage or setup.
 (go run reports every non-zero status as 1: scripts should run a built binary.)
 Secrets are never printed.
