@@ -106,8 +106,10 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	} else {
 		rep, err = runLocal(ctx, cfg)
 	}
-	if err == nil {
-		err = rep.write(stdout, cfg.json)
+	if len(rep.Results) > 0 { // a report, even when -record failed after it
+		if werr := rep.write(stdout, cfg.json); err == nil {
+			err = werr
+		}
 	}
 	if err != nil {
 		printErr(stderr, err)

@@ -52,10 +52,7 @@ func (a answer) String() string {
 // expected is how the EXPECTED column shows a situation: status and errorCode.
 func expected(s behavior.Situation) string {
 	a, _ := behavior.Lookup(s)
-	if a.ErrorCode == "" {
-		return strconv.Itoa(a.Status)
-	}
-	return fmt.Sprintf("%d %s", a.Status, a.ErrorCode)
+	return answer{status: a.Status, code: a.ErrorCode}.String()
 }
 
 // is checks a against what Atlas answers in situation s (internal/behavior):
