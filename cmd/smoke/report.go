@@ -38,9 +38,9 @@ func (r report) counts() (passed, failed int) {
 	return passed, failed
 }
 
-// maxCell keeps table lines within 160 columns; what a cell cannot hold is
-// printed in full under the table.
-const maxCell = 33
+// maxCell keeps table lines within 160 columns (names within 36); a failing
+// row is printed in full, with what went wrong, under the table.
+const maxCell = 35
 
 func cell(s string) string {
 	if r := []rune(s); len(r) > maxCell {
