@@ -31,6 +31,8 @@ type TokenError struct {
 	ErrorCode   string // RFC 6749 "error", e.g. "invalid_client"
 	Description string // RFC 6749 "error_description"
 	Err         error  // the transport error when no response arrived
+
+	RetryAfter time.Duration // a 429's Retry-After; 0 if absent (store.go)
 }
 
 func (e *TokenError) Error() string {
@@ -212,6 +214,7 @@ func (c ServiceAccount) authenticate(t *Transport, next http.RoundTripper) http.
 			return revokeToken(ctx, hc, revokeURL, c, token)
 		},
 	}
+	t.reuseTokens(cc.TokenURL, c.ClientID) // store.go: TokenStore, token-endpoint Retry-After
 	return &bearer{tokens: t.tokens, next: next}
 }
 
@@ -224,6 +227,7 @@ func tokenError(op string, err error, secret string) error {
 		te := &TokenError{Op: op, ErrorCode: redact(re.ErrorCode, secret), Description: redact(re.ErrorDescription, secret)}
 		if re.Response != nil {
 			te.StatusCode = re.Response.StatusCode
+			te.RetryAfter, _ = parseRetryAfter(re.Response.Header) // store.go
 		}
 		return te
 	}

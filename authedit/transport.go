@@ -25,6 +25,7 @@ type config struct {
 	timeout      time.Duration
 	timeoutSet   bool
 	retry        RetryPolicy
+	tokenStore   TokenStore // store.go
 }
 
 // WithInsecureHTTP allows cleartext http to hosts that are not loopback.

@@ -1,0 +1,627 @@
+package authedit_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/atlascontract/deleteorgapikey/atlastest"
+	"github.com/atlascontract/deleteorgapikey/authedit"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
+)
+
+// Child mode: the test binary run with storeChildEnv=1 is one process of a
+// cross-process test. It builds a client (with a FileTokenStore in
+// AUTHEDIT_CHILD_STORE, if set), prints "ready", waits for its stdin to
+// close, deletes one key and exits 0 on a 204.
+const storeChildEnv = "AUTHEDIT_TOKEN_STORE_CHILD"
+
+func init() {
+	if os.Getenv(storeChildEnv) == "1" {
+		os.Exit(storeChild())
+	}
+}
+
+func storeChild() int {
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 1
+	}
+	var opts []authedit.Option
+	if dir := os.Getenv("AUTHEDIT_CHILD_STORE"); dir != "" {
+		s, err := authedit.NewFileTokenStore(dir)
+		if err != nil {
+			return fail(err)
+		}
+		opts = append(opts, authedit.WithTokenStore(s))
+	}
+	sa := authedit.ServiceAccount{ClientID: os.Getenv("AUTHEDIT_CHILD_ID"), ClientSecret: authedit.Secret(os.Getenv("AUTHEDIT_CHILD_SECRET"))}
+	c, err := authedit.NewClient(os.Getenv("AUTHEDIT_CHILD_URL"), sa, opts...)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Println("ready")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	resp, err := c.DeleteOrgApiKeyWithResponse(context.Background(), os.Getenv("AUTHEDIT_CHILD_ORG"), os.Getenv("AUTHEDIT_CHILD_KEY"), nil)
+	if err != nil {
+		return fail(err)
+	}
+	if resp.StatusCode() != http.StatusNoContent {
+		return fail(fmt.Errorf("status %d: %s", resp.StatusCode(), resp.Body))
+	}
+	return 0
+}
+
+// runChildren runs one child process per key against srv, sharing the
+// store in dir ("" for none): one after another, or all released at once
+// after every one has built its client.
+func runChildren(t *testing.T, srv *atlastest.Server, keys []string, dir string, together bool) {
+	t.Helper()
+	sa := ownerAccount(srv)
+	env := append(os.Environ(), storeChildEnv+"=1",
+		"AUTHEDIT_CHILD_URL="+srv.URL, "AUTHEDIT_CHILD_ID="+sa.ClientID,
+		"AUTHEDIT_CHILD_SECRET="+string(sa.ClientSecret), "AUTHEDIT_CHILD_ORG="+srv.OrgID(),
+		"AUTHEDIT_CHILD_STORE="+dir)
+	type child struct {
+		cmd    *exec.Cmd
+		stdin  io.WriteCloser
+		stderr bytes.Buffer
+	}
+	start := func(key string) *child {
+		ch := &child{cmd: exec.Command(os.Args[0], "-test.run=^$")}
+		ch.cmd.Env = append(slices.Clip(env), "AUTHEDIT_CHILD_KEY="+key)
+		ch.cmd.Stderr = &ch.stderr
+		var err error
+		if ch.stdin, err = ch.cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+		out, err := ch.cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ch.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ch.stdin.Close() }) // a test that fails early releases the rest
+		if line, err := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+			_ = ch.cmd.Wait()
+			t.Fatalf("child for %s: %q, %v; stderr: %s", key, line, err, &ch.stderr)
+		}
+		return ch
+	}
+	wait := func(ch *child) {
+		if err := ch.cmd.Wait(); err != nil {
+			t.Errorf("child: %v; stderr: %s", err, &ch.stderr)
+		}
+	}
+	var all []*child
+	for _, k := range keys {
+		ch := start(k)
+		if together {
+			all = append(all, ch)
+			continue
+		}
+		_ = ch.stdin.Close()
+		wait(ch)
+	}
+	for _, ch := range all { // every child is ready: release them at once
+		_ = ch.stdin.Close()
+	}
+	for _, ch := range all {
+		wait(ch)
+	}
+}
+
+func TestTokenStoreAcrossProcesses(t *testing.T) {
+	const n = 5
+	deleted := func(r atlastest.Request) bool { return isOperation(r) && r.Status == http.StatusNoContent }
+	for _, tc := range []struct {
+		name          string
+		store         bool
+		together      bool
+		procs, minted int
+	}{
+		{"sequential with store", true, false, n, 1},
+		{"sequential without store", false, false, n, n},
+		{"together with store", true, true, n + 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newAtlas(t, atlastest.WithSeedKeys(tc.procs))
+			dir := ""
+			if tc.store {
+				dir = filepath.Join(t.TempDir(), "tokens")
+			}
+			runChildren(t, srv, srv.Keys()[:tc.procs], dir, tc.together)
+			if got := srv.CountRequests(deleted); got != tc.procs {
+				t.Errorf("%d processes deleted %d keys", tc.procs, got)
+			}
+			if got := srv.CountRequests(isToken); got != tc.minted {
+				t.Errorf("%d processes made %d token requests, want %d", tc.procs, got, tc.minted)
+			}
+			if tc.store {
+				checkStoreFiles(t, dir, ownerAccount(srv), 1)
+			}
+		})
+	}
+}
+
+// checkStoreFiles asserts what is on disk: a 0700 directory of 0600 files,
+// entries valid JSON holding exactly an access token and a future expiry,
+// and neither the secret nor the client id in any file.
+func checkStoreFiles(t *testing.T, dir string, sa authedit.ServiceAccount, entries int) {
+	t.Helper()
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("store directory mode %v, want 0700", fi.Mode().Perm())
+	}
+	files, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range files {
+		p := filepath.Join(dir, f.Name())
+		info, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !info.Mode().IsRegular() || info.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want a regular 0600 file", f.Name(), info.Mode())
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte(sa.ClientSecret)) || bytes.Contains(data, []byte(sa.ClientID)) {
+			t.Errorf("%s holds the client secret or id: %s", f.Name(), data)
+		}
+		if !strings.HasSuffix(f.Name(), ".json") {
+			continue
+		}
+		n++
+		var e map[string]any
+		if err := json.Unmarshal(data, &e); err != nil {
+			t.Errorf("%s is not JSON: %v: %q", f.Name(), err, data)
+			continue
+		}
+		exp, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(e["expiry"]))
+		if tok, _ := e["access_token"].(string); len(e) != 2 || tok == "" || !exp.After(time.Now()) {
+			t.Errorf("%s = %s, want exactly an access token and a future expiry", f.Name(), data)
+		}
+	}
+	if n != entries {
+		t.Errorf("%d entries in %v, want %d", n, files, entries)
+	}
+}
+
+func newFileStore(t *testing.T, dir string) *authedit.FileTokenStore {
+	t.Helper()
+	s, err := authedit.NewFileTokenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// storedToken is the access token the store holds for s's account, "" if none.
+func storedToken(t *testing.T, store *authedit.FileTokenStore, s *tokenServer) string {
+	t.Helper()
+	tok, ok, err := store.Load(t.Context(), docKey(s.URL+contract.TokenPath(), s.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
+		return ""
+	}
+	return string(tok.AccessToken)
+}
+
+// docKey is the key TokenStore documents: SHA-256 hex of the token URL, a
+// NUL byte and the client id.
+func docKey(tokenURL, clientID string) string {
+	sum := sha256.Sum256([]byte(tokenURL + "\x00" + clientID))
+	return hex.EncodeToString(sum[:])
+}
+
+func TestTokenStoreDropsRejectedToken(t *testing.T) {
+	var reject atomic.Bool
+	s := newTokenServer(t, func(s *tokenServer) {
+		s.API = func(auth string) int {
+			if reject.Load() && auth == "Bearer tok-1" {
+				return http.StatusUnauthorized
+			}
+			return http.StatusNoContent
+		}
+	})
+	store := newFileStore(t, t.TempDir())
+	deleteOK(t, saClient(t, s, authedit.WithTokenStore(store)), orgID, keyID)
+	if got := storedToken(t, store, s); got != "tok-1" {
+		t.Fatalf("stored %q after the first client, want tok-1", got)
+	}
+	reject.Store(true) // the API no longer accepts tok-1
+	deleteOK(t, saClient(t, s, authedit.WithTokenStore(store)), orgID, keyID)
+	if want := []string{"Bearer tok-1", "Bearer tok-1", "Bearer tok-2"}; !slices.Equal(s.authSeen(), want) {
+		t.Errorf("Authorization sent %q, want %q", s.authSeen(), want)
+	}
+	if got := storedToken(t, store, s); got != "tok-2" {
+		t.Errorf("stored %q after tok-1 was rejected, want tok-2", got)
+	}
+	if got := s.tokens.Load(); got != 2 {
+		t.Errorf("token requests = %d, want 2", got)
+	}
+}
+
+func TestTokenStoreDropsRevokedToken(t *testing.T) {
+	s := newTokenServer(t, nil)
+	store := newFileStore(t, t.TempDir())
+	c := saClient(t, s, authedit.WithTokenStore(store))
+	deleteOK(t, c, orgID, keyID)
+	if err := c.Revoke(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.revokedTokens(); !slices.Equal(got, []string{"tok-1"}) {
+		t.Errorf("revoked %q, want tok-1", got)
+	}
+	if got := storedToken(t, store, s); got != "" {
+		t.Errorf("store still holds %q after Revoke", got)
+	}
+	deleteOK(t, saClient(t, s, authedit.WithTokenStore(store)), orgID, keyID)
+	if got := storedToken(t, store, s); got != "tok-2" || s.tokens.Load() != 2 {
+		t.Errorf("after Revoke a new client stored %q with %d token requests, want tok-2 with 2", got, s.tokens.Load())
+	}
+}
+
+func TestTokenStoreIgnoresExpiringEntry(t *testing.T) {
+	for _, tc := range []struct {
+		left time.Duration // before the stored token expires
+		want string        // Authorization the API sees
+	}{
+		{-time.Minute, "Bearer tok-1"},
+		{30 * time.Second, "Bearer tok-1"}, // within the cache's one-minute margin
+		{time.Hour, "Bearer stored"},
+	} {
+		t.Run(tc.left.String(), func(t *testing.T) {
+			s := newTokenServer(t, func(s *tokenServer) { s.API = func(string) int { return http.StatusNoContent } })
+			store := newFileStore(t, t.TempDir())
+			key := docKey(s.URL+contract.TokenPath(), s.ID)
+			if err := store.Save(t.Context(), key, authedit.StoredToken{AccessToken: "stored", Expiry: time.Now().Add(tc.left)}); err != nil {
+				t.Fatal(err)
+			}
+			deleteOK(t, saClient(t, s, authedit.WithTokenStore(store)), orgID, keyID)
+			if got := s.authSeen(); !slices.Equal(got, []string{tc.want}) {
+				t.Errorf("Authorization sent %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// failingStore fails every call.
+type failingStore struct{}
+
+var errStore = errors.New("store down")
+
+func (failingStore) Lock(context.Context, string) (func(), error) { return nil, errStore }
+func (failingStore) Load(context.Context, string) (authedit.StoredToken, bool, error) {
+	return authedit.StoredToken{}, false, errStore
+}
+func (failingStore) Save(context.Context, string, authedit.StoredToken) error { return errStore }
+func (failingStore) Delete(context.Context, string) error                     { return errStore }
+
+func TestTokenStoreFailureDoesNotFailCall(t *testing.T) {
+	s := newTokenServer(t, nil)
+	deleteOK(t, saClient(t, s, authedit.WithTokenStore(failingStore{})), orgID, keyID)
+	if got := s.tokens.Load(); got != 1 {
+		t.Errorf("token requests = %d, want 1", got)
+	}
+}
+
+func TestFileTokenStorePermissions(t *testing.T) {
+	ctx := t.Context()
+	key := docKey("https://cloud.mongodb.com/api/oauth/token", "id")
+	t.Run("created 0700", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "a", "b")
+		newFileStore(t, dir)
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("new store directory: %v, %v; want 0700", fi.Mode(), err)
+		}
+	})
+	t.Run("wider directory tightened", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		s := newFileStore(t, dir)
+		if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+			t.Errorf("at construction: mode %v, want 0700", fi.Mode().Perm())
+		}
+		if err := os.Chmod(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Save(ctx, key, authedit.StoredToken{AccessToken: "t", Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+			t.Errorf("after Save: mode %v, want 0700", fi.Mode().Perm())
+		}
+	})
+	t.Run("directory of another user refused", func(t *testing.T) {
+		dir := "/" // not ours unless we are root; then a directory given away
+		if os.Geteuid() == 0 {
+			dir = t.TempDir()
+			if err := os.Chown(dir, 4242, 4242); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before, _ := os.Stat(dir)
+		if _, err := authedit.NewFileTokenStore(dir); !errors.Is(err, authedit.ErrUnsafeTokenStore) {
+			t.Errorf("NewFileTokenStore(%s) = %v, want ErrUnsafeTokenStore", dir, err)
+		}
+		if after, _ := os.Stat(dir); after.Mode() != before.Mode() {
+			t.Errorf("refused directory changed mode: %v -> %v", before.Mode(), after.Mode())
+		}
+	})
+	t.Run("untrusted entries refused and deleted", func(t *testing.T) {
+		for name, spoil := range map[string]func(t *testing.T, p string){
+			"mode 0644": func(t *testing.T, p string) {
+				if err := os.Chmod(p, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+			"symlink": func(t *testing.T, p string) {
+				other := filepath.Join(t.TempDir(), "elsewhere.json")
+				if err := os.Rename(p, other); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(other, p); err != nil {
+					t.Fatal(err)
+				}
+			},
+			"not JSON": func(t *testing.T, p string) {
+				if err := os.WriteFile(p, []byte(`{"access_token":`), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			},
+		} {
+			t.Run(name, func(t *testing.T) {
+				dir := t.TempDir()
+				s := newFileStore(t, dir)
+				if err := s.Save(ctx, key, authedit.StoredToken{AccessToken: "t", Expiry: time.Now().Add(time.Hour)}); err != nil {
+					t.Fatal(err)
+				}
+				p := filepath.Join(dir, key+".json")
+				spoil(t, p)
+				if tok, ok, err := s.Load(ctx, key); ok || err != nil {
+					t.Errorf("Load = %v, %v, %v; want absent", tok, ok, err)
+				}
+				if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("untrusted entry left in place: %v", err)
+				}
+			})
+		}
+	})
+	t.Run("bad keys refused", func(t *testing.T) {
+		dir := t.TempDir()
+		s := newFileStore(t, dir)
+		for _, k := range []string{"", "../x", "a/b", "x_y", strings.Repeat("a", 129)} {
+			if err := s.Save(ctx, k, authedit.StoredToken{AccessToken: "t"}); err == nil {
+				t.Errorf("Save(%q) succeeded", k)
+			}
+			if _, err := s.Lock(ctx, k); err == nil {
+				t.Errorf("Lock(%q) succeeded", k)
+			}
+		}
+		if err := new(authedit.FileTokenStore).Save(ctx, key, authedit.StoredToken{AccessToken: "t"}); err == nil {
+			t.Error("Save on a zero FileTokenStore succeeded")
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Errorf("refused keys left files: %v", ents)
+		}
+	})
+}
+
+func TestFileTokenStoreClearAndDefaultDir(t *testing.T) {
+	ctx := t.Context()
+	home := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", home) // os.UserCacheDir on Linux and the BSDs
+	t.Setenv("HOME", home)           // on macOS
+	s := newFileStore(t, "")
+	if !strings.HasPrefix(s.Dir(), home) || !strings.HasSuffix(s.Dir(), filepath.FromSlash("atlascontract-deleteorgapikey/tokens")) {
+		t.Errorf("default Dir() = %s, want under %s", s.Dir(), home)
+	}
+	keys := []string{docKey("u", "a"), docKey("u", "b")}
+	for _, k := range keys {
+		unlock, err := s.Lock(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Save(ctx, k, authedit.StoredToken{AccessToken: "t", Expiry: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		unlock()
+	}
+	if err := s.Clear(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if _, ok, err := s.Load(ctx, k); ok || err != nil {
+			t.Errorf("Load(%s) after Clear: %v, %v", k, ok, err)
+		}
+	}
+	ents, err := os.ReadDir(s.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".lock") {
+			t.Errorf("Clear left %s", e.Name())
+		}
+	}
+}
+
+func TestFileTokenStoreLockWaitEndsWithContext(t *testing.T) {
+	s := newFileStore(t, t.TempDir())
+	key := docKey("u", "a")
+	unlock, err := s.Lock(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := s.Lock(ctx, key); !errors.Is(err, context.Canceled) {
+		t.Errorf("Lock of a held key with an ended context = %v, want context.Canceled", err)
+	}
+	unlock()
+	unlock2, err := s.Lock(ctx, key) // free again: taken at once, even with an ended context
+	if err != nil {
+		t.Fatalf("Lock after unlock: %v", err)
+	}
+	unlock2()
+}
+
+// atlasTokenLimit answers the first n token requests as Atlas does over its
+// limit (429 RATE_LIMITED, body from the Terraform provider's docs) with
+// Retry-After: retryAfter, counting them in limited.
+func atlasTokenLimit(n int32, retryAfter string, limited *atomic.Int32) func(http.Handler) http.Handler {
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != contract.TokenPath() || limited.Add(1) > n {
+				h.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", retryAfter)
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, `{"detail":"Resource /api/oauth/token is limited to 50 requests every 1 minutes.","error":429,"errorCode":"RATE_LIMITED","parameters":["/api/oauth/token",50,1],"reason":"Too Many Requests"}`)
+		})
+	}
+}
+
+func TestTokenEndpoint429WaitsWithinDeadline(t *testing.T) {
+	var limited atomic.Int32
+	s := newTokenServer(t, nil, atlasTokenLimit(1, "7", &limited))
+	var sl sleeps
+	c := saClient(t, s, authedit.WithRetry(authedit.RetryPolicy{Sleep: sl.sleep}))
+	start := time.Now()
+	deleteOK(t, c, orgID, keyID)
+	elapsed := time.Since(start)
+	if limited.Load() != 2 || s.tokens.Load() != 1 {
+		t.Errorf("token requests = %d, of which %d answered 200; want a 429 then a 200", limited.Load(), s.tokens.Load())
+	}
+	// Waited (slept, or really elapsed) at least the 7 s asked for, and no
+	// wait longer than that plus the policy's jitter (MinBackoff, 250 ms).
+	var total time.Duration
+	for _, d := range sl.waits() {
+		total += d
+		if d > 7*time.Second+authedit.DefaultMinBackoff {
+			t.Errorf("waited %v, more than Retry-After plus jitter", d)
+		}
+	}
+	if total+elapsed < 7*time.Second {
+		t.Errorf("waited %v (%v) in all, want at least the 7 s of Retry-After", total+elapsed, sl.waits())
+	}
+}
+
+func TestTokenEndpoint429PastDeadlineIsTyped(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		retryAfter string
+		timeout    time.Duration // of the caller's context
+		opts       []authedit.Option
+	}{
+		{"past the deadline", "7", 5 * time.Second, nil},
+		{"past MaxRetryAfter", "60", time.Hour, nil},
+		{"retries off", "7", time.Hour, []authedit.Option{authedit.WithoutRetry()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var limited atomic.Int32
+			s := newTokenServer(t, nil, atlasTokenLimit(100, tc.retryAfter, &limited))
+			var sl sleeps
+			opts := append([]authedit.Option{authedit.WithRetry(authedit.RetryPolicy{Sleep: sl.sleep}), authedit.WithTimeout(0)}, tc.opts...)
+			c := saClient(t, s, opts...)
+			ra, _ := time.ParseDuration(tc.retryAfter + "s")
+			for call := range 2 { // the second call makes no request before Retry-After
+				ctx, cancel := context.WithTimeout(t.Context(), tc.timeout)
+				_, err := c.DeleteOrgApiKeyWithResponse(ctx, orgID, keyID, nil)
+				cancel()
+				var te *authedit.TokenError
+				if !errors.As(err, &te) || te.StatusCode != http.StatusTooManyRequests || te.RetryAfter <= 0 || te.RetryAfter > ra || !errors.Is(err, authedit.ErrRateLimited) {
+					t.Fatalf("call %d: %v (%+v), want a *TokenError 429 with RetryAfter in (0, %v] matching ErrRateLimited", call, err, te, ra)
+				}
+				if call == 0 && tc.name == "retries off" && te.RetryAfter != ra {
+					t.Errorf("RetryAfter = %v, want %v as sent", te.RetryAfter, ra)
+				}
+				if strings.Contains(err.Error(), s.Secret) {
+					t.Errorf("error text holds the secret: %v", err)
+				}
+			}
+			if got := limited.Load(); got != 1 {
+				t.Errorf("token requests = %d, want 1: none before Retry-After has passed", got)
+			}
+			for _, d := range sl.waits() {
+				if d >= time.Second {
+					t.Errorf("slept %v, waiting for a Retry-After that could not be honoured", d)
+				}
+			}
+		})
+	}
+}
+
+func TestErrRateLimitedOnlyFor429(t *testing.T) {
+	for code, want := range map[int]bool{429: true, 401: false, 503: false, 0: false} {
+		if got := errors.Is(&authedit.TokenError{Op: "token", StatusCode: code}, authedit.ErrRateLimited); got != want {
+			t.Errorf("TokenError %d matches ErrRateLimited: %v, want %v", code, got, want)
+		}
+	}
+}
+
+// Several clients, as if in several processes, share one token through a
+// FileTokenStore.
+func ExampleWithTokenStore() {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	dir, err := os.MkdirTemp("", "tokens")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	store, err := authedit.NewFileTokenStore(dir) // "": under the user's cache directory
+	if err != nil {
+		panic(err)
+	}
+	for _, key := range srv.Keys()[:3] {
+		c, err := authedit.NewClient(srv.URL, ownerAccount(srv), authedit.WithTokenStore(store))
+		if err != nil {
+			panic(err)
+		}
+		resp, err := c.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(resp.StatusCode())
+	}
+	fmt.Println("token requests:", srv.CountRequests(isToken))
+	// Output:
+	// 204
+	// 204
+	// 204
+	// token requests: 1
+}
