@@ -61,19 +61,11 @@ type StoredToken struct {
 // default no store is used and each client mints its own token.
 func WithTokenStore(s TokenStore) Option { return func(c *config) { c.tokenStore = s } }
 
-// ErrRateLimited is matched (errors.Is) by a *TokenError whose status is
-// 429: the token endpoint turned the client away.
-//
-// After such a 429 a client makes no token request before its Retry-After
+// After a 429 from the token endpoint (a *TokenError matching
+// ErrRateLimited) a client makes no token request before its Retry-After
 // has passed. A retried call (RetryPolicy) waits for it when it is at most
 // MaxRetryAfter and the call's deadline leaves room; otherwise the call
 // fails at once with the 429 *TokenError, RetryAfter holding the time left.
-var ErrRateLimited = errors.New("authedit: rate limited")
-
-// Is makes a 429 *TokenError match ErrRateLimited.
-func (e *TokenError) Is(target error) bool {
-	return target == ErrRateLimited && e.StatusCode == http.StatusTooManyRequests
-}
 
 // ErrUnsafeTokenStore is returned (wrapped) for a FileTokenStore directory
 // that is not a directory owned by the current user.

@@ -73,7 +73,7 @@ func storeChild() int {
 // after every one has built its client.
 func runChildren(t *testing.T, srv *atlastest.Server, keys []string, dir string, together bool) {
 	t.Helper()
-	sa := ownerAccount(srv)
+	sa := srv.Owner().ServiceAccount()
 	env := append(os.Environ(), storeChildEnv+"=1",
 		"AUTHEDIT_CHILD_URL="+srv.URL, "AUTHEDIT_CHILD_ID="+sa.ClientID,
 		"AUTHEDIT_CHILD_SECRET="+string(sa.ClientSecret), "AUTHEDIT_CHILD_ORG="+srv.OrgID(),
@@ -142,7 +142,7 @@ func TestTokenStoreAcrossProcesses(t *testing.T) {
 		{"together with store", true, true, n + 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newAtlas(t, atlastest.WithSeedKeys(tc.procs))
+			srv := atlastest.NewTestServer(t, atlastest.WithSeedKeys(tc.procs))
 			dir := ""
 			if tc.store {
 				dir = filepath.Join(t.TempDir(), "tokens")
@@ -155,7 +155,7 @@ func TestTokenStoreAcrossProcesses(t *testing.T) {
 				t.Errorf("%d processes made %d token requests, want %d", tc.procs, got, tc.minted)
 			}
 			if tc.store {
-				checkStoreFiles(t, dir, ownerAccount(srv), 1)
+				checkStoreFiles(t, dir, srv.Owner().ServiceAccount(), 1)
 			}
 		})
 	}
@@ -531,7 +531,7 @@ func TestTokenEndpoint429WaitsWithinDeadline(t *testing.T) {
 	var total time.Duration
 	for _, d := range sl.waits() {
 		total += d
-		if d > 7*time.Second+authedit.DefaultMinBackoff {
+		if d > 7*time.Second+authedit.DefaultRetryPolicy().MinBackoff {
 			t.Errorf("waited %v, more than Retry-After plus jitter", d)
 		}
 	}
@@ -608,7 +608,7 @@ func ExampleWithTokenStore() {
 		panic(err)
 	}
 	for _, key := range srv.Keys()[:3] {
-		c, err := authedit.NewClient(srv.URL, ownerAccount(srv), authedit.WithTokenStore(store))
+		c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount(), authedit.WithTokenStore(store))
 		if err != nil {
 			panic(err)
 		}
