@@ -1,0 +1,249 @@
+package deleteorgapikey_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/atlascontract/deleteorgapikey/atlastest"
+	"github.com/atlascontract/deleteorgapikey/authedit"
+	"github.com/atlascontract/deleteorgapikey/internal/behavior"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
+)
+
+// recording is one file of testdata/atlas: a real Atlas answer.
+type recording struct {
+	name      string
+	situation behavior.Situation
+	status    int
+	header    http.Header
+	body      []byte
+}
+
+func readRecordings(t *testing.T) []recording {
+	t.Helper()
+	files, err := filepath.Glob("testdata/atlas/*.http")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no recorded answers in testdata/atlas: %v", err)
+	}
+	var recs []recording
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		h := resp.Header.Clone()
+		for k := range h {
+			if strings.HasPrefix(k, "Evidence-") {
+				delete(h, k)
+			}
+		}
+		recs = append(recs, recording{filepath.Base(f), behavior.Situation(resp.Header.Get("Evidence-Situation")), resp.StatusCode, h, body})
+	}
+	return recs
+}
+
+// TestRecordedAnswers closes the loop between real Atlas and this module.
+// For every recorded answer, including files dropped in with no code
+// change: it fits the spec, the client decodes and classifies it as the
+// behaviour table says, and atlastest, driven into the same situation,
+// answers with the same status, errorCode, content type, challenge (nonce
+// aside), X-Error-Code and body keys.
+func TestRecordedAnswers(t *testing.T) {
+	for _, rec := range readRecordings(t) {
+		t.Run(rec.name, func(t *testing.T) {
+			row, ok := behavior.Lookup(rec.situation)
+			if !ok {
+				t.Fatalf("situation %q is not in internal/behavior's table", rec.situation)
+			}
+			if rec.status != row.Status {
+				t.Errorf("recorded status %d, table says %d", rec.status, row.Status)
+			}
+			req := httptest.NewRequest(http.MethodDelete, "https://cloud.mongodb.com/api/atlas/v2/orgs/4888442a3354817a7320eb61/apiKeys/32b6e34b3d91647abb20e7b8", nil)
+			if err := contract.CheckResponse(t.Context(), req, rec.status, rec.header, rec.body); err != nil {
+				t.Errorf("recorded answer breaks the spec: %v", err)
+			}
+			checkClientClassifies(t, rec)
+			got := provoke(t, rec.situation)
+			compareAnswers(t, rec, got)
+		})
+	}
+}
+
+// checkClientClassifies replays the recording to authedit's client and
+// checks the outcome and error class it reports.
+func checkClientClassifies(t *testing.T, rec recording) {
+	t.Helper()
+	replay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		maps.Copy(w.Header(), rec.header)
+		w.WriteHeader(rec.status)
+		_, _ = w.Write(rec.body)
+	}))
+	defer replay.Close()
+	client, err := authedit.NewClient(replay.URL, authedit.APIKey{PublicKey: "replay", PrivateKey: "replay-secret"}, authedit.WithoutRetry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcome, err := client.Remove(t.Context(), "4888442a3354817a7320eb61", "32b6e34b3d91647abb20e7b8")
+	want, ok := clientView[rec.situation]
+	if !ok {
+		t.Fatalf("no expected client outcome for situation %q: add one to clientView", rec.situation)
+	}
+	if outcome != want.outcome {
+		t.Errorf("Remove = %v, %v; want %v", outcome, err, want.outcome)
+	}
+	if want.is == nil && err != nil || want.is != nil && !errors.Is(err, want.is) {
+		t.Errorf("Remove error = %v; want one matching %v", err, want.is)
+	}
+	if want.is != nil && !authedit.IsErrorCode(err, behaviorCode(t, rec.situation)) {
+		t.Errorf("IsErrorCode(%v, %s) = false", err, behaviorCode(t, rec.situation))
+	}
+}
+
+func behaviorCode(t *testing.T, s behavior.Situation) string {
+	a, _ := behavior.Lookup(s)
+	return a.ErrorCode
+}
+
+// clientView is what Remove reports for each situation.
+var clientView = map[behavior.Situation]struct {
+	outcome authedit.Outcome
+	is      error
+}{
+	behavior.Removed:         {authedit.Removed, nil},
+	behavior.KeyNotFound:     {authedit.NotFound, nil},
+	behavior.Unauthenticated: {authedit.Failed, authedit.ErrUnauthorized},
+	behavior.NotOwner:        {authedit.Failed, authedit.ErrForbidden},
+	behavior.OrgNotFound:     {authedit.Failed, authedit.ErrOrgNotFound},
+	behavior.RateLimited:     {authedit.Failed, authedit.ErrRateLimited},
+	behavior.ServerError:     {authedit.Failed, authedit.ErrServerError},
+}
+
+// provoke drives a fresh atlastest server into situation s and returns its
+// answer.
+func provoke(t *testing.T, s behavior.Situation) *http.Response {
+	t.Helper()
+	srv := atlastest.NewTestServer(t)
+	owner, member := srv.Owner(), srv.Member()
+	absent := "0123456789abcdef01234567"
+	send := func(creds authedit.Credentials, path, accept string) *http.Response {
+		var rt http.RoundTripper = http.DefaultTransport
+		if creds != nil {
+			tr, err := authedit.NewTransport(srv.URL, creds, authedit.WithoutRetry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt = tr
+		}
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", accept)
+		resp, err := (&http.Client{Transport: rt}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	keyPath := func(org, key string) string { return "/api/atlas/v2/orgs/" + org + "/apiKeys/" + key }
+	versioned := contract.AcceptHeader()
+	switch s {
+	case behavior.Removed:
+		return send(owner.APIKey(), keyPath(srv.OrgID(), srv.Keys()[0]), versioned)
+	case behavior.KeyNotFound:
+		return send(owner.APIKey(), keyPath(srv.OrgID(), absent), versioned)
+	case behavior.Unauthenticated:
+		return send(nil, keyPath(srv.OrgID(), srv.Keys()[0]), versioned)
+	case behavior.InvalidVersion:
+		return send(owner.APIKey(), keyPath(srv.OrgID(), srv.Keys()[0]), "application/json")
+	case behavior.NotOwner:
+		return send(member.APIKey(), keyPath(srv.OrgID(), srv.Keys()[0]), versioned)
+	case behavior.OrgNotFound:
+		return send(owner.APIKey(), keyPath(absent, srv.Keys()[0]), versioned)
+	case behavior.RateLimited:
+		srv.FailNext(1, http.StatusTooManyRequests)
+		return send(owner.APIKey(), keyPath(srv.OrgID(), srv.Keys()[0]), versioned)
+	case behavior.ServerError:
+		srv.FailNext(1, http.StatusInternalServerError)
+		return send(owner.APIKey(), keyPath(srv.OrgID(), srv.Keys()[0]), versioned)
+	case behavior.InvalidParameter:
+		return send(nil, keyPath(srv.OrgID(), "not-a-key"), versioned)
+	case behavior.NoSuchResource:
+		return send(nil, "/api/atlas/v2/orgs/"+srv.OrgID(), versioned)
+	}
+	t.Fatalf("no way to drive atlastest into situation %q: add one to provoke", s)
+	return nil
+}
+
+var nonce = regexp.MustCompile(`nonce="[^"]*"`)
+
+// compareAnswers checks what a contract test can rely on: status,
+// errorCode, content type, challenge (nonce aside), X-Error-Code and the
+// set of body keys.
+func compareAnswers(t *testing.T, rec recording, got *http.Response) {
+	t.Helper()
+	body, err := io.ReadAll(got.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.StatusCode != rec.status {
+		t.Errorf("atlastest status %d, Atlas %d (body %s)", got.StatusCode, rec.status, body)
+	}
+	for _, h := range []string{"Content-Type", "X-Error-Code"} {
+		if g, w := got.Header.Get(h), rec.header.Get(h); g != w {
+			t.Errorf("atlastest %s %q, Atlas %q", h, g, w)
+		}
+	}
+	stripNonce := func(vs []string) []string {
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			out[i] = nonce.ReplaceAllString(v, `nonce="…"`)
+		}
+		return out
+	}
+	if g, w := stripNonce(got.Header.Values("Www-Authenticate")), stripNonce(rec.header.Values("Www-Authenticate")); !slices.Equal(g, w) {
+		t.Errorf("atlastest challenges %q, Atlas %q", g, w)
+	}
+	if g, w := bodyKeys(t, body), bodyKeys(t, rec.body); !slices.Equal(g, w) {
+		t.Errorf("atlastest body keys %v, Atlas %v", g, w)
+	}
+	var gotErr, recErr struct{ ErrorCode string }
+	_ = json.Unmarshal(body, &gotErr)
+	_ = json.Unmarshal(rec.body, &recErr)
+	if gotErr.ErrorCode != recErr.ErrorCode {
+		t.Errorf("atlastest errorCode %q, Atlas %q", gotErr.ErrorCode, recErr.ErrorCode)
+	}
+}
+
+func bodyKeys(t *testing.T, body []byte) []string {
+	t.Helper()
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %v: %s", err, body)
+	}
+	return slices.Sorted(maps.Keys(m))
+}
