@@ -55,20 +55,28 @@ func (o Outcome) String() string {
 // signatures and hand back the raw answer; pass them a context from
 // WithRetryInfo to tell the two kinds of "not found" apart yourself.
 func (c *Client) Remove(ctx context.Context, orgID, keyID string) (Outcome, error) {
+	o, _, err := c.remove(ctx, orgID, keyID)
+	return o, err
+}
+
+// remove is Remove that also hands back the last answer's headers (nil
+// when no answer came), so that a caller can pace by the rate-limit budget.
+func (c *Client) remove(ctx context.Context, orgID, keyID string) (Outcome, http.Header, error) {
 	var info RetryInfo
 	resp, err := c.DeleteOrgApiKeyWithResponse(WithRetryInfo(ctx, &info), orgID, keyID, nil)
 	if err != nil {
-		return Failed, err
+		return Failed, nil, err
 	}
+	h := resp.HTTPResponse.Header
 	if resp.StatusCode() == http.StatusNoContent {
-		return Removed, nil
+		return Removed, h, nil
 	}
 	ae := newAPIError(resp, info.Attempts)
 	switch {
 	case ae.ErrorCode != errorCode(behavior.KeyNotFound):
-		return Failed, ae
+		return Failed, h, ae
 	case info.EarlierMayHaveApplied:
-		return AlreadyRemoved, nil
+		return AlreadyRemoved, h, nil
 	}
-	return NotFound, nil
+	return NotFound, h, nil
 }
