@@ -17,6 +17,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -327,4 +329,138 @@ func BenchmarkServerThroughput(b *testing.B) {
 			})
 		}
 	}
+}
+
+// The process benchmarks (figures 6 and 7) re-execute this test binary: with
+// childKeyEnv set it is one CLI-like process instead (see TestMain).
+const (
+	childKeyEnv   = "BENCH_CHILD_KEY"   // the key to remove; set only in a child
+	childOrgEnv   = "BENCH_CHILD_ORG"   // its organization
+	childStoreEnv = "BENCH_CHILD_STORE" // a FileTokenStore directory; empty: no store
+	childDeadline = 5 * time.Second     // the child's whole Remove, token waits included
+)
+
+func TestMain(m *testing.M) {
+	if key, ok := os.LookupEnv(childKeyEnv); ok {
+		if err := childRemove(key); err != nil {
+			fmt.Fprintln(os.Stderr, err) // authedit's errors carry no secret
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// childRemove is what a CI job or cron run does: credentials and base URL
+// from the environment (the Atlas CLI's variables), a new client, one
+// Remove; with a token store when childStoreEnv names one.
+func childRemove(key string) error {
+	creds, err := authedit.CredentialsFromProcessEnv()
+	if err != nil {
+		return err
+	}
+	var opts []authedit.Option
+	if dir := os.Getenv(childStoreEnv); dir != "" {
+		store, err := authedit.NewFileTokenStore(dir)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, authedit.WithTokenStore(store))
+	}
+	c, err := authedit.NewClient(authedit.BaseURLFromEnv(os.LookupEnv), creds, opts...)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), childDeadline)
+	defer cancel()
+	out, err := c.Remove(ctx, os.Getenv(childOrgEnv), key)
+	if err == nil && out != authedit.Removed {
+		err = fmt.Errorf("remove %s: %v", key, out)
+	}
+	return err
+}
+
+// runProcesses adds n keys to srv and removes each in its own child
+// process, conc at a time, as the owner's service account, sharing a
+// FileTokenStore in storeDir unless it is "". It returns how many
+// processes failed and the first one's error and output.
+func runProcesses(tb testing.TB, srv *atlastest.Server, n, conc int, storeDir string) (int, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = srv.AddKey()
+	}
+	o := srv.Owner()
+	env := append(os.Environ(), authedit.EnvBaseURL+"="+srv.URL, authedit.EnvClientID+"="+o.ClientID,
+		authedit.EnvClientSecret+"="+o.ClientSecret, childOrgEnv+"="+srv.OrgID(), childStoreEnv+"="+storeDir)
+	return deleteAll(n, conc, func(i int) error {
+		cmd := exec.Command(exe)
+		cmd.Env = append(env[:len(env):len(env)], childKeyEnv+"="+keys[i])
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("process for key %s: %w: %s", keys[i], err, out)
+		}
+		return nil
+	})
+}
+
+// TestProcesses checks the machinery of figures 6 and 7 with two
+// processes sharing a store: both remove their key, one token is minted.
+func TestProcesses(t *testing.T) {
+	srv := atlastest.NewTestServer(t)
+	if failed, err := runProcesses(t, srv, 2, 1, t.TempDir()); failed > 0 {
+		t.Fatalf("%d processes failed, first: %v", failed, err)
+	}
+	if got := srv.CountRequests(isToken); got != 1 {
+		t.Errorf("token requests: got %d, want 1", got)
+	}
+}
+
+// benchProcesses runs procs processes per op (runProcesses, conc at a time)
+// on a new server made with opts, with a new file store (store=file) and
+// without (store=none), and reports the server's token requests
+// (tokens/run) and the processes that failed (failed/run) per op; ns/op is
+// the wall time of the op's processes.
+func benchProcesses(b *testing.B, procs, conc int, opts ...atlastest.Option) {
+	for _, store := range []string{"none", "file"} {
+		b.Run("store="+store, func(b *testing.B) {
+			tokens, failed := 0, 0
+			for range b.N {
+				b.StopTimer()
+				srv := atlastest.NewTestServer(b, opts...)
+				dir := ""
+				if store == "file" {
+					dir = b.TempDir()
+				}
+				b.StartTimer()
+				n, err := runProcesses(b, srv, procs, conc, dir)
+				if n > 0 {
+					b.Logf("%d of %d processes failed, first: %v", n, procs, err)
+				}
+				failed += n
+				tokens += srv.CountRequests(isToken)
+			}
+			b.ReportMetric(float64(tokens)/float64(b.N), "tokens/run")
+			b.ReportMetric(float64(failed)/float64(b.N), "failed/run")
+		})
+	}
+}
+
+// BenchmarkTokensAcrossProcesses (figure 6): 100 processes one after the
+// other, each a new service-account client removing one key; the token
+// limit is lifted so that only tokens are counted. Run it with
+// -benchtime 1x.
+func BenchmarkTokensAcrossProcesses(b *testing.B) {
+	benchProcesses(b, 100, 1, atlastest.WithTokenRateLimit(1<<20, time.Minute))
+}
+
+// BenchmarkProcessesAtTokenLimit (figure 7): 60 processes, 4 at a time,
+// against atlastest's default token limit (Atlas's 50 a minute per client,
+// refilled evenly). A child that gets the token endpoint's 429 waits its
+// Retry-After when childDeadline leaves room, and fails otherwise. Run it
+// with -benchtime 1x.
+func BenchmarkProcessesAtTokenLimit(b *testing.B) {
+	benchProcesses(b, 60, 4)
 }
