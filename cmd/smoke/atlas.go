@@ -51,13 +51,32 @@ func runAtlas(ctx context.Context, cfg config) (report, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	if _, ok := creds.(authedit.ServiceAccount); cfg.tokenCache != "" && !ok {
+		errs = append(errs, fmt.Errorf("-token-cache needs a service account: set %s and %s", authedit.EnvClientID, authedit.EnvClientSecret))
+	}
 	if len(errs) > 0 {
 		return report{}, errors.Join(errs...)
+	}
+	if cfg.tokenCache != "" { // opened only now: a run refused for its settings changes nothing on disk
+		dir := cfg.tokenCache
+		if dir == "default" {
+			dir = ""
+		}
+		store, err := authedit.NewFileTokenStore(dir)
+		if err != nil {
+			return report{}, fmt.Errorf("-token-cache: %w", err)
+		}
+		if client, err = authedit.NewClient(cfg.baseURL, creds, append(opts, authedit.WithTokenStore(store))...); err != nil {
+			return report{}, err
+		}
 	}
 
 	auth, target := "digest", "digest API key (MONGODB_ATLAS_PUBLIC_API_KEY)"
 	if creds.Scheme() == "ServiceAccounts" {
 		auth, target = "service-account", "service account (MONGODB_ATLAS_CLIENT_ID)"
+	}
+	if cfg.tokenCache != "" {
+		target += ", token cache " + cfg.tokenCache
 	}
 	org := cfg.orgID
 	scenarios := []scenario{

@@ -42,6 +42,7 @@ const (
 type config struct {
 	atlas, confirm, json, insecureHTTP bool
 	baseURL, orgID, deleteKey, record  string
+	tokenCache                         string
 	timeout                            time.Duration
 	log                                *slog.Logger
 	lookup                             func(string) (string, bool)
@@ -147,6 +148,9 @@ func parseFlags(args []string, stderr io.Writer, lookup func(string) (string, bo
 	fs.StringVar(&cfg.deleteKey, "delete-key", "", "with -atlas and -confirm: really delete this API key id (a key already gone is reported as not found)")
 	fs.BoolVar(&cfg.confirm, "confirm", false, "confirm -delete-key")
 	fs.StringVar(&cfg.record, "record", "", "with -atlas: write every answer to the operation into this directory as testdata/atlas files (secrets and ids redacted)")
+	fs.StringVar(&cfg.tokenCache, "token-cache", "", "with -atlas and a service account: reuse its access token across runs through a token store in this\n"+
+		"directory, \"default\" for the user cache directory's atlascontract-deleteorgapikey/tokens. The directory is 0700,\n"+
+		"its files 0600 and hold a token and its expiry, never the client secret; delete the directory to clear it")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 	fs.BoolVar(&verbose, "v", false, "structured logs (log/slog) on stderr: each round trip's method, path and status")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "bound on the whole run, retries included")
@@ -157,8 +161,8 @@ func parseFlags(args []string, stderr io.Writer, lookup func(string) (string, bo
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments %q (see -h)", fs.Args()))
 	}
-	if !cfg.atlas && (cfg.deleteKey != "" || cfg.confirm || cfg.record != "" || cfg.insecureHTTP) {
-		errs = append(errs, errors.New("-delete-key, -confirm, -record and -insecure-http only make sense with -atlas"))
+	if !cfg.atlas && (cfg.deleteKey != "" || cfg.confirm || cfg.record != "" || cfg.insecureHTTP || cfg.tokenCache != "") {
+		errs = append(errs, errors.New("-delete-key, -confirm, -record, -insecure-http and -token-cache only make sense with -atlas"))
 	}
 	if cfg.deleteKey != "" && !cfg.confirm {
 		errs = append(errs, fmt.Errorf("refusing to delete key %s without -confirm", cfg.deleteKey))

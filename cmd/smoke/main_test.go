@@ -120,7 +120,7 @@ func TestUsage(t *testing.T) {
 	if code != exitPass {
 		t.Errorf("-h exit %d", code)
 	}
-	for _, want := range []string{"-atlas", "-base-url", "-org", "-delete-key", "-confirm", "-record", "-insecure-http", "-json", "-v", "-timeout", "serve",
+	for _, want := range []string{"-atlas", "-base-url", "-org", "-delete-key", "-confirm", "-record", "-insecure-http", "-token-cache", "-json", "-v", "-timeout", "serve",
 		"MONGODB_ATLAS_CLIENT_ID", "MONGODB_ATLAS_CLIENT_SECRET", "MONGODB_ATLAS_PUBLIC_API_KEY", "MONGODB_ATLAS_PRIVATE_API_KEY",
 		"MONGODB_ATLAS_ORG_ID", "MONGODB_ATLAS_OPS_MANAGER_URL", "0 every scenario passed, 1 a scenario failed, 2 bad usage"} {
 		if !strings.Contains(errOut, want) {
@@ -440,5 +440,46 @@ func TestNoSecretsInOutput(t *testing.T) {
 		if found := leaks(out.String()+errOut.String(), local); len(found) > 0 {
 			t.Errorf("local %v: output holds %v", args, found)
 		}
+	}
+}
+
+// TestAtlasModeTokenCache: two runs share one token through -token-cache
+// (without it each run mints its own), and the store holds no secret.
+func TestAtlasModeTokenCache(t *testing.T) {
+	srv := atlastest.NewTestServer(t)
+	vars := atlasEnv(srv.URL, srv, srv.Owner(), false)
+	tokens := func() int {
+		return srv.CountRequests(func(r atlastest.Request) bool { return r.Path == contract.TokenPath() })
+	}
+	dir := filepath.Join(t.TempDir(), "tokens")
+	for _, c := range []struct {
+		args []string
+		want int
+	}{{[]string{"-atlas"}, 2}, {[]string{"-atlas", "-token-cache", dir}, 1}} {
+		before := tokens()
+		for range 2 {
+			if code, out, errOut := runSmoke(t, env(vars), c.args...); code != exitPass {
+				t.Fatalf("%v: exit %d\n%s%s", c.args, code, out, errOut)
+			}
+		}
+		if got := tokens() - before; got != c.want {
+			t.Errorf("%v: two runs made %d token requests, want %d", c.args, got, c.want)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 || len(files) == 0 {
+		t.Fatalf("store %s: %v, %d files", dir, err, len(files))
+	}
+	for _, f := range files {
+		raw, _ := os.ReadFile(f)
+		if strings.Contains(string(raw), srv.Owner().ClientSecret) {
+			t.Errorf("%s holds the client secret", f)
+		}
+	}
+	// Digest keys have no token to cache: refused, with nothing sent.
+	sent := len(srv.Requests())
+	if code, _, errOut := runSmoke(t, env(atlasEnv(srv.URL, srv, srv.Owner(), true)), "-atlas", "-token-cache", dir); code != exitUsage ||
+		!strings.Contains(errOut, "-token-cache needs a service account") || len(srv.Requests()) != sent {
+		t.Errorf("-token-cache with digest keys: exit %d, %s", code, errOut)
 	}
 }
