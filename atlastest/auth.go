@@ -24,6 +24,8 @@ import (
 
 	"github.com/icholy/digest"
 	"golang.org/x/time/rate"
+
+	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 )
 
 // Realm is the digest and Bearer realm, the one Atlas uses.
@@ -177,8 +179,8 @@ func hexHash(newHash func() hash.Hash, parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// principal is who an authenticated request acts for.
-type principal struct {
+// caller is who an authenticated request acts for.
+type caller struct {
 	org   *org
 	owner bool
 }
@@ -186,11 +188,9 @@ type principal struct {
 // authFailure says why a request is not authenticated and which challenges
 // to answer with; build it with refuse.
 type authFailure struct {
-	detail      string
-	digest      bool // offer digest challenges: always, as Atlas does
-	stale       bool // ... marked stale=true
-	bearer      bool // offer a Bearer challenge: only WithBearerChallenge
-	bearerError bool // ... with error="invalid_token"
+	detail   string
+	stale    bool // the digest challenges say stale=true
+	badToken bool // a Bearer token was refused
 }
 
 // refuse is the failure for detail. Every 401 recorded from Atlas carries
@@ -198,8 +198,20 @@ type authFailure struct {
 // was wrong; a Bearer challenge is added only WithBearerChallenge,
 // with error="invalid_token" when a token was refused.
 func (s *Server) refuse(detail string, stale, badToken bool) *authFailure {
-	b := s.cfg.bearerChallenge
-	return &authFailure{detail: detail, digest: true, stale: stale, bearer: b, bearerError: b && badToken}
+	return &authFailure{detail: detail, stale: stale, badToken: badToken}
+}
+
+// unauthorized is Atlas's 401 with the challenges f asks for.
+func (s *Server) unauthorized(f *authFailure) answer {
+	h := http.Header{behavior.WWWAuthenticate: s.digestChallenges(f.stale)}
+	if s.cfg.bearerChallenge {
+		c := fmt.Sprintf("Bearer realm=%q", Realm)
+		if f.badToken {
+			c += fmt.Sprintf(", error=\"invalid_token\", error_description=%q", f.detail)
+		}
+		h.Add(behavior.WWWAuthenticate, c)
+	}
+	return s.answer(behavior.Unauthenticated, h)
 }
 
 // WithBearerChallenge adds a Bearer challenge (RFC 6750) to every 401 after
@@ -219,7 +231,7 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-func (s *Server) authenticate(r *http.Request) (*principal, *authFailure) {
+func (s *Server) authenticate(r *http.Request) (*caller, *authFailure) {
 	hs := r.Header.Values("Authorization")
 	if len(hs) == 0 {
 		return nil, s.refuse("This request requires authentication: HTTP Digest with an API key, or a service account's Bearer token.", false, false)
@@ -237,8 +249,8 @@ func (s *Server) authenticate(r *http.Request) (*principal, *authFailure) {
 	return nil, s.refuse(fmt.Sprintf("Authorization scheme %.20q is not accepted: use Digest or Bearer.", scheme), false, false)
 }
 
-func (s *Server) verifyBearer(tok string) (*principal, *authFailure) {
-	fail := func(detail string) (*principal, *authFailure) {
+func (s *Server) verifyBearer(tok string) (*caller, *authFailure) {
+	fail := func(detail string) (*caller, *authFailure) {
 		return nil, s.refuse(detail, false, true)
 	}
 	sum := sha256.Sum256([]byte(tok))
@@ -254,7 +266,7 @@ func (s *Server) verifyBearer(tok string) (*principal, *authFailure) {
 	if t == nil {
 		return fail("The access token is unknown or revoked.")
 	}
-	return &principal{org: t.account.org, owner: t.account.owner}, nil
+	return &caller{org: t.account.org, owner: t.account.owner}, nil
 }
 
 // Nonces are base64 of 24 bytes, 32 characters like Atlas's: the issue
@@ -317,8 +329,8 @@ func (s *Server) digestChallenges(stale bool) []string {
 // algorithm, uri, nonce authenticity, the response hash, nonce age and the
 // nc value's freshness, in that order. No opaque is issued (Atlas sends
 // none), so none is checked.
-func (s *Server) verifyDigest(r *http.Request, header string) (*principal, *authFailure) {
-	fail := func(format string, args ...any) (*principal, *authFailure) {
+func (s *Server) verifyDigest(r *http.Request, header string) (*caller, *authFailure) {
+	fail := func(format string, args ...any) (*caller, *authFailure) {
 		return nil, s.refuse("Digest authentication failed: "+fmt.Sprintf(format, args...), false, false)
 	}
 	c, err := digest.ParseCredentials(header)
@@ -353,9 +365,9 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*principal, *auth
 	s.mu.Lock()
 	cred := s.creds[c.Username]
 	var pass string
-	var p *principal
+	var p *caller
 	if cred != nil {
-		pass, p = cred.private, &principal{org: cred.org, owner: cred.owner}
+		pass, p = cred.private, &caller{org: cred.org, owner: cred.owner}
 	}
 	s.mu.Unlock()
 	h := hashFor(alg)
@@ -426,7 +438,7 @@ func (s *Server) client(r *http.Request) (sa *serviceAccount, detail string) {
 
 // serviceForm checks method, client and form shared by both endpoints;
 // limited charges the client's token bucket once it has authenticated.
-func (s *Server) serviceForm(w http.ResponseWriter, r *http.Request, limited bool) (*serviceAccount, url.Values) {
+func (s *Server) serviceForm(w *exchange, r *http.Request, limited bool) (*serviceAccount, url.Values) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		oauthError(w, http.StatusMethodNotAllowed, "invalid_request", "Use POST.")
@@ -458,7 +470,7 @@ func (s *Server) serviceForm(w http.ResponseWriter, r *http.Request, limited boo
 	return sa, r.PostForm
 }
 
-func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveToken(w *exchange, r *http.Request) {
 	sa, form := s.serviceForm(w, r, true)
 	if sa == nil {
 		return
@@ -496,7 +508,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 
 // serveRevoke revokes a token of the authenticated client; like RFC 7009 it
 // answers 200 whether or not the token was valid.
-func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
+func (s *Server) serveRevoke(w *exchange, r *http.Request) {
 	sa, form := s.serviceForm(w, r, false)
 	if sa == nil {
 		return

@@ -44,8 +44,11 @@ func (f *faults) take() (latency time.Duration, fail int, drop bool, retryAfter 
 // error status the spec documents, or FailNext panics. n <= 0 cancels; a
 // call replaces the previous one.
 func (s *Server) FailNext(n, status int) {
-	if _, ok := situationFor(status); status < 400 || contract.MustLoad().Op.Responses.Status(status) == nil || !ok {
-		panic(fmt.Sprintf("atlastest: FailNext(%d, %d): the spec documents no such error status", n, status))
+	if status < 400 || contract.MustLoad().Op.Responses.Status(status) == nil {
+		panic(fmt.Sprintf("atlastest: FailNext(%d, %d): the spec documents no error status %d for the operation", n, status, status))
+	}
+	if _, ok := situationFor(status); !ok {
+		panic(fmt.Sprintf("atlastest: FailNext(%d, %d): internal/behavior's table has no answer with status %d: add its row", n, status, status))
 	}
 	s.faults.mu.Lock()
 	s.faults.failN, s.faults.failStatus = max(0, n), status

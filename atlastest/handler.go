@@ -2,228 +2,134 @@ package atlastest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"mime"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/atlascontract/deleteorgapikey/gen"
 	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// reqInfo travels in the context from the front handler to the operation.
-type reqInfo struct {
-	principal *principal
-	envelope  bool
-	pretty    bool
-	status    int    // the operation's answer, kept for the request log
-	drop      bool   // DropNext: close the connection instead of answering
-	authError string // why authentication failed, for the request log: Atlas's 401 does not say
-}
-
-type ctxKey struct{}
-
-// answer is what the server says, before envelope and pretty shape it.
-type answer struct {
-	row    behavior.Answer
-	body   *gen.ApiError // nil for a 204
-	header http.Header   // values known for the row's headers: rate limits, challenges
-}
-
-// atlas is the answer Atlas gives in situation s, from internal/behavior's
-// table: its status and errorCode, its detail template filled with params,
-// and params as the ApiError's parameters ([] when none, no key at all
-// where Atlas sends none).
-func atlas(s behavior.Situation, params ...any) answer {
-	row, ok := behavior.Lookup(s)
-	if !ok { // callers pass the table's own constants: a broken build, not input
-		panic(fmt.Sprintf("atlastest: situation %q is not in internal/behavior's table", s))
-	}
-	a := answer{row: row}
-	if row.ErrorCode == "" {
-		return a
-	}
-	reason, detail := http.StatusText(row.Status), fmt.Sprintf(row.Detail, params...)
-	a.body = &gen.ApiError{Error: int32(row.Status), ErrorCode: row.ErrorCode, Reason: &reason, Detail: &detail}
-	if !row.NoParameters {
-		ps := append([]any{}, params...)
-		a.body.Parameters = &ps
-	}
-	return a
-}
-
-// invalidParameter is Atlas's VALIDATION_ERROR naming the parameter, with
-// the reason in badRequestDetail.
-func invalidParameter(in, name, reason string) answer {
-	a := atlas(behavior.InvalidParameter, in, name)
-	a.body.BadRequestDetail = &gen.BadRequestDetail{Fields: &[]gen.FieldViolation{{Field: name, Description: reason}}}
-	return a
-}
-
-// noSuchResource answers a path or method this server does not serve.
-func noSuchResource(r *http.Request) answer {
-	target := r.Method + " " + r.URL.EscapedPath() // ASCII: EscapedPath escapes the rest
-	if len(target) > 100 {
-		target = target[:100] + "..."
-	}
-	return atlas(behavior.NoSuchResource, target, contract.MustLoad().Path)
-}
-
-// statusWriter remembers the status for the request log and for error
-// handlers that must not write twice; Unwrap lets DropNext hijack.
-type statusWriter struct {
+// exchange is one request as the handlers see it: the ResponseWriter they
+// write through, which notes the status for the request log and sends
+// nothing when DropNext drops the request, and what the front handler
+// learnt about it.
+type exchange struct {
 	http.ResponseWriter
-	status int
-	wrote  bool
+	status    int
+	drop      bool    // the connection is closed instead of answering
+	caller    *caller // set once authenticated
+	pretty    bool
+	envelope  bool
+	authError string // why a 401 was sent: Atlas's answer does not say
 }
 
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.status, w.wrote = code, true
+func (x *exchange) WriteHeader(code int) {
+	if x.status == 0 {
+		x.status = code
+		if !x.drop {
+			x.ResponseWriter.WriteHeader(code)
+		}
 	}
-	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.status, w.wrote = http.StatusOK, true
+func (x *exchange) Write(b []byte) (int, error) {
+	x.WriteHeader(http.StatusOK)
+	if x.drop {
+		return len(b), nil
 	}
-	return w.ResponseWriter.Write(b)
+	return x.ResponseWriter.Write(b)
 }
 
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+// queryFlags are the query parameters the server implements, by their name
+// in the spec. A flag counts when it is sent once, as true. A parameter the
+// spec documents and this map lacks fails TestEveryQueryParameterIsImplemented.
+var queryFlags = map[string]func(*exchange){
+	"envelope": func(x *exchange) { x.envelope = true },
+	"pretty":   func(x *exchange) { x.pretty = true },
+}
 
-// newHandler puts the front handler (request checks and authentication)
-// before the generated std-http and strict handlers, which call operation.
+// newHandler serves the token and revocation endpoints, and the operation
+// through the generated server once admit has let the request in.
 func (s *Server) newHandler() http.Handler {
+	api := gen.Handler(operation{s})
 	slashes := strings.Count(contract.MustLoad().Path, "/")
-	mux := http.NewServeMux()
-	// Unreachable after the front checks; there so that no path ever gets
-	// ServeMux's text/plain 404 or redirects.
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.write(w, &reqInfo{}, noSuchResource(r))
-	})
-	strict := gen.NewStrictHandlerWithOptions(operation{s}, nil, gen.StrictHTTPServerOptions{
-		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
-			s.write(w, infoFrom(r.Context()), invalidParameter("request", "request", err.Error()))
-		},
-		ResponseErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
-			if sw, ok := w.(*statusWriter); ok && sw.wrote {
-				return // the answer is on its way; nothing sensible to add
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		x := &exchange{ResponseWriter: w}
+		entry := Request{Method: r.Method, Path: clip(r.URL.EscapedPath()), Query: clip(r.URL.RawQuery), Auth: authScheme(r)}
+		defer func() {
+			entry.Status, entry.Dropped, entry.AuthError = x.status, x.drop, x.authError
+			s.record(entry) // before the client can see the answer or the lost connection
+			if x.drop {
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err != nil {
+					panic(http.ErrAbortHandler) // no hijacking (HTTP/2): abort the stream instead
+				}
+				_ = conn.Close()
 			}
-			s.write(w, infoFrom(r.Context()), atlas(behavior.ServerError))
-		},
-	})
-	api := gen.HandlerWithOptions(strict, gen.StdHTTPServerOptions{
-		BaseRouter: mux,
-		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
-			field := "request"
-			if pe := (*gen.InvalidParamFormatError)(nil); errors.As(err, &pe) {
-				field = pe.ParamName
+		}()
+		switch r.URL.Path {
+		case contract.TokenPath():
+			s.serveToken(x, r)
+		case contract.RevokePath():
+			s.serveRevoke(x, r)
+		default:
+			if s.admit(x, r, slashes) {
+				api.ServeHTTP(x, r)
 			}
-			s.write(w, infoFrom(r.Context()), invalidParameter("path", field, err.Error()))
-		},
+		}
 	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, api, slashes) })
 }
 
-func infoFrom(ctx context.Context) *reqInfo {
-	if info, ok := ctx.Value(ctxKey{}).(*reqInfo); ok {
-		return info
-	}
-	return &reqInfo{}
-}
-
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, api http.Handler, slashes int) {
-	sw := &statusWriter{ResponseWriter: w}
-	info := &reqInfo{}
-	entry := Request{Method: r.Method, Path: clip(r.URL.EscapedPath()), Query: clip(r.URL.RawQuery), Auth: authScheme(r)}
-	var dropped net.Conn
-	defer func() {
-		p := recover()
-		if p != nil && p != http.ErrAbortHandler && !sw.wrote {
-			s.write(sw, info, atlas(behavior.ServerError))
-			p = nil
-		}
-		entry.Status, entry.Dropped, entry.AuthError = sw.status, info.drop, info.authError
-		if info.drop {
-			entry.Status = info.status
-		}
-		s.record(entry) // before the client can see the answer or the lost connection
-		if dropped != nil {
-			_ = dropped.Close()
-		}
-		if p != nil {
-			panic(http.ErrAbortHandler) // half an answer, or an abort: drop the connection quietly
-		}
-	}()
-
-	switch r.URL.Path {
-	case contract.TokenPath():
-		s.serveToken(sw, r)
-		return
-	case contract.RevokePath():
-		s.serveRevoke(sw, r)
-		return
-	}
-	r, ok := s.admit(sw, r, info, slashes)
-	if !ok {
-		return
-	}
-	api.ServeHTTP(sw, r)
-	if info.drop {
-		conn, _, err := http.NewResponseController(sw).Hijack()
-		if err != nil {
-			panic(http.ErrAbortHandler) // no hijacking (HTTP/2): abort the stream instead
-		}
-		dropped = conn // closed once the request is logged
-	}
-}
-
-// admit runs the checks the generated server does not, in doc.go's order:
-// the path must fit the template exactly, the method must be DELETE, the
-// ids and flags must fit the spec (contract.CheckRequest), the caller must
-// authenticate, and Accept must name a resource version.
-func (s *Server) admit(w http.ResponseWriter, r *http.Request, info *reqInfo, slashes int) (*http.Request, bool) {
+// admit runs the checks before the operation, in doc.go's order: the path
+// must fit the template, the method must be DELETE, the ids and flags must
+// fit the spec, the caller must authenticate, and Accept must name a
+// resource version.
+func (s *Server) admit(x *exchange, r *http.Request, slashes int) bool {
 	q := r.URL.Query()
-	info.pretty = len(q["pretty"]) == 1 && q["pretty"][0] == "true"
+	for name, set := range queryFlags {
+		if vs := q[name]; len(vs) == 1 && vs[0] == "true" {
+			set(x)
+		}
+	}
 	_, err := contract.CheckRequest(r)
 	var pe *contract.ParamError
-	errors.As(err, &pe)
+	errors.As(err, &pe) // CheckRequest's only error type
 	switch {
-	case strings.Count(r.URL.EscapedPath(), "/") != slashes || pe != nil && pe.Name == "path":
-		s.write(w, info, noSuchResource(r))
-	case r.Method != http.MethodDelete:
-		// 404, not 405: the spec documents no 405, and every answer must fit it.
-		s.write(w, info, noSuchResource(r))
+	case strings.Count(r.URL.EscapedPath(), "/") != slashes || pe != nil && pe.Name == "path" || r.Method != http.MethodDelete:
+		target := r.Method + " " + r.URL.EscapedPath() // ASCII: EscapedPath escapes the rest
+		if len(target) > 100 {
+			target = target[:100] + "..."
+		}
+		s.write(x, s.answer(behavior.NoSuchResource, nil, target, contract.MustLoad().Path))
 	case pe != nil:
-		s.write(w, info, invalidParameter(pe.In, pe.Name, pe.Reason))
-	case err != nil:
-		s.write(w, info, invalidParameter("query", "query", err.Error()))
+		a := s.answer(behavior.InvalidParameter, nil, pe.In, pe.Name)
+		a.field = &gen.FieldViolation{Field: pe.Name, Description: pe.Reason}
+		s.write(x, a)
 	default:
-		p, fail := s.authenticate(r)
+		c, fail := s.authenticate(r)
 		if fail != nil {
-			info.authError = fail.detail
-			s.write(w, info, s.unauthorized(fail))
-			return r, false
+			x.authError = fail.detail
+			s.write(x, s.unauthorized(fail))
+			return false
 		}
-		info.principal = p
-		info.envelope = q.Get("envelope") == "true"
+		x.caller = c
 		if !acceptsVersion(r.Header) {
-			s.write(w, info, atlas(behavior.InvalidVersion))
-			return r, false
+			s.write(x, s.answer(behavior.InvalidVersion, nil))
+			return false
 		}
-		return r.WithContext(context.WithValue(r.Context(), ctxKey{}, info)), true
+		return true
 	}
-	return r, false
+	return false
 }
 
 // acceptsVersion: some media range in Accept is
@@ -231,11 +137,12 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, info *reqInfo, sl
 // with a real date on or after the spec's resource version. Atlas refuses a
 // missing or unversioned Accept (reported) and serves later dates (recorded).
 func acceptsVersion(h http.Header) bool {
+	prefix, suffix, _ := strings.Cut(contract.AcceptHeader(), contract.APIVersion())
 	for _, v := range h.Values("Accept") {
 		for _, mediaRange := range strings.Split(v, ",") {
 			mt, params, err := mime.ParseMediaType(mediaRange)
-			date, versioned := strings.CutPrefix(mt, "application/vnd.atlas.")
-			date, plusJSON := strings.CutSuffix(date, "+json")
+			date, versioned := strings.CutPrefix(mt, prefix)
+			date, plusJSON := strings.CutSuffix(date, suffix)
 			if err != nil || !versioned || !plusJSON || params["q"] != "" && strings.Trim(params["q"], "0.") == "" {
 				continue
 			}
@@ -247,148 +154,116 @@ func acceptsVersion(h http.Header) bool {
 	return false
 }
 
-// unauthorized is Atlas's 401 with the challenges f asks for.
-func (s *Server) unauthorized(f *authFailure) answer {
-	a := atlas(behavior.Unauthenticated)
-	a.header = http.Header{}
-	if f.digest {
-		a.header[behavior.WWWAuthenticate] = s.digestChallenges(f.stale)
-	}
-	if f.bearer {
-		c := fmt.Sprintf("Bearer realm=%q", Realm)
-		if f.bearerError {
-			c += fmt.Sprintf(", error=\"invalid_token\", error_description=%q", f.detail)
-		}
-		a.header.Add(behavior.WWWAuthenticate, c)
-	}
-	return a
-}
-
 func authScheme(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return "none"
-	}
-	scheme, _, _ := strings.Cut(h, " ")
+	scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	switch scheme = strings.ToLower(scheme); scheme {
+	case "":
+		return "none"
 	case "digest", "bearer", "basic":
 		return scheme
 	}
 	return "other"
 }
 
-// operation implements the generated strict server interface; the front
-// handler has authenticated the caller and put a reqInfo in the context.
+// operation implements the generated server interface. The front handler
+// has admitted the request and passes its *exchange as the ResponseWriter.
 type operation struct{ s *Server }
 
-var _ gen.StrictServerInterface = operation{}
-
-func (op operation) DeleteOrgApiKey(ctx context.Context, req gen.DeleteOrgApiKeyRequestObject) (gen.DeleteOrgApiKeyResponseObject, error) {
-	info := infoFrom(ctx)
-	if info.principal == nil {
-		return nil, errors.New("the operation was reached without authentication")
-	}
-	a := op.s.deleteOrgAPIKey(ctx, info, req)
-	info.status = a.row.Status
-	if info.drop {
-		return nil, nil // the front handler closes the connection: the answer is lost
-	}
-	return op.s.respond(info, a), nil
-}
-
-// deleteOrgAPIKey is the operation proper, after authentication: faults,
-// organization, role, rate limit, key. The role comes before the bucket so
-// that only authorized requests spend it: nobody else can turn an
-// organization's owner away with 429s.
-func (s *Server) deleteOrgAPIKey(ctx context.Context, info *reqInfo, req gen.DeleteOrgApiKeyRequestObject) answer {
+// DeleteOrgApiKey runs, in order: faults, the organization, the role, the
+// rate limit and the key. The role comes before the bucket so that only
+// authorized requests spend it: nobody else can turn an owner away with 429s.
+func (op operation) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request, orgID gen.OrgId, keyID gen.ApiUserId, _ gen.DeleteOrgApiKeyParams) {
+	s, x := op.s, w.(*exchange)
 	latency, fail, drop, retryAfter := s.faults.take()
 	if latency > 0 {
 		t := time.NewTimer(latency)
 		select {
 		case <-t.C:
-		case <-ctx.Done():
+		case <-r.Context().Done():
 			t.Stop()
 			panic(http.ErrAbortHandler) // the client left: no answer, no state change
 		}
 	}
-	o := s.orgs[req.OrgId]
-	now := s.cfg.now()
-	if fail != 0 {
-		return s.injected(fail, o, req, now, retryAfter)
+	o, now := s.orgs[orgID], s.cfg.now()
+	var lim *rate.Limiter
+	if o != nil {
+		lim = o.limiter
 	}
-	info.drop = drop
-	if o == nil {
-		a := atlas(behavior.OrgNotFound, req.OrgId)
-		a.header = s.bucket(nil, now, false)
-		return a
-	}
-	if info.principal.org != o || !info.principal.owner {
-		a := atlas(behavior.NotOwner, req.OrgId)
-		a.header = s.bucket(o, now, false)
-		return a
-	}
-	limits := s.bucket(o, now, true)
-	var a answer
+	authorized := fail == 0 && o != nil && x.caller.org == o && x.caller.owner
+	h, ok := limits(s.cfg.ops, lim, now, authorized)
+	sit := behavior.Removed
 	switch {
-	case limits.Get(behavior.RetryAfter) != "":
-		a = atlas(behavior.RateLimited)
-	case !s.deleteKey(o, req.ApiUserId):
-		a = atlas(behavior.KeyNotFound, req.ApiUserId)
-	default:
-		a = atlas(behavior.Removed)
+	case fail != 0:
+		sit, _ = situationFor(fail) // FailNext accepted only statuses the table has
+		s.write(x, s.injected(sit, h, retryAfter, about(sit, orgID, keyID)...))
+		return
+	case o == nil:
+		sit = behavior.OrgNotFound
+	case !authorized:
+		sit = behavior.NotOwner
+	case !ok:
+		sit = behavior.RateLimited
+	case !s.deleteKey(o, keyID):
+		sit = behavior.KeyNotFound
 	}
-	a.header = limits
-	return a
+	x.drop = drop
+	s.write(x, s.answer(sit, h, about(sit, orgID, keyID)...))
 }
 
-// bucket reads an organization's rate-limit bucket as headers, spending one
-// request when spend is set; Retry-After is set when the bucket had none to
-// spend. An unknown organization (o nil) reads as a full bucket.
-func (s *Server) bucket(o *org, now time.Time, spend bool) http.Header {
-	h := http.Header{}
-	h.Set(behavior.RateLimitLimit, strconv.Itoa(s.cfg.capacity))
-	if o == nil {
-		h.Set(behavior.RateLimitRemaining, strconv.Itoa(s.cfg.capacity))
-		return h
-	}
-	if spend {
-		r := o.limiter.ReserveN(now, 1)
-		if delay := r.DelayFrom(now); delay > 0 {
-			r.CancelAt(now)
-			h.Set(behavior.RetryAfter, strconv.Itoa(int(math.Ceil(delay.Seconds()))))
-		}
-	}
-	h.Set(behavior.RateLimitRemaining, strconv.Itoa(max(0, int(o.limiter.TokensAt(now)))))
-	return h
-}
-
-// injected is the answer FailNext asked for: the first row of the behavior
-// table with that status, naming the request's ids where its detail does.
-func (s *Server) injected(status int, o *org, req gen.DeleteOrgApiKeyRequestObject, now time.Time, retryAfter time.Duration) answer {
-	sit, _ := situationFor(status) // FailNext accepted only statuses the table has
-	var params []any
+// about is what the operation's answers name in their detail and
+// parameters: the key, or the organization.
+func about(sit behavior.Situation, orgID, keyID string) []any {
 	switch sit {
 	case behavior.KeyNotFound:
-		params = []any{req.ApiUserId}
+		return []any{keyID}
 	case behavior.NotOwner, behavior.OrgNotFound:
-		params = []any{req.OrgId}
+		return []any{orgID}
 	}
-	a := atlas(sit, params...)
-	switch sit {
-	case behavior.Unauthenticated:
-		a = s.unauthorized(s.refuse("Injected by FailNext.", false, false))
-	case behavior.RateLimited:
-		a.header = http.Header{}
-		a.header.Set(behavior.RateLimitLimit, strconv.Itoa(s.cfg.capacity))
-		a.header.Set(behavior.RateLimitRemaining, "0")
-		if retryAfter < 0 {
-			retryAfter = s.cfg.per / time.Duration(s.cfg.refill)
+	return nil
+}
+
+// limits reads a bucket holding b as rate-limit headers, spending one
+// request when spend is set; ok is false, and Retry-After set, when there
+// was none to spend. A nil bucket (an unknown organization) reads as full.
+func limits(b contract.Budget, lim *rate.Limiter, now time.Time, spend bool) (h http.Header, ok bool) {
+	h, ok = http.Header{}, true
+	h.Set(behavior.RateLimitLimit, strconv.Itoa(b.Capacity))
+	remaining := b.Capacity
+	if lim != nil && spend {
+		r := lim.ReserveN(now, 1)
+		if delay := r.DelayFrom(now); delay > 0 {
+			r.CancelAt(now)
+			h.Set(behavior.RetryAfter, seconds(delay))
+			ok = false
 		}
-		a.header.Set(behavior.RetryAfter, strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
-	default:
-		a.header = s.bucket(o, now, false)
 	}
-	return a
+	if lim != nil {
+		remaining = max(0, int(lim.TokensAt(now)))
+	}
+	h.Set(behavior.RateLimitRemaining, strconv.Itoa(remaining))
+	return h, ok
+}
+
+// seconds is d in whole seconds, rounded up, as Retry-After counts.
+func seconds(d time.Duration) string { return strconv.Itoa(int(math.Ceil(d.Seconds()))) }
+
+// injected is the answer FailNext asked for in situation sit: with the
+// endpoint's rate-limit headers h, a 429 also shows an empty bucket and
+// Retry-After, and a 401 carries the challenges.
+func (s *Server) injected(sit behavior.Situation, h http.Header, retryAfter time.Duration, params ...any) answer {
+	switch a := s.answer(sit, h, params...); a.row.Status {
+	case http.StatusUnauthorized:
+		return s.unauthorized(&authFailure{detail: "Injected by FailNext."})
+	case http.StatusTooManyRequests:
+		if retryAfter < 0 {
+			retryAfter = s.cfg.ops.Period / time.Duration(s.cfg.ops.Refill)
+		}
+		h.Set(behavior.RateLimitRemaining, "0")
+		h.Set(behavior.RetryAfter, seconds(retryAfter))
+		return a
+	default:
+		return a
+	}
 }
 
 // situationFor is the first situation in the behavior table answered with
@@ -402,119 +277,80 @@ func situationFor(status int) (behavior.Situation, bool) {
 	return "", false
 }
 
-// respond turns an answer into the generated response type for its status,
-// with the headers its table row names, or into the 200 ApiEnvelope when
-// envelope=true (401 challenges excepted: clients answer them by status).
-func (s *Server) respond(info *reqInfo, a answer) gen.DeleteOrgApiKeyResponseObject {
-	row := a.row
-	out := shaped{header: http.Header{}, contentType: row.ContentType, pretty: info.pretty || row.Pretty}
-	for _, name := range row.Headers {
-		if name == behavior.XErrorCode {
-			out.header.Set(name, row.ErrorCode)
-		} else if vs := a.header.Values(name); len(vs) > 0 {
-			out.header[name] = vs
-		}
-	}
-	var body gen.ApiError
-	if a.body != nil {
-		body = *a.body
-	}
-	switch status := row.Status; {
-	case info.envelope && status != http.StatusUnauthorized:
-		env := gen.DeleteOrgApiKey200JSONResponse{Status: int32(status)}
-		if a.body != nil {
-			var content map[string]any
-			b, _ := json.Marshal(a.body) // plain structs of strings and ints: cannot fail
-			_ = json.Unmarshal(b, &content)
-			env.Content = &content
-		}
-		envelope, _ := behavior.Lookup(behavior.Enveloped)
-		out.inner, out.contentType = env, envelope.ContentType
-	case status == http.StatusNoContent:
-		out.inner = gen.DeleteOrgApiKey204Response{}
-	case status == http.StatusBadRequest:
-		out.inner = gen.DeleteOrgApiKey400JSONResponse{BadRequestJSONResponse: gen.BadRequestJSONResponse{Body: body}}
-	case status == http.StatusUnauthorized:
-		out.inner = unauthorizedBody{Error: body.Error, Reason: *body.Reason, Detail: *body.Detail, ErrorCode: body.ErrorCode}
-	case status == http.StatusForbidden:
-		out.inner = gen.DeleteOrgApiKey403JSONResponse{ForbiddenJSONResponse: gen.ForbiddenJSONResponse{Body: body}}
-	case status == http.StatusNotFound:
-		out.inner = gen.DeleteOrgApiKey404JSONResponse{NotFoundJSONResponse: gen.NotFoundJSONResponse{Body: body}}
-	case status == http.StatusNotAcceptable:
-		out.inner = gen.DeleteOrgApiKey406JSONResponse{NotAcceptableJSONResponse: gen.NotAcceptableJSONResponse{Body: body}}
-	case status == http.StatusTooManyRequests:
-		out.inner = gen.DeleteOrgApiKey429JSONResponse{TooManyRequestsJSONResponse: gen.TooManyRequestsJSONResponse{Body: body}}
-	case status == http.StatusInternalServerError:
-		out.inner = gen.DeleteOrgApiKey500JSONResponse{InternalServerErrorJSONResponse: gen.InternalServerErrorJSONResponse{Body: body}}
-	default: // a status added to the table but not here; TestFailNextEveryDocumentedStatus names it
-		return s.respond(info, atlas(behavior.ServerError))
-	}
-	return out
+// answer is what the server says: a row of internal/behavior's table, the
+// values its detail template takes (also the ApiError's parameters), and
+// values for the headers the row lists.
+type answer struct {
+	row    behavior.Answer
+	params []any
+	header http.Header
+	field  *gen.FieldViolation // the parameter a VALIDATION_ERROR names
+}
+
+func (s *Server) answer(sit behavior.Situation, h http.Header, params ...any) answer {
+	return answer{row: s.rows[sit], params: params, header: h}
 }
 
 // unauthorizedBody is Atlas's 401 body, its keys in Atlas's order
-// (recorded): the generated type would sort them and add none.
+// (recorded); the generated ApiError would sort them.
 type unauthorizedBody struct {
-	Error     int32  `json:"error"`
+	Error     int    `json:"error"`
 	Reason    string `json:"reason"`
 	Detail    string `json:"detail"`
 	ErrorCode string `json:"errorCode"`
 }
 
-func (b unauthorizedBody) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
-	body, _ := json.Marshal(b) // strings and an int: cannot fail
-	w.Header().Set(behavior.ContentType, "application/json")
-	w.WriteHeader(http.StatusUnauthorized)
-	_, err := w.Write(body)
-	return err
-}
-
-// write sends an answer outside the strict handler (checks, 401s, errors)
-// through the same generated response types.
-func (s *Server) write(w http.ResponseWriter, info *reqInfo, a answer) {
-	_ = s.respond(info, a).VisitDeleteOrgApiKeyResponse(w) // a write error means the client is gone
-}
-
-// shaped adds what the generated types do not carry (the table's headers,
-// several WWW-Authenticate values, the 204's content type) and prints the
-// body as Atlas does: compact, or in its pretty style.
-type shaped struct {
-	inner       gen.DeleteOrgApiKeyResponseObject
-	header      http.Header
-	contentType string
-	pretty      bool
-}
-
-func (r shaped) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
-	for k, vs := range r.header {
-		w.Header()[k] = vs
+// write sends a with its row's status, content type and headers, and its
+// ApiError for an error; envelope=true wraps what comes after
+// authentication, 401s excepted, and pretty=true prints as Atlas does.
+func (s *Server) write(x *exchange, a answer) {
+	row, status := a.row, a.row.Status
+	h := x.Header()
+	for _, name := range row.Headers {
+		if name == behavior.XErrorCode {
+			h.Set(name, row.ErrorCode)
+		} else if vs := a.header[name]; len(vs) > 0 {
+			h[name] = vs
+		}
 	}
-	w.Header().Set(behavior.ContentType, r.contentType)
-	buf := &bufferWriter{header: w.Header(), status: http.StatusOK}
-	if err := r.inner.VisitDeleteOrgApiKeyResponse(buf); err != nil {
-		return err
+	h.Set(behavior.ContentType, row.ContentType)
+	var body any
+	reason, detail := http.StatusText(status), fmt.Sprintf(row.Detail, a.params...)
+	switch {
+	case row.ErrorCode == "":
+	case row.Situation == behavior.Unauthenticated:
+		body = unauthorizedBody{status, reason, detail, row.ErrorCode}
+	default:
+		e := gen.ApiError{Error: int32(status), ErrorCode: row.ErrorCode, Reason: &reason, Detail: &detail}
+		if !row.NoParameters {
+			ps := append([]any{}, a.params...) // [] when none
+			e.Parameters = &ps
+		}
+		if a.field != nil {
+			e.BadRequestDetail = &gen.BadRequestDetail{Fields: &[]gen.FieldViolation{*a.field}}
+		}
+		body = e
 	}
-	body := bytes.TrimSuffix(buf.body.Bytes(), []byte("\n")) // the encoder's; Atlas ends with the brace
-	if r.pretty {
-		body = jackson(body)
+	if x.envelope && x.caller != nil && status != http.StatusUnauthorized {
+		env := gen.ApiEnvelope{Status: int32(status)}
+		if body != nil {
+			var content map[string]any
+			b, _ := json.Marshal(body) // strings and numbers: cannot fail
+			_ = json.Unmarshal(b, &content)
+			env.Content = &content
+		}
+		body, status = env, http.StatusOK
+		h.Set(behavior.ContentType, s.rows[behavior.Enveloped].ContentType)
 	}
-	w.WriteHeader(buf.status)
-	if len(body) == 0 {
-		return nil
+	x.WriteHeader(status)
+	if body != nil {
+		b, _ := json.Marshal(body)
+		if x.pretty || row.Pretty {
+			b = jackson(b)
+		}
+		_, _ = x.Write(b) // a write error means the client is gone
 	}
-	_, err := w.Write(body)
-	return err
 }
-
-type bufferWriter struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (b *bufferWriter) Header() http.Header         { return b.header }
-func (b *bufferWriter) WriteHeader(code int)        { b.status = code }
-func (b *bufferWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
 
 // jackson re-prints compact JSON as Atlas pretty-prints it (Jackson's
 // default printer, recorded on the 401): objects one "key" : value a line,

@@ -3,8 +3,10 @@ package atlastest_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -317,14 +319,39 @@ func TestFailNext(t *testing.T) {
 	wantStatus(t, resp, body, http.StatusNoContent)
 
 	for _, status := range []int{204, 302, 409, 503} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("FailNext(1, %d) did not panic", status)
-				}
-			}()
-			srv.FailNext(1, status)
-		}()
+		if p := panicOf(func() { srv.FailNext(1, status) }); !strings.HasPrefix(fmt.Sprint(p), "atlastest: FailNext") {
+			t.Errorf("FailNext(1, %d): panic %v, want one saying the spec documents no such status", status, p)
+		}
+	}
+}
+
+// panicOf runs f and returns what it panicked with, nil if nothing.
+func panicOf(f func()) (p any) {
+	defer func() { p = recover() }()
+	f()
+	return nil
+}
+
+// TestEveryQueryParameterIsImplemented: every parameter the spec documents
+// is one the server implements, so none is silently ignored; the message
+// says where to add it.
+func TestEveryQueryParameterIsImplemented(t *testing.T) {
+	flags := atlastest.QueryFlags()
+	documented := 0
+	for _, p := range contract.MustLoad().Op.Parameters {
+		switch name := p.Value.Name; p.Value.In {
+		case "path": // arguments of the generated server's method: the compiler checks them
+		case "query":
+			documented++
+			if !slices.Contains(flags, name) {
+				t.Errorf("the spec documents query parameter %q, which atlastest does not implement: add it to queryFlags in atlastest/handler.go", name)
+			}
+		default:
+			t.Errorf("the spec documents %s parameter %q, which atlastest does not implement", p.Value.In, name)
+		}
+	}
+	if documented != len(flags) {
+		t.Errorf("atlastest implements query parameters %v; the spec documents %d", flags, documented)
 	}
 }
 
@@ -350,7 +377,10 @@ func TestFailNextEveryDocumentedStatus(t *testing.T) {
 				break
 			}
 		}
-		srv.FailNext(1, status)
+		if p := panicOf(func() { srv.FailNext(1, status) }); p != nil {
+			t.Errorf("the spec documents %d, but FailNext refuses it: %v", status, p)
+			continue
+		}
 		resp, body := del(t, client, opURL(srv, org, key, ""))
 		var params []any
 		switch row.Situation {

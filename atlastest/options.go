@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/authedit"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 // Org seeds an organization of your own with [WithOrg].
@@ -64,9 +65,8 @@ type config struct {
 	orgs     []Org
 	seedKeys int
 	seed     uint64
-	capacity int
-	refill   int
-	per      time.Duration
+	ops      contract.Budget // each organization's bucket
+	tokens   contract.Budget // each service account's token requests
 	tokenTTL time.Duration
 	nonceTTL time.Duration
 	algs     []string
@@ -74,21 +74,17 @@ type config struct {
 
 	bearerChallenge bool             // WithBearerChallenge
 	now             func() time.Time // WithClock
-	tokenLimit      int              // WithTokenRateLimit: requests per tokenPer and client
-	tokenPer        time.Duration
 }
 
 func defaultConfig() config {
-	tokenLimit, tokenPer := specTokenLimit() // Atlas: per client, 50 a minute
 	return config{
 		seed:     1,
-		capacity: 500, refill: 250, per: time.Minute, // Atlas: per organization, 500 then 250 a minute
+		ops:      contract.OperationBudget(),
+		tokens:   contract.TokenBudget(),
 		tokenTTL: time.Hour,
 		nonceTTL: 5 * time.Minute,
 		algs:     []string{"MD5"}, // Atlas offers one MD5 challenge (recorded, testdata/atlas/unauthenticated.http)
 		now:      time.Now,
-
-		tokenLimit: tokenLimit, tokenPer: tokenPer,
 	}
 }
 
@@ -112,13 +108,14 @@ func WithSeedKeys(n int) Option {
 func WithSeed(seed uint64) Option { return func(c *config) { c.seed = seed } }
 
 // WithRateLimit sets every organization's bucket: it holds capacity requests
-// and regains refill of them per period (default 500, 250 per minute).
+// and regains refill of them per period (default: the spec's, as Atlas:
+// 500, and 250 a minute).
 func WithRateLimit(capacity, refill int, per time.Duration) Option {
 	return func(c *config) {
 		if capacity < 1 || refill < 1 || per <= 0 {
 			panic(fmt.Sprintf("atlastest: WithRateLimit(%d, %d, %v): all must be positive", capacity, refill, per))
 		}
-		c.capacity, c.refill, c.per = capacity, refill, per
+		c.ops = contract.Budget{Capacity: capacity, Refill: refill, Period: per}
 	}
 }
 

@@ -9,9 +9,10 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 )
 
 // Server is a reference Atlas server. The zero value is not usable: build one
@@ -45,6 +46,7 @@ type Server struct {
 
 	auth   authState
 	faults faults
+	rows   map[behavior.Situation]behavior.Answer // internal/behavior's table
 
 	logMu sync.Mutex
 	log   []Request
@@ -97,8 +99,12 @@ func New(opts ...Option) *Server {
 		accounts:  map[string]*serviceAccount{},
 		creds:     map[string]*credential{},
 		credByKey: map[string]string{},
+		rows:      map[behavior.Situation]behavior.Answer{},
 	}
 	s.auth.init()
+	for _, a := range behavior.Table() {
+		s.rows[a.Situation] = a
+	}
 	s.faults.retryAfter = -1 // derived from the rate settings
 	s.ids = newIDGen(cfg.seed)
 	s.seedDefault(s.ids)
@@ -283,8 +289,7 @@ func (s *Server) idTaken(v string) bool {
 }
 
 func (s *Server) newOrg(oid string, keys int) *org {
-	lim := rate.NewLimiter(rate.Every(s.cfg.per/time.Duration(s.cfg.refill)), s.cfg.capacity)
-	o := &org{id: oid, keys: make(map[string]struct{}, keys), limiter: lim}
+	o := &org{id: oid, keys: make(map[string]struct{}, keys), limiter: newLimiter(s.cfg.ops)}
 	s.orgs[oid] = o
 	return o
 }

@@ -10,20 +10,20 @@ import (
 )
 
 // tokenCall posts form to the token or revoke endpoint as account id/secret,
-// straight to the handler: no network, no request log.
-func tokenCall(s *Server, serve func(http.ResponseWriter, *http.Request), path, id, secret, form string) *httptest.ResponseRecorder {
+// straight to the handler: no network.
+func tokenCall(s *Server, path, id, secret, form string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	serve(rec, req)
+	s.Handler().ServeHTTP(rec, req)
 	return rec
 }
 
 func issueToken(t *testing.T, s *Server) string {
 	t.Helper()
 	o := s.Owner()
-	rec := tokenCall(s, s.serveToken, "/api/oauth/token", o.ClientID, o.ClientSecret, "grant_type=client_credentials")
+	rec := tokenCall(s, "/api/oauth/token", o.ClientID, o.ClientSecret, "grant_type=client_credentials")
 	tok, ok := strings.CutPrefix(rec.Body.String(), `{"access_token":"`)
 	tok, _, _ = strings.Cut(tok, `"`)
 	if rec.Code != http.StatusOK || !ok || tok == "" {
@@ -35,7 +35,7 @@ func issueToken(t *testing.T, s *Server) string {
 func revokeToken(t *testing.T, s *Server, tok string) {
 	t.Helper()
 	o := s.Owner()
-	if rec := tokenCall(s, s.serveRevoke, "/api/oauth/revoke", o.ClientID, o.ClientSecret, "token="+tok); rec.Code != http.StatusOK {
+	if rec := tokenCall(s, "/api/oauth/revoke", o.ClientID, o.ClientSecret, "token="+tok); rec.Code != http.StatusOK {
 		t.Fatalf("revoke: %d %s", rec.Code, rec.Body)
 	}
 }
