@@ -9,21 +9,14 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"hash"
-	"maps"
-	"math"
-	"mime"
 	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/icholy/digest"
-	"golang.org/x/time/rate"
 
 	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 )
@@ -151,16 +144,12 @@ type authState struct {
 	nonceQ expiryQueue[string]
 	tokens map[[32]byte]*token // by SHA-256 of the token: lookups leak no timing about the secret
 	tokenQ expiryQueue[[32]byte]
-	// tokenLimits are the token endpoint's buckets, one per client that
-	// authenticated there (see chargeToken).
-	tokenLimits map[*serviceAccount]*rate.Limiter
 }
 
 func (a *authState) init() {
 	_, _ = rand.Read(a.nonceKey[:])
 	a.nonces = map[string]*ncWindow{}
 	a.tokens = map[[32]byte]*token{}
-	a.tokenLimits = map[*serviceAccount]*rate.Limiter{}
 }
 
 func hashFor(alg string) func() hash.Hash {
@@ -397,135 +386,4 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*caller, *authFai
 		return fail("nonce count %08x was already used with this nonce.", c.Nc)
 	}
 	return p, nil
-}
-
-// --- service-account endpoints (RFC 6749 client credentials, RFC 7009) ---
-
-func oauthError(w http.ResponseWriter, status int, code, description string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", Realm))
-	}
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": description})
-}
-
-// client authenticates a service account by HTTP Basic, whose id and secret
-// are form-encoded first (RFC 6749 section 2.3.1); detail says why not,
-// without telling an unknown id from a wrong secret.
-func (s *Server) client(r *http.Request) (sa *serviceAccount, detail string) {
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		return nil, "Client authentication failed: send the client id and secret in HTTP Basic."
-	}
-	if v, err := url.QueryUnescape(id); err == nil {
-		id = v
-	}
-	if v, err := url.QueryUnescape(secret); err == nil {
-		secret = v
-	}
-	sa = s.accounts[id]
-	want := "\x00no such client" // compare anyway: no timing difference for unknown ids
-	if sa != nil {
-		want = sa.secret
-	}
-	if subtle.ConstantTimeCompare([]byte(secret), []byte(want)) != 1 || sa == nil {
-		return nil, "Client authentication failed: the client id or secret is wrong."
-	}
-	return sa, ""
-}
-
-// serviceForm checks method, client and form shared by both endpoints;
-// limited charges the client's token bucket once it has authenticated.
-func (s *Server) serviceForm(w *exchange, r *http.Request, limited bool) (*serviceAccount, url.Values) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		oauthError(w, http.StatusMethodNotAllowed, "invalid_request", "Use POST.")
-		return nil, nil
-	}
-	sa, detail := s.client(r)
-	if sa == nil {
-		oauthError(w, http.StatusUnauthorized, "invalid_client", detail)
-		return nil, nil
-	}
-	if limited && !s.chargeToken(w, sa) {
-		return nil, nil
-	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
-		oauthError(w, http.StatusBadRequest, "invalid_request", "Form-encoded body required: send Content-Type application/x-www-form-urlencoded.")
-		return nil, nil
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		oauthError(w, http.StatusBadRequest, "invalid_request", "The form does not parse, or is over 64 KB.")
-		return nil, nil
-	}
-	for _, k := range slices.Sorted(maps.Keys(r.Form)) { // query and body: RFC 6749 section 3.1
-		if len(r.Form[k]) > 1 {
-			oauthError(w, http.StatusBadRequest, "invalid_request", fmt.Sprintf("Parameter %.40q is sent more than once.", k))
-			return nil, nil
-		}
-	}
-	return sa, r.PostForm
-}
-
-func (s *Server) serveToken(w *exchange, r *http.Request) {
-	sa, form := s.serviceForm(w, r, true)
-	if sa == nil {
-		return
-	}
-	switch gt := form.Get("grant_type"); gt {
-	case "client_credentials":
-	case "":
-		oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type is required.") // RFC 6749 §5.2
-		return
-	default:
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be client_credentials.")
-		return
-	}
-	var raw [32]byte
-	_, _ = rand.Read(raw[:])
-	tok := base64.RawURLEncoding.EncodeToString(raw[:])
-	sum := sha256.Sum256([]byte(tok))
-	now := s.cfg.now()
-	a := &s.auth
-	a.mu.Lock()
-	a.tokenQ.purge(now, func() bool { return len(a.tokens) >= maxTokens }, func(k [32]byte) { delete(a.tokens, k) })
-	a.tokens[sum] = &token{account: sa, expires: now.Add(s.cfg.tokenTTL)}
-	a.tokenQ.push(sum, now.Add(s.cfg.tokenTTL))
-	a.mu.Unlock()
-
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store") // RFC 6749 §5.1: both
-	w.Header().Set("Pragma", "no-cache")
-	_ = json.NewEncoder(w).Encode(struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-		ExpiresIn   int    `json:"expires_in"`
-	}{tok, "Bearer", int(math.Ceil(s.cfg.tokenTTL.Seconds()))})
-}
-
-// serveRevoke revokes a token of the authenticated client; like RFC 7009 it
-// answers 200 whether or not the token was valid.
-func (s *Server) serveRevoke(w *exchange, r *http.Request) {
-	sa, form := s.serviceForm(w, r, false)
-	if sa == nil {
-		return
-	}
-	tok := form.Get("token")
-	if tok == "" {
-		oauthError(w, http.StatusBadRequest, "invalid_request", "token is required.")
-		return
-	}
-	sum := sha256.Sum256([]byte(tok))
-	a := &s.auth
-	a.mu.Lock()
-	if t := a.tokens[sum]; t != nil && t.account == sa {
-		delete(a.tokens, sum)
-		a.tokenQ.prune(len(a.tokens), func(k [32]byte) bool { return a.tokens[k] != nil })
-	}
-	a.mu.Unlock()
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
 }

@@ -2,84 +2,168 @@ package atlastest
 
 import (
 	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// faults are scripted by a test and applied to authenticated operation
-// requests in arrival order; the token endpoints are never faulted.
-type faults struct {
+// Faults scripts one endpoint's failures: the operation's through the
+// Server's own FailNext, DropNext, SetLatency and SetRetryAfter, the token
+// and revocation endpoints' through [Server.TokenEndpoint] and
+// [Server.RevokeEndpoint]. They apply, in arrival order, to requests whose
+// caller authenticated (the operation's also named a resource version).
+type Faults struct {
+	where    string
+	statuses map[int]behavior.Situation // what FailNext may send; "": no table row yet
+	budget   contract.Budget            // the limit an injected 429 names
+
 	mu         sync.Mutex
 	failN      int
-	failStatus int
+	fail       behavior.Situation
 	dropN      int
 	latency    time.Duration
-	retryAfter time.Duration // of injected 429s; < 0: derived from the rate settings
+	retryAfter time.Duration // < 0: the time the bucket takes to regain one request
 }
 
-// take consumes this request's faults: a FailNext answer wins over DropNext.
-func (f *faults) take() (latency time.Duration, fail int, drop bool, retryAfter time.Duration) {
+func newFaults(where string, budget contract.Budget, statuses map[int]behavior.Situation) *Faults {
+	return &Faults{where: where, statuses: statuses, budget: budget, retryAfter: -1}
+}
+
+// operationStatuses maps each error status the spec documents to the first
+// row of internal/behavior's table with that status.
+func operationStatuses() map[int]behavior.Situation {
+	m := map[int]behavior.Situation{}
+	for code := range contract.MustLoad().Op.Responses.Map() {
+		if status, err := strconv.Atoi(code); err == nil && status >= 400 {
+			m[status] = ""
+		}
+	}
+	for _, a := range behavior.Table() {
+		if sit, ok := m[a.Status]; ok && sit == "" && a.ErrorCode != "" {
+			m[a.Status] = a.Situation
+		}
+	}
+	return m
+}
+
+// FailNext answers the next n requests with status, changing nothing. The
+// answer is Atlas's for that status: the operation sends the first row of
+// internal/behavior's table with it (400 API_KEY_NOT_FOUND, 401 with
+// challenges, 403 USER_UNAUTHORIZED, 404 ORG_NOT_FOUND, 406
+// INVALID_VERSION_DATE, 429 RATE_LIMITED, 500 UNEXPECTED_ERROR), the token
+// and revocation endpoints 429 as Atlas's token limit answers or 500. A 429
+// carries Retry-After ([Faults.SetRetryAfter]). Any other status panics, a
+// status the spec documents but the table lacks too. n <= 0 cancels; a
+// call replaces the previous one.
+func (f *Faults) FailNext(n, status int) {
+	sit, ok := f.statuses[status]
+	switch {
+	case !ok:
+		panic(fmt.Sprintf("atlastest: FailNext(%d, %d): %s answers only %v", n, status, f.where, slices.Sorted(maps.Keys(f.statuses))))
+	case sit == "":
+		panic(fmt.Sprintf("atlastest: FailNext(%d, %d): the spec documents %d, but internal/behavior's table has no answer with it: add its row", n, status, status))
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	retryAfter = f.retryAfter
-	switch {
-	case f.failN > 0:
-		f.failN--
-		fail = f.failStatus
-	case f.dropN > 0:
-		f.dropN--
-		drop = true
-	}
-	return f.latency, fail, drop, retryAfter
+	f.failN, f.fail = max(0, n), sit
 }
 
-// FailNext answers the next n authenticated operation requests with status,
-// changing nothing. The answer is what Atlas sends with that status: the
-// first row of internal/behavior's table for it, with its headers (400
-// API_KEY_NOT_FOUND, 401 UNEXPECTED_ERROR with challenges, 403
-// USER_UNAUTHORIZED, 404 ORG_NOT_FOUND, 406 INVALID_VERSION_DATE, 429
-// RATE_LIMITED with Retry-After, 500 UNEXPECTED_ERROR). status must be an
-// error status the spec documents, or FailNext panics. n <= 0 cancels; a
-// call replaces the previous one.
-func (s *Server) FailNext(n, status int) {
-	if status < 400 || contract.MustLoad().Op.Responses.Status(status) == nil {
-		panic(fmt.Sprintf("atlastest: FailNext(%d, %d): the spec documents no error status %d for the operation", n, status, status))
-	}
-	if _, ok := situationFor(status); !ok {
-		panic(fmt.Sprintf("atlastest: FailNext(%d, %d): internal/behavior's table has no answer with status %d: add its row", n, status, status))
-	}
-	s.faults.mu.Lock()
-	s.faults.failN, s.faults.failStatus = max(0, n), status
-	s.faults.mu.Unlock()
+// DropNext makes the next n requests take effect (a key is deleted, a token
+// issued or revoked) and then closes the connection without an answer: the
+// lost response. n <= 0 cancels.
+func (f *Faults) DropNext(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dropN = max(0, n)
+}
+
+// SetLatency delays every request by d from now on; d <= 0 removes the
+// delay. A client that gives up meanwhile gets no answer and changes nothing.
+func (f *Faults) SetLatency(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.latency = max(0, d)
 }
 
 // SetRetryAfter sets the Retry-After of the 429s FailNext injects, in whole
-// seconds rounded up (the spec's integer seconds). By default, and again
-// after a negative d, it is the time an organization's bucket takes to
-// regain one request (WithRateLimit's period / refill, rounded up: 1 s at
-// Atlas's rates). Real 429s from an empty bucket always say when it has room.
-func (s *Server) SetRetryAfter(d time.Duration) {
-	s.faults.mu.Lock()
-	s.faults.retryAfter = d
-	s.faults.mu.Unlock()
+// seconds rounded up. By default, and again after a negative d, it is the
+// time the endpoint's bucket takes to regain one request (period / refill,
+// rounded up: 1 s at Atlas's organization rates, 2 s at its token rates).
+// Real 429s always say when the bucket has room.
+func (f *Faults) SetRetryAfter(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.retryAfter = d
 }
 
-// DropNext makes the next n authenticated operation requests take effect
-// (the key is deleted if the request would have deleted it) and then closes
-// the connection without an answer: the lost response. n <= 0 cancels.
-func (s *Server) DropNext(n int) {
-	s.faults.mu.Lock()
-	s.faults.dropN = max(0, n)
-	s.faults.mu.Unlock()
+// apply takes this request's faults: it waits out the latency (a client
+// that leaves meanwhile aborts the request) and arms a drop. It returns the
+// situation FailNext asked for ("" for none, which wins over a drop) and
+// the Retry-After of an injected 429.
+func (f *Faults) apply(x *exchange, r *http.Request) (behavior.Situation, time.Duration) {
+	f.mu.Lock()
+	latency, retryAfter := f.latency, f.retryAfter
+	var fail behavior.Situation
+	switch {
+	case f.failN > 0:
+		f.failN--
+		fail = f.fail
+	case f.dropN > 0:
+		f.dropN--
+		x.drop = true
+	}
+	f.mu.Unlock()
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			x.drop = false
+			panic(http.ErrAbortHandler) // the client left: no answer, no state change
+		}
+	}
+	if retryAfter < 0 {
+		retryAfter = f.budget.Period / time.Duration(f.budget.Refill)
+	}
+	return fail, retryAfter
 }
 
-// SetLatency delays every authenticated operation request by d from now on;
-// d <= 0 removes the delay. A client that gives up meanwhile gets no answer
-// and changes nothing.
-func (s *Server) SetLatency(d time.Duration) {
-	s.faults.mu.Lock()
-	s.faults.latency = max(0, d)
-	s.faults.mu.Unlock()
+// injected is the answer FailNext asked for, in situation sit: with the
+// endpoint's rate-limit headers h, a 429 shows an empty bucket and
+// Retry-After, and a 401 carries the challenges.
+func (s *Server) injected(sit behavior.Situation, h http.Header, retryAfter time.Duration, params ...any) answer {
+	a := s.answer(sit, h, params...)
+	switch a.row.Status {
+	case http.StatusUnauthorized:
+		return s.unauthorized(&authFailure{detail: "Injected by FailNext."})
+	case http.StatusTooManyRequests:
+		h.Set(behavior.RateLimitRemaining, "0")
+		h.Set(behavior.RetryAfter, seconds(retryAfter))
+	}
+	return a
 }
+
+// FailNext is the operation's [Faults.FailNext].
+func (s *Server) FailNext(n, status int) { s.op.FailNext(n, status) }
+
+// DropNext is the operation's [Faults.DropNext].
+func (s *Server) DropNext(n int) { s.op.DropNext(n) }
+
+// SetLatency is the operation's [Faults.SetLatency].
+func (s *Server) SetLatency(d time.Duration) { s.op.SetLatency(d) }
+
+// SetRetryAfter is the operation's [Faults.SetRetryAfter].
+func (s *Server) SetRetryAfter(d time.Duration) { s.op.SetRetryAfter(d) }
+
+// TokenEndpoint scripts the token endpoint's faults.
+func (s *Server) TokenEndpoint() *Faults { return s.token }
+
+// RevokeEndpoint scripts the revocation endpoint's faults.
+func (s *Server) RevokeEndpoint() *Faults { return s.revoke }

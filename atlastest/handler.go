@@ -174,28 +174,18 @@ type operation struct{ s *Server }
 // authorized requests spend it: nobody else can turn an owner away with 429s.
 func (op operation) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request, orgID gen.OrgId, keyID gen.ApiUserId, _ gen.DeleteOrgApiKeyParams) {
 	s, x := op.s, w.(*exchange)
-	latency, fail, drop, retryAfter := s.faults.take()
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			panic(http.ErrAbortHandler) // the client left: no answer, no state change
-		}
-	}
+	fail, retryAfter := s.op.apply(x, r)
 	o, now := s.orgs[orgID], s.cfg.now()
 	var lim *rate.Limiter
 	if o != nil {
 		lim = o.limiter
 	}
-	authorized := fail == 0 && o != nil && x.caller.org == o && x.caller.owner
+	authorized := fail == "" && o != nil && x.caller.org == o && x.caller.owner
 	h, ok := limits(s.cfg.ops, lim, now, authorized)
 	sit := behavior.Removed
 	switch {
-	case fail != 0:
-		sit, _ = situationFor(fail) // FailNext accepted only statuses the table has
-		s.write(x, s.injected(sit, h, retryAfter, about(sit, orgID, keyID)...))
+	case fail != "":
+		s.write(x, s.injected(fail, h, retryAfter, about(fail, orgID, keyID)...))
 		return
 	case o == nil:
 		sit = behavior.OrgNotFound
@@ -206,7 +196,6 @@ func (op operation) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request, orgI
 	case !s.deleteKey(o, keyID):
 		sit = behavior.KeyNotFound
 	}
-	x.drop = drop
 	s.write(x, s.answer(sit, h, about(sit, orgID, keyID)...))
 }
 
@@ -246,36 +235,6 @@ func limits(b contract.Budget, lim *rate.Limiter, now time.Time, spend bool) (h 
 
 // seconds is d in whole seconds, rounded up, as Retry-After counts.
 func seconds(d time.Duration) string { return strconv.Itoa(int(math.Ceil(d.Seconds()))) }
-
-// injected is the answer FailNext asked for in situation sit: with the
-// endpoint's rate-limit headers h, a 429 also shows an empty bucket and
-// Retry-After, and a 401 carries the challenges.
-func (s *Server) injected(sit behavior.Situation, h http.Header, retryAfter time.Duration, params ...any) answer {
-	switch a := s.answer(sit, h, params...); a.row.Status {
-	case http.StatusUnauthorized:
-		return s.unauthorized(&authFailure{detail: "Injected by FailNext."})
-	case http.StatusTooManyRequests:
-		if retryAfter < 0 {
-			retryAfter = s.cfg.ops.Period / time.Duration(s.cfg.ops.Refill)
-		}
-		h.Set(behavior.RateLimitRemaining, "0")
-		h.Set(behavior.RetryAfter, seconds(retryAfter))
-		return a
-	default:
-		return a
-	}
-}
-
-// situationFor is the first situation in the behavior table answered with
-// an error status: what FailNext(n, status) sends.
-func situationFor(status int) (behavior.Situation, bool) {
-	for _, a := range behavior.Table() {
-		if a.Status == status && a.ErrorCode != "" {
-			return a.Situation, true
-		}
-	}
-	return "", false
-}
 
 // answer is what the server says: a row of internal/behavior's table, the
 // values its detail template takes (also the ApiError's parameters), and

@@ -430,27 +430,14 @@ func TestDropNext(t *testing.T) {
 
 // TestLatency runs the handler in-process inside a synctest bubble, so the
 // latency passes on the bubble's clock: no wall-clock wait, no timing bet.
+// The operation and the token endpoint each have their own.
 func TestLatency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := atlastest.New()
 		h := srv.Handler()
-		tok := httptest.NewRequest(http.MethodPost, contract.TokenPath(), strings.NewReader("grant_type=client_credentials"))
-		tok.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		tok.SetBasicAuth(srv.Owner().ClientID, srv.Owner().ClientSecret)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, tok)
-		var token struct {
-			AccessToken string `json:"access_token"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &token); err != nil || token.AccessToken == "" {
-			t.Fatalf("token: %d %s", rec.Code, rec.Body)
-		}
-		// deleteIn deletes key through the handler and says how long it took.
-		deleteIn := func(ctx context.Context, key string) (status int, took time.Duration) {
-			req := httptest.NewRequestWithContext(ctx, http.MethodDelete, "/api/atlas/v2/orgs/"+srv.OrgID()+"/apiKeys/"+key, nil)
-			req.Header.Set("Authorization", "Bearer "+token.AccessToken)
-			req.Header.Set("Accept", contract.AcceptHeader())
-			rec := httptest.NewRecorder()
+		// serve runs req through the handler with ctx and says how long it took.
+		serve := func(ctx context.Context, req *http.Request) (rec *httptest.ResponseRecorder, took time.Duration) {
+			rec = httptest.NewRecorder()
 			start := time.Now()
 			defer func() {
 				if p := recover(); p != nil && p != http.ErrAbortHandler {
@@ -458,29 +445,61 @@ func TestLatency(t *testing.T) {
 				}
 				took = time.Since(start)
 			}()
-			h.ServeHTTP(rec, req) // an abandoned request aborts with http.ErrAbortHandler
-			return rec.Code, 0
+			h.ServeHTTP(rec, req.WithContext(ctx)) // an abandoned request aborts with http.ErrAbortHandler
+			return rec, 0
+		}
+		tokenReq := func() *http.Request {
+			r := httptest.NewRequest(http.MethodPost, contract.TokenPath(), strings.NewReader("grant_type=client_credentials"))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.SetBasicAuth(srv.Owner().ClientID, srv.Owner().ClientSecret)
+			return r
+		}
+		rec, _ := serve(t.Context(), tokenReq())
+		var token struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &token); err != nil || token.AccessToken == "" {
+			t.Fatalf("token: %d %s", rec.Code, rec.Body)
+		}
+		deleteReq := func(key string) *http.Request {
+			r := httptest.NewRequest(http.MethodDelete, "/api/atlas/v2/orgs/"+srv.OrgID()+"/apiKeys/"+key, nil)
+			r.Header.Set("Authorization", "Bearer "+token.AccessToken)
+			r.Header.Set("Accept", contract.AcceptHeader())
+			return r
 		}
 		keys := srv.Keys()
+		aborted := func() int { return srv.CountRequests(func(r atlastest.Request) bool { return r.Status == 0 }) }
 
 		srv.SetLatency(time.Second)
-		if status, took := deleteIn(t.Context(), keys[0]); status != http.StatusNoContent || took != time.Second {
-			t.Errorf("with a second of latency: %d after %v", status, took)
+		if rec, took := serve(t.Context(), deleteReq(keys[0])); rec.Code != http.StatusNoContent || took != time.Second {
+			t.Errorf("with a second of latency: %d after %v", rec.Code, took)
 		}
-
 		// A client that gives up during the delay gets no answer and changes nothing.
 		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 		defer cancel()
-		if status, took := deleteIn(ctx, keys[1]); status != 0 || took != 50*time.Millisecond {
-			t.Errorf("abandoned request: %d after %v", status, took)
+		if rec, took := serve(ctx, deleteReq(keys[1])); rec.Code != 200 || rec.Body.Len() != 0 || took != 50*time.Millisecond {
+			t.Errorf("abandoned request: %d %q after %v", rec.Code, rec.Body, took)
 		}
-		if srv.CountRequests(func(r atlastest.Request) bool { return r.Status == 0 }) != 1 || !has(srv.Keys(), keys[1]) {
+		if aborted() != 1 || !has(srv.Keys(), keys[1]) {
 			t.Errorf("abandoned request: log %+v", srv.Requests())
 		}
-
 		srv.SetLatency(0)
-		if status, took := deleteIn(t.Context(), keys[1]); status != http.StatusNoContent || took != 0 {
-			t.Errorf("without latency: %d after %v", status, took)
+		if rec, took := serve(t.Context(), deleteReq(keys[1])); rec.Code != http.StatusNoContent || took != 0 {
+			t.Errorf("without latency: %d after %v", rec.Code, took)
+		}
+
+		// The token endpoint's latency is its own.
+		srv.TokenEndpoint().SetLatency(2 * time.Second)
+		if rec, took := serve(t.Context(), deleteReq(keys[2])); rec.Code != http.StatusNoContent || took != 0 {
+			t.Errorf("the operation with token latency: %d after %v", rec.Code, took)
+		}
+		if rec, took := serve(t.Context(), tokenReq()); rec.Code != http.StatusOK || took != 2*time.Second {
+			t.Errorf("token with two seconds of latency: %d after %v", rec.Code, took)
+		}
+		ctx, cancel = context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		if rec, took := serve(ctx, tokenReq()); rec.Body.Len() != 0 || took != time.Second || aborted() != 2 {
+			t.Errorf("abandoned token request: %d %q after %v", rec.Code, rec.Body, took)
 		}
 	})
 }

@@ -44,9 +44,9 @@ type Server struct {
 	credByKey map[string]string      // key id -> public key, for keys with credentials
 	ids       *idGen
 
-	auth   authState
-	faults faults
-	rows   map[behavior.Situation]behavior.Answer // internal/behavior's table
+	auth              authState
+	op, token, revoke *Faults
+	rows              map[behavior.Situation]behavior.Answer // internal/behavior's table
 
 	logMu sync.Mutex
 	log   []Request
@@ -79,6 +79,7 @@ type serviceAccount struct {
 	secret   string
 	org      *org
 	owner    bool
+	limiter  *rate.Limiter // its token requests
 }
 
 // defaultKeys is how many deletable keys the default organization has
@@ -105,7 +106,13 @@ func New(opts ...Option) *Server {
 	for _, a := range behavior.Table() {
 		s.rows[a.Situation] = a
 	}
-	s.faults.retryAfter = -1 // derived from the rate settings
+	s.op = newFaults("the operation", cfg.ops, operationStatuses())
+	tokenStatuses := map[int]behavior.Situation{}
+	for _, sit := range []behavior.Situation{behavior.TokenRateLimited, behavior.ServerError} {
+		tokenStatuses[s.rows[sit].Status] = sit
+	}
+	s.token = newFaults("the token endpoint", cfg.tokens, tokenStatuses)
+	s.revoke = newFaults("the revocation endpoint", cfg.tokens, tokenStatuses)
 	s.ids = newIDGen(cfg.seed)
 	s.seedDefault(s.ids)
 	for _, o := range cfg.orgs {
@@ -326,7 +333,7 @@ func (s *Server) addAccount(o *org, sa Account) {
 	if _, dup := s.accounts[sa.ClientID]; dup {
 		panic(fmt.Sprintf("atlastest: client id %q used twice", sa.ClientID))
 	}
-	s.accounts[sa.ClientID] = &serviceAccount{clientID: sa.ClientID, secret: sa.ClientSecret, org: o, owner: sa.Owner}
+	s.accounts[sa.ClientID] = &serviceAccount{clientID: sa.ClientID, secret: sa.ClientSecret, org: o, owner: sa.Owner, limiter: newLimiter(s.cfg.tokens)}
 }
 
 // seedDefault builds the default organization: three projects, the owner
