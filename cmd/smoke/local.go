@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -15,191 +15,171 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 )
 
-// harness ties a reference server to clients whose base transport is one observer.
-type harness struct {
-	cfg config
-	srv *atlastest.Server
-	obs *observer
-}
-
-// client has retries off, so that each answer is the one the scenario
-// provokes, unless retries.
-func (h *harness) client(url string, creds authedit.Credentials, retries bool) (*authedit.Client, error) {
-	retry := authedit.WithoutRetry()
-	if retries {
-		retry = authedit.WithRetry(authedit.RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
-	}
-	return authedit.NewClient(url, creds, authedit.WithTransport(h.obs), authedit.WithTimeout(h.cfg.timeout), retry)
-}
-
-// with makes s run do with a client for creds, after the faults (if any)
-// are scripted; leftover faults are cancelled.
-func (h *harness) with(s scenario, creds authedit.Credentials, faults func(), do func(context.Context, *authedit.Client) (string, error)) scenario {
-	s.run = func(ctx context.Context) (string, error) {
-		c, err := h.client(h.srv.URL, creds, s.retries)
-		if err != nil {
-			return "", err
-		}
-		if faults != nil {
-			faults()
-			defer h.srv.FailNext(0, http.StatusInternalServerError)
-			defer h.srv.DropNext(0)
-		}
-		return do(ctx, c)
-	}
-	return s
-}
-
-// remove is the common call: Client.Remove.
-func remove(org, key string) func(context.Context, *authedit.Client) (string, error) {
-	return func(ctx context.Context, c *authedit.Client) (string, error) { return says(c.Remove(ctx, org, key)) }
-}
-
-// deleteOnce is a call with the generated signature, for what Remove does
-// not offer (flags, a request editor); check says what the response shows.
-func deleteOnce(org, key string, params *gen.DeleteOrgApiKeyParams, check func(*gen.DeleteOrgApiKeyResponse) (string, error),
-	editors ...gen.RequestEditorFn) func(context.Context, *authedit.Client) (string, error) {
-	return func(ctx context.Context, c *authedit.Client) (string, error) {
-		resp, err := c.DeleteOrgApiKeyWithResponse(ctx, org, key, params, editors...)
-		if err != nil {
-			return "", err
-		}
-		return check(resp)
-	}
-}
-
-func one(s behavior.Situation) []behavior.Situation { return []behavior.Situation{s} }
-
-func ptr[T any](v T) *T { return &v }
-
 // unknownOrg is a well-formed organization id the reference server does not hold.
 const unknownOrg = "0123456789abcdef01234567"
 
 func runLocal(ctx context.Context, cfg config) (report, error) {
 	srv := cfg.newServer(atlastest.WithSeedKeys(5))
 	defer srv.Close()
-	h := &harness{cfg: cfg, srv: srv, obs: &observer{next: http.DefaultTransport, log: cfg.log}}
-	cfg.log.Info("reference server started", "url", srv.URL, "org", srv.OrgID())
+	obs := &observer{log: cfg.log}
 	return report{
 		Target:  fmt.Sprintf("embedded reference server %s, organization %s, auth digest and service account", srv.URL, srv.OrgID()),
-		Results: runScenarios(ctx, cfg, h.obs, h.matrix()),
+		Results: runScenarios(ctx, cfg, obs, matrix(cfg, srv, obs)),
 	}, nil
 }
 
+// newClient has retries off, so that each answer is the one the scenario
+// provokes, unless retries; then it retries at once, on no clock.
+func newClient(cfg config, obs *observer, url string, creds authedit.Credentials, retries bool) (*authedit.Client, error) {
+	retry := authedit.WithoutRetry()
+	if retries {
+		retry = authedit.WithRetry(authedit.RetryPolicy{MinBackoff: time.Nanosecond, MaxBackoff: time.Nanosecond})
+	}
+	return authedit.NewClient(url, creds, authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout), retry)
+}
+
 // matrix is the local mode's scenarios: together they provoke every status
-// the spec documents (a test holds them to it), each with both auth methods.
-func (h *harness) matrix() []scenario {
-	org, keys := h.srv.OrgID(), h.srv.Keys()
+// the spec documents (TestMatrixCoversDocumentedStatuses), each with both
+// authentication methods.
+func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
+	org, keys := srv.OrgID(), srv.Keys()
 	kept := keys[len(keys)-1] // never deleted
 	unchanged := func() error {
-		if !h.srv.HasKey(kept) {
+		if !srv.HasKey(kept) {
 			return fmt.Errorf("key %s was deleted", kept)
 		}
 		return nil
 	}
 	gone := func(key string) func() error {
 		return func() error {
-			if h.srv.HasKey(key) || len(h.srv.KeyProjects(key)) != 0 {
+			if srv.HasKey(key) || len(srv.KeyProjects(key)) != 0 {
 				return fmt.Errorf("key %s is still in its organization or projects", key)
 			}
 			return nil
 		}
 	}
-	scenarios := []scenario{unauthenticated(h.srv.URL, org, h.obs)}
-	for i, auth := range []string{"digest", "service-account"} {
-		creds := func(p atlastest.Principal) authedit.Credentials {
-			if i == 0 {
-				return p.APIKey()
+	remove := func(org, key string) func(context.Context, *authedit.Client) (string, error) {
+		return func(ctx context.Context, c *authedit.Client) (string, error) { return says(c.Remove(ctx, org, key)) }
+	}
+	// withParams calls with the generated signature, for what Remove does not offer.
+	withParams := func(key string, p *gen.DeleteOrgApiKeyParams, said func(*gen.DeleteOrgApiKeyResponse) string,
+		editors ...gen.RequestEditorFn) func(context.Context, *authedit.Client) (string, error) {
+		return func(ctx context.Context, c *authedit.Client) (string, error) {
+			resp, err := c.DeleteOrgApiKeyWithResponse(ctx, org, key, p, editors...)
+			if err != nil {
+				return "", err
 			}
-			return p.ServiceAccount()
+			return said(resp), nil
 		}
-		owner, member := creds(h.srv.Owner()), creds(h.srv.Member())
-		wrong := h.srv.Owner()
+	}
+	yes := true
+	scenarios := []scenario{unauthenticated(srv.URL, org, obs)}
+	for i, auth := range []string{"digest", "service-account"} {
+		// row gives s a run that calls with a new client for who; faults
+		// the call scripts and does not use up are cancelled.
+		row := func(s scenario, who atlastest.Principal, call func(context.Context, *authedit.Client) (string, error)) scenario {
+			s.auth = auth
+			s.run = func(ctx context.Context) (string, error) {
+				var creds authedit.Credentials = who.APIKey()
+				if i == 1 {
+					creds = who.ServiceAccount()
+				}
+				c, err := newClient(cfg, obs, srv.URL, creds, s.retries)
+				if err != nil {
+					return "", err
+				}
+				defer srv.FailNext(0, http.StatusInternalServerError)
+				defer srv.DropNext(0)
+				return call(ctx, c)
+			}
+			return s
+		}
+		owner, wrong := srv.Owner(), srv.Owner()
 		wrong.PrivateKey, wrong.ClientSecret = "not-the-private-key", "not-the-client-secret"
-		refused, refusedSays := one(behavior.Unauthenticated), "refused"
-		if i == 1 { // a wrong client secret is refused at the token endpoint, before the operation
-			refused, refusedSays = nil, "token endpoint 401 → refused"
+		refused := scenario{name: "wrong secret is refused", want: one(behavior.Unauthenticated), outcome: "refused", after: unchanged}
+		if i == 1 { // refused at the token endpoint, before the operation
+			refused.want, refused.outcome = nil, "token endpoint 401 → refused"
 		}
 		removed, enveloped, lost := keys[3*i], keys[3*i+1], keys[3*i+2]
-		hadProjects := len(h.srv.KeyProjects(removed)) > 0
-		row := func(name, outcome string, after func() error, want ...behavior.Situation) scenario {
-			return scenario{name: name, auth: auth, outcome: outcome, after: after, want: want}
-		}
-		lostRow := row("retry after a 500 and a lost answer", authedit.AlreadyRemoved.String(), gone(lost), behavior.ServerError, behavior.KeyNotFound)
-		lostRow.retries = true
+		hadProjects := len(srv.KeyProjects(removed)) > 0
 		scenarios = append(scenarios,
-			h.with(row("delete removes key from its projects", "removed", func() error {
+			row(scenario{name: "delete removes key from its projects", want: one(behavior.Removed), outcome: "removed", after: func() error {
 				if !hadProjects {
 					return fmt.Errorf("key %s had no projects to leave", removed)
 				}
 				return gone(removed)()
-			}, behavior.Removed), owner, nil, remove(org, removed)),
-			h.with(row("delete the same key again", "not found", nil, behavior.KeyNotFound), owner, nil, remove(org, removed)),
-			h.with(row("pretty=true indents the error", "indented", nil, behavior.KeyNotFound), owner, nil,
-				deleteOnce(org, removed, &gen.DeleteOrgApiKeyParams{Pretty: ptr(true)}, func(resp *gen.DeleteOrgApiKeyResponse) (string, error) {
+			}}, owner, remove(org, removed)),
+			row(scenario{name: "delete the same key again", want: one(behavior.KeyNotFound), outcome: "not found"}, owner, remove(org, removed)),
+			row(scenario{name: "pretty=true indents the error", want: one(behavior.KeyNotFound), outcome: "indented"}, owner,
+				withParams(removed, &gen.DeleteOrgApiKeyParams{Pretty: &yes}, func(resp *gen.DeleteOrgApiKeyResponse) string {
 					if !strings.Contains(string(resp.Body), "\n  \"") {
-						return "not indented", nil
+						return "not indented"
 					}
-					return "indented", nil
+					return "indented"
 				})),
-			h.with(row("unknown organization", "org not found", unchanged, behavior.OrgNotFound), owner, nil, remove(unknownOrg, kept)),
-			h.with(row("wrong secret is refused", refusedSays, unchanged, refused...), creds(wrong), nil, remove(org, kept)),
-			h.with(row("non-owner is forbidden", "forbidden", unchanged, behavior.NotOwner), member, nil, remove(org, kept)),
-			h.with(row("unversioned Accept is refused", "", unchanged, behavior.InvalidVersion), owner, nil,
-				deleteOnce(org, kept, nil, func(*gen.DeleteOrgApiKeyResponse) (string, error) { return "", nil },
+			row(scenario{name: "unknown organization", want: one(behavior.OrgNotFound), outcome: "org not found", after: unchanged}, owner, remove(unknownOrg, kept)),
+			row(refused, wrong, remove(org, kept)),
+			row(scenario{name: "non-owner is forbidden", want: one(behavior.NotOwner), outcome: "forbidden", after: unchanged}, srv.Member(), remove(org, kept)),
+			row(scenario{name: "unversioned Accept is refused", want: one(behavior.InvalidVersion), after: unchanged}, owner,
+				withParams(kept, nil, func(*gen.DeleteOrgApiKeyResponse) string { return "" },
 					func(_ context.Context, r *http.Request) error { r.Header.Set("Accept", "application/json"); return nil })),
-			h.with(row("malformed id: refused before sending", "ParamError apiUserId", func() error {
-				if trips, _, _ := h.obs.seen(); trips != 0 {
+			row(scenario{name: "malformed id: refused before sending", outcome: "ParamError apiUserId", after: func() error {
+				if trips, _, _ := obs.seen(); trips != 0 {
 					return fmt.Errorf("%d round trips", trips)
 				}
 				return nil
-			}), owner, nil, remove(org, "../../groups/"+kept)),
-			h.with(row("envelope=true wraps the 204", "{status: 204}", gone(enveloped), behavior.Enveloped), owner, nil,
-				deleteOnce(org, enveloped, &gen.DeleteOrgApiKeyParams{Envelope: ptr(true)}, func(resp *gen.DeleteOrgApiKeyResponse) (string, error) {
+			}}, owner, remove(org, "../../groups/"+kept)),
+			row(scenario{name: "envelope=true wraps the 204", want: one(behavior.Enveloped), outcome: "{status: 204}", after: gone(enveloped)}, owner,
+				withParams(enveloped, &gen.DeleteOrgApiKeyParams{Envelope: &yes}, func(resp *gen.DeleteOrgApiKeyResponse) string {
 					if resp.JSON200 == nil {
-						return "no envelope", nil
+						return "no envelope"
 					}
-					return fmt.Sprintf("{status: %d}", resp.JSON200.Status), nil
+					return fmt.Sprintf("{status: %d}", resp.JSON200.Status)
 				})),
-			h.with(row("injected 500 changes nothing", "server error", unchanged, behavior.ServerError), owner,
-				func() { h.srv.FailNext(1, http.StatusInternalServerError) }, remove(org, kept)),
-			// The server answers 500, then applies the delete but drops the
-			// connection; the retry finds no key: already removed, not "not found".
-			h.with(lostRow, owner, func() { h.srv.FailNext(1, http.StatusInternalServerError); h.srv.DropNext(1) }, remove(org, lost)),
+			row(scenario{name: "injected 500 changes nothing", want: one(behavior.ServerError), outcome: "server error", after: unchanged}, owner,
+				func(ctx context.Context, c *authedit.Client) (string, error) {
+					srv.FailNext(1, http.StatusInternalServerError)
+					return remove(org, kept)(ctx, c)
+				}),
+			// A 500, then the delete applies but its answer is lost; the
+			// retry finds no key: already removed, not "not found".
+			row(scenario{name: "retry after a 500 and a lost answer", retries: true, want: []behavior.Situation{behavior.ServerError, behavior.KeyNotFound},
+				outcome: authedit.AlreadyRemoved.String(), after: gone(lost)}, owner,
+				func(ctx context.Context, c *authedit.Client) (string, error) {
+					srv.FailNext(1, http.StatusInternalServerError)
+					srv.DropNext(1)
+					return remove(org, lost)(ctx, c)
+				}),
 		)
 	}
-	return append(scenarios, h.rateLimited())
+	return append(scenarios, rateLimited(cfg, obs))
 }
 
 // rateLimited runs on a server of its own whose bucket holds one request and
 // regains one a minute, so the 429 comes from the real limiter. Instead of
-// waiting out Retry-After, it moves the server's clock on by that much.
-func (h *harness) rateLimited() scenario {
+// waiting out Retry-After, it moves that server's clock on by as much.
+func rateLimited(cfg config, obs *observer) scenario {
 	s := scenario{name: "429, then 204 after Retry-After", auth: "digest", want: []behavior.Situation{behavior.Removed, behavior.RateLimited, behavior.Removed}}
 	s.run = func(ctx context.Context) (string, error) {
 		var passed atomic.Int64
 		start := time.Now()
-		srv := h.cfg.newServer(atlastest.WithRateLimit(1, 1, time.Minute),
+		srv := cfg.newServer(atlastest.WithRateLimit(1, 1, time.Minute),
 			atlastest.WithClock(func() time.Time { return start.Add(time.Duration(passed.Load())) }))
 		defer srv.Close()
-		c, err := h.client(srv.URL, srv.Owner().APIKey(), false)
+		c, err := newClient(cfg, obs, srv.URL, srv.Owner().APIKey(), false)
 		if err != nil {
 			return "", err
 		}
-		keys := srv.Keys()
-		var resp *gen.DeleteOrgApiKeyResponse
-		for _, key := range keys[:2] {
-			if resp, err = c.DeleteOrgApiKeyWithResponse(ctx, srv.OrgID(), key, nil); err != nil {
-				return "", err
-			}
+		keys, limited := srv.Keys(), (*authedit.APIError)(nil)
+		if _, err := c.Remove(ctx, srv.OrgID(), keys[0]); err != nil {
+			return "", err
 		}
-		secs, err := strconv.Atoi(resp.HTTPResponse.Header.Get(behavior.RetryAfter))
-		if err != nil {
-			return "", fmt.Errorf("reading the 429's Retry-After: %w", err)
+		if _, err := c.Remove(ctx, srv.OrgID(), keys[1]); !errors.As(err, &limited) || limited.RetryAfter <= 0 {
+			return "", fmt.Errorf("want a 429 with Retry-After: %w", err)
 		}
-		passed.Add(int64(time.Duration(secs) * time.Second))
-		_, err = c.DeleteOrgApiKeyWithResponse(ctx, srv.OrgID(), keys[1], nil)
-		return fmt.Sprintf("clock +%ds", secs), err
+		passed.Add(int64(limited.RetryAfter))
+		_, err = c.Remove(ctx, srv.OrgID(), keys[1])
+		return fmt.Sprintf("clock +%v", limited.RetryAfter), err
 	}
 	return s
 }

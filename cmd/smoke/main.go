@@ -1,14 +1,13 @@
-// Command smoke exercises the client and the contract end to end.
-//
-// With no flags it starts the reference server (atlastest) on loopback and
-// runs a scenario matrix over both authentication methods, covering every
-// status the spec documents; -atlas points it at real Atlas without deleting
-// anything unless told to; `smoke serve` runs the reference server alone.
-// What each scenario expects comes from internal/behavior, the table of what
-// Atlas answers. Run `smoke -h` for every flag.
+// Command smoke runs the deleteOrgApiKey contract end to end. With no flags
+// it starts the reference server (atlastest) on loopback and runs a scenario
+// matrix that provokes every status the spec documents, with both
+// authentication methods; -atlas probes real Atlas, deleting nothing unless
+// told to; `smoke serve` runs the reference server alone. What each scenario
+// expects comes from internal/behavior. Run `smoke -h` for every flag.
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -27,7 +26,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv, atlastest.NewServer)
 	stop()
 	os.Exit(code)
 }
@@ -40,15 +39,12 @@ const (
 )
 
 type config struct {
-	atlas, confirm, json, insecureHTTP bool
-	baseURL, orgID, deleteKey, record  string
-	tokenCache                         string
-	timeout                            time.Duration
-	log                                *slog.Logger
-	lookup                             func(string) (string, bool)
-	// newServer starts the reference servers of the local mode; tests
-	// replace it to learn the secrets those servers make up.
-	newServer func(...atlastest.Option) *atlastest.Server
+	atlas, confirm, json, insecureHTTP            bool
+	baseURL, orgID, deleteKey, record, tokenCache string
+	timeout                                       time.Duration
+	log                                           *slog.Logger
+	lookup                                        func(string) (string, bool)
+	newServer                                     func(...atlastest.Option) *atlastest.Server // the local mode's servers
 }
 
 const usage = `Usage:
@@ -80,12 +76,9 @@ Exit status: 0 every scenario passed, 1 a scenario failed, 2 bad usage or setup.
 Secrets are never printed.
 `
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool)) int {
-	return runWith(ctx, args, stdout, stderr, lookup, atlastest.NewServer)
-}
-
-// runWith is run with the local mode's servers made by newServer.
-func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool),
+// run is main with its surroundings passed in; newServer makes the local
+// mode's reference servers (tests pass one that learns their secrets).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool),
 	newServer func(...atlastest.Option) *atlastest.Server) int {
 	if len(args) > 0 && args[0] == "serve" {
 		return serve(ctx, args[1:], stdout, stderr)
@@ -94,42 +87,36 @@ func runWith(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	if errors.Is(err, flag.ErrHelp) {
 		return exitPass
 	}
-	if err != nil {
-		printErr(stderr, err)
-		return exitUsage
-	}
-	cfg.newServer = newServer
-	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
-	defer cancel()
 	var rep report
-	if cfg.atlas {
-		rep, err = runAtlas(ctx, cfg)
-	} else {
-		rep, err = runLocal(ctx, cfg)
-	}
-	if len(rep.Results) > 0 { // a report, even when -record failed after it
-		if werr := rep.write(stdout, cfg.json); err == nil {
-			err = werr
+	if err == nil {
+		cfg.newServer = newServer
+		ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+		defer cancel()
+		if cfg.atlas {
+			rep, err = runAtlas(ctx, cfg)
+		} else {
+			rep, err = runLocal(ctx, cfg)
 		}
 	}
+	failed := 0
+	if len(rep.Results) > 0 { // printed even when -record failed after the run
+		var werr error
+		failed, werr = rep.write(stdout, cfg.json)
+		err = cmp.Or(err, werr)
+	}
 	if err != nil {
-		printErr(stderr, err)
+		for line := range strings.SplitSeq(err.Error(), "\n") { // one line per problem of an errors.Join
+			fmt.Fprintln(stderr, "smoke:", line)
+		}
 		return exitUsage
 	}
-	if _, failed := rep.counts(); failed > 0 {
+	if failed > 0 {
 		return exitFail
 	}
 	return exitPass
 }
 
-// printErr prints each line of err (errors.Join makes several) as its own
-// "smoke:" line, so that every problem shows in one run.
-func printErr(w io.Writer, err error) {
-	for line := range strings.SplitSeq(err.Error(), "\n") {
-		fmt.Fprintln(w, "smoke:", line)
-	}
-}
-
+// parseFlags reports every mistake at once, joined.
 func parseFlags(args []string, stderr io.Writer, lookup func(string) (string, bool)) (config, error) {
 	cfg := config{lookup: lookup}
 	fs := flag.NewFlagSet("smoke", flag.ContinueOnError)

@@ -30,7 +30,7 @@ func env(vars map[string]string) func(string) (string, bool) {
 func runSmoke(t *testing.T, lookup func(string) (string, bool), args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(t.Context(), args, &out, &errOut, lookup)
+	code = run(t.Context(), args, &out, &errOut, lookup, atlastest.NewServer)
 	return code, out.String(), errOut.String()
 }
 
@@ -64,9 +64,8 @@ func TestLocalMatrixPasses(t *testing.T) {
 // TestLocalMatrixPasses holds that scenario to it).
 func TestMatrixCoversDocumentedStatuses(t *testing.T) {
 	srv := atlastest.NewTestServer(t, atlastest.WithSeedKeys(5))
-	h := &harness{cfg: config{newServer: atlastest.NewServer}, srv: srv, obs: &observer{}}
 	covered := map[int]bool{}
-	for _, s := range h.matrix() {
+	for _, s := range matrix(config{newServer: atlastest.NewServer}, srv, &observer{}) {
 		for _, w := range s.want {
 			a, ok := behavior.Lookup(w)
 			if !ok {
@@ -429,7 +428,7 @@ func TestNoSecretsInOutput(t *testing.T) {
 			return s
 		}
 		var out, errOut bytes.Buffer
-		code := runWith(t.Context(), args, &out, &errOut, env(nil), newServer)
+		code := run(t.Context(), args, &out, &errOut, env(nil), newServer)
 		var local []string
 		for _, s := range made {
 			local = append(local, s.Owner().PrivateKey, s.Owner().ClientSecret, s.Member().PrivateKey, s.Member().ClientSecret)

@@ -1,60 +1,135 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"mime"
 	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"text/tabwriter"
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/authedit"
+	"github.com/atlascontract/deleteorgapikey/gen"
 	"github.com/atlascontract/deleteorgapikey/internal/behavior"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 // scenario is one row of the report. run makes its calls and says in words
-// what the caller learnt (with the error it was told of, if any); want
-// lists what Atlas answers them, in order (internal/behavior's situations),
-// after any digest challenges. The row passes when the caller learnt one of
-// outcome's alternatives (with no outcome: was told of no error), after
-// finds the server in the state the calls should leave, the answers are
-// those of want (or check accepts them), and each one fits the spec.
+// what the caller learnt. The row passes when that is one of outcome's
+// alternatives (no outcome: no error), the operation's answers end with
+// want's (the last may be or's instead), each answer fits the spec, and
+// after finds the server as the calls should leave it.
 type scenario struct {
 	name, auth string
+	retries    bool // the client retries failed attempts; else each answer is final
 	want       []behavior.Situation
-	outcome    string // what the caller learns, in words; alternatives joined by " or "
-	retries    bool   // the client retries failed attempts; else each answer is final
-	run        func(ctx context.Context) (said string, err error)
+	or         behavior.Situation
+	outcome    string // alternatives joined by " or "
+	run        func(context.Context) (said string, err error)
 	after      func() error
-	check      func([]answer) error
 }
 
-// expected is the EXPECTED column: the answers (status and errorCode of one,
-// the statuses of several), then what the caller learns.
-func (s scenario) expected() string {
-	parts := make([]string, len(s.want))
-	for i, w := range s.want {
-		parts[i] = expected(w)
-		if a, _ := behavior.Lookup(w); len(s.want) > 1 {
-			parts[i] = strconv.Itoa(a.Status)
+func one(s behavior.Situation) []behavior.Situation { return []behavior.Situation{s} }
+
+// result is one row of the report.
+type result struct {
+	Scenario   string        `json:"scenario"`
+	Auth       string        `json:"auth"`
+	Retries    bool          `json:"retries"`
+	Expected   string        `json:"expected"`
+	Got        string        `json:"got"`
+	RoundTrips int           `json:"roundTrips"`
+	Duration   time.Duration `json:"durationNs"`
+	Pass       bool          `json:"pass"`
+	Detail     string        `json:"detail,omitempty"`
+}
+
+type report struct {
+	Target  string   `json:"target"` // base URL, organization and auth scheme; never a secret
+	Results []result `json:"results"`
+}
+
+// runScenarios runs each scenario in turn. It stops after one that cannot
+// reach the server: the rest would only fail the same way, slowly.
+func runScenarios(ctx context.Context, cfg config, obs *observer, scenarios []scenario) []result {
+	var results []result
+	for i, s := range scenarios {
+		obs.begin()
+		start := time.Now()
+		said, err := s.run(ctx)
+		elapsed := time.Since(start)
+		trips, answers, problems := obs.seen()
+		want := make([]answer, len(s.want))
+		for i, w := range s.want {
+			a, _ := behavior.Lookup(w)
+			want[i] = answer{status: a.Status, code: a.ErrorCode}
+		}
+		got := answers[max(0, len(answers)-max(1, len(want))):]
+		if s.outcome == "" && err != nil {
+			problems = append(problems, err.Error())
+		} else if s.outcome != "" && !slices.Contains(strings.Split(s.outcome, " or "), said) {
+			p := fmt.Sprintf("the caller learnt %q, want %q", said, s.outcome)
+			if err != nil {
+				p += ": " + err.Error()
+			} else if len(got) > 0 {
+				p += fmt.Sprintf(" (server said %s, detail %q)", got[len(got)-1], got[len(got)-1].detail)
+			}
+			problems = append(problems, p)
+		} else if err := s.matches(answers); err != nil {
+			problems = append(problems, err.Error())
+		}
+		if s.after != nil {
+			if err := s.after(); err != nil {
+				problems = append(problems, err.Error())
+			}
+		}
+		r := result{Scenario: s.name, Auth: s.auth, Retries: s.retries, Expected: column(want, s.outcome), Got: cmp.Or(column(got, said), "error"),
+			RoundTrips: trips, Duration: elapsed, Pass: len(problems) == 0, Detail: strings.Join(problems, "; ")}
+		cfg.log.Info("scenario", "name", r.Scenario, "auth", r.Auth, "got", r.Got, "pass", r.Pass)
+		if op := (*net.OpError)(nil); errors.As(err, &op) && op.Op == "dial" {
+			r.Detail += fmt.Sprintf(" (the server is unreachable; scenarios not run: %d)", len(scenarios)-i-1)
+			return append(results, r)
+		}
+		results = append(results, r)
+	}
+	return results
+}
+
+// matches holds answers to s.want. Answers before the wanted ones must be
+// digest challenges, unless s retries (then they were retried).
+func (s scenario) matches(answers []answer) error {
+	extra := len(answers) - len(s.want)
+	if extra < 0 {
+		return fmt.Errorf("%d answers, want %d", len(answers), len(s.want))
+	}
+	for i, a := range answers {
+		w := behavior.Unauthenticated
+		if i >= extra {
+			w = s.want[i-extra]
+		} else if s.retries {
+			continue
+		}
+		if err := a.is(w); err != nil && (i < len(answers)-1 || s.or == "" || a.is(s.or) != nil) {
+			return err
 		}
 	}
-	return arrow(strings.Join(parts, ", "), s.outcome)
+	return nil
 }
 
-// arrow joins answers and what they meant to the caller.
-func arrow(answers, said string) string {
-	if answers != "" && said != "" {
-		return answers + " → " + said
-	}
-	return answers + said
-}
-
-// says is what Client.Remove tells its caller, in words: the Outcome, or
-// the class of failure (authedit's sentinels) a caller branches on, and
-// the error itself.
+// says is what Client.Remove told its caller, in words: the Outcome, or the
+// class of failure (authedit's sentinels), and where it came from.
 func says(outcome authedit.Outcome, err error) (string, error) {
 	if err == nil {
 		return outcome.String(), nil
@@ -63,97 +138,186 @@ func says(outcome authedit.Outcome, err error) (string, error) {
 		return "ParamError " + pe.Name, err
 	}
 	for _, c := range []struct {
-		err   error
+		class error
 		words string
-	}{
-		{authedit.ErrUnauthorized, "refused"}, {authedit.ErrForbidden, "forbidden"}, {authedit.ErrOrgNotFound, "org not found"},
-		{authedit.ErrRateLimited, "rate limited"}, {authedit.ErrServerError, "server error"},
-	} {
-		if te := (*authedit.TokenError)(nil); errors.Is(err, c.err) && errors.As(err, &te) {
+	}{{authedit.ErrUnauthorized, "refused"}, {authedit.ErrForbidden, "forbidden"}, {authedit.ErrOrgNotFound, "org not found"},
+		{authedit.ErrRateLimited, "rate limited"}, {authedit.ErrServerError, "server error"}} {
+		if te := (*authedit.TokenError)(nil); errors.Is(err, c.class) && errors.As(err, &te) {
 			return fmt.Sprintf("token endpoint %d → %s", te.StatusCode, c.words), err
-		} else if errors.Is(err, c.err) {
+		} else if errors.Is(err, c.class) {
 			return c.words, err
 		}
 	}
 	return "", err
 }
 
-// matches compares answers with want: the last len(want) answers in order;
-// any before them must be digest challenges, which a digest client meets
-// before its first authenticated request.
-func matches(answers []answer, want []behavior.Situation) error {
-	extra := len(answers) - len(want)
-	if extra < 0 {
-		return fmt.Errorf("%d answers, want %d", len(answers), len(want))
-	}
-	for _, a := range answers[:extra] {
-		if err := a.is(behavior.Unauthenticated); err != nil {
-			return fmt.Errorf("unexpected answer %s", a)
-		}
-	}
-	for i, w := range want {
-		if err := answers[extra+i].is(w); err != nil {
-			return err
-		}
-	}
-	return nil
+// answer is one answer to the operation.
+type answer struct {
+	status       int
+	header       http.Header
+	body         []byte
+	code, detail string // the ApiError's errorCode and detail, if any
 }
 
-// runScenarios runs each scenario in turn and makes its row. It stops at
-// the first scenario that cannot reach the server at all: the others
-// would only fail the same way, one timeout or retry loop after another.
-func runScenarios(ctx context.Context, cfg config, obs *observer, scenarios []scenario) []result {
-	var results []result
-	for i, s := range scenarios {
-		obs.begin(s.name, s.want)
-		start := time.Now()
-		said, err := s.run(ctx)
-		elapsed := time.Since(start)
-		trips, answers, violations := obs.seen()
-		problems := slices.Clone(violations)
-		var got []string
-		for _, a := range answers[max(0, len(answers)-max(1, len(s.want))):] {
-			got = append(got, a.String())
-		}
-		if len(got) > 1 {
-			for i, a := range answers[len(answers)-len(got):] {
-				got[i] = strconv.Itoa(a.status)
-			}
-		}
-		check := s.check
-		if check == nil {
-			check = func(a []answer) error { return matches(a, s.want) }
-		}
-		if s.outcome == "" && err != nil {
-			problems = append(problems, err.Error())
-		} else if s.outcome != "" && !slices.Contains(strings.Split(s.outcome, " or "), said) {
-			p := fmt.Sprintf("the caller learnt %q, want %q", said, s.outcome)
-			if err != nil {
-				p += ": " + err.Error()
-			} else if len(answers) > 0 {
-				last := answers[len(answers)-1]
-				p += fmt.Sprintf(" (server said %s, detail %q)", last, last.detail)
-			}
-			problems = append(problems, p)
-		} else if err := check(answers); err != nil {
-			problems = append(problems, err.Error())
-		}
-		if s.after != nil {
-			if err := s.after(); err != nil {
-				problems = append(problems, err.Error())
-			}
-		}
-		r := result{Scenario: s.name, Auth: s.auth, Retries: s.retries, Expected: s.expected(), Got: arrow(strings.Join(got, ", "), said),
-			RoundTrips: trips, Duration: elapsed, Pass: len(problems) == 0, Detail: strings.Join(problems, "; ")}
-		if r.Got == "" {
-			r.Got = "error"
-		}
-		cfg.log.Info("scenario", "name", r.Scenario, "auth", r.Auth, "got", r.Got, "pass", r.Pass)
-		results = append(results, r)
-		if op := (*net.OpError)(nil); errors.As(err, &op) && op.Op == "dial" {
-			results[i].Detail += fmt.Sprintf(" (the server is unreachable; scenarios not run: %d)", len(scenarios)-i-1)
-			break
+// column is how the EXPECTED and GOT columns show answers: the status and
+// errorCode of one, the statuses of several; then → what the caller learnt.
+func column(answers []answer, said string) string {
+	parts := make([]string, len(answers))
+	for i, a := range answers {
+		parts[i] = strconv.Itoa(a.status)
+		if len(answers) == 1 && a.code != "" {
+			parts[i] += " " + a.code
 		}
 	}
-	return results
+	if len(parts) > 0 && said != "" {
+		said = " → " + said
+	}
+	return strings.Join(parts, ", ") + said
+}
+
+func (a answer) String() string { return column([]answer{a}, "") }
+
+// is checks a against Atlas's answer in situation s: status, errorCode,
+// content type and headers. Where Atlas may answer otherwise, so may a: a
+// key not found may come as 404 (the Atlas CLI and the Terraform provider
+// read 400 and 404 alike), and an errorCode that is ours (evidence "ours")
+// is not held to.
+func (a answer) is(s behavior.Situation) error {
+	w, _ := behavior.Lookup(s)
+	var problems []string
+	if (a.status != w.Status && (s != behavior.KeyNotFound || a.status != http.StatusNotFound)) ||
+		(a.code != w.ErrorCode && w.Evidence != behavior.Ours) {
+		problems = append(problems, "want "+answer{status: w.Status, code: w.ErrorCode}.String())
+	}
+	gt, gp, err1 := mime.ParseMediaType(a.header.Get(behavior.ContentType))
+	wt, wp, err2 := mime.ParseMediaType(w.ContentType)
+	if err1 != nil || err2 != nil || gt != wt || !maps.Equal(gp, wp) {
+		problems = append(problems, fmt.Sprintf("Content-Type %q, want %q", a.header.Get(behavior.ContentType), w.ContentType))
+	}
+	for _, h := range w.Headers {
+		if a.header.Get(h) == "" {
+			problems = append(problems, "no "+h+" header")
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %s (detail %q)", a, strings.Join(problems, ", "), a.detail)
+}
+
+// observer is the transport under authentication, so it sees every round
+// trip (token requests and digest challenges too). It checks each answer to
+// the operation against the spec and keeps it, and keeps each Authorization
+// value for -record to redact. It logs method, path and status, never
+// headers: they carry credentials.
+type observer struct {
+	log *slog.Logger
+
+	mu         sync.Mutex
+	trips      int
+	answers    []answer // the current scenario's
+	recorded   []answer // the run's
+	violations []string
+	secrets    []string
+}
+
+func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
+	auth := req.Header.Get("Authorization")
+	_, cred, _ := strings.Cut(auth, " ")
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.trips++
+	o.secrets = append(o.secrets, auth, cred)
+	if err != nil {
+		o.log.Debug("round trip failed", "method", req.Method, "path", req.URL.Path, "err", err)
+		return nil, err
+	}
+	o.log.Debug("round trip", "method", req.Method, "path", req.URL.Path, "status", resp.StatusCode)
+	if _, err := contract.MatchPath(req.URL.EscapedPath()); err != nil {
+		return resp, nil // the token or revocation endpoint
+	}
+	if err := contract.CheckHTTPResponse(req.Context(), resp); err != nil {
+		o.violations = append(o.violations, err.Error())
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, contract.MaxBody+1))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	a := answer{status: resp.StatusCode, header: resp.Header.Clone(), body: body}
+	var e gen.ApiError
+	if json.Unmarshal(body, &e) == nil {
+		a.code = e.ErrorCode
+		if e.Detail != nil {
+			a.detail = *e.Detail
+		}
+	}
+	o.answers = append(o.answers, a)
+	o.recorded = append(o.recorded, a)
+	return resp, nil
+}
+
+// begin starts a scenario: what is observed from now on is its own.
+func (o *observer) begin() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.trips, o.answers, o.violations = 0, nil, nil
+}
+
+func (o *observer) seen() (trips int, answers []answer, violations []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.trips, o.answers, slices.Clone(o.violations)
+}
+
+// write prints the report, as JSON or as a table within 160 columns with
+// each failure in full under it, and returns how many scenarios failed.
+func (r report) write(w io.Writer, asJSON bool) (failed int, err error) {
+	for _, res := range r.Results {
+		if !res.Pass {
+			failed++
+		}
+	}
+	passed := len(r.Results) - failed
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return failed, enc.Encode(struct {
+			report
+			Passed int `json:"passed"`
+			Failed int `json:"failed"`
+		}{r, passed, failed})
+	}
+	fmt.Fprintln(w, "target:", r.Target)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tAUTH\tRETRY\tEXPECTED\tGOT\tTRIPS\tTIME\tVERDICT")
+	for _, res := range r.Results {
+		retry, verdict := "off", "PASS"
+		if res.Retries {
+			retry = "on"
+		}
+		if !res.Pass {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", res.Scenario, res.Auth, retry, cell(res.Expected), cell(res.Got),
+			res.RoundTrips, res.Duration.Round(100*time.Microsecond), verdict)
+	}
+	if err := tw.Flush(); err != nil {
+		return failed, err
+	}
+	for _, res := range r.Results {
+		if !res.Pass {
+			fmt.Fprintf(w, "FAIL %s [%s]: expected %s; got %s; %s\n", res.Scenario, res.Auth, res.Expected, res.Got, res.Detail)
+		}
+	}
+	_, err = fmt.Fprintf(w, "%d passed, %d failed\n", passed, failed)
+	return failed, err
+}
+
+// cell cuts a column to 35 runes, which keeps lines within 160 columns
+// (scenario names are within 36); a failure is printed in full under the table.
+func cell(s string) string {
+	if r := []rune(s); len(r) > 35 {
+		return string(r[:34]) + "…"
+	}
+	return s
 }

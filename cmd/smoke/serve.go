@@ -18,9 +18,9 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// announcement is the one JSON line serve prints on start: everything a
-// client in any language needs. The credentials are made-up test values of
-// the reference server: printing them is the point.
+// announcement is the JSON line serve prints on start: what a client in
+// any language needs. The credentials are the reference server's made-up
+// test values: printing them is the point.
 type announcement struct {
 	BaseURL   string    `json:"baseUrl"`
 	TokenURL  string    `json:"tokenUrl"`  // POST grant_type=client_credentials, client id and secret in HTTP Basic
@@ -66,7 +66,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "smoke serve: bad arguments (see -h)")
 		return exitUsage
 	}
-	// Bound the request log: serve may run for days.
 	srv := atlastest.New(atlastest.WithSeedKeys(*seedKeys), atlastest.WithRateLimit(*capacity, *refill, *period), atlastest.WithLogLimit(10_000))
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -102,21 +101,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitPass
 }
 
-// newHTTPServer bounds what a client can hold: a request's headers must
-// arrive within 10 s and the whole request within 30 s, an answer is written
-// within 30 s, a kept-alive connection is closed after 60 s without a
-// request, and lim bounds the open connections.
+// newHTTPServer bounds what a client can hold: headers within 10 s, a
+// request within 30 s, an answer within 30 s, 60 s idle, lim's connections.
 func newHTTPServer(h http.Handler, lim *connLimit) *http.Server {
 	return &http.Server{Handler: h, MaxHeaderBytes: 64 << 10, ConnState: lim.track,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
 }
 
-// connLimit bounds a server's open connections through its ConnState hook.
-// At the bound, a new connection closes the one idle longest (accepted with
-// no request yet, or kept alive between requests) instead of waiting in the
-// accept queue behind idle ones: a flood of idle connections then costs the
-// flooder its oldest connections, and a real client is served at once. When
-// every other connection is busy with a request, the new one is closed.
+// connLimit bounds a server's open connections through its ConnState
+// hook. At the bound a new connection closes the one idle longest (no
+// request yet, or kept alive between requests), so a flood of idle
+// connections costs the flooder its oldest ones and a real client is served
+// at once; when all the others are busy, the new one is closed.
 type connLimit struct {
 	max  int
 	mu   sync.Mutex
@@ -154,9 +150,9 @@ func (l *connLimit) track(c net.Conn, state http.ConnState) {
 	}
 }
 
-// dialable is the address to announce: a wildcard listen address (":8080",
-// "0.0.0.0:8080") is announced as loopback, which clients can dial and
-// authedit trusts with credentials over cleartext http.
+// dialable is the address to announce: a wildcard listen address is
+// announced as loopback, which clients can dial and authedit trusts with
+// credentials over plain http.
 func dialable(a *net.TCPAddr) string {
 	ip := a.IP
 	if ip == nil || ip.IsUnspecified() {
