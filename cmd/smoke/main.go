@@ -9,11 +9,14 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -22,6 +25,9 @@ import (
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
 	"github.com/atlascontract/deleteorgapikey/authedit"
+	"github.com/atlascontract/deleteorgapikey/gen"
+	"github.com/atlascontract/deleteorgapikey/internal/behavior"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 func main() {
@@ -166,4 +172,118 @@ func parseFlags(args []string, stderr io.Writer, lookup func(string) (string, bo
 	}
 	cfg.log = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return cfg, errors.Join(errs...)
+}
+
+// runAtlas probes a live service without changing it: a request with no
+// credentials must be challenged, and deleting a random key id must be
+// refused as Atlas refuses an absent key (or a non-owner). With -delete-key
+// and -confirm it deletes that key; one already gone is "not found", no
+// failure. Every setup problem is reported at once, before anything is sent.
+func runAtlas(ctx context.Context, cfg config) (report, error) {
+	var errs []error
+	if cfg.orgID == "" {
+		errs = append(errs, errors.New("no organization: set -org or MONGODB_ATLAS_ORG_ID"))
+	} else if err := contract.CheckParam("orgId", cfg.orgID); err != nil {
+		errs = append(errs, fmt.Errorf("-org: %w", err))
+	}
+	if cfg.deleteKey != "" {
+		if err := contract.CheckParam("apiUserId", cfg.deleteKey); err != nil {
+			errs = append(errs, fmt.Errorf("-delete-key: %w", err))
+		}
+	}
+	creds, err := authedit.CredentialsFromEnv(cfg.lookup)
+	if err != nil {
+		errs = append(errs, err)
+		creds = authedit.APIKey{PublicKey: "unset", PrivateKey: "unset"} // still check the base URL below
+	}
+	account, isAccount := creds.(authedit.ServiceAccount)
+	if cfg.tokenCache != "" && !isAccount {
+		errs = append(errs, fmt.Errorf("-token-cache needs a service account: set %s and %s", authedit.EnvClientID, authedit.EnvClientSecret))
+	}
+	obs := &observer{log: cfg.log}
+	opts := []authedit.Option{authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout)}
+	if cfg.insecureHTTP {
+		opts = append(opts, authedit.WithInsecureHTTP())
+	}
+	client, err := authedit.NewClient(cfg.baseURL, creds, opts...)
+	if ce := (*authedit.CleartextError)(nil); errors.As(err, &ce) {
+		err = fmt.Errorf("-base-url %s is plain http to %s, which is not loopback: use https, or pass -insecure-http to send credentials in clear", cfg.baseURL, ce.Host)
+	}
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return report{}, errors.Join(errs...)
+	}
+	auth, target := "digest", "digest API key ("+authedit.EnvPublicKey+")"
+	if isAccount {
+		auth, target = "service-account", "service account ("+authedit.EnvClientID+")"
+	}
+	if cfg.tokenCache != "" { // opened only now: a run refused for its settings changes nothing on disk
+		dir := cfg.tokenCache
+		if dir == "default" {
+			dir = "" // NewFileTokenStore's default, under os.UserCacheDir
+		}
+		store, err := authedit.NewFileTokenStore(dir)
+		if err != nil {
+			return report{}, fmt.Errorf("-token-cache: %w", err)
+		}
+		if client, err = authedit.NewClient(cfg.baseURL, creds, append(opts, authedit.WithTokenStore(store))...); err != nil {
+			return report{}, err
+		}
+		target += ", token cache " + cfg.tokenCache
+	}
+
+	org := cfg.orgID
+	remove := func(key string) func(context.Context) (string, error) {
+		return func(ctx context.Context) (string, error) { return says(client.Remove(ctx, org, key)) }
+	}
+	scenarios := []scenario{unauthenticated(cfg.baseURL, org, obs), {name: "absent key (403 if not an owner)", auth: auth, retries: true,
+		want: one(behavior.KeyNotFound), or: behavior.NotOwner, outcome: "not found or forbidden", run: remove(randomID())}}
+	if cfg.deleteKey != "" { // Remove counts a delete whose answer was lost and whose retry found no key as done
+		scenarios = append(scenarios, scenario{name: "delete " + cfg.deleteKey, auth: auth, retries: true, want: one(behavior.Removed),
+			or: behavior.KeyNotFound, outcome: "removed or already removed or not found", run: remove(cfg.deleteKey)})
+	}
+	rep := report{Target: fmt.Sprintf("%s, organization %s, auth %s", cfg.baseURL, org, target), Results: runScenarios(ctx, cfg, obs, scenarios)}
+	if cfg.record != "" {
+		secret := string(account.ClientSecret)
+		if key, ok := creds.(authedit.APIKey); ok {
+			secret = string(key.PrivateKey)
+		}
+		source := fmt.Sprintf("smoke -atlas against %s, auth %s", cfg.baseURL, auth)
+		if err := writeRecords(cfg.record, obs, append(obs.secrets, secret), org, cfg.deleteKey, source, time.Now()); err != nil {
+			return rep, fmt.Errorf("-record: %w", err)
+		}
+	}
+	return rep, nil
+}
+
+// randomID is a well-formed key id that no real key is likely to have.
+func randomID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // never fails
+	return hex.EncodeToString(b)
+}
+
+// unauthenticated sends the operation with no credentials: Atlas answers
+// with one Digest challenge.
+func unauthenticated(baseURL, org string, obs *observer) scenario {
+	s := scenario{name: "no credentials: challenged", auth: "none", want: one(behavior.Unauthenticated), outcome: "Digest"}
+	s.run = func(ctx context.Context) (string, error) {
+		req, err := gen.NewDeleteOrgApiKeyRequest(baseURL, org, randomID(), nil)
+		if err != nil {
+			return "", err
+		}
+		req.Header.Set("Accept", contract.AcceptHeader())
+		resp, err := (&http.Client{Transport: obs}).Do(req.WithContext(ctx))
+		if err != nil {
+			return "", err
+		}
+		_ = resp.Body.Close()
+		if ch := resp.Header.Values(behavior.WWWAuthenticate); len(ch) != 1 || !strings.HasPrefix(strings.ToLower(ch[0]), "digest ") {
+			return "", fmt.Errorf("challenges %q, want one Digest challenge", ch)
+		}
+		return "Digest", nil
+	}
+	return s
 }

@@ -13,6 +13,8 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,6 +61,8 @@ type result struct {
 type report struct {
 	Target  string   `json:"target"` // base URL, organization and auth scheme; never a secret
 	Results []result `json:"results"`
+	Passed  int      `json:"passed"` // Passed and Failed are set by write
+	Failed  int      `json:"failed"`
 }
 
 // runScenarios runs each scenario in turn. It stops after one that cannot
@@ -79,12 +83,10 @@ func runScenarios(ctx context.Context, cfg config, obs *observer, scenarios []sc
 		got := answers[max(0, len(answers)-max(1, len(want))):]
 		if s.outcome == "" && err != nil {
 			problems = append(problems, err.Error())
-		} else if s.outcome != "" && !slices.Contains(strings.Split(s.outcome, " or "), said) {
+		} else if !slices.Contains(strings.Split(s.outcome, " or "), said) {
 			p := fmt.Sprintf("the caller learnt %q, want %q", said, s.outcome)
 			if err != nil {
 				p += ": " + err.Error()
-			} else if len(got) > 0 {
-				p += fmt.Sprintf(" (server said %s, detail %q)", got[len(got)-1], got[len(got)-1].detail)
 			}
 			problems = append(problems, p)
 		} else if err := s.matches(answers); err != nil {
@@ -271,21 +273,17 @@ func (o *observer) seen() (trips int, answers []answer, violations []string) {
 
 // write prints the report, as JSON or as a table within 160 columns with
 // each failure in full under it, and returns how many scenarios failed.
-func (r report) write(w io.Writer, asJSON bool) (failed int, err error) {
+func (r report) write(w io.Writer, asJSON bool) (int, error) {
 	for _, res := range r.Results {
 		if !res.Pass {
-			failed++
+			r.Failed++
 		}
 	}
-	passed := len(r.Results) - failed
+	r.Passed = len(r.Results) - r.Failed
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return failed, enc.Encode(struct {
-			report
-			Passed int `json:"passed"`
-			Failed int `json:"failed"`
-		}{r, passed, failed})
+		return r.Failed, enc.Encode(r)
 	}
 	fmt.Fprintln(w, "target:", r.Target)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -302,15 +300,15 @@ func (r report) write(w io.Writer, asJSON bool) (failed int, err error) {
 			res.RoundTrips, res.Duration.Round(100*time.Microsecond), verdict)
 	}
 	if err := tw.Flush(); err != nil {
-		return failed, err
+		return r.Failed, err
 	}
 	for _, res := range r.Results {
 		if !res.Pass {
 			fmt.Fprintf(w, "FAIL %s [%s]: expected %s; got %s; %s\n", res.Scenario, res.Auth, res.Expected, res.Got, res.Detail)
 		}
 	}
-	_, err = fmt.Fprintf(w, "%d passed, %d failed\n", passed, failed)
-	return failed, err
+	_, err := fmt.Fprintf(w, "%d passed, %d failed\n", r.Passed, r.Failed)
+	return r.Failed, err
 }
 
 // cell cuts a column to 35 runes, which keeps lines within 160 columns
@@ -320,4 +318,74 @@ func cell(s string) string {
 		return string(r[:34]) + "…"
 	}
 	return s
+}
+
+// writeRecords writes each answer to the operation into dir in the format
+// of testdata/atlas (see its README), named after its situation
+// ("key-not-found.http", then "key-not-found-2.http"), so that recording
+// into testdata/atlas refreshes the evidence. Every secret given (the private
+// key or client secret, each Authorization value sent, so each token) is
+// redacted wherever it appears, cookies are dropped, and the organization
+// and deleted key ids become the spec's example ids. Nonces stay: they are
+// no secret, and the challenge is evidence.
+func writeRecords(dir string, obs *observer, secrets []string, org, key, source string, now time.Time) error {
+	var pairs []string
+	slices.SortFunc(secrets, func(a, b string) int { return cmp.Compare(len(b), len(a)) }) // longest first
+	for _, s := range secrets {
+		if s != "" {
+			pairs = append(pairs, s, "[redacted]")
+		}
+	}
+	params := contract.MustLoad().Op.Parameters
+	for name, id := range map[string]string{"orgId": org, "apiUserId": key} {
+		if id != "" {
+			pairs = append(pairs, id, fmt.Sprint(params.GetByInAndName("path", name).Schema.Value.Example))
+		}
+	}
+	redact := strings.NewReplacer(pairs...)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	written := map[behavior.Situation]int{}
+	for _, a := range obs.recorded {
+		s := situationOf(a)
+		written[s]++
+		name := string(s) + ".http"
+		if written[s] > 1 {
+			name = fmt.Sprintf("%s-%d.http", s, written[s])
+		}
+		h := a.header.Clone()
+		for _, k := range []string{"Set-Cookie", "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive"} {
+			h.Del(k) // a secret, or framing the redaction would make wrong
+		}
+		h.Set("Evidence-Situation", string(s))
+		h.Set("Evidence-Source", source)
+		h.Set("Evidence-Date", now.UTC().Format(time.DateOnly))
+		var b strings.Builder
+		fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", a.status, http.StatusText(a.status))
+		_ = h.Write(&b)
+		b.WriteString("\r\n" + string(a.body))
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(redact.Replace(b.String())), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// situationOf names the situation of internal/behavior's table an answer
+// shows: the first whose answer it is (as is allows), else the first with
+// its status, else "unclassified-<status>" for a maintainer to look at
+// (TestRecordedAnswers refuses it).
+func situationOf(a answer) behavior.Situation {
+	for _, w := range behavior.Table() {
+		if a.is(w.Situation) == nil {
+			return w.Situation
+		}
+	}
+	for _, w := range behavior.Table() {
+		if w.Status == a.status {
+			return w.Situation
+		}
+	}
+	return behavior.Situation(fmt.Sprintf("unclassified-%d", a.status))
 }

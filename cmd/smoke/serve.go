@@ -56,17 +56,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"revokeUrl, accept, orgId, owner and member credentials (made-up test values) and deletable key ids.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitPass
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 || *seedKeys < 0 || *printKeys < -1 || *capacity < 1 || *refill < 1 || *period <= 0 || *maxConns < 1 {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return exitPass
+	} else if err != nil || fs.NArg() > 0 || *seedKeys < 0 || *printKeys < -1 || *capacity < 1 || *refill < 1 || *period <= 0 || *maxConns < 1 {
 		fmt.Fprintln(stderr, "smoke serve: bad arguments (see -h)")
 		return exitUsage
 	}
-	srv := atlastest.New(atlastest.WithSeedKeys(*seedKeys), atlastest.WithRateLimit(*capacity, *refill, *period), atlastest.WithLogLimit(10_000))
+	srv := atlastest.New(atlastest.WithSeedKeys(*seedKeys), atlastest.WithRateLimit(*capacity, *refill, *period), atlastest.WithLogLimit(10_000)) // serve may run for days
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintln(stderr, "smoke serve:", err)
@@ -77,25 +73,23 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		keys = keys[:min(len(keys), *printKeys)]
 	}
 	base := "http://" + dialable(ln.Addr().(*net.TCPAddr))
-	line, _ := json.Marshal(announcement{
+	_ = json.NewEncoder(stdout).Encode(announcement{
 		BaseURL: base, TokenURL: base + contract.TokenPath(), RevokeURL: base + contract.RevokePath(), Accept: contract.AcceptHeader(),
 		OrgID: srv.OrgID(), Owner: principal(srv.Owner()), Member: principal(srv.Member()), Keys: keys,
 	})
-	fmt.Fprintln(stdout, string(line))
 
 	hs := newHTTPServer(srv.Handler(), &connLimit{max: *maxConns})
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	select {
-	case err := <-done:
-		fmt.Fprintln(stderr, "smoke serve:", err)
-		return exitUsage
+	case err = <-done:
 	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = hs.Shutdown(shutdown)
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(shutdown); err != nil {
-		fmt.Fprintln(stderr, "smoke serve: shutdown:", err)
+	if err != nil {
+		fmt.Fprintln(stderr, "smoke serve:", err)
 		return exitUsage
 	}
 	return exitPass
