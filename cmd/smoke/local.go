@@ -24,7 +24,7 @@ func runLocal(ctx context.Context, cfg config) (report, error) {
 	obs := &observer{log: cfg.log}
 	return report{
 		Target:  fmt.Sprintf("embedded reference server %s, organization %s, auth digest and service account", srv.URL, srv.OrgID()),
-		Results: runScenarios(ctx, cfg, obs, matrix(cfg, srv, obs)),
+		Results: runScenarios(ctx, obs, matrix(cfg, srv, obs)),
 	}, nil
 }
 

@@ -141,9 +141,10 @@ func parseFlags(args []string, stderr io.Writer, lookup func(string) (string, bo
 	fs.StringVar(&cfg.deleteKey, "delete-key", "", "with -atlas and -confirm: really delete this API key id (a key already gone is reported as not found)")
 	fs.BoolVar(&cfg.confirm, "confirm", false, "confirm -delete-key")
 	fs.StringVar(&cfg.record, "record", "", "with -atlas: write every answer to the operation into this directory as testdata/atlas files (secrets and ids redacted)")
-	fs.StringVar(&cfg.tokenCache, "token-cache", "", "with -atlas and a service account: reuse its access token across runs through a token store in this\n"+
-		"directory, \"default\" for the user cache directory's atlascontract-deleteorgapikey/tokens. The directory is 0700,\n"+
-		"its files 0600 and hold a token and its expiry, never the client secret; delete the directory to clear it")
+	fs.StringVar(&cfg.tokenCache, "token-cache", "", "with -atlas and a service account: reuse its access token across runs through files in `DIR`\n"+
+		"(\"default\": the user cache directory's atlascontract-deleteorgapikey/tokens). The directory is 0700 and its files 0600,\n"+
+		"readable by you and root only; they hold the token (a Bearer credential for up to an hour) and its expiry, never\n"+
+		"the client secret. Delete the directory to clear it")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 	fs.BoolVar(&verbose, "v", false, "structured logs (log/slog) on stderr: each round trip's method, path and status")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "bound on the whole run, retries included")
@@ -198,7 +199,7 @@ func runAtlas(ctx context.Context, cfg config) (report, error) {
 	}
 	account, isAccount := creds.(authedit.ServiceAccount)
 	if cfg.tokenCache != "" && !isAccount {
-		errs = append(errs, fmt.Errorf("-token-cache needs a service account: set %s and %s", authedit.EnvClientID, authedit.EnvClientSecret))
+		errs = append(errs, errors.New("-token-cache needs a service account: set MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET"))
 	}
 	obs := &observer{log: cfg.log}
 	opts := []authedit.Option{authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout)}
@@ -215,9 +216,9 @@ func runAtlas(ctx context.Context, cfg config) (report, error) {
 	if len(errs) > 0 {
 		return report{}, errors.Join(errs...)
 	}
-	auth, target := "digest", "digest API key ("+authedit.EnvPublicKey+")"
+	auth, target := "digest", "digest API key (MONGODB_ATLAS_PUBLIC_API_KEY)"
 	if isAccount {
-		auth, target = "service-account", "service account ("+authedit.EnvClientID+")"
+		auth, target = "service-account", "service account (MONGODB_ATLAS_CLIENT_ID)"
 	}
 	if cfg.tokenCache != "" { // opened only now: a run refused for its settings changes nothing on disk
 		dir := cfg.tokenCache
@@ -244,7 +245,7 @@ func runAtlas(ctx context.Context, cfg config) (report, error) {
 		scenarios = append(scenarios, scenario{name: "delete " + cfg.deleteKey, auth: auth, retries: true, want: one(behavior.Removed),
 			or: behavior.KeyNotFound, outcome: "removed or already removed or not found", run: remove(cfg.deleteKey)})
 	}
-	rep := report{Target: fmt.Sprintf("%s, organization %s, auth %s", cfg.baseURL, org, target), Results: runScenarios(ctx, cfg, obs, scenarios)}
+	rep := report{Target: fmt.Sprintf("%s, organization %s, auth %s", cfg.baseURL, org, target), Results: runScenarios(ctx, obs, scenarios)}
 	if cfg.record != "" {
 		secret := string(account.ClientSecret)
 		if key, ok := creds.(authedit.APIKey); ok {

@@ -67,7 +67,7 @@ type report struct {
 
 // runScenarios runs each scenario in turn. It stops after one that cannot
 // reach the server: the rest would only fail the same way, slowly.
-func runScenarios(ctx context.Context, cfg config, obs *observer, scenarios []scenario) []result {
+func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []result {
 	var results []result
 	for i, s := range scenarios {
 		obs.begin()
@@ -99,7 +99,7 @@ func runScenarios(ctx context.Context, cfg config, obs *observer, scenarios []sc
 		}
 		r := result{Scenario: s.name, Auth: s.auth, Retries: s.retries, Expected: column(want, s.outcome), Got: cmp.Or(column(got, said), "error"),
 			RoundTrips: trips, Duration: elapsed, Pass: len(problems) == 0, Detail: strings.Join(problems, "; ")}
-		cfg.log.Info("scenario", "name", r.Scenario, "auth", r.Auth, "got", r.Got, "pass", r.Pass)
+		obs.log.Info("scenario", "name", r.Scenario, "auth", r.Auth, "got", r.Got, "pass", r.Pass)
 		if op := (*net.OpError)(nil); errors.As(err, &op) && op.Op == "dial" {
 			r.Detail += fmt.Sprintf(" (the server is unreachable; scenarios not run: %d)", len(scenarios)-i-1)
 			return append(results, r)
