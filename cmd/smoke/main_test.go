@@ -442,9 +442,16 @@ func TestNoSecretsInOutput(t *testing.T) {
 	}
 }
 
-// TestAtlasModeTokenCache: two runs share one token through -token-cache
-// (without it each run mints its own), and the store holds no secret.
+// TestAtlasModeTokenCache: two runs share one token through -token-cache,
+// in a directory given or the default one (without it each run mints its
+// own), and the store holds no secret.
 func TestAtlasModeTokenCache(t *testing.T) {
+	t.Setenv("HOME", t.TempDir()) // where os.UserCacheDir looks
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := atlastest.NewTestServer(t)
 	vars := atlasEnv(srv.URL, srv, srv.Owner(), false)
 	tokens := func() int {
@@ -452,9 +459,14 @@ func TestAtlasModeTokenCache(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "tokens")
 	for _, c := range []struct {
-		args []string
-		want int
-	}{{[]string{"-atlas"}, 2}, {[]string{"-atlas", "-token-cache", dir}, 1}} {
+		args  []string
+		store string
+		want  int
+	}{
+		{[]string{"-atlas"}, "", 2},
+		{[]string{"-atlas", "-token-cache", dir}, dir, 1},
+		{[]string{"-atlas", "-token-cache", "default"}, filepath.Join(cache, "atlascontract-deleteorgapikey", "tokens"), 1},
+	} {
 		before := tokens()
 		for range 2 {
 			if code, out, errOut := runSmoke(t, env(vars), c.args...); code != exitPass {
@@ -464,15 +476,17 @@ func TestAtlasModeTokenCache(t *testing.T) {
 		if got := tokens() - before; got != c.want {
 			t.Errorf("%v: two runs made %d token requests, want %d", c.args, got, c.want)
 		}
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*"))
-	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 || len(files) == 0 {
-		t.Fatalf("store %s: %v, %d files", dir, err, len(files))
-	}
-	for _, f := range files {
-		raw, _ := os.ReadFile(f)
-		if strings.Contains(string(raw), srv.Owner().ClientSecret) {
-			t.Errorf("%s holds the client secret", f)
+		if c.store == "" {
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join(c.store, "*"))
+		if fi, err := os.Stat(c.store); err != nil || fi.Mode().Perm() != 0o700 || len(files) == 0 {
+			t.Fatalf("store %s: %v, %d files", c.store, err, len(files))
+		}
+		for _, f := range files {
+			if raw, _ := os.ReadFile(f); strings.Contains(string(raw), srv.Owner().ClientSecret) {
+				t.Errorf("%s holds the client secret", f)
+			}
 		}
 	}
 	// Digest keys have no token to cache: refused, with nothing sent.
