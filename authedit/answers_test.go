@@ -121,7 +121,7 @@ func TestRetryAfterHTTPDateHonoured(t *testing.T) {
 	t.Cleanup(srv.Close)
 	var sl sleeps
 	c := keyClient(t, srv.URL, authedit.WithTimeout(0), // no deadline that an hour's wait would outlast
-		authedit.WithRetry(authedit.RetryPolicy{MaxAttempts: 2, MinBackoff: time.Millisecond, MaxRetryAfter: 2 * time.Hour, Sleep: sl.sleep}))
+		authedit.WithRetry(authedit.RetryPolicy{MaxAttempts: 2, MinBackoff: time.Millisecond, MaxRetryAfter: 2 * time.Hour}), sl.clock())
 	if out, err := c.Remove(t.Context(), orgID, keyID); out != authedit.Removed || err != nil {
 		t.Fatalf("Remove = %v, %v; want removed", out, err)
 	}
@@ -195,7 +195,6 @@ func TestBodiesAreCapped(t *testing.T) {
 			_, err = io.ReadAll(resp.Body)
 			_ = resp.Body.Close()
 			check("DeleteOrgApiKey's body", err)
-			c.Transport().CloseIdleConnections()
 		})
 	}
 	t.Run("exactly the cap", func(t *testing.T) {
@@ -229,7 +228,7 @@ func TestMalformedChallengeIsAnAnswer(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	var sl sleeps
-	c := keyClient(t, srv.URL, authedit.WithRetry(fast(4, &sl)))
+	c := keyClient(t, srv.URL, fast(4, &sl))
 	var info authedit.RetryInfo
 	resp, err := c.DeleteOrgApiKeyWithResponse(authedit.WithRetryInfo(t.Context(), &info), orgID, keyID, nil)
 	if err != nil || resp.StatusCode() != http.StatusUnauthorized || info.Attempts != 1 || info.EarlierMayHaveApplied || n.Load() != 1 {
@@ -328,8 +327,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 					http.Redirect(w, r, target, code)
 				}))
 				t.Cleanup(srv.Close)
-				follower := &http.Client{} // a caller's client that follows redirects
-				c := keyClient(t, srv.URL, authedit.WithoutRetry(), authedit.WithHTTPClient(follower))
+				c := keyClient(t, srv.URL, authedit.WithoutRetry())
 				out, err := c.Remove(t.Context(), orgID, keyID)
 				var re *authedit.RedirectError
 				if out != authedit.Failed || !errors.As(err, &re) || re.StatusCode != code || !strings.HasSuffix(re.Location, target) {

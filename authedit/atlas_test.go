@@ -318,11 +318,11 @@ func TestMalformedIDsReachNoServer(t *testing.T) {
 			_, err := c.DeleteOrgApiKeyWithResponse(t.Context(), srv.OrgID(), bad, nil)
 			var pe *authedit.ParamError
 			if !errors.As(err, &pe) || pe.Name != "apiUserId" {
-				t.Errorf("%s %s: err = %v, want *ParamError naming apiUserId", creds.Scheme(), name, err)
+				t.Errorf("%s %s: err = %v, want *ParamError naming apiUserId", scheme(creds), name, err)
 			}
 			_, err = c.DeleteOrgApiKey(t.Context(), bad, srv.Keys()[0], nil)
 			if !errors.As(err, &pe) || pe.Name != "orgId" {
-				t.Errorf("%s %s: err = %v, want *ParamError naming orgId", creds.Scheme(), name, err)
+				t.Errorf("%s %s: err = %v, want *ParamError naming orgId", scheme(creds), name, err)
 			}
 		}
 	}

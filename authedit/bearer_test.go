@@ -398,7 +398,7 @@ func TestBearerFailedFetchShared(t *testing.T) {
 			})
 		})
 		var sl sleeps
-		c := saClient(t, s, authedit.WithRetry(fast(4, &sl)))
+		c := saClient(t, s, fast(4, &sl))
 		errs, infos := coldCalls(c, n)
 		for i, err := range errs {
 			var te *authedit.TokenError

@@ -5,18 +5,20 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"path"
+	"reflect"
+	"runtime/debug"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/atlascontract/deleteorgapikey/gen"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// Client is the generated client with everything wired in: ids checked
-// against the spec before a request is built, versioned Accept,
-// User-Agent, authentication and the cleartext guard.
+// Client calls the operation, checking ids against the spec first.
 type Client struct {
-	*gen.ClientWithResponses
+	api       *gen.Client
 	transport *Transport
 }
 
@@ -25,56 +27,33 @@ var (
 	_ gen.ClientWithResponsesInterface = (*Client)(nil)
 )
 
-// NewClient returns a ready client for baseURL (e.g.
-// "https://cloud.mongodb.com"). It fails like NewTransport. The client
-// follows no redirect (see RedirectError).
+// NewClient returns a client for baseURL; see NewTransport, BaseURLFromEnv.
 func NewClient(baseURL string, creds Credentials, opts ...Option) (*Client, error) {
 	t, err := NewTransport(baseURL, creds, opts...)
 	if err != nil {
 		return nil, err
 	}
 	hc := &http.Client{Transport: t, CheckRedirect: refuseRedirect, Timeout: t.cfg.timeout}
-	if tmpl := t.cfg.client; tmpl != nil {
-		hc.Jar = tmpl.Jar
-	}
-	inner, err := gen.NewClientWithResponses(baseURL,
-		gen.WithHTTPClient(hc),
-		gen.WithRequestEditorFn(SetAccept),
-		gen.WithRequestEditorFn(SetUserAgent),
-		gen.WithRequestEditorFn(ValidateRequest),
-	)
+	api, err := gen.NewClient(baseURL, gen.WithHTTPClient(hc), gen.WithRequestEditorFn(setHeaders))
 	if err != nil {
 		return nil, err
 	}
-	return &Client{ClientWithResponses: inner, transport: t}, nil
+	return &Client{api: api, transport: t}, nil
 }
 
-// DeleteOrgApiKey checks orgID and apiUserID against the spec, returning a
-// *ParamError without sending anything if one does not match, then calls
-// the generated method, whose client-level editor validates the built
-// request. When reqEditors are given, the request is validated once more
-// after them.
+// DeleteOrgApiKey returns the answer as received. Ids or flags the spec
+// refuses, even set by reqEditors, are a *ParamError; nothing is sent.
 func (c *Client) DeleteOrgApiKey(ctx context.Context, orgID gen.OrgId, apiUserID gen.ApiUserId, params *gen.DeleteOrgApiKeyParams, reqEditors ...gen.RequestEditorFn) (*http.Response, error) {
+	// The generated request builder resolves "." and ".." away, so the raw
+	// ids are checked first; the built request last, after every editor.
 	if err := contract.CheckIDs(orgID, apiUserID); err != nil {
 		return nil, err
 	}
-	return c.ClientWithResponses.ClientInterface.DeleteOrgApiKey(ctx, orgID, apiUserID, params, validateLast(reqEditors)...)
+	return c.api.DeleteOrgApiKey(ctx, orgID, apiUserID, params, append(slices.Clip(reqEditors), validate)...)
 }
 
-// DeleteOrgApiKeyWithResponse is DeleteOrgApiKey with the response parsed
-// by the generated parser, made lenient so that an answer is never lost
-// to what that parser cannot bind:
-//
-//   - A header the spec types as an integer (RateLimit-Limit,
-//     RateLimit-Remaining, Retry-After) whose value is not one, such as the
-//     IETF draft's "100, 100;w=60", "1.5" or a Retry-After HTTP-date, is
-//     left out of the Headers* struct. HTTPResponse keeps every header as
-//     received, and APIError and the retry layer read Retry-After dates.
-//   - A body that is not what its Content-Type says (a proxy's HTML page
-//     labelled JSON) is left in Body, undecoded: the JSON* fields are nil.
-//
-// smoke reports such answers as off-contract; a client only must not lose
-// them. A body longer than 1 MiB is a *BodyTooLargeError.
+// DeleteOrgApiKeyWithResponse parses the answer. A header or body the
+// parser cannot bind is left out of Headers* and JSON*, not an error.
 func (c *Client) DeleteOrgApiKeyWithResponse(ctx context.Context, orgID gen.OrgId, apiUserID gen.ApiUserId, params *gen.DeleteOrgApiKeyParams, reqEditors ...gen.RequestEditorFn) (*gen.DeleteOrgApiKeyResponse, error) {
 	rsp, err := c.DeleteOrgApiKey(ctx, orgID, apiUserID, params, reqEditors...)
 	if err != nil {
@@ -100,8 +79,8 @@ func (c *Client) DeleteOrgApiKeyWithResponse(ctx context.Context, orgID gen.OrgI
 	return r, nil
 }
 
-// bindable is a copy of h without the headers that the spec declares as
-// integers for status and whose (first) value is not one.
+// bindable is a copy of h without the headers the spec types as integers
+// for status whose value is not one, which the generated parser would fail on.
 func bindable(status int, h http.Header) http.Header {
 	h = h.Clone()
 	r := contract.MustLoad().Op.Responses.Status(status)
@@ -119,19 +98,43 @@ func bindable(status int, h http.Header) http.Header {
 	return h
 }
 
-// Transport returns the authenticating transport under the client.
-func (c *Client) Transport() *Transport { return c.transport }
-
-// Revoke revokes the client's cached service-account token; see Transport.Revoke.
-func (c *Client) Revoke(ctx context.Context) error { return c.transport.Revoke(ctx) }
-
-// validateLast appends ValidateRequest after the caller's editors, which
-// run after the client's own and could have changed the URL. With no
-// editors the client's own ValidateRequest has already seen the final
-// request, so nothing is appended.
-func validateLast(editors []gen.RequestEditorFn) []gen.RequestEditorFn {
-	if len(editors) == 0 {
-		return nil
+// Revoke revokes the service-account token the client holds, if any; the
+// next call fetches another. Refused: *TokenError.
+func (c *Client) Revoke(ctx context.Context) error {
+	if c.transport.tokens == nil {
+		return ErrNotServiceAccount
 	}
-	return append(slices.Clip(editors), ValidateRequest)
+	return c.transport.tokens.revoke(ctx)
 }
+
+// setHeaders sets the versioned Accept header Atlas requires and our User-Agent.
+func setHeaders(_ context.Context, req *http.Request) error {
+	req.Header.Set("Accept", contract.AcceptHeader())
+	req.Header.Set("User-Agent", userAgent())
+	return nil
+}
+
+func validate(_ context.Context, req *http.Request) error { return contract.ValidateRequest(req) }
+
+// userAgent names this module and the version it was built at, such as
+// "deleteorgapikey/v1.2.3 (+github.com/atlascontract/deleteorgapikey)".
+var userAgent = sync.OnceValue(func() string {
+	mod := path.Dir(reflect.TypeFor[Client]().PkgPath())
+	v := "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Path == mod && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		for _, dep := range bi.Deps {
+			if dep.Path == mod {
+				if dep.Replace != nil {
+					dep = dep.Replace
+				}
+				if dep.Version != "" {
+					v = dep.Version
+				}
+			}
+		}
+	}
+	return path.Base(mod) + "/" + v + " (+" + mod + ")"
+})

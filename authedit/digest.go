@@ -8,31 +8,14 @@ import (
 	"github.com/icholy/digest"
 )
 
-// What icholy/digest (v1.2.0) does, and where this file helps:
-//
-//   - It caches the last challenge per host and counts nc under a mutex, so
-//     a warmed client answers with one round trip per request.
-//   - Any 401 (stale=true or not) makes it parse the new challenge, cache it
-//     and retry exactly once: stale nonces cost one extra round trip, and
-//     bad credentials cannot loop.
-//   - nc is taken under its lock but requests are sent outside it, so
-//     concurrent requests can reach the server out of nc order. A server
-//     that rejects that answers 401 with a new challenge, and the one retry
-//     above recovers.
-//   - Its cache is keyed by host name without port or scheme; Transport
-//     only authenticates its own origin, so one digest.Transport never sees
-//     two servers.
-//   - It parses each WWW-Authenticate value as one challenge. Proxies may
-//     merge several challenges into one comma-joined value (RFC 9110 allows
-//     it; Node-based proxies do it), so findChallenge splits them apart.
-//   - A malformed challenge (an unterminated quote) makes it fail with a
-//     parse error wrapping io.EOF, which reads like a broken connection.
-//     But the 401 did arrive: findChallenge reports such a challenge as
-//     none, so the 401 goes back to the caller as the answer it is.
-//   - On a 401 that carries no usable challenge it drains and closes the
-//     body before returning the response, so the caller could not read
-//     the ApiError. holdBody hides the body from it, and digestAuth hands
-//     it back.
+// icholy/digest caches the challenge per host and counts nc, so a warmed
+// client needs one round trip per request; any 401 makes it take the new
+// challenge and retry once (a stale nonce costs one round trip, bad
+// credentials cannot loop, and requests that reach the server out of nc
+// order recover). Around it, this file splits challenges a proxy merged
+// into one header value, takes a malformed challenge for none (the 401 is
+// the answer, not a broken connection), and keeps the body of a 401
+// without a usable challenge, which icholy/digest would drain and close.
 
 // authenticate returns the digest layer.
 func (c APIKey) authenticate(_ *Transport, next http.RoundTripper) http.RoundTripper {

@@ -42,5 +42,4 @@ func TestDigestThroughMergingProxy(t *testing.T) {
 	if resp.StatusCode() != http.StatusNoContent || merged != 1 {
 		t.Fatalf("status %d after %d merged challenges, want 204 after 1", resp.StatusCode(), merged)
 	}
-	c.Transport().CloseIdleConnections()
 }

@@ -1,3 +1,3 @@
-// Package authedit authenticates calls to the Atlas deleteOrgApiKey operation: service-account Bearer tokens or digest API keys,
-// with the versioned Accept header, a User-Agent and spec-driven validation of the ids before any byte leaves the process.
+// Package authedit calls Atlas's deleteOrgApiKey with an API key or a
+// service account: ids checked first, retries, typed errors.
 package authedit

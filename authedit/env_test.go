@@ -2,6 +2,7 @@ package authedit_test
 
 import (
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -11,8 +12,8 @@ import (
 
 func TestCredentialsFromEnv(t *testing.T) {
 	const (
-		id, secret = authedit.EnvClientID, authedit.EnvClientSecret
-		pub, priv  = authedit.EnvPublicKey, authedit.EnvPrivateKey
+		id, secret = envClientID, envClientSecret
+		pub, priv  = envPublicKey, envPrivateKey
 	)
 	all := []string{id, secret, pub, priv}
 	tests := []struct {
@@ -49,9 +50,9 @@ func TestCredentialsFromEnv(t *testing.T) {
 			}
 			got, err := authedit.CredentialsFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 			if tc.missing != nil {
-				var ee *authedit.EnvError
+				var ee *authedit.CredentialsError
 				if !errors.As(err, &ee) {
-					t.Fatalf("err = %v (creds %v), want *EnvError", err, got)
+					t.Fatalf("err = %v (creds %v), want *CredentialsError", err, got)
 				}
 				if !slices.Equal(ee.Missing, tc.missing) {
 					t.Errorf("Missing = %q, want %q", ee.Missing, tc.missing)
@@ -76,14 +77,15 @@ func TestCredentialsFromEnv(t *testing.T) {
 	}
 }
 
+// With os.LookupEnv, as the process environment is read.
 func TestCredentialsFromProcessEnv(t *testing.T) {
-	t.Setenv(authedit.EnvClientID, "")
-	t.Setenv(authedit.EnvClientSecret, "")
-	t.Setenv(authedit.EnvPublicKey, "pub")
-	t.Setenv(authedit.EnvPrivateKey, "")
-	_, err := authedit.CredentialsFromProcessEnv()
-	var ee *authedit.EnvError
-	if !errors.As(err, &ee) || !slices.Equal(ee.Missing, []string{authedit.EnvPrivateKey}) {
-		t.Fatalf("err = %v, want EnvError naming %s", err, authedit.EnvPrivateKey)
+	t.Setenv(envClientID, "")
+	t.Setenv(envClientSecret, "")
+	t.Setenv(envPublicKey, "pub")
+	t.Setenv(envPrivateKey, "")
+	_, err := authedit.CredentialsFromEnv(os.LookupEnv)
+	var ee *authedit.CredentialsError
+	if !errors.As(err, &ee) || !slices.Equal(ee.Missing, []string{envPrivateKey}) {
+		t.Fatalf("err = %v, want a *CredentialsError naming %s", err, envPrivateKey)
 	}
 }

@@ -15,31 +15,19 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// The classes of failure a caller branches on, for errors.Is. *APIError
-// (Atlas's answer) and *TokenError (the token or revocation endpoint's)
-// match them by themselves; no wrapping to know about.
+// Failures to branch on with errors.Is; *APIError and *TokenError match them.
 var (
-	// ErrUnauthorized: the credentials were refused, whichever kind they
-	// are: a 401 from Atlas (a wrong digest key) or from the token
-	// endpoint, or its RFC 6749 invalid_client (a wrong service-account
-	// secret).
-	ErrUnauthorized = errors.New("authedit: credentials refused")
-	// ErrForbidden: authenticated, but not allowed (403), such as a caller
-	// who is not an Organization Owner.
-	ErrForbidden = errors.New("authedit: not allowed")
-	// ErrNotFound: Atlas's API_KEY_NOT_FOUND (as 400 or 404), or a 404
-	// naming nothing else, such as a proxy's page or a base URL with a
-	// wrong path prefix. Remove reports a missing key as an Outcome, not
-	// an error, so from Remove it means the latter.
-	ErrNotFound = errors.New("authedit: not found")
-	// ErrOrgNotFound: no such organization (ORG_NOT_FOUND). It does not
-	// match ErrNotFound: it says nothing about the key.
-	ErrOrgNotFound = errors.New("authedit: no such organization")
-	// ErrRateLimited: 429; APIError.RetryAfter says when to try again.
-	ErrRateLimited = errors.New("authedit: rate limited")
-	// ErrServerError: a 5xx.
-	ErrServerError = errors.New("authedit: server error")
+	ErrUnauthorized      = errors.New("authedit: credentials refused")  // 401 for a digest key, or a wrong service-account secret
+	ErrForbidden         = errors.New("authedit: not allowed")          // 403: not an Organization Owner
+	ErrNotFound          = errors.New("authedit: not found")            // API_KEY_NOT_FOUND, or a 404 naming nothing else (a wrong base URL)
+	ErrOrgNotFound       = errors.New("authedit: no such organization") // ORG_NOT_FOUND; it does not match ErrNotFound
+	ErrRateLimited       = errors.New("authedit: rate limited")         // 429; RetryAfter says when to try again
+	ErrServerError       = errors.New("authedit: server error")         // 5xx
+	ErrNotServiceAccount = errors.New("authedit: only service-account credentials have tokens to revoke")
 )
+
+// ParamError is an id or flag the spec does not allow; nothing was sent.
+type ParamError = contract.ParamError
 
 // statusIs reports whether status falls in the class of target.
 func statusIs(target error, status int) bool {
@@ -56,31 +44,22 @@ func statusIs(target error, status int) bool {
 	return false
 }
 
-// IsErrorCode reports whether err is or wraps an *APIError with Atlas's
-// errorCode code, like the official SDK's admin.IsErrorCode:
-// IsErrorCode(err, "ORG_NOT_FOUND").
+// IsErrorCode reports whether err holds an *APIError with errorCode code.
 func IsErrorCode(err error, code string) bool {
 	var e *APIError
 	return errors.As(err, &e) && e.ErrorCode == code
 }
 
-// APIError is an answer from Atlas that Remove does not take for an
-// outcome: its status, what its ApiError body says, and its rate-limit
-// headers. Like TokenError it holds no request or response, so printing
-// it leaks nothing.
+// APIError is an answer from Atlas that Remove does not take for an Outcome.
 type APIError struct {
 	StatusCode       int
-	ErrorCode        string                // ApiError.errorCode, e.g. "RATE_LIMITED"; empty when the body is no ApiError
-	Detail           string                // ApiError.detail
-	Parameters       []any                 // ApiError.parameters: what the detail names, such as an id
-	BadRequestDetail *gen.BadRequestDetail // the fields a 400 VALIDATION_ERROR refuses, and why
-
-	// RateLimit-Limit and RateLimit-Remaining, 0 when absent or not
-	// integers, and Retry-After (seconds or an HTTP-date), 0 when absent.
-	Limit, Remaining int
-	RetryAfter       time.Duration
-
-	Attempts int // requests sent, retries included
+	ErrorCode        string                // such as "RATE_LIMITED"; empty when the body is no ApiError
+	Detail           string                // what went wrong, in words
+	Parameters       []any                 // what Detail names, such as an id
+	BadRequestDetail *gen.BadRequestDetail // the fields a 400 VALIDATION_ERROR refuses
+	Limit, Remaining int                   // RateLimit-Limit and RateLimit-Remaining; 0 when absent
+	RetryAfter       time.Duration         // Retry-After (seconds or a date); 0 when absent
+	Attempts         int                   // requests sent, retries included
 }
 
 func (e *APIError) Error() string {
@@ -101,9 +80,9 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Is matches the error classes above: by errorCode where Atlas's code
-// says more than the status (internal/behavior's table), else by status.
 func (e *APIError) Is(target error) bool {
+	// By errorCode where it says more than the status (internal/behavior's
+	// table), else by status.
 	orgNotFound := e.ErrorCode == errorCode(behavior.OrgNotFound)
 	switch target {
 	case ErrOrgNotFound:
@@ -120,8 +99,7 @@ func errorCode(s behavior.Situation) string {
 	return a.ErrorCode
 }
 
-// newAPIError reads resp's ApiError, if its body is one, and its
-// rate-limit headers as received.
+// newAPIError reads resp's ApiError, if its body is one, and its rate-limit headers.
 func newAPIError(resp *gen.DeleteOrgApiKeyResponse, attempts int) *APIError {
 	e := &APIError{StatusCode: resp.StatusCode(), Attempts: attempts}
 	var body gen.ApiError
@@ -134,19 +112,14 @@ func newAPIError(resp *gen.DeleteOrgApiKeyResponse, attempts int) *APIError {
 			e.Parameters = *body.Parameters
 		}
 	}
-	if h := resp.HTTPResponse; h != nil {
-		e.Limit, _ = strconv.Atoi(h.Header.Get(behavior.RateLimitLimit))
-		e.Remaining, _ = strconv.Atoi(h.Header.Get(behavior.RateLimitRemaining))
-		e.RetryAfter, _ = parseRetryAfter(h.Header)
-	}
+	h := resp.HTTPResponse.Header
+	e.Limit, _ = strconv.Atoi(h.Get(behavior.RateLimitLimit))
+	e.Remaining, _ = strconv.Atoi(h.Get(behavior.RateLimitRemaining))
+	e.RetryAfter, _ = parseRetryAfter(h)
 	return e
 }
 
-// BodyTooLargeError reports an answer whose body is longer than Limit
-// bytes (internal/contract.MaxBody, 1 MiB: an ApiError is a few hundred
-// bytes); the client reads no further. Every body read through a
-// Transport is capped so: a broken server or proxy streaming without end
-// cannot make the client allocate without bound.
+// BodyTooLargeError: the body was longer than Limit bytes; not read further.
 type BodyTooLargeError struct {
 	StatusCode int
 	Limit      int64
@@ -156,41 +129,26 @@ func (e *BodyTooLargeError) Error() string {
 	return fmt.Sprintf("authedit: the %d answer's body is longer than %d bytes; not read further", e.StatusCode, e.Limit)
 }
 
-// cappedBody ends a body with a *BodyTooLargeError after contract.MaxBody
-// bytes; it never asks the body under it for more than one byte beyond.
+// cappedBody fails with a *BodyTooLargeError after left bytes, asking the
+// body under it for at most one byte more.
 type cappedBody struct {
-	rc     io.ReadCloser
+	io.ReadCloser
 	status int
 	left   int64
 }
 
-func newCappedBody(resp *http.Response) *cappedBody {
-	return &cappedBody{rc: resp.Body, status: resp.StatusCode, left: contract.MaxBody}
-}
-
 func (b *cappedBody) Read(p []byte) (int, error) {
-	if b.left < 0 {
-		return 0, &BodyTooLargeError{StatusCode: b.status, Limit: contract.MaxBody}
+	if b.left >= 0 {
+		n, err := b.ReadCloser.Read(p[:min(int64(len(p)), b.left+1)])
+		if b.left -= int64(n); b.left >= 0 {
+			return n, err
+		}
+		return n - 1, &BodyTooLargeError{StatusCode: b.status, Limit: contract.MaxBody}
 	}
-	if int64(len(p)) > b.left+1 {
-		p = p[:b.left+1]
-	}
-	n, err := b.rc.Read(p)
-	if int64(n) > b.left {
-		n, b.left = int(b.left), -1
-		return n, &BodyTooLargeError{StatusCode: b.status, Limit: contract.MaxBody}
-	}
-	b.left -= int64(n)
-	return n, err
+	return 0, &BodyTooLargeError{StatusCode: b.status, Limit: contract.MaxBody}
 }
 
-func (b *cappedBody) Close() error { return b.rc.Close() }
-
-// RedirectError reports a redirect. Atlas never redirects this operation,
-// so a Client follows none, to its own origin or another: a redirect is a
-// misconfigured base URL or something in between, and following it would
-// carry the request (and, to the same origin, its credentials) somewhere
-// the spec does not describe.
+// RedirectError: Atlas never redirects this operation, so Client follows none.
 type RedirectError struct {
 	StatusCode int
 	Location   string
@@ -201,7 +159,6 @@ func (e *RedirectError) Error() string {
 		e.StatusCode, http.StatusText(e.StatusCode), e.Location)
 }
 
-// refuseRedirect is the Client's http.Client CheckRedirect.
 func refuseRedirect(req *http.Request, _ []*http.Request) error {
 	e := &RedirectError{Location: req.URL.String()}
 	if req.Response != nil {

@@ -39,7 +39,7 @@ func TestRefusedCredentialsAreOneClass(t *testing.T) {
 	key, sa := srv.Owner().APIKey(), srv.Owner().ServiceAccount()
 	key.PrivateKey, sa.ClientSecret = "wrong", "wrong"
 	for _, creds := range []authedit.Credentials{key, sa} {
-		t.Run(creds.Scheme(), func(t *testing.T) {
+		t.Run(scheme(creds), func(t *testing.T) {
 			c, err := authedit.NewClient(srv.URL, creds)
 			if err != nil {
 				t.Fatal(err)
@@ -147,11 +147,11 @@ func TestBaseURLFromEnv(t *testing.T) {
 	if got := authedit.BaseURLFromEnv(lookup); got != "https://cloud.mongodb.com" {
 		t.Errorf("unset: %q, want the spec's server https://cloud.mongodb.com", got)
 	}
-	env[authedit.EnvBaseURL] = ""
+	env[envBaseURL] = ""
 	if got := authedit.BaseURLFromEnv(lookup); got != "https://cloud.mongodb.com" {
 		t.Errorf("empty: %q, want the spec's server", got)
 	}
-	env[authedit.EnvBaseURL] = "https://cloud-qa.mongodb.com"
+	env[envBaseURL] = "https://cloud-qa.mongodb.com"
 	if got := authedit.BaseURLFromEnv(lookup); got != "https://cloud-qa.mongodb.com" {
 		t.Errorf("set: %q, want the variable's value", got)
 	}
@@ -160,7 +160,7 @@ func TestBaseURLFromEnv(t *testing.T) {
 // The message for an empty environment offers the two pairs as a choice.
 func TestEnvErrorOffersEitherPair(t *testing.T) {
 	_, err := authedit.CredentialsFromEnv(func(string) (string, bool) { return "", false })
-	want := "set either pair: " + authedit.EnvClientID + " and " + authedit.EnvClientSecret + ", or " + authedit.EnvPublicKey + " and " + authedit.EnvPrivateKey
+	want := "set either pair: " + envClientID + " and " + envClientSecret + ", or " + envPublicKey + " and " + envPrivateKey
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("err = %v, want it to say %q", err, want)
 	}
@@ -185,17 +185,17 @@ func Example_errorClasses() {
 		_, err = c.Remove(context.Background(), srv.OrgID(), srv.Keys()[0])
 		switch {
 		case errors.Is(err, authedit.ErrUnauthorized):
-			fmt.Println(creds.Scheme(), "refused")
+			fmt.Printf("%T refused\n", creds)
 		case errors.Is(err, authedit.ErrForbidden):
-			fmt.Println(creds.Scheme(), "not allowed")
+			fmt.Printf("%T not allowed\n", creds)
 		case errors.Is(err, authedit.ErrRateLimited), errors.Is(err, authedit.ErrServerError):
-			fmt.Println(creds.Scheme(), "try again later")
+			fmt.Printf("%T: try again later\n", creds)
 		}
 	}
 	// Output:
-	// DigestAuth refused
-	// ServiceAccounts refused
-	// DigestAuth not allowed
+	// authedit.APIKey refused
+	// authedit.ServiceAccount refused
+	// authedit.APIKey not allowed
 }
 
 // IsErrorCode asks for Atlas's errorCode, like the official SDK's
@@ -222,7 +222,7 @@ func ExampleIsErrorCode() {
 // spec's server.
 func ExampleBaseURLFromEnv() {
 	fmt.Println(authedit.BaseURLFromEnv(func(string) (string, bool) { return "", false }))
-	env := map[string]string{authedit.EnvBaseURL: "https://cloud-qa.mongodb.com"}
+	env := map[string]string{envBaseURL: "https://cloud-qa.mongodb.com"}
 	fmt.Println(authedit.BaseURLFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
 	// Output:
 	// https://cloud.mongodb.com

@@ -69,22 +69,22 @@ func Example_apiKey() {
 // Credentials come from the variables the Atlas CLI uses; a half-set pair
 // names what is missing.
 func ExampleCredentialsFromEnv() {
-	env := map[string]string{authedit.EnvPublicKey: "abcdefgh"}
+	env := map[string]string{envPublicKey: "abcdefgh"}
 	_, err := authedit.CredentialsFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	var ee *authedit.EnvError
+	var ee *authedit.CredentialsError
 	if errors.As(err, &ee) {
 		fmt.Println("missing:", ee.Missing)
 	}
 
-	env[authedit.EnvPrivateKey] = "very-secret"
+	env[envPrivateKey] = "very-secret"
 	creds, err := authedit.CredentialsFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("%s %+v\n", creds.Scheme(), creds)
+	fmt.Printf("%T %+v\n", creds, creds)
 	// Output:
 	// missing: [MONGODB_ATLAS_PRIVATE_API_KEY]
-	// DigestAuth {PublicKey:abcdefgh PrivateKey:[redacted]}
+	// authedit.APIKey {PublicKey:abcdefgh PrivateKey:[redacted]}
 }
 
 // Ids are checked against the spec before anything is sent.
@@ -126,17 +126,13 @@ func ExampleNewTransport() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	hc := &http.Client{Transport: tr, Timeout: authedit.DefaultTimeout}
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 
 	req, err := gen.NewDeleteOrgApiKeyRequest(srv.URL, srv.OrgID(), srv.Keys()[0], nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, edit := range []gen.RequestEditorFn{authedit.ValidateRequest, authedit.SetAccept, authedit.SetUserAgent} {
-		if err := edit(context.Background(), req); err != nil {
-			log.Fatal(err)
-		}
-	}
+	req.Header.Set("Accept", "application/vnd.atlas.2023-01-01+json")
 	resp, err := hc.Do(req)
 	if err != nil {
 		log.Fatal(err)

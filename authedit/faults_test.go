@@ -143,7 +143,7 @@ func TestBatchSequentialUnderFaults(t *testing.T) {
 		t.Fatalf("%d keys, want 50", len(keys))
 	}
 	var sl sleeps
-	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithRetry(fast(8, &sl)))
+	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), fast(8, &sl))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestDropOnRateLimitedRequest(t *testing.T) {
 	srv := atlastest.NewTestServer(t, atlastest.WithRateLimit(1, 1, 24*time.Hour))
 	keys := srv.Keys()
 	var sl sleeps
-	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithRetry(fast(4, &sl)))
+	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), fast(4, &sl))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestBatchConcurrentUnderFaults(t *testing.T) {
 	srv.SetLatency(3 * time.Millisecond) // keeps the workers' requests overlapping
 	keys := srv.Keys()
 	var sl sleeps
-	c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount(), authedit.WithRetry(fast(12, &sl)))
+	c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount(), fast(12, &sl))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func TestCleartextRefusedAtConstruction(t *testing.T) {
 			_, err := authedit.NewClient(u, creds)
 			var ce *authedit.CleartextError
 			if !errors.As(err, &ce) {
-				t.Errorf("NewClient(%q, %s) err = %v, want *CleartextError", u, creds.Scheme(), err)
+				t.Errorf("NewClient(%q, %s) err = %v, want *CleartextError", u, scheme(creds), err)
 			}
 			if _, err := authedit.NewTransport(u, creds); !errors.As(err, &ce) {
 				t.Errorf("NewTransport(%q) err = %v, want *CleartextError", u, err)
@@ -112,7 +112,7 @@ func followRedirects(t *testing.T, base string, tr http.RoundTripper) (*http.Res
 // the transport, before any dial.
 func TestCleartextRedirectRefusedWithoutDial(t *testing.T) {
 	for _, creds := range allCreds {
-		t.Run(creds.Scheme(), func(t *testing.T) {
+		t.Run(scheme(creds), func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == contract.TokenPath() {
 					w.Header().Set("Content-Type", "application/json")

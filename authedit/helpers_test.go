@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/atlascontract/deleteorgapikey/authedit"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
@@ -171,4 +173,18 @@ func closeResp(t *testing.T) func(*http.Response, error) {
 		}
 		_ = resp.Body.Close()
 	}
+}
+
+// The Atlas CLI's environment variables.
+const (
+	envClientID     = "MONGODB_ATLAS_CLIENT_ID"
+	envClientSecret = "MONGODB_ATLAS_CLIENT_SECRET"
+	envPublicKey    = "MONGODB_ATLAS_PUBLIC_API_KEY"
+	envPrivateKey   = "MONGODB_ATLAS_PRIVATE_API_KEY"
+	envBaseURL      = "MONGODB_ATLAS_OPS_MANAGER_URL"
+)
+
+// scheme names the kind of creds, for test names and messages.
+func scheme(creds authedit.Credentials) string {
+	return strings.TrimPrefix(fmt.Sprintf("%T", creds), "authedit.")
 }

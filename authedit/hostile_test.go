@@ -106,11 +106,11 @@ func TestHostileIDsSendNothing(t *testing.T) {
 				var pe *authedit.ParamError
 				switch {
 				case !errors.As(err, &pe):
-					t.Errorf("%s %s %s: err = %v, want *ParamError", creds.Scheme(), tc.param, tc.name, err)
+					t.Errorf("%s %s %s: err = %v, want *ParamError", scheme(creds), tc.param, tc.name, err)
 				case pe.In != "path" || pe.Name != tc.param:
-					t.Errorf("%s %s %s: ParamError names %s %s", creds.Scheme(), tc.param, tc.name, pe.In, pe.Name)
+					t.Errorf("%s %s %s: ParamError names %s %s", scheme(creds), tc.param, tc.name, pe.In, pe.Name)
 				case len(err.Error()) > 512:
-					t.Errorf("%s %s %s: %d-byte error: the value is echoed whole", creds.Scheme(), tc.param, tc.name, len(err.Error()))
+					t.Errorf("%s %s %s: %d-byte error: the value is echoed whole", scheme(creds), tc.param, tc.name, len(err.Error()))
 				}
 			}
 		}
@@ -177,7 +177,7 @@ func TestHostileFlagsFromEditorsSendNothing(t *testing.T) {
 			_, err := c.DeleteOrgApiKeyWithResponse(t.Context(), org, key, tc.params, tc.edit)
 			var pe *authedit.ParamError
 			if !errors.As(err, &pe) || pe.Name != tc.field {
-				t.Errorf("%s %s: err = %v, want *ParamError naming %s", creds.Scheme(), tc.name, err, tc.field)
+				t.Errorf("%s %s: err = %v, want *ParamError naming %s", scheme(creds), tc.name, err, tc.field)
 			}
 		}
 	}

@@ -150,7 +150,7 @@ func TestRemoveKeyNotFoundByCode(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, n := serve(t, tc.answer, tc.before...)
 			var sl sleeps
-			c, err := authedit.NewClient(srv.URL, authedit.APIKey{PublicKey: "pub", PrivateKey: "priv"}, authedit.WithRetry(fast(3, &sl)))
+			c, err := authedit.NewClient(srv.URL, authedit.APIKey{PublicKey: "pub", PrivateKey: "priv"}, fast(3, &sl))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -49,12 +49,12 @@ func TestWrittenSurvivesNetHTTPResend(t *testing.T) {
 	}()
 
 	base := "http://" + ln.Addr().String()
-	c, err := authedit.NewClient(base, authedit.APIKey{PublicKey: "pub", PrivateKey: "priv"},
-		authedit.WithTransport(&http.Transport{}), authedit.WithRetry(fast(2, &sleeps{})))
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	c, err := authedit.NewClient(base, authedit.APIKey{PublicKey: "pub", PrivateKey: "priv"}, authedit.WithTransport(tr), fast(2, &sleeps{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Transport().CloseIdleConnections()
 	idempotencyKey := func(_ context.Context, req *http.Request) error {
 		req.Header.Set("Idempotency-Key", "k1")
 		return nil

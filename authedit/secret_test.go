@@ -83,8 +83,12 @@ func TestSecretsNeverPrint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		tr, err := authedit.NewTransport("https://cloud.mongodb.com", creds)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, verb := range []string{"%v", "%+v", "%#v"} {
-			for _, v := range []any{c, *c, c.Transport(), *c.Transport()} {
+			for _, v := range []any{c, *c, tr, *tr} {
 				if out := fmt.Sprintf(verb, v); leaks(out, secretValue) != nil {
 					t.Errorf("%T with %s leaks: %s", v, verb, out)
 				}

@@ -15,7 +15,5 @@ func flockSupported() error {
 }
 
 func lockFile(context.Context, string) (func(), error) { return nil, flockSupported() }
-
-func openNoFollow(p string) (*os.File, error) { return os.Open(p) }
-
-func ownedByUs(fs.FileInfo) bool { return false }
+func openNoFollow(p string) (*os.File, error)          { return os.Open(p) }
+func ownedByUs(fs.FileInfo) bool                       { return false }

@@ -41,7 +41,7 @@ func TestClientTimeoutErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Transport().CloseIdleConnections()
+	defer http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	check := func(t *testing.T, err error) {
 		t.Helper()
 		var ne net.Error

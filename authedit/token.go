@@ -20,19 +20,15 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// TokenError reports a failed token or revocation request. It holds no
-// request or response, so it cannot leak the client secret however it is
-// printed or logged; the text it copies from the endpoint's answer
-// (ErrorCode, Description) has the client secret and anything that looks
-// like a secret replaced by "[redacted]" (see redact).
+// TokenError is a failed token or revocation request. It cannot print the
+// client secret: it keeps no request, and redacts secrets in copied text.
 type TokenError struct {
-	Op          string // "token" or "revoke"
-	StatusCode  int    // HTTP status, 0 if no response arrived
-	ErrorCode   string // RFC 6749 "error", e.g. "invalid_client"
-	Description string // RFC 6749 "error_description"
-	Err         error  // the transport error when no response arrived
-
-	RetryAfter time.Duration // a 429's Retry-After; 0 if absent (store.go)
+	Op          string        // "token" or "revoke"
+	StatusCode  int           // 0 when no answer came
+	ErrorCode   string        // RFC 6749 "error", such as "invalid_client", or Atlas's errorCode, such as "RATE_LIMITED"
+	Description string        // RFC 6749 "error_description", or Atlas's detail
+	RetryAfter  time.Duration // a 429's Retry-After, during which no token request is made
+	Err         error         // the transport's error when no answer came
 }
 
 func (e *TokenError) Error() string {
@@ -47,6 +43,9 @@ func (e *TokenError) Error() string {
 	if e.Description != "" {
 		fmt.Fprintf(&b, " (%s)", e.Description)
 	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, "; retry after %v", e.RetryAfter)
+	}
 	if e.Err != nil {
 		fmt.Fprintf(&b, ": %v", e.Err)
 	}
@@ -55,56 +54,143 @@ func (e *TokenError) Error() string {
 
 func (e *TokenError) Unwrap() error { return e.Err }
 
-// Is matches ErrUnauthorized for a 401 or RFC 6749's invalid_client (a
-// wrong client id or secret), and ErrRateLimited and ErrServerError by
-// status.
 func (e *TokenError) Is(target error) bool {
 	return target == ErrUnauthorized && e.ErrorCode == "invalid_client" || statusIs(target, e.StatusCode)
 }
 
+// tokenError reads a refusal from the token or revocation endpoint: an
+// RFC 6749 error, or an Atlas ApiError (its 429).
+func tokenError(op string, resp *http.Response, body []byte, secret string) *TokenError {
+	var b struct {
+		Error       any    `json:"error"` // a string in RFC 6749, the status in an ApiError
+		Description string `json:"error_description"`
+		ErrorCode   string `json:"errorCode"`
+		Detail      string `json:"detail"`
+	}
+	_ = json.Unmarshal(body, &b)
+	if b.ErrorCode == "" {
+		b.ErrorCode, _ = b.Error.(string)
+		b.Detail = b.Description
+	}
+	te := &TokenError{Op: op, StatusCode: resp.StatusCode, ErrorCode: redact(b.ErrorCode, secret), Description: redact(b.Detail, secret)}
+	te.RetryAfter, _ = parseRetryAfter(resp.Header)
+	return te
+}
+
+// secretLike is a run that may be a secret or its encoding: Atlas client
+// secrets (mdb_sa_sk_...), private keys (UUIDs), a Basic header in base64.
+var secretLike = regexp.MustCompile(`[A-Za-z0-9_.~+/=-]{20,}`)
+
+// redact replaces in s, text a token endpoint sent, the client's secret (as
+// is and URL-escaped) if it has 8 characters or more (a shorter one is more
+// likely a word of the message, such as "wrong", than a secret anyone uses),
+// and every secretLike run with both letters and digits. Ids of that shape
+// are lost too: the price of never printing a secret an endpoint echoed.
+func redact(s, secret string) string {
+	if len(secret) >= 8 {
+		s = strings.ReplaceAll(s, secret, redacted)
+		s = strings.ReplaceAll(s, url.QueryEscape(secret), redacted)
+	}
+	return secretLike.ReplaceAllStringFunc(s, func(run string) string {
+		if strings.ContainsAny(run, "0123456789") && strings.ContainsFunc(run, unicode.IsLetter) {
+			return redacted
+		}
+		return run
+	})
+}
+
+// authenticate sets up t's token cache and returns the Bearer layer.
+func (c ServiceAccount) authenticate(t *Transport, next http.RoundTripper) http.RoundTripper {
+	// Token and revocation requests pass the same guard and follow no
+	// redirect: a 3xx is an error, never the credentials posted elsewhere.
+	hc := &http.Client{
+		Transport:     setUserAgent{next},
+		Timeout:       t.cfg.timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	secret := string(c.ClientSecret)
+	cc := &clientcredentials.Config{ClientID: c.ClientID, ClientSecret: secret, TokenURL: t.base + contract.TokenPath(), AuthStyle: oauth2.AuthStyleInHeader}
+	revokeURL := t.base + contract.RevokePath()
+	t.tokens = &tokenCache{
+		sem:   make(chan struct{}, 1),
+		now:   t.cfg.clock.now,
+		store: t.cfg.store,
+		key:   storeKey(cc.TokenURL, c.ClientID),
+		request: func(ctx context.Context) (*oauth2.Token, error) {
+			tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
+			var re *oauth2.RetrieveError
+			switch {
+			case errors.As(err, &re) && re.Response != nil:
+				return nil, tokenError("token", re.Response, re.Body, secret)
+			case err != nil:
+				return nil, &TokenError{Op: "token", Err: err}
+			}
+			return tok, nil
+		},
+		revokeToken: func(ctx context.Context, token string) error {
+			// RFC 7009, with the client credentials in HTTP Basic, form-encoded
+			// first (RFC 6749 2.3.1) as for the token request.
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, revokeURL, strings.NewReader(url.Values{"token": {token}}.Encode()))
+			if err != nil {
+				return &TokenError{Op: "revoke", Err: err}
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(secret))
+			resp, err := hc.Do(req)
+			if err != nil {
+				return &TokenError{Op: "revoke", Err: err}
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode/100 == 2 {
+				return nil
+			}
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			return tokenError("revoke", resp, body, secret)
+		},
+	}
+	return &bearer{tokens: t.tokens, next: next}
+}
+
 // tokenCache hands out one Bearer token until shortly before it expires.
+// (oauth2.ReuseTokenSource cannot drop a token the API rejected, nor let a
+// waiting caller's context end its wait.)
 //
-// oauth2.ReuseTokenSource already serialises (it holds its mutex across the
-// fetch), but it can neither drop a token the API rejected nor honour the
-// caller's context, and its margin is a fixed 10 s. So: a one-slot
-// semaphore makes a cold cache fetch exactly once however many goroutines
-// ask (waiters give up when their context ends), and a lock-free fast path
-// serves warm calls.
-//
-// A failed fetch is shared the same way: every goroutine that was waiting
-// while it ran gets its error instead of fetching again in turn, so 64
-// calls with a wrong secret cost one token request, not 64. A call that
-// starts waiting after the failure was recorded fetches afresh. A fetch
-// ended by its own caller's context is not shared: the waiters, whose
-// contexts may be fine, fetch themselves.
+// A one-slot semaphore makes concurrent callers fetch once; a failed fetch
+// is shared with those that waited on it (64 calls with a wrong secret cost
+// one token request), unless its own caller's context ended it.
 type tokenCache struct {
-	fetch    func(context.Context) (*oauth2.Token, error)
-	revokeFn func(context.Context, string) error
-	sem      chan struct{}
-	cur      atomic.Pointer[cachedToken]
-	last     atomic.Pointer[fetchResult] // the latest completed fetch; written only under sem
-	now      func() time.Time
+	request     func(context.Context) (*oauth2.Token, error) // one token request
+	revokeToken func(context.Context, string) error
+	now         func() time.Time
+	store       *FileTokenStore // nil: none
+	key         string          // the account's entry in store
+
+	sem  chan struct{} // held while fetching or revoking
+	cur  atomic.Pointer[cachedToken]
+	last atomic.Pointer[fetchResult] // the latest completed fetch
+
+	// Under sem:
+	handed       string      // the access token last handed to cur
+	limited      *TokenError // the token endpoint's last 429...
+	limitedUntil time.Time   // ...and the end of its Retry-After
 }
 
 type cachedToken struct {
 	tok       *oauth2.Token
-	auth      string    // the Authorization value tok.SetAuthHeader sets
-	refreshAt time.Time // zero: no expiry known, keep until rejected
+	refreshAt time.Time // zero: no expiry known, kept until rejected
 }
 
-// fetchResult records one completed fetch. Each fetch stores a new value,
-// so comparing pointers tells whether a fetch completed in between.
-type fetchResult struct {
-	err error // nil when the fetch succeeded (the token is in cur)
-}
+// fetchResult is one completed fetch: a new pointer per fetch tells
+// whether one completed in between.
+type fetchResult struct{ err error }
 
-// maxRefreshMargin is how long before expiry a token is replaced; short
-// lived tokens are replaced after 90% of their lifetime instead.
+// maxRefreshMargin is how long before expiry a token is replaced; a short
+// lived one is replaced after 90% of its lifetime instead.
 const maxRefreshMargin = time.Minute
 
 func (c *tokenCache) fresh() *cachedToken {
 	ct := c.cur.Load()
-	if ct == nil || (!ct.refreshAt.IsZero() && !c.now().Before(ct.refreshAt)) {
+	if ct == nil || !ct.refreshAt.IsZero() && !c.now().Before(ct.refreshAt) {
 		return nil
 	}
 	return ct
@@ -119,8 +205,6 @@ func (c *tokenCache) lock(ctx context.Context) error {
 	}
 }
 
-func (c *tokenCache) unlock() { <-c.sem }
-
 // token returns the cached token, fetching one if there is none or it is
 // about to expire.
 func (c *tokenCache) token(ctx context.Context) (*cachedToken, error) {
@@ -131,8 +215,8 @@ func (c *tokenCache) token(ctx context.Context) (*cachedToken, error) {
 	if err := c.lock(ctx); err != nil {
 		return nil, err
 	}
-	defer c.unlock()
-	if t := c.fresh(); t != nil { // fetched by another goroutine while we waited
+	defer func() { <-c.sem }()
+	if t := c.fresh(); t != nil { // fetched while we waited
 		return t, nil
 	}
 	if r := c.last.Load(); r != seen && r.err != nil { // failed while we waited
@@ -141,155 +225,104 @@ func (c *tokenCache) token(ctx context.Context) (*cachedToken, error) {
 	fetchedAt := c.now()
 	t, err := c.fetch(ctx)
 	if err != nil {
-		// Share the failure with the waiters only when it is not this
-		// caller's own deadline: a dial can time out on the deadline a
-		// moment before ctx reports it.
+		// A dial can fail on the deadline a moment before ctx reports it.
 		if dl, ok := ctx.Deadline(); ctx.Err() == nil && (!ok || time.Now().Before(dl)) {
 			c.last.Store(&fetchResult{err: err})
 		}
 		return nil, err
 	}
-	ct := &cachedToken{tok: t, auth: t.Type() + " " + t.AccessToken}
+	ct := &cachedToken{tok: t}
 	if !t.Expiry.IsZero() {
 		ct.refreshAt = t.Expiry.Add(-min(maxRefreshMargin, t.Expiry.Sub(fetchedAt)/10))
 	}
+	c.handed = t.AccessToken
 	c.cur.Store(ct)
 	c.last.Store(&fetchResult{})
 	return ct, nil
 }
 
-// drop forgets bad unless another goroutine has already replaced it, so
-// that simultaneous 401s on one token cause a single refetch.
+// fetch returns the stored token, or mints one and stores it, holding the
+// store's lock throughout so that processes starting together mint one.
+// A broken store does not fail the call: it mints as if it had none.
+func (c *tokenCache) fetch(ctx context.Context) (*oauth2.Token, error) {
+	if c.store == nil {
+		return c.mint(ctx)
+	}
+	unlock, err := c.store.lock(ctx, c.key)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return c.mint(ctx)
+	}
+	defer unlock()
+	// The cache asks again for a token it was handed only when the API
+	// rejected it or it expires: either way it is no use to anyone.
+	if tok, ok := c.store.load(c.key); ok {
+		if tok.AccessToken != c.handed && c.now().Before(tok.Expiry.Add(-maxRefreshMargin)) {
+			return tok, nil
+		}
+		c.store.remove(c.key)
+	}
+	tok, err := c.mint(ctx)
+	if err == nil && !tok.Expiry.IsZero() { // a token of unknown lifetime is not shared
+		_ = c.store.save(c.key, tok)
+	}
+	return tok, err
+}
+
+// mint makes one token request, unless the Retry-After of the endpoint's
+// last 429 still runs: then it returns that 429 with the time left. The
+// retry layer waits for it, as the policy and the deadline allow.
+func (c *tokenCache) mint(ctx context.Context) (*oauth2.Token, error) {
+	if left := c.limitedUntil.Sub(c.now()); c.limited != nil && left > 0 {
+		te := *c.limited
+		te.RetryAfter = left
+		return nil, &te
+	}
+	tok, err := c.request(ctx)
+	c.limited = nil
+	if te := (*TokenError)(nil); errors.As(err, &te) && te.StatusCode == http.StatusTooManyRequests && te.RetryAfter > 0 {
+		c.limited, c.limitedUntil = te, c.now().Add(te.RetryAfter)
+	}
+	return tok, err
+}
+
+// drop forgets bad unless it was replaced already, so that simultaneous
+// 401s on one token cause a single refetch.
 func (c *tokenCache) drop(bad *oauth2.Token) {
 	if ct := c.cur.Load(); ct != nil && ct.tok == bad {
 		c.cur.CompareAndSwap(ct, nil)
 	}
 }
 
-// revoke revokes and drops the cached token; the semaphore keeps a
-// concurrent fetch from racing with it.
+// revoke revokes and forgets the cached token, and deletes it from the store.
 func (c *tokenCache) revoke(ctx context.Context) error {
 	if err := c.lock(ctx); err != nil {
 		return err
 	}
-	defer c.unlock()
+	defer func() { <-c.sem }()
 	ct := c.cur.Load()
 	if ct == nil {
 		return nil
 	}
-	if err := c.revokeFn(ctx, ct.tok.AccessToken); err != nil {
+	if err := c.revokeToken(ctx, ct.tok.AccessToken); err != nil {
 		return err
 	}
 	c.cur.CompareAndSwap(ct, nil)
+	if c.store != nil {
+		if unlock, err := c.store.lock(ctx, c.key); err == nil {
+			if tok, ok := c.store.load(c.key); ok && tok.AccessToken == ct.tok.AccessToken {
+				c.store.remove(c.key)
+			}
+			unlock()
+		}
+	}
 	return nil
 }
 
-// authenticate sets up the token cache on t and returns the Bearer layer.
-func (c ServiceAccount) authenticate(t *Transport, next http.RoundTripper) http.RoundTripper {
-	// Token and revocation requests: same guard, no redirects (a 3xx is an
-	// error, never a re-POST of the credentials elsewhere).
-	hc := &http.Client{
-		Transport:     userAgent{next},
-		Timeout:       t.cfg.timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	cc := &clientcredentials.Config{
-		ClientID:     c.ClientID,
-		ClientSecret: string(c.ClientSecret),
-		TokenURL:     t.endpoint(contract.TokenPath()),
-		AuthStyle:    oauth2.AuthStyleInHeader,
-	}
-	revokeURL := t.endpoint(contract.RevokePath())
-	t.tokens = &tokenCache{
-		sem: make(chan struct{}, 1),
-		now: time.Now,
-		fetch: func(ctx context.Context) (*oauth2.Token, error) {
-			tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
-			if err != nil {
-				return nil, tokenError("token", err, string(c.ClientSecret))
-			}
-			return tok, nil
-		},
-		revokeFn: func(ctx context.Context, token string) error {
-			return revokeToken(ctx, hc, revokeURL, c, token)
-		},
-	}
-	t.reuseTokens(cc.TokenURL, c.ClientID) // store.go: TokenStore, token-endpoint Retry-After
-	return &bearer{tokens: t.tokens, next: next}
-}
-
-// tokenError converts what oauth2 returns into a *TokenError, keeping the
-// status and RFC 6749 fields, redacted, but not the *http.Response (whose
-// request carries the Basic credentials).
-func tokenError(op string, err error, secret string) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		te := &TokenError{Op: op, ErrorCode: redact(re.ErrorCode, secret), Description: redact(re.ErrorDescription, secret)}
-		if re.Response != nil {
-			te.StatusCode = re.Response.StatusCode
-			te.RetryAfter, _ = parseRetryAfter(re.Response.Header) // store.go
-		}
-		return te
-	}
-	return &TokenError{Op: op, Err: err}
-}
-
-// revokeToken posts token to the revocation endpoint (RFC 7009) with the
-// client credentials in HTTP Basic, form-encoded first as RFC 6749 2.3.1
-// asks and as the token request does.
-func revokeToken(ctx context.Context, hc *http.Client, endpoint string, c ServiceAccount, token string) error {
-	form := url.Values{"token": {token}}.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form))
-	if err != nil {
-		return &TokenError{Op: "revoke", Err: err}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(string(c.ClientSecret)))
-	resp, err := hc.Do(req)
-	if err != nil {
-		return &TokenError{Op: "revoke", Err: err}
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
-		return nil
-	}
-	te := &TokenError{Op: "revoke", StatusCode: resp.StatusCode}
-	var rfc struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	if json.Unmarshal(body, &rfc) == nil {
-		te.ErrorCode, te.Description = redact(rfc.Error, string(c.ClientSecret)), redact(rfc.Description, string(c.ClientSecret))
-	}
-	return te
-}
-
-// secretLike is a run of 20 or more characters that may make up a secret
-// or its encoding: Atlas client secrets (mdb_sa_sk_...), API private keys
-// (UUIDs), a Basic header echoed back in base64.
-var secretLike = regexp.MustCompile(`[A-Za-z0-9_.~+/=-]{20,}`)
-
-// redact replaces in s, text a token endpoint sent, the client's secret
-// (as is and URL-escaped, as the Basic header carries it) and every run
-// that looks like a secret: secretLike with both letters and digits. Ids
-// of that shape are lost too, which is the price of never printing a
-// secret the endpoint chose to echo.
-func redact(s, secret string) string {
-	if secret != "" {
-		s = strings.ReplaceAll(s, secret, redacted)
-		s = strings.ReplaceAll(s, url.QueryEscape(secret), redacted)
-	}
-	return secretLike.ReplaceAllStringFunc(s, func(run string) string {
-		if strings.ContainsAny(run, "0123456789") && strings.ContainsFunc(run, unicode.IsLetter) {
-			return redacted
-		}
-		return run
-	})
-}
-
 // bearer adds the cached token. A 401 drops that token and the request is
-// retried once with a fresh one; a second 401 goes back to the caller.
+// sent once more with a fresh one; a second 401 goes back to the caller.
 type bearer struct {
 	tokens *tokenCache
 	next   http.RoundTripper
@@ -302,12 +335,12 @@ func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	resp, err := b.next.RoundTrip(withAuth(req, ct.auth))
+	resp, err := b.next.RoundTrip(withAuth(req, ct.tok))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
 	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
-		return resp, nil // the body is spent and cannot be replayed
+		return resp, nil // the body is spent and cannot be sent again
 	}
 	discard(resp)
 	b.tokens.drop(ct.tok)
@@ -315,7 +348,7 @@ func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := withAuth(req, fresh.auth)
+	r := withAuth(req, fresh.tok)
 	if req.GetBody != nil {
 		if r.Body, err = req.GetBody(); err != nil {
 			return nil, err
@@ -324,26 +357,26 @@ func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return b.next.RoundTrip(r)
 }
 
-// withAuth is a copy of req (a RoundTripper must not modify its request)
-// with Authorization: auth.
-func withAuth(req *http.Request, auth string) *http.Request {
+// withAuth is a copy of req (a RoundTripper must not change its request)
+// carrying tok.
+func withAuth(req *http.Request, tok *oauth2.Token) *http.Request {
 	r := req.Clone(req.Context())
-	r.Header.Set("Authorization", auth)
+	tok.SetAuthHeader(r)
 	return r
 }
 
-// discard drains a little of a response we will not return, so its
+// discard drains a little of an answer not handed on, so that its
 // connection can be reused, and closes it.
 func discard(resp *http.Response) {
 	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
 	_ = resp.Body.Close()
 }
 
-// userAgent sets User-Agent on requests this package makes itself.
-type userAgent struct{ next http.RoundTripper }
+// setUserAgent sets User-Agent on the token and revocation requests.
+type setUserAgent struct{ next http.RoundTripper }
 
-func (u userAgent) RoundTrip(req *http.Request) (*http.Response, error) {
+func (u setUserAgent) RoundTrip(req *http.Request) (*http.Response, error) {
 	r := req.Clone(req.Context())
-	r.Header.Set("User-Agent", UserAgent())
+	r.Header.Set("User-Agent", userAgent())
 	return u.next.RoundTrip(r)
 }

@@ -2,18 +2,15 @@ package authedit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
-)
 
-// DefaultTimeout bounds each request (connection, redirects, reading the
-// body) made by a Client, and each token or revocation request.
-const DefaultTimeout = 30 * time.Second
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
+)
 
 // Option configures NewClient and NewTransport.
 type Option func(*config)
@@ -21,190 +18,169 @@ type Option func(*config)
 type config struct {
 	insecureHTTP bool
 	base         http.RoundTripper
-	client       *http.Client
 	timeout      time.Duration
-	timeoutSet   bool
 	retry        RetryPolicy
-	tokenStore   TokenStore // store.go
+	store        *FileTokenStore
+	clock        clock
+}
+
+// clock is the time of the retry waits and of the token cache; tests move it.
+type clock struct {
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error // d, or until ctx ends
 }
 
 // WithInsecureHTTP allows cleartext http to hosts that are not loopback.
-// Without it such URLs are refused, at construction and per request.
 func WithInsecureHTTP() Option { return func(c *config) { c.insecureHTTP = true } }
 
-// WithTransport sets the base RoundTripper under authentication
-// (default: http.DefaultTransport, or the Transport of WithHTTPClient).
+// WithTransport sets the RoundTripper below (default http.DefaultTransport).
 func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.base = rt } }
 
-// WithHTTPClient makes NewClient start from a copy of hc: its Jar,
-// Timeout (if non-zero) and Transport (as the base, unless WithTransport
-// is given) are kept. Its CheckRedirect is not: a Client follows no
-// redirect (see RedirectError). hc itself is not modified.
-func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.client = hc } }
-
-// WithTimeout sets the http.Client Timeout of NewClient's client and of
-// token requests; 0 disables it. The default is DefaultTimeout. For
-// NewClient's client it bounds a call with all its retries: net/http puts
-// it on the call's context as a deadline, which the retry layer honours.
-func WithTimeout(d time.Duration) Option {
-	return func(c *config) { c.timeout, c.timeoutSet = d, true }
-}
+// WithTimeout bounds a call, retries included (default 30 s; 0: none).
+func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
 func newConfig(opts []Option) config {
-	var c config
+	c := config{timeout: 30 * time.Second, clock: clock{now: time.Now, sleep: sleep}}
 	for _, o := range opts {
 		if o != nil {
 			o(&c)
 		}
 	}
-	if c.base == nil && c.client != nil {
-		c.base = c.client.Transport
-	}
 	if c.base == nil {
 		c.base = http.DefaultTransport
 	}
 	c.retry = c.retry.withDefaults()
-	if !c.timeoutSet {
-		c.timeout = DefaultTimeout
-		if c.client != nil && c.client.Timeout != 0 {
-			c.timeout = c.client.Timeout
-		}
-	}
 	return c
 }
 
-// ErrNotServiceAccount is returned by Revoke for credentials that have no
-// token to revoke (digest API keys).
-var ErrNotServiceAccount = errors.New("authedit: only service-account credentials have tokens to revoke")
-
-// Transport is an http.RoundTripper that authenticates requests to one
-// Atlas base URL and retries them as its RetryPolicy says. Use it directly
-// with any http.Client, or through NewClient. Requests to other origins (a
-// redirect elsewhere) are sent once and without credentials; cleartext http
-// to non-loopback hosts is refused.
-type Transport struct {
-	base    *url.URL
-	origin  string
-	guarded http.RoundTripper // base transport behind the cleartext guard
-	authed  http.RoundTripper // guarded, wrapped by the credentials' scheme, wrapped by the retrier
-	tokens  *tokenCache       // service accounts only
-	cfg     config
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
-// NewTransport returns a Transport authenticating with creds to baseURL
-// (e.g. "https://cloud.mongodb.com"). Errors: *CredentialsError for
-// unusable credentials, *CleartextError for http to a non-loopback host
-// without WithInsecureHTTP, and a plain error for a malformed base URL.
+// Transport authenticates and retries requests to one base URL; requests
+// elsewhere go out once, bare. Bodies fail with *BodyTooLargeError past 1 MiB.
+type Transport struct {
+	origin string
+	base   string            // base URL without a trailing slash
+	bare   http.RoundTripper // cfg.base behind the cleartext guard
+	authed http.RoundTripper // bare, authenticated, retried
+	tokens *tokenCache       // service accounts only
+	cfg    config
+}
+
+// NewTransport fails with a *CredentialsError, a *CleartextError for http
+// to a host other than loopback, or an error saying what is wrong with baseURL.
 func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport, error) {
 	cfg := newConfig(opts)
-	u, err := parseBaseURL(baseURL, cfg.insecureHTTP)
+	u, err := url.Parse(baseURL)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("authedit: base URL: %w", err)
+	case !strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http"):
+		err = fmt.Errorf("scheme must be https or http")
+	case u.Host == "":
+		err = fmt.Errorf("no host")
+	case u.User != nil:
+		err = fmt.Errorf("must not carry user info; pass Credentials")
+	case u.RawQuery != "" || u.Fragment != "":
+		err = fmt.Errorf("must not have a query or fragment")
+	}
 	if err != nil {
+		return nil, fmt.Errorf("authedit: base URL %q: %w", u.Redacted(), err)
+	}
+	if err := checkCleartext(u, cfg.insecureHTTP); err != nil {
 		return nil, err
 	}
-	switch c := creds.(type) {
-	case nil:
-		return nil, &CredentialsError{}
-	case *ServiceAccount:
-		if c == nil {
-			return nil, &CredentialsError{}
-		}
-	case *APIKey:
-		if c == nil {
-			return nil, &CredentialsError{}
-		}
-	}
-	if err := creds.validate(); err != nil {
+	if err := validateCredentials(creds); err != nil {
 		return nil, err
 	}
-	t := &Transport{base: u, origin: originOf(u), cfg: cfg}
-	t.guarded = guard{next: cfg.base, insecure: cfg.insecureHTTP}
-	// The retry layer wraps the authenticating one, so every attempt is
-	// authenticated afresh (next digest nc, current bearer token) and passes
-	// the cleartext guard again. It is there even with retries off, to fill
-	// in RetryInfo.
-	t.authed = &retrier{next: creds.authenticate(t, t.guarded), policy: cfg.retry}
+	t := &Transport{origin: originOf(u), base: strings.TrimSuffix(u.String(), "/"), cfg: cfg}
+	t.bare = guard{next: cfg.base, insecure: cfg.insecureHTTP}
+	// Retries wrap authentication, so every attempt is authenticated afresh
+	// (next digest nc, current token) and passes the guard again.
+	t.authed = &retrier{next: creds.authenticate(t, t.bare), policy: cfg.retry, clock: cfg.clock}
 	return t, nil
 }
 
-// RoundTrip implements http.RoundTripper. The body of every answer ends
-// with a *BodyTooLargeError after 1 MiB.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt := t.authed
-	if originOf(req.URL) != t.origin {
-		// Credentials belong to the base URL's origin; like net/http, which
-		// drops Authorization on redirects to another host, send the rest bare.
-		rt = t.guarded
+	if originOf(req.URL) != t.origin { // credentials belong to the base URL's origin
+		rt = t.bare
 	}
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
-	resp.Body = newCappedBody(resp)
+	resp.Body = &cappedBody{ReadCloser: resp.Body, status: resp.StatusCode, left: contract.MaxBody}
 	return resp, nil
 }
 
-// CloseIdleConnections closes idle connections of the base transport.
 func (t *Transport) CloseIdleConnections() {
 	if c, ok := t.cfg.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
 }
 
-// Revoke revokes the cached access token at the spec's revocation endpoint
-// and drops it, so the next request fetches a new one. With no token cached
-// it does nothing. It returns ErrNotServiceAccount for API keys and a
-// *TokenError when the server refuses.
-func (t *Transport) Revoke(ctx context.Context) error {
-	if t.tokens == nil {
-		return ErrNotServiceAccount
+// originOf is scheme://host:port, lower-cased, with the default port explicit.
+func originOf(u *url.URL) string {
+	scheme, port := strings.ToLower(u.Scheme), u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[scheme]
 	}
-	return t.tokens.revoke(ctx)
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
-// endpoint is the base URL joined with a spec path (token, revocation).
-func (t *Transport) endpoint(path string) string {
-	return strings.TrimSuffix(t.base.String(), "/") + path
+// CleartextError: plain http to a host other than loopback; nothing was sent.
+type CleartextError struct {
+	Host string // host[:port] of the refused URL
 }
 
-// parseBaseURL accepts absolute http(s) URLs without user info, query or
-// fragment, and applies the cleartext rule.
-func parseBaseURL(raw string, insecure bool) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("authedit: base URL: %w", err)
+func (e *CleartextError) Error() string {
+	return fmt.Sprintf("authedit: refusing cleartext http to non-loopback host %q (use https, or opt in with WithInsecureHTTP)", e.Host)
+}
+
+// checkCleartext refuses http to a host other than a loopback address or
+// "localhost". No name is resolved: a DNS answer is no evidence that the
+// traffic stays on this machine; "localhost" is trusted by name (the hosts
+// file maps it to loopback; one that says otherwise is not caught).
+func checkCleartext(u *url.URL, insecure bool) error {
+	if insecure || !strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Hostname(), "localhost") {
+		return nil
 	}
-	switch {
-	case !strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http"):
-		return nil, fmt.Errorf("authedit: base URL %q: scheme must be https or http", u.Redacted())
-	case u.Host == "":
-		return nil, fmt.Errorf("authedit: base URL %q: no host", u.Redacted())
-	case u.User != nil:
-		return nil, fmt.Errorf("authedit: base URL %q: must not carry user info; pass Credentials", u.Redacted())
-	case u.RawQuery != "" || u.Fragment != "":
-		return nil, fmt.Errorf("authedit: base URL %q: must not have a query or fragment", u.Redacted())
+	host, _, _ := strings.Cut(u.Hostname(), "%") // IPv6 zone
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
 	}
-	if err := checkCleartext(u, insecure); err != nil {
+	return &CleartextError{Host: u.Host}
+}
+
+// guard sits right above the base transport, so every request this package
+// makes passes it: calls, redirects, digest retries, token requests. It
+// checks the request's URL only, not a proxy the base transport may use.
+type guard struct {
+	next     http.RoundTripper
+	insecure bool
+}
+
+func (g guard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := checkCleartext(req.URL, g.insecure); err != nil {
+		closeBody(req)
 		return nil, err
 	}
-	return u, nil
+	return g.next.RoundTrip(req)
 }
 
-// originOf is scheme://host:port, lower-cased and with the default port
-// made explicit, for comparing where a request goes with the base URL.
-func originOf(u *url.URL) string {
-	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), portOf(u))
-}
-
-// portOf is u's port, or the scheme's default port for http and https.
-func portOf(u *url.URL) string {
-	port := u.Port()
-	if port == "" {
-		switch strings.ToLower(u.Scheme) {
-		case "http":
-			port = "80"
-		case "https":
-			port = "443"
-		}
+// closeBody closes the body of a request refused before sending, as the
+// RoundTripper contract asks.
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
 	}
-	return port
 }

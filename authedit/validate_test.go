@@ -9,6 +9,7 @@ import (
 
 	"github.com/atlascontract/deleteorgapikey/authedit"
 	"github.com/atlascontract/deleteorgapikey/gen"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
 var badIDs = map[string]string{
@@ -48,11 +49,11 @@ func TestMalformedIDsSendNothing(t *testing.T) {
 				for _, err := range []error{err1, err2} {
 					var pe *authedit.ParamError
 					if !errors.As(err, &pe) {
-						t.Errorf("%s %s=%q: err = %v, want *ParamError", creds.Scheme(), param, bad, err)
+						t.Errorf("%s %s=%q: err = %v, want *ParamError", scheme(creds), param, bad, err)
 						continue
 					}
 					if pe.Name != param || pe.In != "path" {
-						t.Errorf("%s %s=%q (%s): ParamError names %s/%s", creds.Scheme(), param, bad, name, pe.In, pe.Name)
+						t.Errorf("%s %s=%q (%s): ParamError names %s/%s", scheme(creds), param, bad, name, pe.In, pe.Name)
 					}
 				}
 			}
@@ -63,11 +64,13 @@ func TestMalformedIDsSendNothing(t *testing.T) {
 	}
 }
 
-// The generated client resolves "." and ".." away, so ValidateRequest only
-// sees a URL that no longer fits the template; it must still refuse it.
+// The generated client resolves "." and ".." away, so the request check
+// (which the Client runs last) only sees a URL that no longer fits the
+// template; it must still refuse it.
 func TestValidateRequestEditorOnGeneratedClient(t *testing.T) {
 	srv, hits := countingServer(t)
-	c, err := gen.NewClientWithResponses(srv.URL, gen.WithRequestEditorFn(authedit.ValidateRequest))
+	validate := func(_ context.Context, req *http.Request) error { return contract.ValidateRequest(req) }
+	c, err := gen.NewClientWithResponses(srv.URL, gen.WithRequestEditorFn(validate))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -355,7 +355,7 @@ func TestMain(m *testing.M) {
 // from the environment (the Atlas CLI's variables), a new client, one
 // Remove; with a token store when childStoreEnv names one.
 func childRemove(key string) error {
-	creds, err := authedit.CredentialsFromProcessEnv()
+	creds, err := authedit.CredentialsFromEnv(os.LookupEnv)
 	if err != nil {
 		return err
 	}
@@ -394,8 +394,8 @@ func runProcesses(tb testing.TB, srv *atlastest.Server, n, conc int, storeDir st
 		keys[i] = srv.AddKey()
 	}
 	o := srv.Owner()
-	env := append(os.Environ(), authedit.EnvBaseURL+"="+srv.URL, authedit.EnvClientID+"="+o.ClientID,
-		authedit.EnvClientSecret+"="+o.ClientSecret, childOrgEnv+"="+srv.OrgID(), childStoreEnv+"="+storeDir)
+	env := append(os.Environ(), "MONGODB_ATLAS_OPS_MANAGER_URL="+srv.URL, "MONGODB_ATLAS_CLIENT_ID="+o.ClientID,
+		"MONGODB_ATLAS_CLIENT_SECRET="+o.ClientSecret, childOrgEnv+"="+srv.OrgID(), childStoreEnv+"="+storeDir)
 	return deleteAll(n, conc, func(i int) error {
 		cmd := exec.Command(exe)
 		cmd.Env = append(env[:len(env):len(env)], childKeyEnv+"="+keys[i])

@@ -1,0 +1,171 @@
+package authedit
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/atlascontract/deleteorgapikey/gen"
+)
+
+const redacted = "[redacted]"
+
+// Secret prints as "[redacted]" through fmt, encoding/json and log/slog;
+// string(s) is its value. (fmt does print it in an unexported field.)
+type Secret string
+
+func (Secret) String() string   { return redacted }
+func (Secret) GoString() string { return `"` + redacted + `"` }
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = f.Write([]byte(s.GoString()))
+		return
+	}
+	_, _ = f.Write([]byte(redacted))
+}
+func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+
+// Credentials are an APIKey or a ServiceAccount, or a pointer to one.
+type Credentials interface {
+	// authenticate wraps next (the guarded base transport) with the
+	// scheme's authentication, for requests to t's origin.
+	authenticate(t *Transport, next http.RoundTripper) http.RoundTripper
+}
+
+// APIKey is an Atlas programmatic API key, for HTTP digest authentication.
+// Its Format, String and GoString redact the secret, as ServiceAccount's do.
+type APIKey struct {
+	PublicKey  string
+	PrivateKey Secret
+}
+
+// ServiceAccount is an Atlas service account, for OAuth2 Bearer tokens.
+type ServiceAccount struct {
+	ClientID     string
+	ClientSecret Secret
+}
+
+func (c APIKey) Format(f fmt.State, verb rune) {
+	formatPair(f, verb, "APIKey", "PublicKey", c.PublicKey, "PrivateKey")
+}
+func (c APIKey) String() string   { return fmt.Sprint(c) }
+func (c APIKey) GoString() string { return fmt.Sprintf("%#v", c) }
+func (c ServiceAccount) Format(f fmt.State, verb rune) {
+	formatPair(f, verb, "ServiceAccount", "ClientID", c.ClientID, "ClientSecret")
+}
+func (c ServiceAccount) String() string   { return fmt.Sprint(c) }
+func (c ServiceAccount) GoString() string { return fmt.Sprintf("%#v", c) }
+
+// formatPair prints an id/secret pair as fmt would print the struct,
+// every verb but %v and %+v as %v.
+func formatPair(f fmt.State, verb rune, typ, idName, id, secretName string) {
+	switch {
+	case verb == 'v' && f.Flag('#'):
+		fmt.Fprintf(f, "authedit.%s{%s:%q, %s:%q}", typ, idName, id, secretName, redacted)
+	case verb == 'v' && f.Flag('+'):
+		fmt.Fprintf(f, "{%s:%s %s:%s}", idName, id, secretName, redacted)
+	default:
+		fmt.Fprintf(f, "{%s %s}", id, redacted)
+	}
+}
+
+// CredentialsError reports unusable credentials: nil, with an empty field,
+// or, from CredentialsFromEnv, with variables to set.
+type CredentialsError struct {
+	Missing []string // such as "APIKey.PrivateKey", or "MONGODB_ATLAS_PRIVATE_API_KEY"
+	env     bool
+}
+
+func (e *CredentialsError) Error() string {
+	switch {
+	case e.env && len(e.Missing) == 1:
+		return "authedit: environment variable " + e.Missing[0] + " is not set (its partner is)"
+	case e.env:
+		return "authedit: no Atlas credentials in the environment: set either pair: " + envClientID + " and " + envClientSecret +
+			", or " + envPublicKey + " and " + envPrivateKey
+	case len(e.Missing) == 0:
+		return "authedit: no credentials given"
+	}
+	return "authedit: credentials: " + e.Missing[0] + " is empty"
+}
+
+func validateCredentials(creds Credentials) error {
+	switch c := creds.(type) {
+	case *APIKey:
+		if c != nil {
+			return validateCredentials(*c)
+		}
+	case *ServiceAccount:
+		if c != nil {
+			return validateCredentials(*c)
+		}
+	case APIKey:
+		return firstEmpty("APIKey.PublicKey", c.PublicKey, "APIKey.PrivateKey", string(c.PrivateKey))
+	case ServiceAccount:
+		return firstEmpty("ServiceAccount.ClientID", c.ClientID, "ServiceAccount.ClientSecret", string(c.ClientSecret))
+	}
+	return &CredentialsError{}
+}
+
+func firstEmpty(aName, a, bName, b string) error {
+	switch {
+	case a == "":
+		return &CredentialsError{Missing: []string{aName}}
+	case b == "":
+		return &CredentialsError{Missing: []string{bName}}
+	}
+	return nil
+}
+
+// The environment variables of the Atlas CLI.
+const (
+	envClientID     = "MONGODB_ATLAS_CLIENT_ID"
+	envClientSecret = "MONGODB_ATLAS_CLIENT_SECRET"
+	envPublicKey    = "MONGODB_ATLAS_PUBLIC_API_KEY"
+	envPrivateKey   = "MONGODB_ATLAS_PRIVATE_API_KEY"
+	envBaseURL      = "MONGODB_ATLAS_OPS_MANAGER_URL"
+)
+
+// CredentialsFromEnv reads, through lookup such as os.LookupEnv, the Atlas
+// CLI's MONGODB_ATLAS_CLIENT_ID and _CLIENT_SECRET, or else _PUBLIC_API_KEY
+// and _PRIVATE_API_KEY. A half-set pair is an error, not a fall back.
+func CredentialsFromEnv(lookup func(string) (string, bool)) (Credentials, error) {
+	get := func(name string) string {
+		v, _ := lookup(name)
+		return v
+	}
+	id, secret := get(envClientID), get(envClientSecret)
+	pub, priv := get(envPublicKey), get(envPrivateKey)
+	switch {
+	case id != "" && secret != "":
+		return ServiceAccount{ClientID: id, ClientSecret: Secret(secret)}, nil
+	case id != "" || secret != "":
+		return nil, halfSet(id == "", envClientID, envClientSecret)
+	case pub != "" && priv != "":
+		return APIKey{PublicKey: pub, PrivateKey: Secret(priv)}, nil
+	case pub != "" || priv != "":
+		return nil, halfSet(pub == "", envPublicKey, envPrivateKey)
+	}
+	return nil, &CredentialsError{Missing: []string{envClientID, envClientSecret, envPublicKey, envPrivateKey}, env: true}
+}
+
+// halfSet is the error for a pair with one half set: a is missing when
+// aUnset, else b.
+func halfSet(aUnset bool, a, b string) error {
+	if aUnset {
+		return &CredentialsError{Missing: []string{a}, env: true}
+	}
+	return &CredentialsError{Missing: []string{b}, env: true}
+}
+
+// BaseURLFromEnv returns MONGODB_ATLAS_OPS_MANAGER_URL through lookup, or
+// when it is unset the spec's server, https://cloud.mongodb.com.
+func BaseURLFromEnv(lookup func(string) (string, bool)) string {
+	if v, _ := lookup(envBaseURL); v != "" {
+		return v
+	}
+	spec, err := gen.GetSpec()
+	if err != nil || len(spec.Servers) == 0 { // the embedded spec, tested: a broken build
+		panic(fmt.Sprintf("authedit: the embedded spec names no server: %v", err))
+	}
+	return spec.Servers[0].URL
+}
