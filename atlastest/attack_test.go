@@ -68,18 +68,12 @@ type signing struct {
 }
 
 func TestAuthenticationAttacks(t *testing.T) {
-	otherOrg := "5a0a1e7e0f2faa1d2b3c4d5e"
-	otherKey := "6b0b1e7e0f2faa1d2b3c4d5e"
 	// Both algorithms and a Bearer challenge: every kind of refusal is offered.
 	srv := atlastest.NewServer(atlastest.WithDigestAlgorithms("MD5", "SHA-256"), atlastest.WithBearerChallenge(),
-		atlastest.WithRateLimit(100, 1, time.Hour), atlastest.WithOrg(atlastest.Org{
-			ID:   otherOrg,
-			Keys: []atlastest.Key{{ID: otherKey}},
-			Accounts: []atlastest.Account{
-				{ClientID: "other-member", ClientSecret: "m3mber"},
-			},
-		}))
+		atlastest.WithRateLimit(100, 1, time.Hour), atlastest.WithOrgs(2))
 	defer srv.Close()
+	otherOrg, _, otherMember := srv.OtherOrg()
+	otherKey := srv.OrgKeys(otherOrg)[0]
 	// A second server: its nonces and tokens are foreign to srv.
 	foreign := atlastest.NewServer()
 	defer foreign.Close()
@@ -92,7 +86,7 @@ func TestAuthenticationAttacks(t *testing.T) {
 	u := opURL(srv, org, key, "")
 	ownerToken := fetchToken(t, srv, owner.ClientID, owner.ClientSecret)
 	memberToken := fetchToken(t, srv, member.ClientID, member.ClientSecret)
-	otherMemberToken := fetchToken(t, srv, "other-member", "m3mber")
+	otherMemberToken := fetchToken(t, srv, otherMember.ClientID, otherMember.ClientSecret)
 	foreignToken := fetchToken(t, foreign, foreign.Owner().ClientID, foreign.Owner().ClientSecret)
 	huge := strings.Repeat("A", 64<<10)
 

@@ -17,3 +17,44 @@ func (p *NcWindowProbe) Use(nc uint32) string {
 
 // QueryFlags lists the query parameters the server implements.
 func QueryFlags() []string { return slices.Sorted(maps.Keys(queryFlags)) }
+
+// WithOrgs gives the server n organizations, each seeded like the default
+// one, for tests of what crosses organizations.
+func WithOrgs(n int) Option { return func(c *config) { c.orgs = n } }
+
+// OtherOrg is an organization besides the default one (WithOrgs): its id,
+// owner and member.
+func (s *Server) OtherOrg() (id string, owner, member Principal) {
+	for _, o := range s.orgs {
+		if o != s.def {
+			return o.id, o.owner, o.member
+		}
+	}
+	panic("no other organization: use WithOrgs")
+}
+
+// OrgProjects lists an organization's projects, sorted.
+func (s *Server) OrgProjects(orgID string) []string {
+	var ids []string
+	if o := s.orgs[orgID]; o != nil {
+		for _, p := range o.projects {
+			ids = append(ids, p.id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// ProjectKeys lists the keys assigned to a project, sorted.
+func (s *Server) ProjectKeys(projectID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.orgs {
+		for _, p := range o.projects {
+			if p.id == projectID {
+				return slices.Sorted(maps.Keys(p.keys))
+			}
+		}
+	}
+	return nil
+}

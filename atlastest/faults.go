@@ -13,26 +13,20 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// Faults scripts one endpoint's failures: the operation's through the
-// Server's own FailNext, DropNext, SetLatency and SetRetryAfter, the token
-// and revocation endpoints' through [Server.TokenEndpoint] and
-// [Server.RevokeEndpoint]. They apply, in arrival order, to requests whose
-// caller authenticated (the operation's also named a resource version).
+// Faults scripts one endpoint's failures: the operation's by the Server's
+// own FailNext, DropNext, SetLatency and SetRetryAfter, the token and
+// revocation endpoints' by [Server.TokenEndpoint] and [Server.RevokeEndpoint].
+// They apply in arrival order to requests whose caller authenticated (for
+// the operation: and named a resource version).
 type Faults struct {
 	where    string
-	statuses map[int]behavior.Situation // what FailNext may send; "": no table row yet
-	budget   contract.Budget            // the limit an injected 429 names
+	statuses map[int]behavior.Situation // what FailNext may send; "": a status without a table row
+	budget   contract.Budget            // of the bucket an injected 429 names
 
-	mu         sync.Mutex
-	failN      int
-	fail       behavior.Situation
-	dropN      int
-	latency    time.Duration
-	retryAfter time.Duration // < 0: the time the bucket takes to regain one request
-}
-
-func newFaults(where string, budget contract.Budget, statuses map[int]behavior.Situation) *Faults {
-	return &Faults{where: where, statuses: statuses, budget: budget, retryAfter: -1}
+	mu                  sync.Mutex
+	failN, dropN        int
+	fail                behavior.Situation
+	latency, retryAfter time.Duration // retryAfter < 0: the bucket's time to regain one request
 }
 
 // operationStatuses maps each error status the spec documents to the first
@@ -52,15 +46,14 @@ func operationStatuses() map[int]behavior.Situation {
 	return m
 }
 
-// FailNext answers the next n requests with status, changing nothing. The
-// answer is Atlas's for that status: the operation sends the first row of
-// internal/behavior's table with it (400 API_KEY_NOT_FOUND, 401 with
-// challenges, 403 USER_UNAUTHORIZED, 404 ORG_NOT_FOUND, 406
-// INVALID_VERSION_DATE, 429 RATE_LIMITED, 500 UNEXPECTED_ERROR), the token
-// and revocation endpoints 429 as Atlas's token limit answers or 500. A 429
-// carries Retry-After ([Faults.SetRetryAfter]). Any other status panics, a
-// status the spec documents but the table lacks too. n <= 0 cancels; a
-// call replaces the previous one.
+// FailNext answers the next n requests with status, changing nothing, as
+// Atlas answers it: the operation with the first row of internal/behavior's
+// table for that status (400 API_KEY_NOT_FOUND, 401 with challenges, 403,
+// 404 ORG_NOT_FOUND, 406, 429 RATE_LIMITED, 500), the token and revocation
+// endpoints 429 as Atlas's token limit or 500. A 429 shows an empty bucket
+// and Retry-After. A status the endpoint cannot answer panics, as does one
+// the spec documents but the table lacks. n <= 0 cancels; a call replaces
+// the previous one.
 func (f *Faults) FailNext(n, status int) {
 	sit, ok := f.statuses[status]
 	switch {
@@ -92,10 +85,10 @@ func (f *Faults) SetLatency(d time.Duration) {
 }
 
 // SetRetryAfter sets the Retry-After of the 429s FailNext injects, in whole
-// seconds rounded up. By default, and again after a negative d, it is the
-// time the endpoint's bucket takes to regain one request (period / refill,
-// rounded up: 1 s at Atlas's organization rates, 2 s at its token rates).
-// Real 429s always say when the bucket has room.
+// seconds rounded up. By default, and after a negative d, it is the time
+// the endpoint's bucket takes to regain one request (period / refill: 1 s
+// at Atlas's organization rates, 2 s at its token rates). Real 429s say
+// when the bucket has room.
 func (f *Faults) SetRetryAfter(d time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -103,9 +96,9 @@ func (f *Faults) SetRetryAfter(d time.Duration) {
 }
 
 // apply takes this request's faults: it waits out the latency (a client
-// that leaves meanwhile aborts the request) and arms a drop. It returns the
-// situation FailNext asked for ("" for none, which wins over a drop) and
-// the Retry-After of an injected 429.
+// leaving meanwhile aborts the request) and arms a drop. It returns the
+// situation FailNext asked for, which wins over a drop, and the Retry-After
+// of an injected 429.
 func (f *Faults) apply(x *exchange, r *http.Request) (behavior.Situation, time.Duration) {
 	f.mu.Lock()
 	latency, retryAfter := f.latency, f.retryAfter
@@ -135,9 +128,8 @@ func (f *Faults) apply(x *exchange, r *http.Request) (behavior.Situation, time.D
 	return fail, retryAfter
 }
 
-// injected is the answer FailNext asked for, in situation sit: with the
-// endpoint's rate-limit headers h, a 429 shows an empty bucket and
-// Retry-After, and a 401 carries the challenges.
+// injected is the answer FailNext asked for, with the endpoint's rate-limit
+// headers h.
 func (s *Server) injected(sit behavior.Situation, h http.Header, retryAfter time.Duration, params ...any) answer {
 	a := s.answer(sit, h, params...)
 	switch a.row.Status {

@@ -19,18 +19,16 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// exchange is one request as the handlers see it: the ResponseWriter they
-// write through, which notes the status for the request log and sends
-// nothing when DropNext drops the request, and what the front handler
-// learnt about it.
+// exchange is one request: the ResponseWriter the handlers write through
+// (it notes the status for the log, and sends nothing once DropNext drops
+// the request) and what the front handler learnt.
 type exchange struct {
 	http.ResponseWriter
-	status    int
-	drop      bool    // the connection is closed instead of answering
-	caller    *caller // set once authenticated
-	pretty    bool
-	envelope  bool
-	authError string // why a 401 was sent: Atlas's answer does not say
+	status           int
+	drop             bool    // close the connection instead of answering
+	caller           *caller // once authenticated
+	pretty, envelope bool
+	authError        string // why a 401 was sent
 }
 
 func (x *exchange) WriteHeader(code int) {
@@ -50,8 +48,8 @@ func (x *exchange) Write(b []byte) (int, error) {
 	return x.ResponseWriter.Write(b)
 }
 
-// queryFlags are the query parameters the server implements, by their name
-// in the spec. A flag counts when it is sent once, as true. A parameter the
+// queryFlags are the query parameters the server implements, by their
+// names in the spec; a flag counts when sent once, as true. A parameter the
 // spec documents and this map lacks fails TestEveryQueryParameterIsImplemented.
 var queryFlags = map[string]func(*exchange){
 	"envelope": func(x *exchange) { x.envelope = true },
@@ -59,7 +57,7 @@ var queryFlags = map[string]func(*exchange){
 }
 
 // newHandler serves the token and revocation endpoints, and the operation
-// through the generated server once admit has let the request in.
+// through the generated server once admit lets the request in.
 func (s *Server) newHandler() http.Handler {
 	api := gen.Handler(operation{s})
 	slashes := strings.Count(contract.MustLoad().Path, "/")
@@ -79,9 +77,9 @@ func (s *Server) newHandler() http.Handler {
 		}()
 		switch r.URL.Path {
 		case contract.TokenPath():
-			s.serveToken(x, r)
+			s.serveOAuth(x, r, s.token)
 		case contract.RevokePath():
-			s.serveRevoke(x, r)
+			s.serveOAuth(x, r, s.revoke)
 		default:
 			if s.admit(x, r, slashes) {
 				api.ServeHTTP(x, r)
@@ -90,10 +88,7 @@ func (s *Server) newHandler() http.Handler {
 	})
 }
 
-// admit runs the checks before the operation, in doc.go's order: the path
-// must fit the template, the method must be DELETE, the ids and flags must
-// fit the spec, the caller must authenticate, and Accept must name a
-// resource version.
+// admit runs the checks before the operation, in doc.go's order.
 func (s *Server) admit(x *exchange, r *http.Request, slashes int) bool {
 	q := r.URL.Query()
 	for name, set := range queryFlags {
@@ -132,10 +127,9 @@ func (s *Server) admit(x *exchange, r *http.Request, slashes int) bool {
 	return false
 }
 
-// acceptsVersion: some media range in Accept is
-// application/vnd.atlas.YYYY-MM-DD+json (parameters allowed, q=0 refuses)
-// with a real date on or after the spec's resource version. Atlas refuses a
-// missing or unversioned Accept (reported) and serves later dates (recorded).
+// acceptsVersion: Accept names a resource version on or after the spec's
+// (doc.go). Atlas refuses a missing or unversioned Accept (reported) and
+// serves later dates (recorded).
 func acceptsVersion(h http.Header) bool {
 	prefix, suffix, _ := strings.Cut(contract.AcceptHeader(), contract.APIVersion())
 	for _, v := range h.Values("Accept") {
@@ -165,29 +159,28 @@ func authScheme(r *http.Request) string {
 	return "other"
 }
 
-// operation implements the generated server interface. The front handler
+// operation implements the generated server interface; the front handler
 // has admitted the request and passes its *exchange as the ResponseWriter.
 type operation struct{ s *Server }
 
-// DeleteOrgApiKey runs, in order: faults, the organization, the role, the
-// rate limit and the key. The role comes before the bucket so that only
-// authorized requests spend it: nobody else can turn an owner away with 429s.
+// DeleteOrgApiKey runs faults, then looks up the organization, the role,
+// the bucket and the key. The role comes before the bucket so that only
+// authorized requests spend it.
 func (op operation) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request, orgID gen.OrgId, keyID gen.ApiUserId, _ gen.DeleteOrgApiKeyParams) {
 	s, x := op.s, w.(*exchange)
 	fail, retryAfter := s.op.apply(x, r)
-	o, now := s.orgs[orgID], s.cfg.now()
-	var lim *rate.Limiter
-	if o != nil {
-		lim = o.limiter
+	o, known := s.orgs[orgID]
+	if !known {
+		o = &org{limiter: newLimiter(s.cfg.ops)} // reads full, holds nothing
 	}
-	authorized := fail == "" && o != nil && x.caller.org == o && x.caller.owner
-	h, ok := limits(s.cfg.ops, lim, now, authorized)
+	authorized := fail == "" && x.caller.org == o && x.caller.owner
+	h, ok := limits(s.cfg.ops, o.limiter, s.cfg.now(), authorized)
 	sit := behavior.Removed
 	switch {
 	case fail != "":
 		s.write(x, s.injected(fail, h, retryAfter, about(fail, orgID, keyID)...))
 		return
-	case o == nil:
+	case !known:
 		sit = behavior.OrgNotFound
 	case !authorized:
 		sit = behavior.NotOwner
@@ -199,8 +192,7 @@ func (op operation) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request, orgI
 	s.write(x, s.answer(sit, h, about(sit, orgID, keyID)...))
 }
 
-// about is what the operation's answers name in their detail and
-// parameters: the key, or the organization.
+// about is what the operation's answers name: the key, or the organization.
 func about(sit behavior.Situation, orgID, keyID string) []any {
 	switch sit {
 	case behavior.KeyNotFound:
@@ -211,25 +203,19 @@ func about(sit behavior.Situation, orgID, keyID string) []any {
 	return nil
 }
 
-// limits reads a bucket holding b as rate-limit headers, spending one
-// request when spend is set; ok is false, and Retry-After set, when there
-// was none to spend. A nil bucket (an unknown organization) reads as full.
-func limits(b contract.Budget, lim *rate.Limiter, now time.Time, spend bool) (h http.Header, ok bool) {
-	h, ok = http.Header{}, true
-	h.Set(behavior.RateLimitLimit, strconv.Itoa(b.Capacity))
-	remaining := b.Capacity
-	if lim != nil && spend {
-		r := lim.ReserveN(now, 1)
-		if delay := r.DelayFrom(now); delay > 0 {
+// limits shows a bucket holding b as rate-limit headers, first spending one
+// request if spend is set: ok is false, and Retry-After set, when it had none.
+func limits(b contract.Budget, lim *rate.Limiter, now time.Time, spend bool) (http.Header, bool) {
+	h, ok := http.Header{}, true
+	if spend {
+		if r := lim.ReserveN(now, 1); r.DelayFrom(now) > 0 {
+			h.Set(behavior.RetryAfter, seconds(r.DelayFrom(now)))
 			r.CancelAt(now)
-			h.Set(behavior.RetryAfter, seconds(delay))
 			ok = false
 		}
 	}
-	if lim != nil {
-		remaining = max(0, int(lim.TokensAt(now)))
-	}
-	h.Set(behavior.RateLimitRemaining, strconv.Itoa(remaining))
+	h.Set(behavior.RateLimitLimit, strconv.Itoa(b.Capacity))
+	h.Set(behavior.RateLimitRemaining, strconv.Itoa(max(0, int(lim.TokensAt(now)))))
 	return h, ok
 }
 
@@ -237,8 +223,8 @@ func limits(b contract.Budget, lim *rate.Limiter, now time.Time, spend bool) (h 
 func seconds(d time.Duration) string { return strconv.Itoa(int(math.Ceil(d.Seconds()))) }
 
 // answer is what the server says: a row of internal/behavior's table, the
-// values its detail template takes (also the ApiError's parameters), and
-// values for the headers the row lists.
+// values its detail takes (the ApiError's parameters), and values for the
+// headers the row lists.
 type answer struct {
 	row    behavior.Answer
 	params []any
@@ -259,9 +245,8 @@ type unauthorizedBody struct {
 	ErrorCode string `json:"errorCode"`
 }
 
-// write sends a with its row's status, content type and headers, and its
-// ApiError for an error; envelope=true wraps what comes after
-// authentication, 401s excepted, and pretty=true prints as Atlas does.
+// write sends a: its row's status, content type and headers, and an
+// ApiError for an error, enveloped and pretty-printed as doc.go says.
 func (s *Server) write(x *exchange, a answer) {
 	row, status := a.row, a.row.Status
 	h := x.Header()
@@ -312,71 +297,47 @@ func (s *Server) write(x *exchange, a answer) {
 }
 
 // jackson re-prints compact JSON as Atlas pretty-prints it (Jackson's
-// default printer, recorded on the 401): objects one "key" : value a line,
-// indented two spaces a level; arrays on one line as [ a, b ]; empty
+// default printer, recorded on the 401): one "key" : value a line, indented
+// two spaces for each open object; arrays on one line as [ a, b ]; empty
 // containers as { } and [ ].
 func jackson(compact []byte) []byte {
-	var out bytes.Buffer
-	var open []byte // the containers open at this point, '{' or '['
-	objects := 0    // open objects: only they indent
-	inString, escaped := false, false
-	newline := func() {
-		out.WriteByte('\n')
-		out.WriteString(strings.Repeat("  ", objects))
-	}
+	var out, open []byte // open: the containers open here, '{' or '['
+	newline := func() { out = append(out, "\n"+strings.Repeat("  ", bytes.Count(open, []byte{'{'}))...) }
 	for i := 0; i < len(compact); i++ {
-		c := compact[i]
-		if inString {
-			out.WriteByte(c)
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
+		switch c := compact[i]; {
+		case c == '"':
+			j := i + 1
+			for ; compact[j] != '"'; j++ {
+				if compact[j] == '\\' {
+					j++
+				}
 			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-			out.WriteByte(c)
-		case '{', '[':
-			if i+1 < len(compact) && (compact[i+1] == '}' || compact[i+1] == ']') {
-				out.Write([]byte{c, ' ', compact[i+1]})
-				i++
-				continue
-			}
-			open = append(open, c)
-			out.WriteByte(c)
+			out, i = append(out, compact[i:j+1]...), j
+		case (c == '{' || c == '[') && (compact[i+1] == '}' || compact[i+1] == ']'):
+			out, i = append(out, c, ' ', compact[i+1]), i+1
+		case c == '{' || c == '[':
+			open, out = append(open, c), append(out, c)
 			if c == '{' {
-				objects++
 				newline()
 			} else {
-				out.WriteByte(' ')
+				out = append(out, ' ')
 			}
-		case '}', ']':
+		case c == '}':
 			open = open[:len(open)-1]
-			if c == '}' {
-				objects--
-				newline()
-			} else {
-				out.WriteByte(' ')
-			}
-			out.WriteByte(c)
-		case ':':
-			out.WriteString(" : ")
-		case ',':
-			out.WriteByte(',')
-			if open[len(open)-1] == '{' {
-				newline()
-			} else {
-				out.WriteByte(' ')
-			}
+			newline()
+			out = append(out, c)
+		case c == ']':
+			open, out = open[:len(open)-1], append(out, " ]"...)
+		case c == ':':
+			out = append(out, " : "...)
+		case c == ',' && open[len(open)-1] == '{':
+			out = append(out, c)
+			newline()
+		case c == ',':
+			out = append(out, ", "...)
 		default:
-			out.WriteByte(c)
+			out = append(out, c)
 		}
 	}
-	return out.Bytes()
+	return out
 }

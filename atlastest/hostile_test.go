@@ -178,11 +178,11 @@ var hostileFlags = []struct{ name, query, field string }{
 // fault nor the organization's rate limit may be spent: both come after
 // authentication in doc.go's order.
 func TestHostileInputs(t *testing.T) {
-	other := atlastest.Org{ID: "5a0a1e7e0f2faa1d2b3c4d5e", Keys: []atlastest.Key{{ID: "6b0b1e7e0f2faa1d2b3c4d5e", Projects: []string{"7c0c1e7e0f2faa1d2b3c4d5e"}}}}
-	srv := atlastest.NewServer(atlastest.WithOrg(other), atlastest.WithRateLimit(3, 1, time.Hour))
+	srv := atlastest.NewServer(atlastest.WithOrgs(2), atlastest.WithRateLimit(3, 1, time.Hour))
 	defer srv.Close()
 	org, key := srv.OrgID(), srv.Keys()[0]
-	before := snapshot(srv, org, other.ID)
+	other, _, _ := srv.OtherOrg()
+	before := snapshot(srv, org, other)
 	token := fetchToken(t, srv, srv.Owner().ClientID, srv.Owner().ClientSecret)
 	srv.FailNext(1, http.StatusInternalServerError)
 	srv.ResetRequests()
@@ -265,7 +265,7 @@ func TestHostileInputs(t *testing.T) {
 		}
 	}
 
-	sameState(t, before, snapshot(srv, org, other.ID))
+	sameState(t, before, snapshot(srv, org, other))
 	log := srv.Requests()
 	if len(log) != handled {
 		t.Errorf("request log has %d entries, want %d (one per request the handler saw)", len(log), handled)

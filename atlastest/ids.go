@@ -1,33 +1,18 @@
 package atlastest
 
 import (
-	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
 )
 
-// validID accepts exactly the spec's ^([a-f0-9]{24})$.
-func validID(s string) bool {
-	if len(s) != 24 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-// idGen draws ids from ChaCha8 seeded by WithSeed: the same options give the
-// same ids on every run. New and AddKey (under Server.mu) use it.
+// idGen draws ids from ChaCha8 with a fixed seed: the same options give
+// the same ids on every run. New and AddKey (under Server.mu) use it.
 type idGen struct{ r *rand.ChaCha8 }
 
-func newIDGen(seed uint64) *idGen {
-	var s [32]byte
-	binary.LittleEndian.PutUint64(s[:], seed)
-	copy(s[8:], "atlastest id generator")
-	return &idGen{r: rand.NewChaCha8(s)}
+func newIDGen() *idGen {
+	var seed [32]byte
+	copy(seed[:], "\x01\x00\x00\x00\x00\x00\x00\x00atlastest id generator")
+	return &idGen{r: rand.NewChaCha8(seed)}
 }
 
 // next returns a 24-hex-digit id for which taken reports false.

@@ -50,8 +50,8 @@ func TestCurlDigest(t *testing.T) {
 	if got := status(owner.PublicKey + ":wrong"); got != "401" {
 		t.Errorf("curl --digest with a wrong key: %s, want 401", got)
 	}
-	if len(srv.KeyProjects(key)) != 0 {
-		t.Errorf("key %s still in projects after curl's delete", key)
+	if srv.HasKey(key) {
+		t.Errorf("key %s still there after curl's delete", key)
 	}
 }
 

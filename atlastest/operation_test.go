@@ -24,13 +24,9 @@ func ownerBearer(t *testing.T, srv *atlastest.Server) *http.Client {
 }
 
 func TestAuthorizationAndLookup(t *testing.T) {
-	other := "5a0a1e7e0f2faa1d2b3c4d5e"
-	otherKey := "6b0b1e7e0f2faa1d2b3c4d5e"
-	srv := atlastest.NewServer(atlastest.WithOrg(atlastest.Org{
-		ID:       other,
-		Keys:     []atlastest.Key{{ID: otherKey}},
-		Accounts: []atlastest.Account{{ClientID: "other-owner", ClientSecret: "s3cret", Owner: true}},
-	}))
+	srv := atlastest.NewServer(atlastest.WithOrgs(2))
+	other, otherOwner, _ := srv.OtherOrg()
+	otherKey := srv.OrgKeys(other)[0]
 	defer srv.Close()
 	key := srv.Keys()[0]
 	member := srv.Member()
@@ -47,7 +43,7 @@ func TestAuthorizationAndLookup(t *testing.T) {
 	}{
 		{"member digest", memberDigest, srv.OrgID(), key, 403, "USER_UNAUTHORIZED"},
 		{"member bearer", bearerClient(t, fetchToken(t, srv, member.ClientID, member.ClientSecret)), srv.OrgID(), key, 403, "USER_UNAUTHORIZED"},
-		{"owner of another org", bearerClient(t, fetchToken(t, srv, "other-owner", "s3cret")), srv.OrgID(), key, 403, "USER_UNAUTHORIZED"},
+		{"owner of another org", bearerClient(t, fetchToken(t, srv, otherOwner.ClientID, otherOwner.ClientSecret)), srv.OrgID(), key, 403, "USER_UNAUTHORIZED"},
 		{"unknown org", owner, "0123456789abcdef01234567", key, 404, "ORG_NOT_FOUND"},
 		{"unknown key", owner, srv.OrgID(), "0123456789abcdef01234567", 400, "API_KEY_NOT_FOUND"},
 		{"key of another org", owner, srv.OrgID(), otherKey, 400, "API_KEY_NOT_FOUND"},
@@ -62,7 +58,7 @@ func TestAuthorizationAndLookup(t *testing.T) {
 		t.Error("a refused request deleted a key")
 	}
 	// The other org's owner may delete its own key.
-	resp, body := del(t, bearerClient(t, fetchToken(t, srv, "other-owner", "s3cret")), opURL(srv, other, otherKey, ""))
+	resp, body := del(t, bearerClient(t, fetchToken(t, srv, otherOwner.ClientID, otherOwner.ClientSecret)), opURL(srv, other, otherKey, ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
 }
 
@@ -223,13 +219,12 @@ func TestRateLimit(t *testing.T) {
 		t.Error("a rate-limited request deleted its key")
 	}
 	// Limits are per organization: another org still has its bucket.
-	other := atlastest.Org{ID: "aaaaaaaaaaaaaaaaaaaaaaaa", Keys: []atlastest.Key{{ID: "bbbbbbbbbbbbbbbbbbbbbbbb"}},
-		Accounts: []atlastest.Account{{ClientID: "o", ClientSecret: "s", Owner: true}}}
-	srv2 := atlastest.NewServer(atlastest.WithRateLimit(1, 1, time.Hour), atlastest.WithOrg(other))
+	srv2 := atlastest.NewServer(atlastest.WithRateLimit(1, 1, time.Hour), atlastest.WithOrgs(2))
 	defer srv2.Close()
 	resp, body := del(t, ownerBearer(t, srv2), opURL(srv2, srv2.OrgID(), srv2.Keys()[0], ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
-	resp, body = del(t, bearerClient(t, fetchToken(t, srv2, "o", "s")), opURL(srv2, other.ID, other.Keys[0].ID, ""))
+	other, otherOwner, _ := srv2.OtherOrg()
+	resp, body = del(t, bearerClient(t, fetchToken(t, srv2, otherOwner.ClientID, otherOwner.ClientSecret)), opURL(srv2, other, srv2.OrgKeys(other)[0], ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
 }
 
@@ -237,12 +232,12 @@ func TestRateLimit(t *testing.T) {
 // another organization, cannot spend an organization's bucket: however many
 // 403s they collect, its owner is still served (issue 12, item 8).
 func TestRateLimitChargesOnlyAuthorizedRequests(t *testing.T) {
-	other := atlastest.Org{ID: "aaaaaaaaaaaaaaaaaaaaaaaa", Accounts: []atlastest.Account{{ClientID: "other-owner", ClientSecret: "s", Owner: true}}}
-	srv := atlastest.NewServer(atlastest.WithRateLimit(3, 1, time.Hour), atlastest.WithOrg(other))
+	srv := atlastest.NewServer(atlastest.WithRateLimit(3, 1, time.Hour), atlastest.WithOrgs(2))
 	defer srv.Close()
 	org, key := srv.OrgID(), srv.Keys()[0]
 	member, _ := digestClient(t, srv.Member().PublicKey, srv.Member().PrivateKey)
-	stranger := bearerClient(t, fetchToken(t, srv, "other-owner", "s"))
+	_, otherOwner, _ := srv.OtherOrg()
+	stranger := bearerClient(t, fetchToken(t, srv, otherOwner.ClientID, otherOwner.ClientSecret))
 	for range 5 {
 		for _, c := range []*http.Client{member, stranger} {
 			resp, body := del(t, c, opURL(srv, org, key, ""))

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
@@ -62,13 +63,15 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestAddKeyAndHasKey(t *testing.T) {
-	srv := atlastest.NewTestServer(t, atlastest.WithOrg(atlastest.Org{ID: "aaaaaaaaaaaaaaaaaaaaaaaa", Keys: []atlastest.Key{{ID: "bbbbbbbbbbbbbbbbbbbbbbbb"}}}))
+	srv := atlastest.NewTestServer(t, atlastest.WithOrgs(2))
+	other, _, _ := srv.OtherOrg()
+	otherKey := srv.OrgKeys(other)[0]
 	before := srv.Keys()
 	key := srv.AddKey()
 	if !idPattern.MatchString(key) || has(before, key) || !has(srv.Keys(), key) || len(srv.Keys()) != len(before)+1 {
 		t.Fatalf("AddKey() = %q; Keys %v -> %v", key, before, srv.Keys())
 	}
-	if !srv.HasKey(key) || !srv.HasKey(srv.Owner().KeyID) || !srv.HasKey("bbbbbbbbbbbbbbbbbbbbbbbb") {
+	if !srv.HasKey(key) || !srv.HasKey(srv.Owner().KeyID) || !srv.HasKey(otherKey) {
 		t.Error("HasKey misses a key that exists")
 	}
 	for _, k := range []string{"0123456789abcdef01234567", "nope", "", strings.ToUpper(key)} {
@@ -107,15 +110,12 @@ func TestNewTestServerClosesOnCleanup(t *testing.T) {
 }
 
 func TestDeterministicIDs(t *testing.T) {
-	a, b, c := atlastest.New(), atlastest.New(), atlastest.New(atlastest.WithSeed(2))
+	a, b := atlastest.New(), atlastest.New()
 	if a.OrgID() != b.OrgID() || !slices.Equal(a.Keys(), b.Keys()) || a.Owner().PublicKey != b.Owner().PublicKey {
-		t.Error("the same seed gave different ids")
+		t.Error("the same options gave different ids")
 	}
 	if a.Owner().PrivateKey == b.Owner().PrivateKey || a.Owner().ClientSecret == b.Owner().ClientSecret {
-		t.Error("secrets must not be derived from the seed")
-	}
-	if a.OrgID() == c.OrgID() || slices.Equal(a.Keys(), c.Keys()) {
-		t.Error("another seed gave the same ids")
+		t.Error("secrets must not be deterministic")
 	}
 }
 
@@ -137,14 +137,6 @@ func TestNewServesOnAnyListener(t *testing.T) {
 	client, _ := digestClient(t, owner.PublicKey, owner.PrivateKey)
 	resp, body := del(t, client, opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
-
-	srv.Start()
-	defer func() {
-		if recover() == nil {
-			t.Error("a second Start did not panic")
-		}
-	}()
-	srv.Start()
 }
 
 func TestRequestLog(t *testing.T) {
@@ -183,80 +175,64 @@ func TestRequestLog(t *testing.T) {
 	}
 }
 
-func TestWithOrg(t *testing.T) {
-	org := atlastest.Org{
-		ID: "0000000000000000000000a1",
-		Keys: []atlastest.Key{
-			{ID: "0000000000000000000000b1", PublicKey: "ownerpub", PrivateKey: "ownerpriv", Owner: true},
-			{ID: "0000000000000000000000b2", PublicKey: "plainpub", PrivateKey: "plainpriv"},
-			{ID: "0000000000000000000000b3", Projects: []string{"0000000000000000000000c1", "0000000000000000000000c2", "0000000000000000000000c1"}},
-			{Projects: []string{"0000000000000000000000c2"}},
-		},
-	}
-	zero := atlastest.Org{ID: "000000000000000000000000", Keys: []atlastest.Key{{Projects: []string{"000000000000000000000001"}}}}
-	srv := atlastest.NewServer(atlastest.WithOrg(org), atlastest.WithSeedKeys(3), atlastest.WithOrg(zero))
+// TestDeleteReachesProjectsAndCredentials: a delete takes the key out of
+// every project it is in, and a key that authenticates takes its digest
+// credentials with it.
+func TestDeleteReachesProjectsAndCredentials(t *testing.T) {
+	srv := atlastest.NewServer(atlastest.WithSeedKeys(3))
 	defer srv.Close()
-	if srv.OrgKeys("not an id") != nil || srv.OrgProjects("not an id") != nil || len(srv.OrgKeys(zero.ID)) != 1 {
-		t.Error("a malformed id must not find the all-zero org")
-	}
+	org := srv.OrgID()
 	if n := len(srv.Keys()); n != 8 {
 		t.Errorf("default org has %d deletable keys, want 5+3", n)
 	}
-	keys := srv.OrgKeys(org.ID)
-	if len(keys) != 4 || !has(keys, "0000000000000000000000b3") {
-		t.Fatalf("OrgKeys %v", keys)
+	if srv.OrgKeys("not an id") != nil || srv.OrgProjects("not an id") != nil {
+		t.Error("a malformed id found an organization")
 	}
-	if got := srv.KeyProjects("0000000000000000000000b3"); !slices.Equal(got, []string{"0000000000000000000000c1", "0000000000000000000000c2"}) {
-		t.Errorf("KeyProjects %v", got)
+	var key string
+	var projects []string
+	for _, k := range srv.Keys() {
+		if key, projects = k, srv.KeyProjects(k); len(projects) == 2 {
+			break
+		}
 	}
-	if got := srv.ProjectKeys("0000000000000000000000c2"); len(got) != 2 {
-		t.Errorf("ProjectKeys %v", got)
+	if len(projects) != 2 {
+		t.Fatalf("no key is in two projects")
 	}
-
-	plainKey, _ := digestClient(t, "plainpub", "plainpriv")
-	resp, body := del(t, plainKey, opURL(srv, org.ID, "0000000000000000000000b3", ""))
+	owner, member := srv.Owner(), srv.Member()
+	memberKey, _ := digestClient(t, member.PublicKey, member.PrivateKey)
+	resp, body := del(t, memberKey, opURL(srv, org, key, ""))
 	wantStatus(t, resp, body, http.StatusForbidden)
-	ownerKey, _ := digestClient(t, "ownerpub", "ownerpriv")
-	resp, body = del(t, ownerKey, opURL(srv, org.ID, "0000000000000000000000b3", ""))
+	ownerKey, _ := digestClient(t, owner.PublicKey, owner.PrivateKey)
+	resp, body = del(t, ownerKey, opURL(srv, org, key, ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
-	if got := srv.ProjectKeys("0000000000000000000000c1"); len(got) != 0 {
-		t.Errorf("project c1 still has %v", got)
+	for _, p := range projects {
+		if has(srv.ProjectKeys(p), key) {
+			t.Errorf("project %s still has %s", p, key)
+		}
 	}
-
-	// Deleting a key that holds credentials retires them.
-	resp, body = del(t, ownerKey, opURL(srv, org.ID, "0000000000000000000000b2", ""))
+	resp, body = del(t, ownerKey, opURL(srv, org, member.KeyID, ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
-	resp, body = del(t, plainKey, opURL(srv, org.ID, "0000000000000000000000b1", ""))
+	resp, body = del(t, memberKey, opURL(srv, org, srv.Keys()[0], ""))
 	wantStatus(t, resp, body, http.StatusUnauthorized)
 }
 
 func TestInvalidOptionsPanic(t *testing.T) {
-	dup := atlastest.Key{ID: "0000000000000000000000b1"}
-	for name, opts := range map[string][]atlastest.Option{
-		"bad org id":          {atlastest.WithOrg(atlastest.Org{ID: "ABC"})},
-		"duplicate org":       {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1"}), atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1"})},
-		"duplicate key":       {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{dup, dup}})},
-		"bad key id":          {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{{ID: "x"}}})},
-		"bad project":         {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{{Projects: []string{"x"}}}})},
-		"half a key":          {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{{PublicKey: "p"}}})},
-		"shared public key":   {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{{PublicKey: "p", PrivateKey: "1"}, {PublicKey: "p", PrivateKey: "2"}}})},
-		"half an account":     {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Accounts: []atlastest.Account{{ClientID: "c"}}})},
-		"project in two orgs": {atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a1", Keys: []atlastest.Key{{Projects: []string{"0000000000000000000000c1"}}}}), atlastest.WithOrg(atlastest.Org{ID: "0000000000000000000000a2", Keys: []atlastest.Key{{Projects: []string{"0000000000000000000000c1"}}}})},
-		"negative seed keys":  {atlastest.WithSeedKeys(-1)},
-		"rate limit":          {atlastest.WithRateLimit(0, 1, 1)},
-		"token ttl":           {atlastest.WithTokenTTL(0)},
-		"nonce ttl":           {atlastest.WithNonceTTL(-1)},
-		"digest algorithm":    {atlastest.WithDigestAlgorithms("SHA-512")},
-		"no digest algorithm": {atlastest.WithDigestAlgorithms()},
+	for name, opt := range map[string]atlastest.Option{
+		"negative seed keys":      atlastest.WithSeedKeys(-1),
+		"rate limit":              atlastest.WithRateLimit(0, 1, 1),
+		"nonce ttl":               atlastest.WithNonceTTL(-1),
+		"digest algorithm":        atlastest.WithDigestAlgorithms("SHA-512"),
+		"no digest algorithm":     atlastest.WithDigestAlgorithms(),
+		"no token requests":       atlastest.WithTokenRateLimit(0, time.Minute),
+		"negative token requests": atlastest.WithTokenRateLimit(-1, time.Minute),
+		"no token period":         atlastest.WithTokenRateLimit(5, 0),
+		"not whole minutes":       atlastest.WithTokenRateLimit(5, 90*time.Second),
+		"nil clock":               atlastest.WithClock(nil),
+		"log limit":               atlastest.WithLogLimit(0),
 	} {
-		func() {
-			defer func() {
-				if p := recover(); p == nil || !strings.HasPrefix(fmt.Sprint(p), "atlastest: ") {
-					t.Errorf("%s: panic %v, want an atlastest: message", name, p)
-				}
-			}()
-			atlastest.New(opts...)
-		}()
+		if p := panicOf(func() { atlastest.New(opt) }); !strings.HasPrefix(fmt.Sprint(p), "atlastest: ") {
+			t.Errorf("%s: panic %v, want an atlastest: message", name, p)
+		}
 	}
 }
 
