@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -177,9 +178,7 @@ func (s *Server) digestChallenges(stale bool) []string {
 	var b [nonceLen]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixNano()))
 	_, _ = rand.Read(b[8:nonceData])
-	mac := hmac.New(sha256.New, s.auth.nonceKey[:])
-	mac.Write(b[:nonceData])
-	copy(b[nonceData:], mac.Sum(nil))
+	copy(b[nonceData:], s.nonceMAC(b[:nonceData]))
 	nonce := base64.StdEncoding.EncodeToString(b[:])
 
 	a := &s.auth
@@ -201,12 +200,16 @@ func (s *Server) nonceIssued(n string) (time.Time, bool) {
 	if err != nil || len(b) != nonceLen {
 		return time.Time{}, false
 	}
-	mac := hmac.New(sha256.New, s.auth.nonceKey[:])
-	mac.Write(b[:nonceData])
-	if !hmac.Equal(mac.Sum(nil)[:nonceLen-nonceData], b[nonceData:]) {
+	if !hmac.Equal(s.nonceMAC(b[:nonceData]), b[nonceData:]) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, int64(binary.BigEndian.Uint64(b[:8]))), true
+}
+
+func (s *Server) nonceMAC(data []byte) []byte {
+	mac := hmac.New(sha256.New, s.auth.nonceKey[:])
+	mac.Write(data)
+	return mac.Sum(nil)[:nonceLen-nonceData]
 }
 
 // verifyDigest checks RFC 7616 credentials with qop=auth: realm,
@@ -228,12 +231,8 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*caller, *authFai
 	if alg == "" {
 		alg = "MD5" // RFC 7616 section 3.4.2: no algorithm means MD5
 	}
-	offered := false
-	for _, a := range s.cfg.algs {
-		offered = offered || a == alg
-	}
 	switch {
-	case !offered:
+	case !slices.Contains(s.cfg.algs, alg):
 		return fail("algorithm %.20q is not offered.", c.Algorithm)
 	case c.QOP != "auth" || c.Cnonce == "" || c.Nc <= 0 || c.Userhash:
 		return fail("qop must be auth, with cnonce and nc.")

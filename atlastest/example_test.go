@@ -3,7 +3,9 @@ package atlastest_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,4 +195,28 @@ func ExamplePrincipal_ServiceAccount() {
 	fmt.Println(resp.StatusCode(), resp.JSON403.ErrorCode, srv.HasKey(srv.Keys()[0]))
 	// Output:
 	// 403 USER_UNAUTHORIZED true
+}
+
+// Make the token endpoint answer the next token request as Atlas does past
+// its per-client limit.
+func ExampleServer_TokenEndpoint() {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	srv.TokenEndpoint().FailNext(1, http.StatusTooManyRequests)
+
+	owner := srv.Owner()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/oauth/token", strings.NewReader("grant_type=client_credentials"))
+	req.SetBasicAuth(owner.ClientID, owner.ClientSecret)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, "Retry-After:", resp.Header.Get("Retry-After"))
+	fmt.Println(string(body))
+	// Output:
+	// 429 Retry-After: 2
+	// {"detail":"Resource /api/oauth/token is limited to 50 requests every 1 minutes.","error":429,"errorCode":"RATE_LIMITED","parameters":["/api/oauth/token",50,1],"reason":"Too Many Requests"}
 }

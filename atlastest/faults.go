@@ -62,37 +62,29 @@ func (f *Faults) FailNext(n, status int) {
 	case sit == "":
 		panic(fmt.Sprintf("atlastest: FailNext(%d, %d): the spec documents %d, but internal/behavior's table has no answer with it: add its row", n, status, status))
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.failN, f.fail = max(0, n), sit
+	f.locked(func() { f.failN, f.fail = max(0, n), sit })
 }
 
 // DropNext makes the next n requests take effect (a key is deleted, a token
 // issued or revoked) and then closes the connection without an answer: the
 // lost response. n <= 0 cancels.
-func (f *Faults) DropNext(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.dropN = max(0, n)
-}
+func (f *Faults) DropNext(n int) { f.locked(func() { f.dropN = max(0, n) }) }
 
 // SetLatency delays every request by d from now on; d <= 0 removes the
 // delay. A client that gives up meanwhile gets no answer and changes nothing.
-func (f *Faults) SetLatency(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.latency = max(0, d)
-}
+func (f *Faults) SetLatency(d time.Duration) { f.locked(func() { f.latency = max(0, d) }) }
 
 // SetRetryAfter sets the Retry-After of the 429s FailNext injects, in whole
 // seconds rounded up. By default, and after a negative d, it is the time
 // the endpoint's bucket takes to regain one request (period / refill: 1 s
 // at Atlas's organization rates, 2 s at its token rates). Real 429s say
 // when the bucket has room.
-func (f *Faults) SetRetryAfter(d time.Duration) {
+func (f *Faults) SetRetryAfter(d time.Duration) { f.locked(func() { f.retryAfter = d }) }
+
+func (f *Faults) locked(set func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.retryAfter = d
+	set()
 }
 
 // apply takes this request's faults: it waits out the latency (a client
@@ -100,18 +92,19 @@ func (f *Faults) SetRetryAfter(d time.Duration) {
 // situation FailNext asked for, which wins over a drop, and the Retry-After
 // of an injected 429.
 func (f *Faults) apply(x *exchange, r *http.Request) (behavior.Situation, time.Duration) {
-	f.mu.Lock()
-	latency, retryAfter := f.latency, f.retryAfter
 	var fail behavior.Situation
-	switch {
-	case f.failN > 0:
-		f.failN--
-		fail = f.fail
-	case f.dropN > 0:
-		f.dropN--
-		x.drop = true
-	}
-	f.mu.Unlock()
+	var latency, retryAfter time.Duration
+	f.locked(func() {
+		latency, retryAfter = f.latency, f.retryAfter
+		switch {
+		case f.failN > 0:
+			f.failN--
+			fail = f.fail
+		case f.dropN > 0:
+			f.dropN--
+			x.drop = true
+		}
+	})
 	if latency > 0 {
 		t := time.NewTimer(latency)
 		defer t.Stop()
@@ -129,13 +122,13 @@ func (f *Faults) apply(x *exchange, r *http.Request) (behavior.Situation, time.D
 }
 
 // injected is the answer FailNext asked for, with the endpoint's rate-limit
-// headers h.
+// headers h: the challenges or the Retry-After its row lists.
 func (s *Server) injected(sit behavior.Situation, h http.Header, retryAfter time.Duration, params ...any) answer {
 	a := s.answer(sit, h, params...)
-	switch a.row.Status {
-	case http.StatusUnauthorized:
+	if slices.Contains(a.row.Headers, behavior.WWWAuthenticate) {
 		return s.unauthorized(&authFailure{detail: "Injected by FailNext."})
-	case http.StatusTooManyRequests:
+	}
+	if slices.Contains(a.row.Headers, behavior.RetryAfter) {
 		h.Set(behavior.RateLimitRemaining, "0")
 		h.Set(behavior.RetryAfter, seconds(retryAfter))
 	}

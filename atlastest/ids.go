@@ -18,9 +18,7 @@ func newIDGen() *idGen {
 // next returns a 24-hex-digit id for which taken reports false.
 func (g *idGen) next(taken func(string) bool) string {
 	for {
-		var b [12]byte
-		_, _ = g.r.Read(b[:]) // ChaCha8.Read never fails
-		if v := hex.EncodeToString(b[:]); !taken(v) {
+		if v := g.block(1)[0]; !taken(v) {
 			return v
 		}
 	}
