@@ -31,10 +31,9 @@
 //     challenge per algorithm (MD5 alone by default), a Bearer challenge
 //     only [WithBearerChallenge], and a body that never says why;
 //     [Request].AuthError does.
-//   - pretty=true prints every body as Atlas (Jackson) does; otherwise
-//     bodies are compact with no trailing newline. envelope=true wraps
-//     every answer after authentication but 401s in an HTTP 200 envelope
-//     that keeps the wrapped answer's headers.
+//   - pretty=true prints every body as Atlas (Jackson) does, else compactly.
+//     envelope=true wraps every answer after authentication but 401s in an
+//     HTTP 200 envelope keeping the wrapped answer's headers.
 //   - A right digest hash on an expired nonce, or with an nc 1024 or more
 //     below the highest seen for its nonce, gets stale=true; a reused nc a
 //     plain 401.
@@ -44,10 +43,9 @@
 //     minute ([WithTokenRateLimit]), then gets Atlas's 429. Only
 //     authenticated requests are charged; the per-IP limit is left out
 //     (every caller shares loopback); revocation is not limited.
-//   - net/http answers some requests before the handler, in plain text and
-//     unlogged: a bad escape or raw control byte in the request line 400,
-//     headers over 1 MB 431, HTTP versions but 1.x 505, an unknown
-//     Transfer-Encoding 501, OPTIONS * 200.
+//   - net/http answers some requests itself, in plain text and unlogged: a
+//     bad request line 400, headers over 1 MB 431, HTTP versions but 1.x
+//     505, an unknown Transfer-Encoding 501, OPTIONS * 200.
 //   - Ids are deterministic, the same on every run; secrets, nonces and
 //     tokens come from crypto/rand.
 package atlastest

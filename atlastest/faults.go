@@ -13,11 +13,9 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// Faults scripts one endpoint's failures: the operation's by the Server's
-// own FailNext, DropNext, SetLatency and SetRetryAfter, the token and
-// revocation endpoints' by [Server.TokenEndpoint] and [Server.RevokeEndpoint].
-// They apply in arrival order to requests whose caller authenticated (for
-// the operation: and named a resource version).
+// Faults scripts an endpoint's failures, applied in arrival order to
+// requests whose caller authenticated (and, at the operation, named a
+// resource version).
 type Faults struct {
 	where    string
 	statuses map[int]behavior.Situation // what FailNext may send; "": a status without a table row
@@ -47,13 +45,10 @@ func operationStatuses() map[int]behavior.Situation {
 }
 
 // FailNext answers the next n requests with status, changing nothing, as
-// Atlas answers it: the operation with the first row of internal/behavior's
-// table for that status (400 API_KEY_NOT_FOUND, 401 with challenges, 403,
-// 404 ORG_NOT_FOUND, 406, 429 RATE_LIMITED, 500), the token and revocation
-// endpoints 429 as Atlas's token limit or 500. A 429 shows an empty bucket
-// and Retry-After. A status the endpoint cannot answer panics, as does one
-// the spec documents but the table lacks. n <= 0 cancels; a call replaces
-// the previous one.
+// Atlas would: with the first row of internal/behavior's table for it (the
+// token and revocation endpoints: 429 as Atlas's token limit, or 500); a
+// 429 shows an empty bucket and Retry-After. Any other status panics. n <= 0
+// cancels; a call replaces the previous one.
 func (f *Faults) FailNext(n, status int) {
 	sit, ok := f.statuses[status]
 	switch {
@@ -65,20 +60,17 @@ func (f *Faults) FailNext(n, status int) {
 	f.locked(func() { f.failN, f.fail = max(0, n), sit })
 }
 
-// DropNext makes the next n requests take effect (a key is deleted, a token
-// issued or revoked) and then closes the connection without an answer: the
-// lost response. n <= 0 cancels.
+// DropNext makes the next n requests take effect (a key deleted, a token
+// issued or revoked), then closes the connection unanswered. n <= 0 cancels.
 func (f *Faults) DropNext(n int) { f.locked(func() { f.dropN = max(0, n) }) }
 
 // SetLatency delays every request by d from now on; d <= 0 removes the
 // delay. A client that gives up meanwhile gets no answer and changes nothing.
 func (f *Faults) SetLatency(d time.Duration) { f.locked(func() { f.latency = max(0, d) }) }
 
-// SetRetryAfter sets the Retry-After of the 429s FailNext injects, in whole
-// seconds rounded up. By default, and after a negative d, it is the time
-// the endpoint's bucket takes to regain one request (period / refill: 1 s
-// at Atlas's organization rates, 2 s at its token rates). Real 429s say
-// when the bucket has room.
+// SetRetryAfter sets the Retry-After of injected 429s, in seconds rounded
+// up; by default, or for d < 0, the time the endpoint's bucket takes to
+// regain one request (1 s at Atlas's organization rates, 2 s at its token rates).
 func (f *Faults) SetRetryAfter(d time.Duration) { f.locked(func() { f.retryAfter = d }) }
 
 func (f *Faults) locked(set func()) {

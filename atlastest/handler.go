@@ -219,6 +219,11 @@ func limits(b contract.Budget, lim *rate.Limiter, now time.Time, spend bool) (ht
 	return h, ok
 }
 
+// newLimiter is a full bucket holding b.
+func newLimiter(b contract.Budget) *rate.Limiter {
+	return rate.NewLimiter(rate.Every(b.Period/time.Duration(b.Refill)), b.Capacity)
+}
+
 // seconds is d in whole seconds, rounded up, as Retry-After counts.
 func seconds(d time.Duration) string { return strconv.Itoa(int(math.Ceil(d.Seconds()))) }
 

@@ -86,7 +86,7 @@ func WithTokenRateLimit(n int, per time.Duration) Option {
 }
 
 // WithNonceTTL sets how long a digest nonce is good for (default 5 min);
-// afterwards the server answers with a challenge marked stale=true.
+// after that it gets a challenge with stale=true.
 func WithNonceTTL(d time.Duration) Option {
 	return func(c *config) {
 		check(d > 0, "WithNonceTTL(%v): must be positive", d)
@@ -109,9 +109,8 @@ func WithDigestAlgorithms(algs ...string) Option {
 	}
 }
 
-// WithBearerChallenge adds a Bearer challenge (RFC 6750) to every 401 after
-// the digest one. Atlas sends none, and token clients need none: authedit
-// takes any 401 on its token as a refused token and fetches a new one.
+// WithBearerChallenge adds a Bearer challenge (RFC 6750) to every 401. Atlas
+// sends none, and authedit needs none: any 401 refuses its token.
 func WithBearerChallenge() Option { return func(c *config) { c.bearerChallenge = true } }
 
 // WithClock replaces time.Now for everything that expires or refills:
@@ -124,8 +123,7 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// WithLogLimit keeps only the last n requests in the request log (default:
-// all, as a test wants; a long-running server wants a bound).
+// WithLogLimit keeps only the last n requests in the log (default: all).
 func WithLogLimit(n int) Option {
 	return func(c *config) {
 		check(n > 0, "WithLogLimit(%d): n must be positive", n)
