@@ -44,9 +44,9 @@ func revokeToken(t *testing.T, s *Server, tok string) {
 // so issue-and-revoke cycles leave the store as they found it, and tokens
 // that stay live through the churn keep working.
 func TestTokenChurnIsBounded(t *testing.T) {
-	s := New(WithTokenRateLimit(1<<20, time.Minute)) // the churn, not the limit, is under test
+	s := New(WithTokenRateLimit(1<<20, time.Minute), WithLogLimit(1)) // the churn, not the limit, is under test
 	kept := issueToken(t, s)
-	const cycles = 10_000
+	const cycles = 2_000
 	for range cycles {
 		revokeToken(t, s, issueToken(t, s))
 	}
@@ -58,5 +58,33 @@ func TestTokenChurnIsBounded(t *testing.T) {
 	}
 	if p, fail := s.verifyBearer(kept); p == nil {
 		t.Errorf("the token kept through the churn is refused: %s", fail.detail)
+	}
+}
+
+// TestNoncesStayBounded: expired nonces are purged as the map grows, and a
+// flood past maxTracked loses arbitrary ones, so 401s cannot grow memory.
+func TestNoncesStayBounded(t *testing.T) {
+	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
+	s := New(WithClock(func() time.Time { return now }))
+	tracked := func() int {
+		s.auth.mu.Lock()
+		defer s.auth.mu.Unlock()
+		return len(s.auth.nonces)
+	}
+	for range 3000 {
+		s.digestChallenges(false)
+	}
+	now = now.Add(time.Hour) // all 3000 expire
+	for range 3000 {
+		s.digestChallenges(false)
+	}
+	if n := tracked(); n >= 4000 {
+		t.Errorf("%d nonces tracked after 3000 expired and 3000 new: the expired ones stayed", n)
+	}
+	for range maxTracked + 100 {
+		s.digestChallenges(false)
+	}
+	if n := tracked(); n > maxTracked {
+		t.Errorf("%d nonces tracked, over the bound %d", n, maxTracked)
 	}
 }
