@@ -183,15 +183,3 @@ func Lookup(s Situation) (a Answer, ok bool) {
 	}
 	return Answer{}, false
 }
-
-// ByErrorCode returns the situation Atlas reports with errorCode at status,
-// the way a client classifies an answer: by its code, not by its status
-// alone. ok is false for a code the table does not know.
-func ByErrorCode(status int, errorCode string) (s Situation, ok bool) {
-	for _, a := range Table() {
-		if a.ErrorCode != "" && a.ErrorCode == errorCode && a.Status == status {
-			return a.Situation, true
-		}
-	}
-	return "", false
-}
