@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/icholy/digest"
@@ -196,33 +197,14 @@ func TestDigestWrongKeyDoesNotLoop(t *testing.T) {
 }
 
 func TestServiceAccountColdConcurrentOneToken(t *testing.T) {
-	const n = 64
-	srv := atlastest.NewTestServer(t, atlastest.WithSeedKeys(n))
-	srv.SetLatency(20 * time.Millisecond)
-	c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount())
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := srv.Keys()[:n]
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for _, k := range keys {
-		wg.Go(func() {
-			<-start
-			resp, err := c.DeleteOrgApiKeyWithResponse(t.Context(), srv.OrgID(), k, nil)
-			if err != nil || resp.StatusCode() != http.StatusNoContent {
-				t.Errorf("delete %s: err %v resp %v", k, err, resp)
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	if got := srv.CountRequests(isToken); got != 1 {
-		t.Errorf("%d goroutines on a cold client made %d token requests, want exactly 1", n, got)
-	}
-	if got := srv.CountRequests(isOperation); got != n {
-		t.Errorf("operation requests = %d, want %d", got, n)
-	}
+	synctest.Test(t, func(t *testing.T) { coldServiceAccount(t) })
+}
+
+// newPipeAtlas serves a reference server over a pipeServer, for a synctest
+// bubble; clients take p.URL and WithTransport(p.tr).
+func newPipeAtlas(t *testing.T, opts ...atlastest.Option) (*atlastest.Server, *pipeServer) {
+	srv := atlastest.New(opts...)
+	return srv, newPipeServer(t, srv.Handler())
 }
 
 func TestServiceAccount401(t *testing.T) {

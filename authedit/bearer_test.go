@@ -3,6 +3,7 @@ package authedit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/authedit"
@@ -18,7 +20,7 @@ import (
 
 func saClient(t *testing.T, s *tokenServer, opts ...authedit.Option) *authedit.Client {
 	t.Helper()
-	c, err := authedit.NewClient(s.URL, authedit.ServiceAccount{ClientID: s.ID, ClientSecret: authedit.Secret(s.secret())}, opts...)
+	c, err := authedit.NewClient(s.URL, authedit.ServiceAccount{ClientID: s.ID, ClientSecret: authedit.Secret(s.secret())}, append(s.opts(), opts...)...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
@@ -45,39 +47,33 @@ func TestBearerTokenReused(t *testing.T) {
 	}
 }
 
+// 64 cold calls, all waiting while the one token request is held: it is
+// the only one, and every call uses its token.
 func TestBearerColdClientFetchesOnce(t *testing.T) {
-	s := newTokenServer(t, func(s *tokenServer) {
-		s.Delay = 50 * time.Millisecond // keep the fetch in flight while all goroutines pile up
-	})
-	c := saClient(t, s)
-	const n = 64
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	errs := make(chan error, n)
-	for range n {
-		wg.Go(func() {
-			<-start
-			resp, err := c.DeleteOrgApiKeyWithResponse(context.Background(), orgID, keyID, nil)
-			if err == nil && resp.StatusCode() != http.StatusNoContent {
-				err = errors.New(resp.Status())
-			}
-			errs <- err
-		})
-	}
-	close(start)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		hold := make(chan struct{})
+		s := newTokenServer(t, func(s *tokenServer) { s.Pipe, s.Hold = true, hold })
+		c := saClient(t, s)
+		const n = 64
+		done := make(chan []error)
+		go func() { errs, _ := coldCalls(c, n); done <- errs }()
+		synctest.Wait() // every call waits on the held token request
+		if got := s.tokens.Load(); got != 1 {
+			t.Errorf("token requests = %d while %d cold calls wait, want exactly 1", got, n)
 		}
-	}
-	if got := s.tokens.Load(); got != 1 {
-		t.Errorf("token requests = %d from %d concurrent cold calls, want exactly 1", got, n)
-	}
-	if got := s.api.Load(); got != n {
-		t.Errorf("API requests = %d, want %d", got, n)
-	}
+		close(hold)
+		for _, err := range <-done {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := s.tokens.Load(); got != 1 {
+			t.Errorf("token requests = %d from %d concurrent cold calls, want exactly 1", got, n)
+		}
+		if got := s.api.Load(); got != n {
+			t.Errorf("API requests = %d, want %d", got, n)
+		}
+	})
 }
 
 func TestBearer401RefetchesOnceAndRetriesOnce(t *testing.T) {
@@ -127,33 +123,56 @@ func TestBearer401RefetchesOnceAndRetriesOnce(t *testing.T) {
 			t.Errorf("API requests = %d, want 2 (one retry)", got)
 		}
 	})
+	// 16 calls are rejected on tok-1: half while the refetch is in flight,
+	// half once tok-2 is cached. Neither half may drop tok-2 or fetch again.
 	t.Run("simultaneous 401s share one refetch", func(t *testing.T) {
-		var rejected atomic.Int32
-		s := newTokenServer(t, func(s *tokenServer) {
-			s.API = func(auth string) int {
-				if auth == "Bearer tok-1" {
-					// Stagger the rejections so that most arrive after
-					// tok-2 has been cached: they must not drop tok-2.
-					time.Sleep(time.Duration(rejected.Add(1)) * 5 * time.Millisecond)
-					return http.StatusUnauthorized
+		synctest.Test(t, func(t *testing.T) {
+			reject, holdTok2 := make(chan struct{}), make(chan struct{})
+			var tokenReqs atomic.Int32
+			s := newTokenServer(t, func(s *tokenServer) {
+				s.Pipe = true
+				s.API = func(auth string) int {
+					if auth == "Bearer tok-1" {
+						<-reject
+						return http.StatusUnauthorized
+					}
+					return http.StatusNoContent
 				}
-				return http.StatusNoContent
+			}, func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path == contract.TokenPath() && tokenReqs.Add(1) == 2 {
+						<-holdTok2
+					}
+					h.ServeHTTP(w, r)
+				})
+			})
+			c := saClient(t, s)
+			const n = 16
+			done := make(chan []error)
+			go func() { errs, _ := coldCalls(c, n); done <- errs }()
+			synctest.Wait() // all n calls sent tok-1 and wait for its answer
+			if got := s.api.Load(); got != n {
+				t.Fatalf("API requests with tok-1 = %d, want %d", got, n)
+			}
+			for range n / 2 {
+				reject <- struct{}{}
+			}
+			synctest.Wait() // half are rejected: one refetches, held; the rest wait on it
+			if got := tokenReqs.Load(); got != 2 {
+				t.Errorf("token requests = %d during the refetch, want 2", got)
+			}
+			close(holdTok2)
+			synctest.Wait() // tok-2 is cached and used
+			close(reject)   // the other half is rejected now
+			for _, err := range <-done {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			if got := s.tokens.Load(); got != 2 {
+				t.Errorf("token requests = %d, want 2: every goroutine rejected with tok-1 must share the refetch", got)
 			}
 		})
-		c := saClient(t, s)
-		var wg sync.WaitGroup
-		for range 16 {
-			wg.Go(func() {
-				resp, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
-				if err != nil || resp.StatusCode() != http.StatusNoContent {
-					t.Errorf("err %v, resp %v", err, resp)
-				}
-			})
-		}
-		wg.Wait()
-		if got := s.tokens.Load(); got != 2 {
-			t.Errorf("token requests = %d, want 2: every goroutine rejected with tok-1 must share the refetch", got)
-		}
 	})
 }
 
@@ -208,27 +227,39 @@ func wrapAPI(h http.Handler, see func(*http.Request)) http.Handler {
 	})
 }
 
+// The token is replaced a minute before it expires, or after 90% of a
+// shorter lifetime, on the token cache's clock (moved, not waited for).
 func TestBearerRefreshesBeforeExpiry(t *testing.T) {
-	s := newTokenServer(t, func(s *tokenServer) {
-		s.ExpiresIn = 2 // refreshed after 90% of its lifetime, at 1.8 s
-	})
-	c := saClient(t, s)
-	call := func() {
-		t.Helper()
-		resp, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
-		if err != nil || resp.StatusCode() != http.StatusNoContent {
-			t.Fatalf("err %v resp %v", err, resp)
-		}
-	}
-	call()
-	call()
-	if got := s.tokens.Load(); got != 1 {
-		t.Fatalf("token requests = %d, want 1 while the token is fresh", got)
-	}
-	time.Sleep(1850 * time.Millisecond)
-	call()
-	if got := s.tokens.Load(); got != 2 {
-		t.Errorf("token requests = %d, want 2 once the token is about to expire", got)
+	for _, tc := range []struct {
+		expiresIn      int
+		fresh, refetch time.Duration // clock moves: still fresh, then replaced
+	}{
+		{3600, 58 * time.Minute, 59*time.Minute + 10*time.Second},
+		{100, 85 * time.Second, 95 * time.Second},
+	} {
+		t.Run(fmt.Sprint(tc.expiresIn), func(t *testing.T) {
+			s := newTokenServer(t, func(s *tokenServer) { s.ExpiresIn = tc.expiresIn })
+			clock := &fakeClock{now: time.Now()}
+			c := saClient(t, s, authedit.WithClock(clock.Now, nil))
+			call := func() {
+				t.Helper()
+				resp, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
+				if err != nil || resp.StatusCode() != http.StatusNoContent {
+					t.Fatalf("err %v resp %v", err, resp)
+				}
+			}
+			call()
+			clock.Advance(tc.fresh)
+			call()
+			if got := s.tokens.Load(); got != 1 {
+				t.Fatalf("token requests = %d, want 1 while the token is fresh", got)
+			}
+			clock.Advance(tc.refetch - tc.fresh)
+			call()
+			if got := s.tokens.Load(); got != 2 {
+				t.Errorf("token requests = %d, want 2 once the token is about to expire", got)
+			}
+		})
 	}
 }
 
@@ -329,7 +360,7 @@ func TestRevoke(t *testing.T) {
 }
 
 // coldCalls makes n concurrent calls on a cold client and returns their
-// errors and RetryInfos.
+// errors (an answer other than 204 is one) and RetryInfos.
 func coldCalls(c *authedit.Client, n int) ([]error, []authedit.RetryInfo) {
 	errs := make([]error, n)
 	infos := make([]authedit.RetryInfo, n)
@@ -339,7 +370,11 @@ func coldCalls(c *authedit.Client, n int) ([]error, []authedit.RetryInfo) {
 		wg.Go(func() {
 			<-start
 			ctx := authedit.WithRetryInfo(context.Background(), &infos[i])
-			_, errs[i] = c.DeleteOrgApiKeyWithResponse(ctx, orgID, keyID, nil)
+			resp, err := c.DeleteOrgApiKeyWithResponse(ctx, orgID, keyID, nil)
+			if err == nil && resp.StatusCode() != http.StatusNoContent {
+				err = errors.New(resp.Status())
+			}
+			errs[i] = err
 		})
 	}
 	close(start)
@@ -352,65 +387,94 @@ func coldCalls(c *authedit.Client, n int) ([]error, []authedit.RetryInfo) {
 func TestBearerFailedFetchShared(t *testing.T) {
 	const n = 64
 	t.Run("wrong secret", func(t *testing.T) {
-		s := newTokenServer(t, func(s *tokenServer) {
-			s.Delay = 250 * time.Millisecond // keep the fetch in flight while all goroutines pile up
-		})
-		c, err := authedit.NewClient(s.URL, authedit.ServiceAccount{ClientID: s.ID, ClientSecret: "wrong-secret"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		errs, infos := coldCalls(c, n)
-		for i, err := range errs {
-			var te *authedit.TokenError
-			if !errors.As(err, &te) || te.StatusCode != http.StatusUnauthorized || te.ErrorCode != "invalid_client" || infos[i].Attempts != 1 {
-				t.Fatalf("call %d: %v after %+v, want *TokenError 401 invalid_client after 1 attempt", i, err, infos[i])
+		synctest.Test(t, func(t *testing.T) {
+			hold := make(chan struct{})
+			s := newTokenServer(t, func(s *tokenServer) { s.Pipe, s.Hold = true, hold })
+			c, err := authedit.NewClient(s.URL, authedit.ServiceAccount{ClientID: s.ID, ClientSecret: "wrong-secret"}, s.opts()...)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if got := s.tokens.Load(); got != 1 {
-			t.Errorf("token requests = %d from %d concurrent calls with a wrong secret, want exactly 1", got, n)
-		}
-		if got := s.api.Load(); got != 0 {
-			t.Errorf("API requests = %d, want 0", got)
-		}
-		// The failure is not cached: the next call asks again.
-		if _, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil); !errors.As(err, new(*authedit.TokenError)) {
-			t.Errorf("later call: %v, want *TokenError", err)
-		}
-		if got := s.tokens.Load(); got != 2 {
-			t.Errorf("token requests = %d after one more call, want 2", got)
-		}
+			var errs []error
+			var infos []authedit.RetryInfo
+			done := make(chan struct{})
+			go func() { errs, infos = coldCalls(c, n); close(done) }()
+			synctest.Wait() // every call waits on the one token request, held
+			close(hold)
+			<-done
+			for i, err := range errs {
+				var te *authedit.TokenError
+				if !errors.As(err, &te) || te.StatusCode != http.StatusUnauthorized || te.ErrorCode != "invalid_client" || infos[i].Attempts != 1 {
+					t.Fatalf("call %d: %v after %+v, want *TokenError 401 invalid_client after 1 attempt", i, err, infos[i])
+				}
+			}
+			if got := s.tokens.Load(); got != 1 {
+				t.Errorf("token requests = %d from %d concurrent calls with a wrong secret, want exactly 1", got, n)
+			}
+			if got := s.api.Load(); got != 0 {
+				t.Errorf("API requests = %d, want 0", got)
+			}
+			// The failure is not cached: the next call asks again.
+			if _, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil); !errors.As(err, new(*authedit.TokenError)) {
+				t.Errorf("later call: %v, want *TokenError", err)
+			}
+			if got := s.tokens.Load(); got != 2 {
+				t.Errorf("token requests = %d after one more call, want 2", got)
+			}
+		})
 	})
 	t.Run("5xx with retries", func(t *testing.T) {
 		// Every attempt is retried (a 503 may pass), so each of the 4
 		// attempts costs one shared token request: 4 in all, not 4 per call.
-		var tokens atomic.Int32
-		s := newTokenServer(t, nil, func(h http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path != contract.TokenPath() {
-					h.ServeHTTP(w, r)
-					return
-				}
-				tokens.Add(1)
-				time.Sleep(250 * time.Millisecond)
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusServiceUnavailable)
-				_, _ = io.WriteString(w, `{"error":"temporarily_unavailable"}`)
+		// Each is held until all calls wait on it.
+		synctest.Test(t, func(t *testing.T) {
+			hold := make(chan struct{})
+			var tokens atomic.Int32
+			s := newTokenServer(t, func(s *tokenServer) { s.Pipe = true }, func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path != contract.TokenPath() {
+						h.ServeHTTP(w, r)
+						return
+					}
+					tokens.Add(1)
+					<-hold
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusServiceUnavailable)
+					_, _ = io.WriteString(w, `{"error":"temporarily_unavailable"}`)
+				})
 			})
-		})
-		var sl sleeps
-		c := saClient(t, s, fast(4, &sl))
-		errs, infos := coldCalls(c, n)
-		for i, err := range errs {
-			var te *authedit.TokenError
-			if !errors.As(err, &te) || te.StatusCode != http.StatusServiceUnavailable || infos[i].Attempts != 4 {
-				t.Fatalf("call %d: %v after %+v, want *TokenError 503 after 4 attempts", i, err, infos[i])
+			var sl sleeps
+			c := saClient(t, s, fast(4, &sl))
+			var errs []error
+			var infos []authedit.RetryInfo
+			done := make(chan struct{})
+			go func() { errs, infos = coldCalls(c, n); close(done) }()
+			for i := range int32(4) {
+				synctest.Wait() // every call waits on the token request of this attempt
+				if got := tokens.Load(); got != i+1 {
+					t.Errorf("attempt %d: %d token requests, want %d", i+1, got, i+1)
+				}
+				hold <- struct{}{}
 			}
-		}
-		if got := tokens.Load(); got != 4 {
-			t.Errorf("token requests = %d from %d concurrent calls of 4 attempts each, want exactly 4 (one per attempt)", got, n)
-		}
-		if got := s.api.Load(); got != 0 {
-			t.Errorf("API requests = %d, want 0", got)
-		}
+			synctest.Wait()
+			select {
+			case <-done:
+			default:
+				t.Error("calls still wait after 4 token requests")
+				close(hold)
+				<-done
+			}
+			for i, err := range errs {
+				var te *authedit.TokenError
+				if !errors.As(err, &te) || te.StatusCode != http.StatusServiceUnavailable || infos[i].Attempts != 4 {
+					t.Fatalf("call %d: %v after %+v, want *TokenError 503 after 4 attempts", i, err, infos[i])
+				}
+			}
+			if got := tokens.Load(); got != 4 {
+				t.Errorf("token requests = %d from %d concurrent calls of 4 attempts each, want exactly 4 (one per attempt)", got, n)
+			}
+			if got := s.api.Load(); got != 0 {
+				t.Errorf("API requests = %d, want 0", got)
+			}
+		})
 	})
 }

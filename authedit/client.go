@@ -119,20 +119,17 @@ func validate(_ context.Context, req *http.Request) error { return contract.Vali
 // userAgent names this module and the version it was built at, such as
 // "deleteorgapikey/v1.2.3 (+github.com/atlascontract/deleteorgapikey)".
 var userAgent = sync.OnceValue(func() string {
-	mod := path.Dir(reflect.TypeFor[Client]().PkgPath())
-	v := "devel"
+	mod, v := path.Dir(reflect.TypeFor[Client]().PkgPath()), "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Path == mod && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
-		for _, dep := range bi.Deps {
-			if dep.Path == mod {
-				if dep.Replace != nil {
-					dep = dep.Replace
-				}
-				if dep.Version != "" {
-					v = dep.Version
-				}
+		for _, m := range append([]*debug.Module{&bi.Main}, bi.Deps...) {
+			if m.Path != mod {
+				continue
+			}
+			if m.Replace != nil {
+				m = m.Replace
+			}
+			if m.Version != "" && m.Version != "(devel)" {
+				v = m.Version
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
@@ -198,34 +199,38 @@ func TestDropOnRateLimitedRequest(t *testing.T) {
 }
 
 // Eight workers on a cold service account, faults set mid-batch: still one
-// token request, every key removed once. Waits are recorded, not slept.
+// token request, every key removed once. Waits are recorded, not slept; in
+// a synctest bubble, 3 ms of latency on the bubble's clock keeps the
+// workers' requests overlapping at no cost.
 func TestBatchConcurrentUnderFaults(t *testing.T) {
-	srv := atlastest.NewTestServer(t, atlastest.WithSeedKeys(45))
-	srv.SetLatency(3 * time.Millisecond) // keeps the workers' requests overlapping
-	keys := srv.Keys()
-	var sl sleeps
-	c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount(), fast(12, &sl))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.FailNext(6, http.StatusInternalServerError)
-	srv.DropNext(6)
-	r := removeAll(t.Context(), c, srv.OrgID(), keys, 8, func(i int) {
-		if i == 25 { // at least 18 removals have ended: the faults above are used up
-			srv.FailNext(4, http.StatusTooManyRequests)
-			srv.DropNext(3)
+	synctest.Test(t, func(t *testing.T) {
+		srv, p := newPipeAtlas(t, atlastest.WithSeedKeys(45))
+		srv.SetLatency(3 * time.Millisecond)
+		keys := srv.Keys()
+		var sl sleeps
+		c, err := authedit.NewClient(p.URL, srv.Owner().ServiceAccount(), authedit.WithTransport(p.tr), fast(12, &sl))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.FailNext(6, http.StatusInternalServerError)
+		srv.DropNext(6)
+		r := removeAll(t.Context(), c, srv.OrgID(), keys, 8, func(i int) {
+			if i == 25 { // at least 18 removals have ended: the faults above are used up
+				srv.FailNext(4, http.StatusTooManyRequests)
+				srv.DropNext(3)
+			}
+		})
+		l := checkBatch(t, srv, keys, r)
+		if l.statuses[500] != 6 || l.statuses[429] != 4 || l.dropped != 9 {
+			t.Errorf("server saw %d 500s, %d 429s, %d drops; want 6, 4, 9", l.statuses[500], l.statuses[429], l.dropped)
+		}
+		if got := srv.CountRequests(isToken); got != 1 {
+			t.Errorf("token requests = %d, want 1", got)
+		}
+		if countTrue(l.lost) == 0 {
+			t.Error("no drop hit a delete that took effect; the test proves nothing")
 		}
 	})
-	l := checkBatch(t, srv, keys, r)
-	if l.statuses[500] != 6 || l.statuses[429] != 4 || l.dropped != 9 {
-		t.Errorf("server saw %d 500s, %d 429s, %d drops; want 6, 4, 9", l.statuses[500], l.statuses[429], l.dropped)
-	}
-	if got := srv.CountRequests(isToken); got != 1 {
-		t.Errorf("token requests = %d, want 1", got)
-	}
-	if countTrue(l.lost) == 0 {
-		t.Error("no drop hit a delete that took effect; the test proves nothing")
-	}
 }
 
 // The report reads well as a table.

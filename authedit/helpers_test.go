@@ -1,8 +1,10 @@
 package authedit_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -10,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/atlascontract/deleteorgapikey/authedit"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
@@ -26,10 +27,12 @@ const (
 // Atlas: it issues tok-1, tok-2, ... and answers API calls with whatever
 // status api returns for the presented Authorization header.
 type tokenServer struct {
-	*httptest.Server
+	URL        string
 	ID, Secret string
 	ExpiresIn  int           // seconds; 0 means 3600
-	Delay      time.Duration // before answering a token request
+	Hold       chan struct{} // if set, a token request is answered once it yields
+	Pipe       bool          // serve in memory, for a synctest bubble (see pipeServer)
+	pipe       *pipeServer
 
 	tokens  atomic.Int32 // token requests seen
 	api     atomic.Int32 // API requests seen
@@ -53,7 +56,9 @@ func newTokenServer(t *testing.T, configure func(*tokenServer), wrap ...func(htt
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+contract.TokenPath(), func(w http.ResponseWriter, r *http.Request) {
 		n := s.tokens.Add(1)
-		time.Sleep(s.Delay)
+		if s.Hold != nil {
+			<-s.Hold
+		}
 		id, secret, ok := r.BasicAuth()
 		if !ok || id != s.ID || secret != s.secret() || r.FormValue("grant_type") != "client_credentials" {
 			w.Header().Set("Content-Type", "application/json")
@@ -104,9 +109,23 @@ func newTokenServer(t *testing.T, configure func(*tokenServer), wrap ...func(htt
 	for _, w := range wrap {
 		h = w(h)
 	}
-	s.Server = httptest.NewServer(h)
-	t.Cleanup(s.Close)
+	if s.Pipe {
+		s.pipe = newPipeServer(t, h)
+		s.URL = s.pipe.URL
+		return s
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
 	return s
+}
+
+// opts are the client options that reach the server.
+func (s *tokenServer) opts() []authedit.Option {
+	if s.pipe != nil {
+		return []authedit.Option{authedit.WithTransport(s.pipe.tr)}
+	}
+	return nil
 }
 
 func (s *tokenServer) secret() string {
@@ -188,3 +207,55 @@ const (
 func scheme(creds authedit.Credentials) string {
 	return strings.TrimPrefix(fmt.Sprintf("%T", creds), "authedit.")
 }
+
+// pipeServer serves a handler over in-memory connections (net.Pipe) to a
+// client transport of its own: real net/http on both ends, without
+// sockets. Inside a testing/synctest bubble time then passes only when every
+// goroutine waits, and a goroutine waiting on the pipe counts as waiting,
+// which one on a socket never does: retry waits, timeouts and token
+// lifetimes cost no wall-clock time and hold no timing bets.
+type pipeServer struct {
+	URL   string          // a loopback URL, so that the cleartext guard lets it be
+	tr    *http.Transport // dials the server
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeServer(t *testing.T, h http.Handler) *pipeServer {
+	p := &pipeServer{URL: "http://127.0.0.1:9", conns: make(chan net.Conn), done: make(chan struct{})}
+	p.tr = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		c, s := net.Pipe()
+		select {
+		case p.conns <- s:
+			return c, nil
+		case <-p.done:
+			return nil, net.ErrClosed
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(p) }()
+	t.Cleanup(func() {
+		p.tr.CloseIdleConnections()
+		_ = srv.Close()
+	})
+	return p
+}
+
+func (p *pipeServer) Accept() (net.Conn, error) {
+	select {
+	case c := <-p.conns:
+		return c, nil
+	case <-p.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (p *pipeServer) Close() error {
+	p.once.Do(func() { close(p.done) })
+	return nil
+}
+
+func (p *pipeServer) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9} }

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/icholy/digest"
@@ -255,84 +256,82 @@ func TestRetryBoundedByMaxAttempts(t *testing.T) {
 	}
 }
 
-// The one test that really waits: the server's Retry-After: 1 is honoured.
+// The server's Retry-After: 1 is waited for, on a synctest bubble's clock:
+// exactly that second plus the jitter, no more.
 func TestRetryAfterIsWaitedFor(t *testing.T) {
-	srv := atlastest.NewTestServer(t)
-	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithRetry(authedit.RetryPolicy{MinBackoff: 20 * time.Millisecond}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := srv.Keys()[0]
-	srv.FailNext(1, http.StatusTooManyRequests) // Retry-After: 1
-	start := time.Now()
-	out, err := c.Remove(t.Context(), srv.OrgID(), key)
-	elapsed := time.Since(start)
-	if out != authedit.Removed || err != nil {
-		t.Fatalf("Remove = %v, %v; want removed", out, err)
-	}
-	if elapsed < time.Second || elapsed > 3*time.Second {
-		t.Errorf("took %v, want just over the 1 s Retry-After", elapsed)
-	}
-	var statuses []int
-	for _, r := range srv.Requests() {
-		if isOperation(r) && r.Auth == "digest" {
-			statuses = append(statuses, r.Status)
+	synctest.Test(t, func(t *testing.T) {
+		srv, p := newPipeAtlas(t)
+		c, err := authedit.NewClient(p.URL, srv.Owner().APIKey(), authedit.WithTransport(p.tr), authedit.WithRetry(authedit.RetryPolicy{MinBackoff: 20 * time.Millisecond}))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if fmt.Sprint(statuses) != "[429 204]" {
-		t.Errorf("authenticated operation requests answered %v, want [429 204]", statuses)
-	}
+		srv.FailNext(1, http.StatusTooManyRequests) // Retry-After: 1
+		start := time.Now()
+		out, err := c.Remove(t.Context(), srv.OrgID(), srv.Keys()[0])
+		elapsed := time.Since(start)
+		if out != authedit.Removed || err != nil {
+			t.Fatalf("Remove = %v, %v; want removed", out, err)
+		}
+		if elapsed < time.Second || elapsed >= time.Second+20*time.Millisecond {
+			t.Errorf("took %v, want the 1 s Retry-After plus less than MinBackoff", elapsed)
+		}
+		var statuses []int
+		for _, r := range srv.Requests() {
+			if isOperation(r) && r.Auth == "digest" {
+				statuses = append(statuses, r.Status)
+			}
+		}
+		if fmt.Sprint(statuses) != "[429 204]" {
+			t.Errorf("authenticated operation requests answered %v, want [429 204]", statuses)
+		}
+	})
 }
 
+// A Retry-After past the call's deadline is not waited for: the 429 comes
+// back at once. In a synctest bubble the round trips take no time, so the
+// deadline (900 ms, shorter than the 1 s Retry-After) is no timing bet.
 func TestRetryAfterBeyondDeadlineReturnsAtOnce(t *testing.T) {
-	// The deadline (900 ms) is shorter than the Retry-After (1 s), and
-	// leaves a loaded machine plenty of time for the one round trip. The
-	// clock's sleep records instead of waiting: a wait the retrier should
-	// not have started shows up there (and as a second attempt), however
-	// fast or slow the machine is.
 	const deadline = 900 * time.Millisecond
-	srv := atlastest.NewTestServer(t)
-	key := srv.Keys()[0]
-	check := func(t *testing.T, c *authedit.Client, sl *sleeps, ctx context.Context) {
-		t.Helper()
-		srv.ResetRequests()
-		srv.FailNext(1, http.StatusTooManyRequests) // Retry-After: 1
-		out, err := c.Remove(ctx, srv.OrgID(), key)
-		var ae *authedit.APIError
-		if out != authedit.Failed || !errors.As(err, &ae) || ae.StatusCode != 429 || ae.RetryAfter != time.Second || ae.ErrorCode != "RATE_LIMITED" {
-			t.Errorf("Remove = %v, %v; want failed, *APIError 429 with Retry-After 1s", out, err)
-		}
-		if w := sl.waits(); len(w) != 0 {
-			t.Errorf("waited %v, want the 429 at once", w)
-		}
-		if got := srv.CountRequests(isOperation); got != 1 {
-			t.Errorf("operation requests = %d, want 1", got)
-		}
+	for _, tc := range []struct {
+		name string
+		opts []authedit.Option
+		ctx  func(context.Context) (context.Context, context.CancelFunc)
+	}{
+		{"context deadline", nil, func(ctx context.Context) (context.Context, context.CancelFunc) {
+			return context.WithTimeout(ctx, deadline)
+		}},
+		{"client timeout", []authedit.Option{authedit.WithTimeout(deadline)}, context.WithCancel},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv, p := newPipeAtlas(t)
+				var sl sleeps
+				c, err := authedit.NewClient(p.URL, srv.Owner().ServiceAccount(), append(tc.opts, authedit.WithTransport(p.tr), sl.clock())...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out, err := c.Remove(t.Context(), srv.OrgID(), "ffffffffffffffffffffffff"); out != authedit.NotFound || err != nil {
+					t.Fatalf("warm-up: %v, %v", out, err) // fetches the token
+				}
+				srv.ResetRequests()
+				srv.FailNext(1, http.StatusTooManyRequests) // Retry-After: 1
+				ctx, cancel := tc.ctx(t.Context())
+				defer cancel()
+				start := time.Now()
+				out, err := c.Remove(ctx, srv.OrgID(), srv.Keys()[0])
+				var ae *authedit.APIError
+				if out != authedit.Failed || !errors.As(err, &ae) || ae.StatusCode != 429 || ae.RetryAfter != time.Second || ae.ErrorCode != "RATE_LIMITED" {
+					t.Errorf("Remove = %v, %v; want failed, *APIError 429 with Retry-After 1s", out, err)
+				}
+				if w := sl.waits(); len(w) != 0 || time.Since(start) != 0 {
+					t.Errorf("waited %v, %v; want the 429 at once", w, time.Since(start))
+				}
+				if got := srv.CountRequests(isOperation); got != 1 {
+					t.Errorf("operation requests = %d, want 1", got)
+				}
+			})
+		})
 	}
-	t.Run("context deadline", func(t *testing.T) {
-		var sl sleeps
-		c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount(), sl.clock())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out, err := c.Remove(t.Context(), srv.OrgID(), "ffffffffffffffffffffffff"); out != authedit.NotFound || err != nil {
-			t.Fatalf("warm-up: %v, %v", out, err) // fetches the token
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), deadline)
-		defer cancel()
-		check(t, c, &sl, ctx)
-	})
-	t.Run("client timeout", func(t *testing.T) {
-		var sl sleeps
-		c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount(), authedit.WithTimeout(deadline), sl.clock())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out, err := c.Remove(t.Context(), srv.OrgID(), "ffffffffffffffffffffffff"); out != authedit.NotFound || err != nil {
-			t.Fatalf("warm-up: %v, %v", out, err)
-		}
-		check(t, c, &sl, t.Context())
-	})
 }
 
 func TestRetryAfterHonoured(t *testing.T) {
@@ -372,22 +371,30 @@ func TestRetryAfterHonoured(t *testing.T) {
 	})
 }
 
+// A context that ends during a retry wait ends the call at once, on a
+// synctest bubble's clock: after exactly the 100 ms, not the 10 s backoff.
 func TestRetryWaitEndsWithContext(t *testing.T) {
-	s := newScripted(t, step{status: 500}, step{status: 500})
-	c := s.client(t, authedit.WithRetry(authedit.RetryPolicy{MinBackoff: 10 * time.Second, MaxBackoff: 10 * time.Second}))
-	ctx, cancel := context.WithCancel(t.Context()) // no deadline: the wait starts, then is cut short
-	time.AfterFunc(100*time.Millisecond, cancel)
-	start := time.Now()
-	_, err := c.DeleteOrgApiKeyWithResponse(ctx, orgID, keyID, nil)
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("err = %v, want context.Canceled", err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("returned after %v, want about 100ms", d)
-	}
-	if s.n.Load() != 1 {
-		t.Errorf("requests = %d, want 1", s.n.Load())
-	}
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int32
+		p := newPipeServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n.Add(1)
+			w.WriteHeader(http.StatusInternalServerError)
+		}))
+		c := keyClient(t, p.URL, authedit.WithTransport(p.tr), authedit.WithRetry(authedit.RetryPolicy{MinBackoff: 10 * time.Second, MaxBackoff: 10 * time.Second}))
+		ctx, cancel := context.WithCancel(t.Context()) // no deadline: the wait starts, then is cut short
+		time.AfterFunc(100*time.Millisecond, cancel)
+		start := time.Now()
+		_, err := c.DeleteOrgApiKeyWithResponse(ctx, orgID, keyID, nil)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", err)
+		}
+		if d := time.Since(start); d != 100*time.Millisecond {
+			t.Errorf("returned after %v, want 100ms", d)
+		}
+		if n.Load() != 1 {
+			t.Errorf("requests = %d, want 1", n.Load())
+		}
+	})
 }
 
 func TestRetryConnectionRefused(t *testing.T) {
@@ -555,32 +562,39 @@ func TestRetryKeepsRoundTripBudgets(t *testing.T) {
 			}
 		})
 		t.Run(name+"/service account cold", func(t *testing.T) {
-			const n = 64
-			srv := atlastest.NewTestServer(t, atlastest.WithSeedKeys(n))
-			srv.SetLatency(20 * time.Millisecond)
-			c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount(), opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for _, k := range srv.Keys()[:n] {
-				wg.Go(func() {
-					<-start
-					if out, err := c.Remove(t.Context(), srv.OrgID(), k); out != authedit.Removed {
-						t.Errorf("Remove %s = %v, %v", k, out, err)
-					}
-				})
-			}
-			close(start)
-			wg.Wait()
-			if got := srv.CountRequests(isToken); got != 1 {
-				t.Errorf("%d goroutines on a cold client made %d token requests, want 1", n, got)
-			}
-			if got := srv.CountRequests(isOperation); got != n {
-				t.Errorf("operation requests = %d, want %d", got, n)
+			synctest.Test(t, func(t *testing.T) { coldServiceAccount(t, opts...) })
+		})
+	}
+}
+
+// coldServiceAccount removes 64 keys at once on a cold service-account
+// client, in a synctest bubble where latency (20 ms, on the bubble's clock)
+// keeps the calls overlapping: one token request, one request per key.
+func coldServiceAccount(t *testing.T, opts ...authedit.Option) {
+	const n = 64
+	srv, p := newPipeAtlas(t, atlastest.WithSeedKeys(n))
+	srv.SetLatency(20 * time.Millisecond)
+	c, err := authedit.NewClient(p.URL, srv.Owner().ServiceAccount(), append(opts, authedit.WithTransport(p.tr))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, k := range srv.Keys()[:n] {
+		wg.Go(func() {
+			<-start
+			if out, err := c.Remove(t.Context(), srv.OrgID(), k); out != authedit.Removed {
+				t.Errorf("Remove %s = %v, %v", k, out, err)
 			}
 		})
+	}
+	close(start)
+	wg.Wait()
+	if got := srv.CountRequests(isToken); got != 1 {
+		t.Errorf("%d goroutines on a cold client made %d token requests, want 1", n, got)
+	}
+	if got := srv.CountRequests(isOperation); got != n {
+		t.Errorf("operation requests = %d, want %d", got, n)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
@@ -74,7 +75,9 @@ func storeChild() int {
 func runChildren(t *testing.T, srv *atlastest.Server, keys []string, dir string, together bool) {
 	t.Helper()
 	sa := srv.Owner().ServiceAccount()
-	env := append(os.Environ(), storeChildEnv+"=1",
+	// A race-enabled binary sleeps a second when it exits 0 (GORACE's
+	// atexit_sleep_ms); the children have no goroutines left to wait for.
+	env := append(os.Environ(), "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0", storeChildEnv+"=1",
 		"AUTHEDIT_CHILD_URL="+srv.URL, "AUTHEDIT_CHILD_ID="+sa.ClientID,
 		"AUTHEDIT_CHILD_SECRET="+string(sa.ClientSecret), "AUTHEDIT_CHILD_ORG="+srv.OrgID(),
 		"AUTHEDIT_CHILD_STORE="+dir)
@@ -501,31 +504,28 @@ func atlasTokenLimit(n int32, retryAfter string, limited *atomic.Int32) func(htt
 	}
 }
 
+// A token endpoint's 429 is waited for, Retry-After plus at most the
+// policy's jitter (MinBackoff, 250 ms), on a synctest bubble's clock.
 func TestTokenEndpoint429WaitsWithinDeadline(t *testing.T) {
-	var limited atomic.Int32
-	s := newTokenServer(t, nil, atlasTokenLimit(1, "7", &limited))
-	var sl sleeps
-	c := saClient(t, s, sl.clock())
-	start := time.Now()
-	deleteOK(t, c, orgID, keyID)
-	elapsed := time.Since(start)
-	if limited.Load() != 2 || s.tokens.Load() != 1 {
-		t.Errorf("token requests = %d, of which %d answered 200; want a 429 then a 200", limited.Load(), s.tokens.Load())
-	}
-	// Waited (slept, or really elapsed) at least the 7 s asked for, and no
-	// wait longer than that plus the policy's jitter (MinBackoff, 250 ms).
-	var total time.Duration
-	for _, d := range sl.waits() {
-		total += d
-		if d > 7*time.Second+authedit.DefaultRetryPolicy().MinBackoff {
-			t.Errorf("waited %v, more than Retry-After plus jitter", d)
+	synctest.Test(t, func(t *testing.T) {
+		var limited atomic.Int32
+		s := newTokenServer(t, func(s *tokenServer) { s.Pipe = true }, atlasTokenLimit(1, "7", &limited))
+		c := saClient(t, s)
+		start := time.Now()
+		deleteOK(t, c, orgID, keyID)
+		elapsed := time.Since(start)
+		if limited.Load() != 2 || s.tokens.Load() != 1 {
+			t.Errorf("token requests = %d, of which %d answered 200; want a 429 then a 200", limited.Load(), s.tokens.Load())
 		}
-	}
-	if total+elapsed < 7*time.Second {
-		t.Errorf("waited %v (%v) in all, want at least the 7 s of Retry-After", total+elapsed, sl.waits())
-	}
+		if elapsed < 7*time.Second || elapsed > 7*time.Second+authedit.DefaultRetryPolicy().MinBackoff {
+			t.Errorf("took %v, want the 7 s of Retry-After plus at most the jitter", elapsed)
+		}
+	})
 }
 
+// A 429 whose Retry-After cannot be waited for is returned at once, typed;
+// until it has passed no token request is made. In a synctest bubble the
+// round trips take no time, so the deadlines are no timing bets.
 func TestTokenEndpoint429PastDeadlineIsTyped(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -538,35 +538,34 @@ func TestTokenEndpoint429PastDeadlineIsTyped(t *testing.T) {
 		{"retries off", "7", time.Hour, []authedit.Option{authedit.WithoutRetry()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var limited atomic.Int32
-			s := newTokenServer(t, nil, atlasTokenLimit(100, tc.retryAfter, &limited))
-			var sl sleeps
-			opts := append([]authedit.Option{sl.clock(), authedit.WithTimeout(0)}, tc.opts...)
-			c := saClient(t, s, opts...)
-			ra, _ := time.ParseDuration(tc.retryAfter + "s")
-			for call := range 2 { // the second call makes no request before Retry-After
-				ctx, cancel := context.WithTimeout(t.Context(), tc.timeout)
-				_, err := c.DeleteOrgApiKeyWithResponse(ctx, orgID, keyID, nil)
-				cancel()
-				var te *authedit.TokenError
-				if !errors.As(err, &te) || te.StatusCode != http.StatusTooManyRequests || te.RetryAfter <= 0 || te.RetryAfter > ra || !errors.Is(err, authedit.ErrRateLimited) {
-					t.Fatalf("call %d: %v (%+v), want a *TokenError 429 with RetryAfter in (0, %v] matching ErrRateLimited", call, err, te, ra)
+			synctest.Test(t, func(t *testing.T) {
+				var limited atomic.Int32
+				s := newTokenServer(t, func(s *tokenServer) { s.Pipe = true }, atlasTokenLimit(100, tc.retryAfter, &limited))
+				c := saClient(t, s, append([]authedit.Option{authedit.WithTimeout(0)}, tc.opts...)...)
+				ra, _ := time.ParseDuration(tc.retryAfter + "s")
+				start := time.Now()
+				for call := range 2 { // the second call makes no request before Retry-After
+					ctx, cancel := context.WithTimeout(t.Context(), tc.timeout)
+					_, err := c.DeleteOrgApiKeyWithResponse(ctx, orgID, keyID, nil)
+					cancel()
+					var te *authedit.TokenError
+					if !errors.As(err, &te) || te.StatusCode != http.StatusTooManyRequests || te.RetryAfter <= 0 || te.RetryAfter > ra || !errors.Is(err, authedit.ErrRateLimited) {
+						t.Fatalf("call %d: %v (%+v), want a *TokenError 429 with RetryAfter in (0, %v] matching ErrRateLimited", call, err, te, ra)
+					}
+					if call == 0 && te.RetryAfter != ra {
+						t.Errorf("RetryAfter = %v, want %v as sent", te.RetryAfter, ra)
+					}
+					if strings.Contains(err.Error(), s.Secret) || !strings.Contains(err.Error(), "RATE_LIMITED") || !strings.Contains(err.Error(), "retry after") {
+						t.Errorf("error text %q: want the errorCode and when to retry, and no secret", err)
+					}
 				}
-				if call == 0 && tc.name == "retries off" && te.RetryAfter != ra {
-					t.Errorf("RetryAfter = %v, want %v as sent", te.RetryAfter, ra)
+				if got := limited.Load(); got != 1 {
+					t.Errorf("token requests = %d, want 1: none before Retry-After has passed", got)
 				}
-				if strings.Contains(err.Error(), s.Secret) {
-					t.Errorf("error text holds the secret: %v", err)
+				if d := time.Since(start); d != 0 {
+					t.Errorf("took %v, waiting for a Retry-After that could not be honoured", d)
 				}
-			}
-			if got := limited.Load(); got != 1 {
-				t.Errorf("token requests = %d, want 1: none before Retry-After has passed", got)
-			}
-			for _, d := range sl.waits() {
-				if d >= time.Second {
-					t.Errorf("slept %v, waiting for a Retry-After that could not be honoured", d)
-				}
-			}
+			})
 		})
 	}
 }

@@ -6,9 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/authedit"
@@ -19,29 +19,28 @@ import (
 // context.DeadlineExceeded, while waiting for headers and while reading
 // the body alike. (Whether net/http adds "(Client.Timeout exceeded ...)"
 // to the text races with the deadline for a RoundTripper it does not
-// know, so the text is not checked.)
+// know, so the text is not checked.) Each case runs in a synctest bubble:
+// the 100 ms pass on its clock, exactly.
 func TestClientTimeoutErrors(t *testing.T) {
 	const timeout = 100 * time.Millisecond
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("envelope") == "true" { // stall the body
+	// stall answers after the client gave up: with envelope=true it sends
+	// the headers and part of the body first.
+	stall := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("envelope") == "true" {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = io.WriteString(w, `{"error":404,`)
 			w.(http.Flusher).Flush()
 		}
-		select { // stall (the rest of) the answer
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	c, err := authedit.NewClient(srv.URL, authedit.APIKey{PublicKey: "p", PrivateKey: "s"}, authedit.WithTimeout(timeout), authedit.WithoutRetry())
-	if err != nil {
-		t.Fatal(err)
+		<-r.Context().Done()
+	})
+	run := func(t *testing.T, f func(t *testing.T, p *pipeServer, c *authedit.Client)) {
+		synctest.Test(t, func(t *testing.T) {
+			p := newPipeServer(t, stall)
+			c := keyClient(t, p.URL, authedit.WithTransport(p.tr), authedit.WithTimeout(timeout), authedit.WithoutRetry())
+			f(t, p, c)
+		})
 	}
-	defer http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	check := func(t *testing.T, err error) {
 		t.Helper()
 		var ne net.Error
@@ -50,30 +49,36 @@ func TestClientTimeoutErrors(t *testing.T) {
 		}
 	}
 	t.Run("headers", func(t *testing.T) {
-		start := time.Now()
-		_, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
-		check(t, err)
-		var ue interface{ Unwrap() error }
-		if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), "Delete \""+srv.URL) {
-			t.Errorf("err = %v, want a *url.Error", err)
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("gave up after %v, want about %v", d, timeout)
-		}
+		run(t, func(t *testing.T, p *pipeServer, c *authedit.Client) {
+			start := time.Now()
+			_, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
+			check(t, err)
+			var ue interface{ Unwrap() error }
+			if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), "Delete \""+p.URL) {
+				t.Errorf("err = %v, want a *url.Error", err)
+			}
+			if d := time.Since(start); d != timeout {
+				t.Errorf("gave up after %v, want %v", d, timeout)
+			}
+		})
 	})
 	t.Run("body", func(t *testing.T) {
-		_, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil, func(_ context.Context, req *http.Request) error {
-			req.URL.RawQuery = "envelope=true"
-			return nil
+		run(t, func(t *testing.T, _ *pipeServer, c *authedit.Client) {
+			_, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil, func(_ context.Context, req *http.Request) error {
+				req.URL.RawQuery = "envelope=true"
+				return nil
+			})
+			check(t, err)
 		})
-		check(t, err)
 	})
 	t.Run("earlier context deadline", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), timeout/2)
-		defer cancel()
-		_, err := c.DeleteOrgApiKeyWithResponse(ctx, orgID, keyID, nil)
-		if !errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout") {
-			t.Errorf("err = %v, want the context's deadline, not the client's timeout", err)
-		}
+		run(t, func(t *testing.T, _ *pipeServer, c *authedit.Client) {
+			ctx, cancel := context.WithTimeout(t.Context(), timeout/2)
+			defer cancel()
+			_, err := c.DeleteOrgApiKeyWithResponse(ctx, orgID, keyID, nil)
+			if !errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout") {
+				t.Errorf("err = %v, want the context's deadline, not the client's timeout", err)
+			}
+		})
 	})
 }
