@@ -20,7 +20,7 @@ import (
 
 func saClient(t *testing.T, s *tokenServer, opts ...authedit.Option) *authedit.Client {
 	t.Helper()
-	c, err := authedit.NewClient(s.URL, authedit.ServiceAccount{ClientID: s.ID, ClientSecret: authedit.Secret(s.secret())}, append(s.opts(), opts...)...)
+	c, err := authedit.NewClient(s.URL, s.account(), append(s.opts(), opts...)...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
@@ -194,7 +194,7 @@ func TestBearerRetryReplaysBody(t *testing.T) {
 			mu.Unlock()
 		})
 	})
-	tr, err := authedit.NewTransport(s.URL, authedit.ServiceAccount{ClientID: s.ID, ClientSecret: authedit.Secret(s.secret())})
+	tr, err := authedit.NewTransport(s.URL, s.account())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +339,7 @@ func TestRevoke(t *testing.T) {
 		t.Errorf("API requests = %d, want 2 (the revoked token was not sent)", got)
 	}
 
-	bad, err := authedit.NewClient(s.URL, authedit.ServiceAccount{ClientID: s.ID, ClientSecret: authedit.Secret(s.secret())})
+	bad, err := authedit.NewClient(s.URL, s.account())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -190,7 +190,7 @@ func TestNoCredentialsAcrossOrigins(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	})
-	tr, err := authedit.NewTransport(s.URL, authedit.ServiceAccount{ClientID: s.ID, ClientSecret: authedit.Secret(s.secret())})
+	tr, err := authedit.NewTransport(s.URL, s.account())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,6 +128,11 @@ func (s *tokenServer) opts() []authedit.Option {
 	return nil
 }
 
+// account is the service account the server issues tokens to.
+func (s *tokenServer) account() authedit.ServiceAccount {
+	return authedit.ServiceAccount{ClientID: s.ID, ClientSecret: authedit.Secret(s.secret())}
+}
+
 func (s *tokenServer) secret() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -28,9 +28,10 @@ import (
 )
 
 // Child mode: the test binary run with storeChildEnv=1 is one process of a
-// cross-process test. It builds a client (with a FileTokenStore in
-// AUTHEDIT_CHILD_STORE, if set), prints "ready", waits for its stdin to
-// close, deletes one key and exits 0 on a 204.
+// cross-process test, as a CI job would be: it builds a client from the
+// Atlas CLI's variables (with a FileTokenStore in AUTHEDIT_CHILD_STORE, if
+// set), prints "ready", waits for its stdin to close, deletes one key and
+// exits 0 on a 204.
 const storeChildEnv = "AUTHEDIT_TOKEN_STORE_CHILD"
 
 func init() {
@@ -52,8 +53,11 @@ func storeChild() int {
 		}
 		opts = append(opts, authedit.WithTokenStore(s))
 	}
-	sa := authedit.ServiceAccount{ClientID: os.Getenv("AUTHEDIT_CHILD_ID"), ClientSecret: authedit.Secret(os.Getenv("AUTHEDIT_CHILD_SECRET"))}
-	c, err := authedit.NewClient(os.Getenv("AUTHEDIT_CHILD_URL"), sa, opts...)
+	creds, err := authedit.CredentialsFromEnv(os.LookupEnv)
+	if err != nil {
+		return fail(err)
+	}
+	c, err := authedit.NewClient(authedit.BaseURLFromEnv(os.LookupEnv), creds, opts...)
 	if err != nil {
 		return fail(err)
 	}
@@ -78,8 +82,8 @@ func runChildren(t *testing.T, srv *atlastest.Server, keys []string, dir string,
 	// A race-enabled binary sleeps a second when it exits 0 (GORACE's
 	// atexit_sleep_ms); the children have no goroutines left to wait for.
 	env := append(os.Environ(), "GORACE="+os.Getenv("GORACE")+" atexit_sleep_ms=0", storeChildEnv+"=1",
-		"AUTHEDIT_CHILD_URL="+srv.URL, "AUTHEDIT_CHILD_ID="+sa.ClientID,
-		"AUTHEDIT_CHILD_SECRET="+string(sa.ClientSecret), "AUTHEDIT_CHILD_ORG="+srv.OrgID(),
+		envBaseURL+"="+srv.URL, envClientID+"="+sa.ClientID,
+		envClientSecret+"="+string(sa.ClientSecret), "AUTHEDIT_CHILD_ORG="+srv.OrgID(),
 		"AUTHEDIT_CHILD_STORE="+dir)
 	type child struct {
 		cmd    *exec.Cmd
