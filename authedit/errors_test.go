@@ -1,13 +1,10 @@
 package authedit_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -164,104 +161,4 @@ func TestEnvErrorOffersEitherPair(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("err = %v, want it to say %q", err, want)
 	}
-}
-
-// One question for refused credentials, whichever kind they are; the
-// other classes a caller branches on have a sentinel each.
-func Example_errorClasses() {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	key := srv.Owner().APIKey()
-	key.PrivateKey = "wrong"
-	sa := srv.Owner().ServiceAccount()
-	sa.ClientSecret = "wrong"
-	member := srv.Member().APIKey()
-
-	for _, creds := range []authedit.Credentials{key, sa, member} {
-		c, err := authedit.NewClient(srv.URL, creds)
-		if err != nil {
-			log.Fatal(err)
-		}
-		_, err = c.Remove(context.Background(), srv.OrgID(), srv.Keys()[0])
-		switch {
-		case errors.Is(err, authedit.ErrUnauthorized):
-			fmt.Printf("%T refused\n", creds)
-		case errors.Is(err, authedit.ErrForbidden):
-			fmt.Printf("%T not allowed\n", creds)
-		case errors.Is(err, authedit.ErrRateLimited), errors.Is(err, authedit.ErrServerError):
-			fmt.Printf("%T: try again later\n", creds)
-		}
-	}
-	// Output:
-	// authedit.APIKey refused
-	// authedit.ServiceAccount refused
-	// authedit.APIKey not allowed
-}
-
-// IsErrorCode asks for Atlas's errorCode, like the official SDK's
-// admin.IsErrorCode.
-func ExampleIsErrorCode() {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey())
-	if err != nil {
-		log.Fatal(err)
-	}
-	_, err = c.Remove(context.Background(), "ffffffffffffffffffffffff", srv.Keys()[0])
-	var ae *authedit.APIError
-	if errors.As(err, &ae) {
-		fmt.Println(ae.StatusCode, ae.Parameters)
-	}
-	fmt.Println(authedit.IsErrorCode(err, "ORG_NOT_FOUND"), errors.Is(err, authedit.ErrOrgNotFound))
-	// Output:
-	// 404 [ffffffffffffffffffffffff]
-	// true true
-}
-
-// The base URL comes from the variable the Atlas CLI reads, or from the
-// spec's server.
-func ExampleBaseURLFromEnv() {
-	fmt.Println(authedit.BaseURLFromEnv(func(string) (string, bool) { return "", false }))
-	env := map[string]string{envBaseURL: "https://cloud-qa.mongodb.com"}
-	fmt.Println(authedit.BaseURLFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
-	// Output:
-	// https://cloud.mongodb.com
-	// https://cloud-qa.mongodb.com
-}
-
-// A Client follows no redirect: Atlas never redirects this operation.
-func ExampleRedirectError() {
-	srv := httptest.NewServer(http.RedirectHandler("/moved", http.StatusPermanentRedirect))
-	defer srv.Close()
-	c, err := authedit.NewClient(srv.URL, authedit.APIKey{PublicKey: "pub", PrivateKey: "priv"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	out, err := c.Remove(context.Background(), "4888442a3354817a7320eb61", "32b6e34b3d91647abb20e7b8")
-	var re *authedit.RedirectError
-	if errors.As(err, &re) {
-		u, _ := url.Parse(re.Location)
-		fmt.Println(out, re.StatusCode, u.Path)
-	}
-	// Output: failed 308 /moved
-}
-
-// A body longer than any ApiError is not read to its end.
-func ExampleBodyTooLargeError() {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadGateway)
-		_, _ = w.Write(make([]byte, 2<<20))
-	}))
-	defer srv.Close()
-	c, err := authedit.NewClient(srv.URL, authedit.APIKey{PublicKey: "pub", PrivateKey: "priv"}, authedit.WithoutRetry())
-	if err != nil {
-		log.Fatal(err)
-	}
-	_, err = c.Remove(context.Background(), "4888442a3354817a7320eb61", "32b6e34b3d91647abb20e7b8")
-	var be *authedit.BodyTooLargeError
-	if errors.As(err, &be) {
-		fmt.Println(be.StatusCode, be.Limit)
-	}
-	// Output: 502 1048576
 }

@@ -3,7 +3,6 @@ package authedit_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"path"
 	"sync"
@@ -231,16 +230,4 @@ func TestBatchConcurrentUnderFaults(t *testing.T) {
 			t.Error("no drop hit a delete that took effect; the test proves nothing")
 		}
 	})
-}
-
-// The report reads well as a table.
-func ExampleOutcome() {
-	for _, o := range []authedit.Outcome{authedit.Removed, authedit.AlreadyRemoved, authedit.NotFound, authedit.Failed} {
-		fmt.Println(o)
-	}
-	// Output:
-	// removed
-	// already removed
-	// not found
-	// failed
 }

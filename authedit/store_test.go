@@ -581,36 +581,3 @@ func TestErrRateLimitedOnlyFor429(t *testing.T) {
 		}
 	}
 }
-
-// Several clients, as if in several processes, share one token through a
-// FileTokenStore.
-func ExampleWithTokenStore() {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	dir, err := os.MkdirTemp("", "tokens")
-	if err != nil {
-		panic(err)
-	}
-	defer os.RemoveAll(dir)
-	store, err := authedit.NewFileTokenStore(dir) // "": under the user's cache directory
-	if err != nil {
-		panic(err)
-	}
-	for _, key := range srv.Keys()[:3] {
-		c, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount(), authedit.WithTokenStore(store))
-		if err != nil {
-			panic(err)
-		}
-		resp, err := c.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
-		if err != nil {
-			panic(err)
-		}
-		fmt.Println(resp.StatusCode())
-	}
-	fmt.Println("token requests:", srv.CountRequests(isToken))
-	// Output:
-	// 204
-	// 204
-	// 204
-	// token requests: 1
-}
