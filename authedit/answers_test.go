@@ -306,6 +306,33 @@ func TestTokenErrorRedactsSecrets(t *testing.T) {
 	check("token", err)
 }
 
+// The client's own secret is redacted wherever the endpoint echoes it,
+// but only when it is long enough to be a secret: a short one is more
+// likely a word of the message ("wrong"), which must stay readable.
+func TestTokenErrorRedactsShortSecretsNot(t *testing.T) {
+	for _, tc := range []struct{ secret, want string }{
+		{"wrong", "the client secret is wrong"},
+		{"wrong-secret", "the client secret is [redacted]"},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, pass, _ := r.BasicAuth()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": "the client secret is " + pass})
+		}))
+		c, err := authedit.NewClient(srv.URL, authedit.ServiceAccount{ClientID: "id", ClientSecret: authedit.Secret(tc.secret)}, authedit.WithoutRetry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Remove(t.Context(), orgID, keyID)
+		var te *authedit.TokenError
+		if !errors.As(err, &te) || te.Description != tc.want {
+			t.Errorf("secret %q: %v, want the description %q", tc.secret, err, tc.want)
+		}
+		srv.Close()
+	}
+}
+
 // Issue 12.5: Atlas never redirects this operation, so the client follows
 // no redirect, to the same origin or another, and reports it typed.
 func TestRedirectsAreNotFollowed(t *testing.T) {

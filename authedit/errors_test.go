@@ -99,18 +99,21 @@ func TestErrorClasses(t *testing.T) {
 	}
 }
 
-// The token endpoint's failures fall into the same classes.
+// The token endpoint's failures fall into the same classes, and name what
+// the endpoint said: an RFC 6749 error, or Atlas's ApiError (its 429).
 func TestTokenErrorClasses(t *testing.T) {
 	for _, tc := range []struct {
-		status int
-		body   string
-		want   []error
+		status    int
+		body      string
+		want      []error
+		code, txt string // TokenError.ErrorCode, and text its Error() holds
 	}{
-		{400, `{"error":"invalid_client"}`, []error{authedit.ErrUnauthorized}},
-		{401, `{"error":"invalid_client"}`, []error{authedit.ErrUnauthorized}},
-		{429, `{"error":429,"errorCode":"RATE_LIMITED","parameters":["/api/oauth/token",50,1]}`, []error{authedit.ErrRateLimited}},
-		{502, `bad gateway`, []error{authedit.ErrServerError}},
-		{400, `{"error":"invalid_grant"}`, nil},
+		{400, `{"error":"invalid_client"}`, []error{authedit.ErrUnauthorized}, "invalid_client", "HTTP 400: invalid_client"},
+		{401, `{"error":"invalid_client","error_description":"bad secret"}`, []error{authedit.ErrUnauthorized}, "invalid_client", "invalid_client (bad secret)"},
+		{429, `{"detail":"Resource /api/oauth/token is limited to 50 requests every 1 minutes.","error":429,"errorCode":"RATE_LIMITED","parameters":["/api/oauth/token",50,1],"reason":"Too Many Requests"}`,
+			[]error{authedit.ErrRateLimited}, "RATE_LIMITED", "RATE_LIMITED (Resource /api/oauth/token is limited to 50 requests every 1 minutes.); retry after 7s"},
+		{502, `bad gateway`, []error{authedit.ErrServerError}, "", "HTTP 502"},
+		{400, `{"error":"invalid_grant"}`, nil, "invalid_grant", "invalid_grant"},
 	} {
 		t.Run(fmt.Sprint(tc.status, " ", tc.body), func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -118,6 +121,9 @@ func TestTokenErrorClasses(t *testing.T) {
 					t.Errorf("unexpected %s %s", r.Method, r.URL.Path)
 				}
 				w.Header().Set("Content-Type", "application/json")
+				if tc.status == http.StatusTooManyRequests {
+					w.Header().Set("Retry-After", "7")
+				}
 				w.WriteHeader(tc.status)
 				_, _ = w.Write([]byte(tc.body))
 			}))
@@ -133,6 +139,9 @@ func TestTokenErrorClasses(t *testing.T) {
 			}
 			if got := matching(err); !slices.Equal(got, tc.want) {
 				t.Errorf("%v matches %v, want %v", err, got, tc.want)
+			}
+			if te.ErrorCode != tc.code || !strings.Contains(err.Error(), tc.txt) {
+				t.Errorf("%v: ErrorCode %q, want %q and the text %q", err, te.ErrorCode, tc.code, tc.txt)
 			}
 		})
 	}
