@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/gen"
@@ -17,13 +16,13 @@ import (
 
 // Failures to branch on with errors.Is; *APIError and *TokenError match them.
 var (
-	ErrUnauthorized      = errors.New("authedit: credentials refused")  // 401 for a digest key, or a wrong service-account secret
-	ErrForbidden         = errors.New("authedit: not allowed")          // 403: not an Organization Owner
-	ErrNotFound          = errors.New("authedit: not found")            // API_KEY_NOT_FOUND, or a 404 naming nothing else (a wrong base URL)
-	ErrOrgNotFound       = errors.New("authedit: no such organization") // ORG_NOT_FOUND; it does not match ErrNotFound
-	ErrRateLimited       = errors.New("authedit: rate limited")         // 429; RetryAfter says when to try again
-	ErrServerError       = errors.New("authedit: server error")         // 5xx
-	ErrNotServiceAccount = errors.New("authedit: only service-account credentials have tokens to revoke")
+	ErrUnauthorized      = errors.New("authedit: credentials refused")                                    // 401 for a digest key, or a wrong service-account secret
+	ErrForbidden         = errors.New("authedit: not allowed")                                            // 403: not an Organization Owner
+	ErrNotFound          = errors.New("authedit: not found")                                              // API_KEY_NOT_FOUND, or a 404 naming nothing else (a wrong base URL)
+	ErrOrgNotFound       = errors.New("authedit: no such organization")                                   // ORG_NOT_FOUND; it does not match ErrNotFound
+	ErrRateLimited       = errors.New("authedit: rate limited")                                           // 429; RetryAfter says when to try again
+	ErrServerError       = errors.New("authedit: server error")                                           // 5xx
+	ErrNotServiceAccount = errors.New("authedit: only service-account credentials have tokens to revoke") // from Revoke
 )
 
 // ParamError is an id or flag the spec does not allow; nothing was sent.
@@ -63,21 +62,25 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "authedit: Atlas answered %d %s", e.StatusCode, http.StatusText(e.StatusCode))
-	if e.ErrorCode != "" {
-		fmt.Fprintf(&b, ": %s", e.ErrorCode)
-	}
-	if e.Detail != "" {
-		fmt.Fprintf(&b, " (%s)", e.Detail)
-	}
-	if e.RetryAfter > 0 {
-		fmt.Fprintf(&b, "; retry after %v", e.RetryAfter)
-	}
+	s := describe(fmt.Sprintf("authedit: Atlas answered %d %s", e.StatusCode, http.StatusText(e.StatusCode)), e.ErrorCode, e.Detail, e.RetryAfter)
 	if e.Attempts > 1 {
-		fmt.Fprintf(&b, "; after %d attempts", e.Attempts)
+		s += fmt.Sprintf("; after %d attempts", e.Attempts)
 	}
-	return b.String()
+	return s
+}
+
+// describe is s, then what of code, detail and retryAfter is known.
+func describe(s, code, detail string, retryAfter time.Duration) string {
+	if code != "" {
+		s += ": " + code
+	}
+	if detail != "" {
+		s += " (" + detail + ")"
+	}
+	if retryAfter > 0 {
+		s += fmt.Sprintf("; retry after %v", retryAfter)
+	}
+	return s
 }
 
 func (e *APIError) Is(target error) bool {

@@ -164,7 +164,7 @@ func TestBaseURLFromEnv(t *testing.T) {
 }
 
 // The message for an empty environment offers the two pairs as a choice.
-func TestEnvErrorOffersEitherPair(t *testing.T) {
+func TestCredentialsErrorOffersEitherPair(t *testing.T) {
 	_, err := authedit.CredentialsFromEnv(func(string) (string, bool) { return "", false })
 	want := "set either pair: " + envClientID + " and " + envClientSecret + ", or " + envPublicKey + " and " + envPrivateKey
 	if err == nil || !strings.Contains(err.Error(), want) {

@@ -1,6 +1,7 @@
 package authedit
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -41,19 +42,10 @@ func WithoutRetry() Option { return WithRetry(RetryPolicy{MaxAttempts: 1}) }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	d := DefaultRetryPolicy()
-	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = d.MaxAttempts
-	}
-	if p.MinBackoff <= 0 {
-		p.MinBackoff = d.MinBackoff
-	}
-	if p.MaxBackoff <= 0 {
-		p.MaxBackoff = d.MaxBackoff
-	}
-	p.MaxBackoff = max(p.MaxBackoff, p.MinBackoff)
-	if p.MaxRetryAfter <= 0 {
-		p.MaxRetryAfter = d.MaxRetryAfter
-	}
+	p.MaxAttempts = cmp.Or(max(p.MaxAttempts, 0), d.MaxAttempts)
+	p.MinBackoff = cmp.Or(max(p.MinBackoff, 0), d.MinBackoff)
+	p.MaxBackoff = max(cmp.Or(max(p.MaxBackoff, 0), d.MaxBackoff), p.MinBackoff)
+	p.MaxRetryAfter = cmp.Or(max(p.MaxRetryAfter, 0), d.MaxRetryAfter)
 	return p
 }
 

@@ -32,24 +32,14 @@ type TokenError struct {
 }
 
 func (e *TokenError) Error() string {
-	var b strings.Builder
-	b.WriteString("authedit: " + e.Op + " request failed")
+	s := "authedit: " + e.Op + " request failed"
 	if e.StatusCode != 0 {
-		fmt.Fprintf(&b, ": HTTP %d", e.StatusCode)
+		s += fmt.Sprintf(": HTTP %d", e.StatusCode)
 	}
-	if e.ErrorCode != "" {
-		fmt.Fprintf(&b, ": %s", e.ErrorCode)
+	if s = describe(s, e.ErrorCode, e.Description, e.RetryAfter); e.Err != nil {
+		s += ": " + e.Err.Error()
 	}
-	if e.Description != "" {
-		fmt.Fprintf(&b, " (%s)", e.Description)
-	}
-	if e.RetryAfter > 0 {
-		fmt.Fprintf(&b, "; retry after %v", e.RetryAfter)
-	}
-	if e.Err != nil {
-		fmt.Fprintf(&b, ": %v", e.Err)
-	}
-	return b.String()
+	return s
 }
 
 func (e *TokenError) Unwrap() error { return e.Err }
