@@ -1,7 +1,6 @@
 package deleteorgapikey_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -9,11 +8,8 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
@@ -22,46 +18,6 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// recording is one file of testdata/atlas: a real Atlas answer.
-type recording struct {
-	name      string
-	situation behavior.Situation
-	status    int
-	header    http.Header
-	body      []byte
-}
-
-func readRecordings(t *testing.T) []recording {
-	t.Helper()
-	files, err := filepath.Glob("testdata/atlas/*.http")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no recorded answers in testdata/atlas: %v", err)
-	}
-	var recs []recording
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		h := resp.Header.Clone()
-		for k := range h {
-			if strings.HasPrefix(k, "Evidence-") {
-				delete(h, k)
-			}
-		}
-		recs = append(recs, recording{filepath.Base(f), behavior.Situation(resp.Header.Get("Evidence-Situation")), resp.StatusCode, h, body})
-	}
-	return recs
-}
-
 // TestRecordedAnswers closes the loop between real Atlas and this module.
 // For every recorded answer, including files dropped in with no code
 // change: it fits the spec, the client decodes and classifies it as the
@@ -69,21 +25,25 @@ func readRecordings(t *testing.T) []recording {
 // answers with the same status, errorCode, content type, challenge (nonce
 // aside), X-Error-Code and body keys.
 func TestRecordedAnswers(t *testing.T) {
-	for _, rec := range readRecordings(t) {
-		t.Run(rec.name, func(t *testing.T) {
-			row, ok := behavior.Lookup(rec.situation)
+	recs, err := behavior.ReadRecordings("testdata/atlas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range recs {
+		t.Run(rec.File, func(t *testing.T) {
+			row, ok := behavior.Lookup(rec.Situation)
 			if !ok {
-				t.Fatalf("situation %q is not in internal/behavior's table", rec.situation)
+				t.Fatalf("situation %q is not in internal/behavior's table", rec.Situation)
 			}
-			if rec.status != row.Status {
-				t.Errorf("recorded status %d, table says %d", rec.status, row.Status)
+			if rec.Status != row.Status {
+				t.Errorf("recorded status %d, table says %d", rec.Status, row.Status)
 			}
 			req := httptest.NewRequest(http.MethodDelete, "https://cloud.mongodb.com/api/atlas/v2/orgs/4888442a3354817a7320eb61/apiKeys/32b6e34b3d91647abb20e7b8", nil)
-			if err := contract.CheckResponse(t.Context(), req, rec.status, rec.header, rec.body); err != nil {
+			if err := contract.CheckResponse(t.Context(), req, rec.Status, rec.Header, rec.Body); err != nil {
 				t.Errorf("recorded answer breaks the spec: %v", err)
 			}
 			checkClientClassifies(t, rec)
-			got := provoke(t, rec.situation)
+			got := provoke(t, rec.Situation)
 			compareAnswers(t, rec, got)
 		})
 	}
@@ -91,12 +51,12 @@ func TestRecordedAnswers(t *testing.T) {
 
 // checkClientClassifies replays the recording to authedit's client and
 // checks the outcome and error class it reports.
-func checkClientClassifies(t *testing.T, rec recording) {
+func checkClientClassifies(t *testing.T, rec behavior.Recording) {
 	t.Helper()
 	replay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		maps.Copy(w.Header(), rec.header)
-		w.WriteHeader(rec.status)
-		_, _ = w.Write(rec.body)
+		maps.Copy(w.Header(), rec.Header)
+		w.WriteHeader(rec.Status)
+		_, _ = w.Write(rec.Body)
 	}))
 	defer replay.Close()
 	client, err := authedit.NewClient(replay.URL, authedit.APIKey{PublicKey: "replay", PrivateKey: "replay-secret"}, authedit.WithoutRetry())
@@ -104,9 +64,9 @@ func checkClientClassifies(t *testing.T, rec recording) {
 		t.Fatal(err)
 	}
 	outcome, err := client.Remove(t.Context(), "4888442a3354817a7320eb61", "32b6e34b3d91647abb20e7b8")
-	want, ok := clientView[rec.situation]
+	want, ok := clientView[rec.Situation]
 	if !ok {
-		t.Fatalf("no expected client outcome for situation %q: add one to clientView", rec.situation)
+		t.Fatalf("no expected client outcome for situation %q: add one to clientView", rec.Situation)
 	}
 	if outcome != want.outcome {
 		t.Errorf("Remove = %v, %v; want %v", outcome, err, want.outcome)
@@ -114,8 +74,8 @@ func checkClientClassifies(t *testing.T, rec recording) {
 	if want.is == nil && err != nil || want.is != nil && !errors.Is(err, want.is) {
 		t.Errorf("Remove error = %v; want one matching %v", err, want.is)
 	}
-	if want.is != nil && !authedit.IsErrorCode(err, behaviorCode(t, rec.situation)) {
-		t.Errorf("IsErrorCode(%v, %s) = false", err, behaviorCode(t, rec.situation))
+	if want.is != nil && !authedit.IsErrorCode(err, behaviorCode(t, rec.Situation)) {
+		t.Errorf("IsErrorCode(%v, %s) = false", err, behaviorCode(t, rec.Situation))
 	}
 }
 
@@ -201,17 +161,17 @@ var nonce = regexp.MustCompile(`nonce="[^"]*"`)
 // compareAnswers checks what a contract test can rely on: status,
 // errorCode, content type, challenge (nonce aside), X-Error-Code and the
 // set of body keys.
-func compareAnswers(t *testing.T, rec recording, got *http.Response) {
+func compareAnswers(t *testing.T, rec behavior.Recording, got *http.Response) {
 	t.Helper()
 	body, err := io.ReadAll(got.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.StatusCode != rec.status {
-		t.Errorf("atlastest status %d, Atlas %d (body %s)", got.StatusCode, rec.status, body)
+	if got.StatusCode != rec.Status {
+		t.Errorf("atlastest status %d, Atlas %d (body %s)", got.StatusCode, rec.Status, body)
 	}
 	for _, h := range []string{"Content-Type", "X-Error-Code"} {
-		if g, w := got.Header.Get(h), rec.header.Get(h); g != w {
+		if g, w := got.Header.Get(h), rec.Header.Get(h); g != w {
 			t.Errorf("atlastest %s %q, Atlas %q", h, g, w)
 		}
 	}
@@ -222,15 +182,15 @@ func compareAnswers(t *testing.T, rec recording, got *http.Response) {
 		}
 		return out
 	}
-	if g, w := stripNonce(got.Header.Values("Www-Authenticate")), stripNonce(rec.header.Values("Www-Authenticate")); !slices.Equal(g, w) {
+	if g, w := stripNonce(got.Header.Values("Www-Authenticate")), stripNonce(rec.Header.Values("Www-Authenticate")); !slices.Equal(g, w) {
 		t.Errorf("atlastest challenges %q, Atlas %q", g, w)
 	}
-	if g, w := bodyKeys(t, body), bodyKeys(t, rec.body); !slices.Equal(g, w) {
+	if g, w := bodyKeys(t, body), bodyKeys(t, rec.Body); !slices.Equal(g, w) {
 		t.Errorf("atlastest body keys %v, Atlas %v", g, w)
 	}
 	var gotErr, recErr struct{ ErrorCode string }
 	_ = json.Unmarshal(body, &gotErr)
-	_ = json.Unmarshal(rec.body, &recErr)
+	_ = json.Unmarshal(rec.Body, &recErr)
 	if gotErr.ErrorCode != recErr.ErrorCode {
 		t.Errorf("atlastest errorCode %q, Atlas %q", gotErr.ErrorCode, recErr.ErrorCode)
 	}

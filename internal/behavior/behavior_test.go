@@ -1,10 +1,8 @@
 package behavior_test
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -83,12 +81,23 @@ func containsAny(vs []any, s string) bool {
 // testdata/atlas that holds that situation and agrees with the row, and
 // every file there names a situation of the table.
 func TestRecordedRowsHaveRecordings(t *testing.T) {
-	rows := map[behavior.Situation]behavior.Answer{}
+	recs, err := behavior.ReadRecordings(recordings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byFile := map[string]behavior.Recording{}
+	for _, r := range recs {
+		byFile[r.File] = r
+		if _, ok := behavior.Lookup(r.Situation); !ok {
+			t.Errorf("%s: situation %q is not in the table", r.File, r.Situation)
+		}
+	}
+	seen := map[behavior.Situation]bool{}
 	for _, a := range behavior.Table() {
-		if _, dup := rows[a.Situation]; dup {
+		if seen[a.Situation] {
 			t.Errorf("situation %s listed twice", a.Situation)
 		}
-		rows[a.Situation] = a
+		seen[a.Situation] = true
 		if (a.Evidence == behavior.Recorded) != (a.Recording != "") {
 			t.Errorf("%s: evidence %s with recording %q", a.Situation, a.Evidence, a.Recording)
 		}
@@ -98,48 +107,35 @@ func TestRecordedRowsHaveRecordings(t *testing.T) {
 		if a.Recording == "" {
 			continue
 		}
-		resp := readRecording(t, filepath.Join(recordings, a.Recording))
-		if got := behavior.Situation(resp.Header.Get("Evidence-Situation")); got != a.Situation {
-			t.Errorf("%s: recording %s is of situation %q", a.Situation, a.Recording, got)
-		}
-		if resp.StatusCode != a.Status || resp.Header.Get("Content-Type") != a.ContentType {
-			t.Errorf("%s: recording has %d %q, table %d %q", a.Situation, resp.StatusCode, resp.Header.Get("Content-Type"), a.Status, a.ContentType)
+		r, ok := byFile[a.Recording]
+		switch {
+		case !ok:
+			t.Errorf("%s: no recording %s", a.Situation, a.Recording)
+			continue
+		case r.Situation != a.Situation:
+			t.Errorf("%s: recording %s is of situation %q", a.Situation, a.Recording, r.Situation)
+		case r.Status != a.Status || r.Header.Get("Content-Type") != a.ContentType:
+			t.Errorf("%s: recording has %d %q, table %d %q", a.Situation, r.Status, r.Header.Get("Content-Type"), a.Status, a.ContentType)
 		}
 		for _, h := range a.Headers {
-			if resp.Header.Get(h) == "" {
+			if r.Header.Get(h) == "" {
 				t.Errorf("%s: table lists header %s, the recording lacks it", a.Situation, h)
 			}
 		}
 	}
-	files, err := filepath.Glob(filepath.Join(recordings, "*.http"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no recordings: %v", err)
-	}
-	for _, f := range files {
-		s := behavior.Situation(readRecording(t, f).Header.Get("Evidence-Situation"))
-		if _, ok := rows[s]; !ok {
-			t.Errorf("%s: situation %q is not in the table", f, s)
-		}
-	}
 }
 
-func readRecording(t *testing.T, path string) *http.Response {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
+// TestReadRecordingsRefusesFilesWithoutEvidence: a recording must say what it
+// shows, where and when it was observed.
+func TestReadRecordingsRefusesFilesWithoutEvidence(t *testing.T) {
+	dir := t.TempDir()
+	raw := "HTTP/1.1 204 No Content\r\nEvidence-Situation: removed\r\nEvidence-Date: 2026-08\r\n\r\n"
+	if err := os.WriteFile(filepath.Join(dir, "x.http"), []byte(raw), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
-	resp, err := http.ReadResponse(bufio.NewReader(f), nil)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
+	if _, err := behavior.ReadRecordings(dir); err == nil {
+		t.Error("a recording without Evidence-Source was read")
 	}
-	for _, h := range []string{"Evidence-Situation", "Evidence-Source", "Evidence-Date"} {
-		if resp.Header.Get(h) == "" {
-			t.Errorf("%s: no %s header", path, h)
-		}
-	}
-	return resp
 }
 
 // TestREADMEFidelityTable: the README's fidelity table is the behaviour
