@@ -248,13 +248,12 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*caller, *authFai
 		return fail("nonce was not issued by this server.")
 	}
 
-	s.mu.Lock()
-	cred := s.creds[c.Username]
-	pass := "\x00no such key" // hashed anyway: no timing difference
-	if cred != nil {
+	cred, pass := s.creds[c.Username], "\x00no such key" // hashed anyway: no timing difference
+	if cred != nil && s.HasKey(cred.keyID) {
 		pass = cred.private
+	} else {
+		cred = nil // a deleted key's credentials went with it
 	}
-	s.mu.Unlock()
 	want, err := digest.Digest(&digest.Challenge{Realm: Realm, Nonce: c.Nonce, Algorithm: alg, QOP: []string{"auth"}},
 		digest.Options{Method: r.Method, URI: c.URI, Count: c.Nc, Cnonce: c.Cnonce, Username: c.Username, Password: pass})
 	if err != nil || subtle.ConstantTimeCompare([]byte(want.Response), []byte(c.Response)) != 1 || cred == nil {

@@ -35,14 +35,10 @@ func (s *Server) OtherOrg() (id string, owner, member Principal) {
 
 // OrgProjects lists an organization's projects, sorted.
 func (s *Server) OrgProjects(orgID string) []string {
-	var ids []string
 	if o := s.orgs[orgID]; o != nil {
-		for _, p := range o.projects {
-			ids = append(ids, p.id)
-		}
+		return slices.Sorted(slices.Values(o.projects[:]))
 	}
-	slices.Sort(ids)
-	return ids
+	return nil
 }
 
 // ProjectKeys lists the keys assigned to a project, sorted.
@@ -50,10 +46,15 @@ func (s *Server) ProjectKeys(projectID string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, o := range s.orgs {
-		for _, p := range o.projects {
-			if p.id == projectID {
-				return slices.Sorted(maps.Keys(p.keys))
+		if i := slices.Index(o.projects[:], projectID); i >= 0 {
+			var keys []string
+			for k, in := range o.keys {
+				if in&(1<<i) != 0 {
+					keys = append(keys, k)
+				}
 			}
+			slices.Sort(keys)
+			return keys
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,36 +31,28 @@ type Server struct {
 	op, token, revoke *Faults
 	auth              authState
 
-	// Set up by New, read-only afterwards but for the key sets.
+	// Read-only after New.
 	orgs     map[string]*org
-	def      *org                // the default organization
-	accounts map[string]*account // service accounts, by client id
+	def      *org                   // the default organization
+	accounts map[string]*account    // service accounts, by client id
+	creds    map[string]*credential // API keys, by public key
 
-	// mu guards the key sets, the digest credentials and the id generator.
-	mu    sync.Mutex
-	creds map[string]*credential // by public key
-	ids   *idGen
+	mu     sync.Mutex // guards the organizations' keys and lastID
+	lastID int
 
 	logMu sync.Mutex
 	log   []Request
 }
 
-// Keys are ids in sets: a key's projects are found through its org's three,
-// so a key costs its id in a map or two and nothing the GC must chase.
 type org struct {
 	id            string
-	keys          map[string]struct{}
-	projects      []*project
+	keys          map[string]uint8 // bit i: the key is in projects[i]
+	projects      [3]string
 	limiter       *rate.Limiter
 	owner, member Principal
 }
 
-type project struct {
-	id   string
-	keys map[string]struct{}
-}
-
-// credential is an API key's digest password; it retires with its key.
+// credential is an API key's digest password, good while its key lives.
 type credential struct {
 	caller
 	keyID, private string
@@ -73,25 +66,13 @@ type account struct {
 
 // New builds a Server without listening: serve [Server.Handler] yourself.
 func New(opts ...Option) *Server {
-	cfg := config{
-		orgs:     1,
-		ops:      contract.OperationBudget(),
-		tokens:   contract.TokenBudget(),
-		nonceTTL: 5 * time.Minute,
-		algs:     []string{"MD5"}, // Atlas offers one MD5 challenge (recorded)
-		now:      time.Now,
-	}
+	cfg := config{orgs: 1, ops: contract.OperationBudget(), tokens: contract.TokenBudget(),
+		nonceTTL: 5 * time.Minute, algs: []string{"MD5"}, now: time.Now} // Atlas offers one MD5 challenge (recorded)
 	for _, opt := range opts {
 		opt(&cfg)
 	}
-	s := &Server{
-		cfg:      cfg,
-		rows:     map[behavior.Situation]behavior.Answer{},
-		orgs:     map[string]*org{},
-		accounts: map[string]*account{},
-		creds:    map[string]*credential{},
-		ids:      newIDGen(),
-	}
+	s := &Server{cfg: cfg, rows: map[behavior.Situation]behavior.Answer{}, orgs: map[string]*org{},
+		accounts: map[string]*account{}, creds: map[string]*credential{}}
 	for _, a := range behavior.Table() {
 		s.rows[a.Situation] = a
 	}
@@ -168,12 +149,12 @@ func (s *Server) OrgKeys(orgID string) []string {
 }
 
 // AddKey adds a key to the default organization, in no project, and
-// returns its id (from the same deterministic generator as the others).
+// returns its id (from the same deterministic sequence as the others).
 func (s *Server) AddKey() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	kid := s.ids.next(s.idTaken)
-	s.def.keys[kid] = struct{}{}
+	kid := s.newIDs(1)[0]
+	s.def.keys[kid] = 0
 	return kid
 }
 
@@ -195,9 +176,9 @@ func (s *Server) KeyProjects(keyID string) []string {
 		return nil
 	}
 	ids := []string{}
-	for _, p := range o.projects {
-		if _, ok := p.keys[keyID]; ok {
-			ids = append(ids, p.id)
+	for i, p := range o.projects {
+		if o.keys[keyID]&(1<<i) != 0 {
+			ids = append(ids, p)
 		}
 	}
 	slices.Sort(ids)
@@ -214,35 +195,32 @@ func (s *Server) keyOrg(keyID string) *org {
 	return nil
 }
 
-// deleteKey removes a key from its organization and its projects, and
-// retires its digest credentials, in one critical section.
+// deleteKey removes a key from its organization, its projects and, with
+// it, its digest credentials.
 func (s *Server) deleteKey(o *org, kid string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := o.keys[kid]; !ok {
-		return false
-	}
+	_, ok := o.keys[kid]
 	delete(o.keys, kid)
-	for _, p := range o.projects {
-		delete(p.keys, kid)
-	}
-	for pub, c := range s.creds { // two an organization
-		if c.keyID == kid {
-			delete(s.creds, pub)
-		}
-	}
-	return true
+	return ok
 }
 
-func (s *Server) idTaken(v string) bool {
-	for _, o := range s.orgs {
-		for _, p := range o.projects {
-			if p.id == v {
-				return true
-			}
-		}
+// newIDs returns n ids that follow the last (deterministic: the same on
+// every run), cut from one string: a million seeded keys are then one
+// object for the GC to mark, which keeps a delete at 10^6 keys as cheap as
+// at 10^3 (BenchmarkDelete). Callers hold mu, or own s.
+func (s *Server) newIDs(n int) []string {
+	const size = 24
+	raw := make([]byte, 0, size*n)
+	for range n {
+		s.lastID++
+		raw = fmt.Appendf(raw, "66aa%020x", s.lastID)
 	}
-	return s.orgs[v] != nil || s.keyOrg(v) != nil
+	all, ids := string(raw), make([]string, n)
+	for i := range ids {
+		ids[i] = all[size*i : size*(i+1)]
+	}
+	return ids
 }
 
 // defaultKeys is how many keys to delete the default organization has
@@ -253,31 +231,34 @@ const defaultKeys = 5
 // (each an API key and a service account) and n keys to delete: key i is in
 // project i%3, and even keys in project (i+1)%3 too.
 func (s *Server) seedOrg(n int) *org {
-	g := s.ids
-	o := &org{id: g.next(s.idTaken), keys: make(map[string]struct{}, n+2), limiter: newLimiter(s.cfg.ops)}
+	ids := s.newIDs(8 + n)
+	o := &org{id: ids[0], projects: [3]string(ids[1:4]), keys: make(map[string]uint8, n+2), limiter: newLimiter(s.cfg.ops)}
 	s.orgs[o.id] = o
-	for range 3 {
-		o.projects = append(o.projects, &project{id: g.next(s.idTaken), keys: make(map[string]struct{}, n/2+1)})
-	}
 	for i, p := range []*Principal{&o.owner, &o.member} {
-		*p = Principal{KeyID: g.next(s.idTaken), PublicKey: g.letters(8), PrivateKey: privateKey(),
-			ClientID: "mdb_sa_id_" + g.next(s.idTaken), ClientSecret: "mdb_sa_sk_" + rand.Text()}
+		kid := ids[4+2*i]
+		*p = Principal{KeyID: kid, PublicKey: strings.Map(letter, kid[16:]), PrivateKey: privateKey(),
+			ClientID: "mdb_sa_id_" + ids[5+2*i], ClientSecret: "mdb_sa_sk_" + rand.Text()}
 		c := caller{org: o, owner: i == 0}
-		o.keys[p.KeyID] = struct{}{}
-		s.creds[p.PublicKey] = &credential{caller: c, keyID: p.KeyID, private: p.PrivateKey}
+		o.keys[kid] = 0
+		s.creds[p.PublicKey] = &credential{caller: c, keyID: kid, private: p.PrivateKey}
 		s.accounts[p.ClientID] = &account{caller: c, secret: p.ClientSecret, limiter: newLimiter(s.cfg.tokens)}
 	}
-	for i, kid := range g.block(n) {
-		if s.idTaken(kid) {
-			kid = g.next(s.idTaken)
-		}
-		o.keys[kid] = struct{}{}
-		o.projects[i%3].keys[kid] = struct{}{}
+	for i, kid := range ids[8:] {
+		o.keys[kid] = 1 << (i % 3)
 		if i%2 == 0 {
-			o.projects[(i+1)%3].keys[kid] = struct{}{}
+			o.keys[kid] |= 1 << ((i + 1) % 3)
 		}
 	}
 	return o
+}
+
+// letter maps a hex digit to a lowercase letter: public keys are ids in
+// letters, as Atlas's are eight letters.
+func letter(r rune) rune {
+	if r <= '9' {
+		return 'a' + r - '0'
+	}
+	return 'k' + r - 'a'
 }
 
 // privateKey returns a random UUID, the shape of an Atlas private key.
