@@ -75,8 +75,8 @@ func TestRemoveAllAloneMeetsNo429(t *testing.T) {
 }
 
 // Another caller empties the organization's bucket mid-run: the requests
-// that meet the empty bucket get 429, are sent again after Retry-After by
-// the client's retry policy, and every key ends removed, each exactly once.
+// that meet the empty bucket get 429, are sent again after Retry-After,
+// and every key ends removed, each exactly once.
 func TestRemoveAllAnotherCallerDrains(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := startInBubble(t, atlastest.WithRateLimit(10, 10, time.Second))
@@ -179,10 +179,9 @@ func TestRemoveAllSlowFirstAnswer(t *testing.T) {
 
 // Another caller takes the budget in the middle of the run, when the
 // Remover spends it as fast as it refills, and the request that meets the
-// empty bucket gets 429. The retry policy sends it again after Retry-After,
-// unseen by the pacer until then; from that repeat on the run holds back,
-// so the key gets through (two 429s at most) instead of meeting a 429 on
-// each repeat until the policy gives up.
+// empty bucket gets 429. The whole run pauses for Retry-After and the key
+// gets through (two 429s at most) instead of meeting a 429 on each repeat
+// until the policy gives up.
 func TestRemoveAllRecoversFromADrain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := startInBubble(t, atlastest.WithRateLimit(10, 10, time.Second))
@@ -199,6 +198,52 @@ func TestRemoveAllRecoversFromADrain(t *testing.T) {
 		}
 		if len(limited) == 0 || len(limited) > 2 || limited[len(limited)-1].key != limited[0].key {
 			t.Errorf("429s %+v; want one or two, for the key that met the empty bucket", limited)
+		}
+	})
+}
+
+// A 429 goes back to the Remover, which sends the key again after the
+// pause, within the Client's RetryPolicy: its attempts count across the
+// re-sends, and a lost answer before the 429 still makes AlreadyRemoved.
+func TestRemoveAllResendsA429WithinThePolicy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := startInBubble(t, atlastest.WithRateLimit(10, 10, time.Second))
+		for _, tc := range []struct {
+			attempts, fail int
+			drop           bool
+			want           authedit.Outcome
+			sent           int
+		}{
+			{attempts: 2, fail: 2, want: authedit.Failed, sent: 2},
+			{attempts: 3, fail: 2, want: authedit.Removed, sent: 3},
+			{attempts: 4, drop: true, want: authedit.AlreadyRemoved, sent: 3}, // lost, 429, not found
+		} {
+			policy := authedit.RetryPolicy{MaxAttempts: tc.attempts, MinBackoff: time.Millisecond}
+			r := &authedit.Remover{Client: a.client(t, a.srv.Owner().ServiceAccount(), authedit.WithRetry(policy)), Capacity: 10, Refill: 10, Period: time.Second}
+			key := a.srv.AddKey()
+			before := len(a.bulk())
+			a.before = nil
+			if tc.drop {
+				a.srv.DropNext(1)
+				calls := 0
+				a.before = func(int) {
+					if calls++; calls == 2 {
+						a.srv.FailNext(1, http.StatusTooManyRequests)
+					}
+				}
+			}
+			a.srv.FailNext(tc.fail, http.StatusTooManyRequests)
+			res := r.RemoveAll(t.Context(), a.srv.OrgID(), []string{key})[0]
+			var ae *authedit.APIError
+			if tc.want == authedit.Failed && (!errors.As(res.Err, &ae) || ae.StatusCode != http.StatusTooManyRequests || ae.Attempts != tc.attempts) {
+				t.Errorf("%+v: %v %v, want the 429 after %d attempts", tc, res.Outcome, res.Err, tc.attempts)
+			}
+			if res.Outcome != tc.want || tc.want != authedit.Failed && res.Err != nil {
+				t.Errorf("%+v: %v %v, want %v", tc, res.Outcome, res.Err, tc.want)
+			}
+			if n := len(a.bulk()) - before; n != tc.sent {
+				t.Errorf("%+v: %d requests, want %d", tc, n, tc.sent)
+			}
 		}
 	})
 }

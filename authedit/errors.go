@@ -23,6 +23,7 @@ var (
 	ErrRateLimited       = errors.New("authedit: rate limited")                                           // 429; RetryAfter says when to try again
 	ErrServerError       = errors.New("authedit: server error")                                           // 5xx
 	ErrNotServiceAccount = errors.New("authedit: only service-account credentials have tokens to revoke") // from Revoke
+	ErrNotAttempted      = errors.New("authedit: not attempted")                                          // RemoveAll: never sent, as ctx ended first (also matches ctx's error)
 )
 
 // ParamError is an id or flag the spec does not allow; nothing was sent.

@@ -30,7 +30,7 @@ func (o Outcome) String() string {
 // Remove deletes one organization API key and says what became of it. The
 // error is nil unless the Outcome is Failed.
 func (c *Client) Remove(ctx context.Context, orgID, keyID string) (Outcome, error) {
-	o, _, err := c.remove(ctx, orgID, keyID)
+	o, _, err := c.remove(ctx, &retryInfo{}, orgID, keyID)
 	return o, err
 }
 
@@ -42,9 +42,8 @@ func (c *Client) Remove(ctx context.Context, orgID, keyID string) (Outcome, erro
 // as 404. A delete is idempotent but not observably so: when an earlier
 // attempt may have been applied (its answer was lost, or was a 5xx) and the
 // retry finds no key, that attempt most likely removed it: AlreadyRemoved.
-func (c *Client) remove(ctx context.Context, orgID, keyID string) (Outcome, http.Header, error) {
-	var info retryInfo
-	resp, err := c.DeleteOrgApiKeyWithResponse(withRetryInfo(ctx, &info), orgID, keyID, nil)
+func (c *Client) remove(ctx context.Context, info *retryInfo, orgID, keyID string) (Outcome, http.Header, error) {
+	resp, err := c.DeleteOrgApiKeyWithResponse(withRetryInfo(ctx, info), orgID, keyID, nil)
 	if err != nil {
 		return Failed, nil, err
 	}

@@ -59,11 +59,15 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 }
 
 // retryInfo is what the retry layer did for one call (Remove reads it).
+// A call given a used one goes on counting from it.
 type retryInfo struct {
 	Attempts int // requests passed to the authenticating layer
 	// EarlierMayHaveApplied: an attempt before the last may have taken
 	// effect: it was written in full and its answer lost, or it was a 5xx.
 	EarlierMayHaveApplied bool
+	// handBack429 (set by the Remover, which paces every request) returns a
+	// 429 the policy would retry instead of waiting; handedBack reports it.
+	handBack429, handedBack bool
 }
 
 type retryInfoKey struct{}
@@ -90,7 +94,7 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	if info == nil {
 		info = &retryInfo{}
 	}
-	*info = retryInfo{}
+	info.handedBack = false
 	limit := r.policy.MaxAttempts
 	hasBody := req.Body != nil && req.Body != http.NoBody
 	if !idempotent(req) || hasBody && req.GetBody == nil {
@@ -116,8 +120,8 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		},
 	})
-	mayHaveApplied := false
-	for attempt := 1; ; attempt++ {
+	mayHaveApplied := info.EarlierMayHaveApplied // a handed-back 429 was not applied
+	for attempt := info.Attempts + 1; ; attempt++ {
 		written.Store(false)
 		areq := req.WithContext(actx)
 		if attempt > 1 && hasBody {
@@ -135,6 +139,10 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		wait, applied, ok := r.decide(attempt, resp, err, written.Load())
 		if dl, has := ctx.Deadline(); !ok || has && time.Until(dl) < wait {
 			return resp, err // not retried, or the wait would outlast the call
+		}
+		if info.handBack429 && resp != nil && resp.StatusCode == http.StatusTooManyRequests {
+			info.handedBack = true
+			return resp, nil
 		}
 		if resp != nil {
 			discard(resp)
