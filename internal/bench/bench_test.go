@@ -394,8 +394,10 @@ func runProcesses(tb testing.TB, srv *atlastest.Server, n, conc int, storeDir st
 		keys[i] = srv.AddKey()
 	}
 	o := srv.Owner()
+	// GORACE: a -race child would otherwise sleep 1 s at exit.
 	env := append(os.Environ(), "MONGODB_ATLAS_OPS_MANAGER_URL="+srv.URL, "MONGODB_ATLAS_CLIENT_ID="+o.ClientID,
-		"MONGODB_ATLAS_CLIENT_SECRET="+o.ClientSecret, childOrgEnv+"="+srv.OrgID(), childStoreEnv+"="+storeDir)
+		"MONGODB_ATLAS_CLIENT_SECRET="+o.ClientSecret, childOrgEnv+"="+srv.OrgID(), childStoreEnv+"="+storeDir,
+		"GORACE=atexit_sleep_ms=0")
 	return deleteAll(n, conc, func(i int) error {
 		cmd := exec.Command(exe)
 		cmd.Env = append(env[:len(env):len(env)], childKeyEnv+"="+keys[i])
@@ -463,4 +465,133 @@ func BenchmarkTokensAcrossProcesses(b *testing.B) {
 // with -benchtime 1x.
 func BenchmarkProcessesAtTokenLimit(b *testing.B) {
 	benchProcesses(b, 60, 4)
+}
+
+// Bulk removal (figures 8 and 9): an organization bucket small enough to
+// dominate the run, as atlastest.WithRateLimit(bulkBudget, bulkBudget,
+// time.Second) and the Remover's budget alike, and the Remover's
+// concurrency for the plain Remove calls too.
+const (
+	bulkBudget = 100 // requests the bucket holds, and regains a second
+	bulkConc   = 4
+)
+
+// bulkRun is what one bulk removal did, as the caller and the server saw it.
+type bulkRun struct {
+	wall    time.Duration
+	results int   // outcomes returned (plain Remove: one per id)
+	failed  int   // outcomes other than Removed
+	first   error // the first failure's error
+	deletes int   // operation requests at the server, retries included
+	tooMany int   // of them answered 429
+}
+
+// runBulk adds keys keys to a new server with the bulk bucket and removes
+// them as the owner's service account, the first dups of them listed
+// twice: all at once with a Remover (paced), or with one plain
+// Client.Remove per id at the same concurrency.
+func runBulk(tb testing.TB, paced bool, keys, dups int) bulkRun {
+	srv := atlastest.NewTestServer(tb, atlastest.WithRateLimit(bulkBudget, bulkBudget, time.Second))
+	ids := make([]string, keys)
+	for i := range ids {
+		ids[i] = srv.AddKey()
+	}
+	ids = append(ids, ids[:dups]...)
+	c := newClient(tb, srv.URL, srv.Owner().ServiceAccount(), newTransport(tb, bulkConc))
+	ctx, org := context.Background(), srv.OrgID()
+	var run bulkRun
+	fail := func(o authedit.Outcome, err error) {
+		if o != authedit.Removed {
+			if run.failed++; run.first == nil {
+				run.first = fmt.Errorf("%v: %w", o, err)
+			}
+		}
+	}
+	start := time.Now()
+	if paced {
+		r := &authedit.Remover{Client: c, Concurrency: bulkConc, Capacity: bulkBudget, Refill: bulkBudget, Period: time.Second}
+		results := r.RemoveAll(ctx, org, ids)
+		run.wall = time.Since(start)
+		run.results = len(results)
+		for _, res := range results {
+			fail(res.Outcome, res.Err)
+		}
+	} else {
+		outcomes := make([]authedit.Outcome, len(ids))
+		errs := make([]error, len(ids))
+		deleteAll(len(ids), bulkConc, func(i int) error {
+			outcomes[i], errs[i] = c.Remove(ctx, org, ids[i])
+			return nil
+		})
+		run.wall = time.Since(start)
+		run.results = len(outcomes)
+		for i, o := range outcomes {
+			fail(o, errs[i])
+		}
+	}
+	run.deletes = srv.CountRequests(isOperation)
+	run.tooMany = srv.CountRequests(func(r atlastest.Request) bool { return isOperation(r) && r.Status == http.StatusTooManyRequests })
+	return run
+}
+
+// TestBulk checks the machinery of figures 8 and 9 at a scale at which the
+// bucket never runs short: every key removed once, one result per distinct
+// id, no 429.
+func TestBulk(t *testing.T) {
+	for _, c := range []struct {
+		paced bool
+		dups  int
+	}{{false, 0}, {true, 3}} {
+		run := runBulk(t, c.paced, 10, c.dups)
+		if run.results != 10 || run.failed > 0 || run.deletes != 10 || run.tooMany > 0 {
+			t.Errorf("paced=%v with %d duplicates: %+v, want 10 results, 10 deletes, none failed, no 429", c.paced, c.dups, run)
+		}
+	}
+}
+
+// benchBulk reports runBulk's figures per run: 429s received, deletes sent
+// (retries included) and retries, results returned and those not Removed,
+// and the wall time (ns/op, the server's set-up left out) also divided by
+// the bucket's theoretical minimum for the keys: all but the first
+// bulkBudget of them wait for the refill, (keys-bulkBudget)/bulkBudget s.
+func benchBulk(b *testing.B, paced bool, keys, dups int) {
+	var sum bulkRun
+	for range b.N {
+		run := runBulk(b, paced, keys, dups)
+		if run.failed > 0 {
+			b.Logf("%d of %d keys not removed, first: %v", run.failed, keys, run.first)
+		}
+		sum.wall += run.wall
+		sum.results += run.results
+		sum.failed += run.failed
+		sum.deletes += run.deletes
+		sum.tooMany += run.tooMany
+	}
+	n := float64(b.N)
+	minimum := time.Duration(keys-bulkBudget) * time.Second / bulkBudget
+	b.ReportMetric(float64(sum.wall.Nanoseconds())/n, "ns/op")
+	b.ReportMetric(sum.wall.Seconds()/n/minimum.Seconds(), "ratio-to-min")
+	b.ReportMetric(float64(sum.tooMany)/n, "429s/run")
+	b.ReportMetric(float64(sum.deletes)/n, "deletes/run")
+	b.ReportMetric(float64(sum.deletes-b.N*keys)/n, "retries/run")
+	b.ReportMetric(float64(sum.results)/n, "results/run")
+	b.ReportMetric(float64(sum.failed)/n, "failed/run")
+}
+
+// BenchmarkBulkRemoval (figure 8): 1,000 keys removed at concurrency
+// bulkConc against a bucket of 100 that regains 100 a second, by a Remover
+// (paced=true) and by plain Remove calls, whose retry policy waits out
+// each 429's Retry-After (paced=false). Run it with -benchtime 1x: each run
+// takes about 9 s.
+func BenchmarkBulkRemoval(b *testing.B) {
+	for _, paced := range []bool{false, true} {
+		b.Run(fmt.Sprintf("paced=%v", paced), func(b *testing.B) { benchBulk(b, paced, 1000, 0) })
+	}
+}
+
+// BenchmarkBulkDuplicates (figure 9): 1,000 ids, 100 of them given twice,
+// to a Remover on the same bucket: 900 deletes and 900 results are right.
+// Run it with -benchtime 1x.
+func BenchmarkBulkDuplicates(b *testing.B) {
+	benchBulk(b, true, 900, 100)
 }
