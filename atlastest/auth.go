@@ -1,12 +1,12 @@
 package atlastest
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -39,16 +39,16 @@ type authFailure struct {
 	badToken bool // a Bearer token was refused
 }
 
-// authState holds the nonces and tokens issued. Both maps are purged of
-// expired entries whenever they have doubled, and past maxTracked lose
-// arbitrary ones too (a forgotten nonce is answered stale=true, a
-// forgotten token 401), so no flood of requests can grow memory.
+// authState holds the nonces and tokens issued. Each map is purged of
+// expired entries whenever it has doubled, and past maxTracked loses
+// arbitrary ones too (a forgotten nonce gets stale=true, a forgotten token
+// 401), so no flood of requests can grow memory.
 type authState struct {
-	nonceKey [32]byte // HMAC key: nonces carry their issue time, authenticated
+	nonceKey [32]byte // HMAC key: the server knows its nonces without storing them
 
 	mu                   sync.Mutex
 	nonces               map[string]*nonceState
-	tokens               map[[32]byte]*token // by SHA-256 of the token: lookups leak no timing about it
+	tokens               map[[32]byte]*token // by SHA-256: lookups leak no timing about tokens
 	noncePurge, tokPurge int                 // the sizes at which the maps are purged next
 }
 
@@ -65,7 +65,7 @@ type token struct {
 }
 
 // purge drops m's expired entries once m has grown to *at, and arbitrary
-// ones while over half of maxTracked, then sets *at: amortized O(1) a call.
+// ones while over half of maxTracked: amortized O(1) a call.
 func purge[K comparable, V any](m map[K]V, at *int, expired func(V) bool) {
 	if len(m) < *at {
 		return
@@ -78,9 +78,9 @@ func purge[K comparable, V any](m map[K]V, at *int, expired func(V) bool) {
 	*at = min(maxTracked, max(1024, 2*len(m)))
 }
 
-// ncWindow is replay protection for one nonce: the highest nc seen and one
-// bit for each of the ncWindowSize values at and below it, so requests
-// sharing a nonce may arrive out of order (many in flight) but none twice.
+// ncWindow is one nonce's replay protection: the highest nc seen and a bit
+// for each of the ncWindowSize values up to it, so that requests sharing a
+// nonce may arrive out of order, but none twice.
 type ncWindow struct {
 	max  uint32
 	seen [ncWindowSize / 64]uint64 // bit nc%ncWindowSize
@@ -115,9 +115,8 @@ func (w *ncWindow) use(nc uint32) ncVerdict {
 	return ncFresh
 }
 
-// unauthorized is Atlas's 401. Every 401 recorded from Atlas carries one
-// digest challenge per algorithm (one, MD5, by default) whatever was wrong;
-// a Bearer challenge follows only WithBearerChallenge, with
+// unauthorized is Atlas's 401: one digest challenge per algorithm whatever
+// was wrong (recorded), then a Bearer challenge WithBearerChallenge, with
 // error="invalid_token" when a token was refused.
 func (s *Server) unauthorized(f *authFailure) answer {
 	h := http.Header{behavior.WWWAuthenticate: s.digestChallenges(f.stale)}
@@ -164,90 +163,61 @@ func (s *Server) verifyBearer(tok string) (*caller, *authFailure) {
 	return &t.account.caller, nil
 }
 
-// Nonces are base64 of 24 bytes, 32 characters like Atlas's: the issue
-// time in unix nanos (8 bytes), 4 random bytes, and an HMAC-SHA-256 of
-// both cut to 12 bytes, so that the server can tell its own nonces and
-// their age without storing them.
-const (
-	nonceData = 12
-	nonceLen  = 24
-)
-
-// digestChallenges issues a nonce and returns one challenge per algorithm,
-// worded as Atlas words its one MD5 challenge (recorded,
-// testdata/atlas/unauthenticated.http): the same parameters in the same
-// order, an empty domain, stale written out, no opaque.
+// digestChallenges issues a nonce, 32 base64 characters as Atlas's (12
+// random bytes and their HMAC cut to 12), and words a challenge for each
+// algorithm as Atlas words its one (recorded, testdata/atlas/unauthenticated.http):
+// the same parameters in the same order, an empty domain, stale written
+// out, no opaque.
 func (s *Server) digestChallenges(stale bool) []string {
-	now := s.cfg.now()
-	var b [nonceLen]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixNano()))
-	_, _ = rand.Read(b[8:nonceData])
-	copy(b[nonceData:], s.nonceMAC(b[:nonceData]))
+	var b [24]byte
+	_, _ = rand.Read(b[:12])
+	copy(b[12:], s.nonceMAC(b[:]))
 	nonce := base64.StdEncoding.EncodeToString(b[:])
-
+	now := s.cfg.now()
 	a := &s.auth
 	a.mu.Lock()
 	purge(a.nonces, &a.noncePurge, func(n *nonceState) bool { return !now.Before(n.expires) })
 	a.nonces[nonce] = &nonceState{expires: now.Add(s.cfg.nonceTTL)}
 	a.mu.Unlock()
-
-	out := make([]string, 0, len(s.cfg.algs))
+	var out []string
 	for _, alg := range s.cfg.algs {
 		out = append(out, fmt.Sprintf(`Digest realm=%q, domain="", nonce=%q, algorithm=%s, qop="auth", stale=%t`, Realm, nonce, alg, stale))
 	}
 	return out
 }
 
-// nonceIssued authenticates a nonce and returns when it was issued.
-func (s *Server) nonceIssued(n string) (time.Time, bool) {
-	b, err := base64.StdEncoding.DecodeString(n)
-	if err != nil || len(b) != nonceLen {
-		return time.Time{}, false
-	}
-	if !hmac.Equal(s.nonceMAC(b[:nonceData]), b[nonceData:]) {
-		return time.Time{}, false
-	}
-	return time.Unix(0, int64(binary.BigEndian.Uint64(b[:8]))), true
-}
-
-func (s *Server) nonceMAC(data []byte) []byte {
+// nonceMAC is the HMAC of a nonce's first 12 bytes, cut to 12.
+func (s *Server) nonceMAC(nonce []byte) []byte {
 	mac := hmac.New(sha256.New, s.auth.nonceKey[:])
-	mac.Write(data)
-	return mac.Sum(nil)[:nonceLen-nonceData]
+	mac.Write(nonce[:12])
+	return mac.Sum(nil)[:12]
 }
 
 // verifyDigest checks RFC 7616 credentials with qop=auth: realm,
-// algorithm, uri, nonce authenticity, the response hash, nonce age and the
-// nc value's freshness, in that order. No opaque is issued (Atlas sends
-// none), so none is checked.
+// algorithm, uri, that the nonce is ours, the response hash, then the
+// nonce's age and the nc's freshness, which only ask for a new nonce. No
+// opaque is issued (Atlas sends none), so none is checked.
 func (s *Server) verifyDigest(r *http.Request, header string) (*caller, *authFailure) {
-	fail := func(format string, args ...any) (*caller, *authFailure) {
-		return nil, &authFailure{detail: "Digest authentication failed: " + fmt.Sprintf(format, args...)}
+	fail := func(stale bool, format string, args ...any) (*caller, *authFailure) {
+		return nil, &authFailure{detail: "Digest authentication failed: " + fmt.Sprintf(format, args...), stale: stale}
 	}
 	c, err := digest.ParseCredentials(header)
 	if err != nil {
-		return fail("malformed credentials.")
+		return fail(false, "malformed credentials.")
 	}
-	if c.Realm != Realm {
-		return fail("realm must be %q.", Realm)
-	}
-	alg := strings.ToUpper(c.Algorithm)
-	if alg == "" {
-		alg = "MD5" // RFC 7616 section 3.4.2: no algorithm means MD5
-	}
-	switch {
+	alg := strings.ToUpper(cmp.Or(c.Algorithm, "MD5")) // RFC 7616 section 3.4.2: none means MD5
+	switch nonce, err := base64.StdEncoding.DecodeString(c.Nonce); {
+	case c.Realm != Realm:
+		return fail(false, "realm must be %q.", Realm)
 	case !slices.Contains(s.cfg.algs, alg):
-		return fail("algorithm %.20q is not offered.", c.Algorithm)
+		return fail(false, "algorithm %.20q is not offered.", c.Algorithm)
 	case c.QOP != "auth" || c.Cnonce == "" || c.Nc <= 0 || c.Userhash:
-		return fail("qop must be auth, with cnonce and nc.")
+		return fail(false, "qop must be auth, with cnonce and nc.")
 	case c.URI != r.RequestURI && c.URI != r.URL.RequestURI():
-		return fail("uri does not match the request.")
+		return fail(false, "uri does not match the request.")
+	case err != nil || len(nonce) != 24 || !hmac.Equal(s.nonceMAC(nonce), nonce[12:]):
+		return fail(false, "nonce was not issued by this server.")
 	}
-	issued, ok := s.nonceIssued(c.Nonce)
-	if !ok {
-		return fail("nonce was not issued by this server.")
-	}
-
 	cred, pass := s.creds[c.Username], "\x00no such key" // hashed anyway: no timing difference
 	if cred != nil && s.HasKey(cred.keyID) {
 		pass = cred.private
@@ -257,29 +227,23 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*caller, *authFai
 	want, err := digest.Digest(&digest.Challenge{Realm: Realm, Nonce: c.Nonce, Algorithm: alg, QOP: []string{"auth"}},
 		digest.Options{Method: r.Method, URI: c.URI, Count: c.Nc, Cnonce: c.Cnonce, Username: c.Username, Password: pass})
 	if err != nil || subtle.ConstantTimeCompare([]byte(want.Response), []byte(c.Response)) != 1 || cred == nil {
-		return fail("wrong username or password.")
-	}
-	// The hash is right: from here on the client only needs a new nonce.
-	stale := func(detail string) (*caller, *authFailure) {
-		return nil, &authFailure{detail: "Digest authentication failed: " + detail, stale: true}
-	}
-	if s.cfg.now().Sub(issued) > s.cfg.nonceTTL {
-		return stale("the nonce has expired.")
+		return fail(false, "wrong username or password.")
 	}
 	s.auth.mu.Lock()
-	n := s.auth.nonces[c.Nonce]
-	verdict := ncReplay
+	n, verdict := s.auth.nonces[c.Nonce], ncReplay
 	if n != nil {
 		verdict = n.window.use(uint32(c.Nc))
 	}
 	s.auth.mu.Unlock()
 	switch {
 	case n == nil:
-		return stale("the nonce is no longer tracked.")
+		return fail(true, "the nonce is no longer tracked.")
+	case !s.cfg.now().Before(n.expires):
+		return fail(true, "the nonce has expired.")
 	case verdict == ncTooOld:
-		return stale(fmt.Sprintf("nonce count %08x is too far behind; use the new nonce.", c.Nc))
+		return fail(true, "nonce count %08x is too far behind; use the new nonce.", c.Nc)
 	case verdict == ncReplay:
-		return fail("nonce count %08x was already used with this nonce.", c.Nc)
+		return fail(false, "nonce count %08x was already used with this nonce.", c.Nc)
 	}
 	return &cred.caller, nil
 }
@@ -320,10 +284,9 @@ func (s *Server) client(r *http.Request) (*account, string) {
 
 // serveOAuth serves the token endpoint (RFC 6749 client credentials) or,
 // with f the revocation endpoint's faults, revocation (RFC 7009), in order:
-// POST, the client's credentials, faults, the token limit (the client's
-// bucket: a wrong secret spends nobody's; revocation is not limited), a
-// form-encoded body with each parameter at most once (RFC 6749 section
-// 3.1), then the grant or the token to revoke.
+// POST, the client's credentials, faults, the client's token bucket
+// (revocation is not limited), a form-encoded body with each parameter at
+// most once (RFC 6749 section 3.1), then the grant or the token to revoke.
 func (s *Server) serveOAuth(x *exchange, r *http.Request, f *Faults) {
 	if r.Method != http.MethodPost {
 		x.Header().Set("Allow", http.MethodPost)
@@ -341,17 +304,13 @@ func (s *Server) serveOAuth(x *exchange, r *http.Request, f *Faults) {
 	if issue {
 		maps.Copy(x.Header(), h)
 	}
-	var params []any // of Atlas's token 429
-	if fail == behavior.TokenRateLimited || !ok {
-		params = []any{r.URL.Path, s.cfg.tokens.Capacity, int(s.cfg.tokens.Period / time.Minute)}
-	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
 	case fail != "":
-		s.write(x, s.injected(fail, h, retryAfter, params...))
+		s.write(x, s.injected(fail, h, retryAfter, s.params(fail, r.URL.Path, "", "")...))
 		return
 	case !ok:
-		s.write(x, s.answer(behavior.TokenRateLimited, h, params...))
+		s.write(x, s.answer(behavior.TokenRateLimited, h, s.params(behavior.TokenRateLimited, r.URL.Path, "", "")...))
 		return
 	case mt != "application/x-www-form-urlencoded":
 		oauthError(x, http.StatusBadRequest, "invalid_request", "Form-encoded body required: send Content-Type application/x-www-form-urlencoded.")
@@ -369,37 +328,30 @@ func (s *Server) serveOAuth(x *exchange, r *http.Request, f *Faults) {
 		}
 	}
 	x.Header().Set("Cache-Control", "no-store") // RFC 6749 section 5.1 and RFC 7009
-	a := &s.auth
-	if !issue { // revoke the client's own token; 200 whether or not it was live
-		if r.PostForm.Get("token") == "" {
-			oauthError(x, http.StatusBadRequest, "invalid_request", "token is required.")
-			return
-		}
-		sum := sha256.Sum256([]byte(r.PostForm.Get("token")))
+	a, tok := &s.auth, r.PostForm.Get("token")
+	switch grant := r.PostForm.Get("grant_type"); {
+	case !issue && tok == "":
+		oauthError(x, http.StatusBadRequest, "invalid_request", "token is required.")
+	case !issue: // the client's own token; 200 whether or not it was live
+		sum := sha256.Sum256([]byte(tok))
 		a.mu.Lock()
 		if t := a.tokens[sum]; t != nil && t.account == sa {
 			delete(a.tokens, sum)
 		}
 		a.mu.Unlock()
 		x.WriteHeader(http.StatusOK)
-		return
-	}
-	switch r.PostForm.Get("grant_type") {
-	case "client_credentials":
-	case "":
+	case grant == "":
 		oauthError(x, http.StatusBadRequest, "invalid_request", "grant_type is required.") // RFC 6749 section 5.2
-		return
-	default:
+	case grant != "client_credentials":
 		oauthError(x, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be client_credentials.")
-		return
+	default:
+		tok = rand.Text() + rand.Text()
+		a.mu.Lock()
+		purge(a.tokens, &a.tokPurge, func(t *token) bool { return !now.Before(t.expires) })
+		a.tokens[sha256.Sum256([]byte(tok))] = &token{account: sa, expires: now.Add(tokenTTL)}
+		a.mu.Unlock()
+		x.Header().Set("Content-Type", "application/json")
+		x.Header().Set("Pragma", "no-cache")
+		_ = json.NewEncoder(x).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(tokenTTL.Seconds())})
 	}
-	tok := rand.Text() + rand.Text()
-	sum := sha256.Sum256([]byte(tok))
-	a.mu.Lock()
-	purge(a.tokens, &a.tokPurge, func(t *token) bool { return !now.Before(t.expires) })
-	a.tokens[sum] = &token{account: sa, expires: now.Add(tokenTTL)}
-	a.mu.Unlock()
-	x.Header().Set("Content-Type", "application/json")
-	x.Header().Set("Pragma", "no-cache")
-	_ = json.NewEncoder(x).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(tokenTTL.Seconds())})
 }

@@ -1,7 +1,6 @@
 package atlastest
 
 import (
-	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -18,7 +17,7 @@ import (
 // resource version).
 type Faults struct {
 	where    string
-	statuses map[int]behavior.Situation // what FailNext may send; "": a status without a table row
+	statuses map[int]behavior.Situation // what FailNext may send; "": no table row for the status
 	budget   contract.Budget            // of the bucket an injected 429 names
 
 	mu                  sync.Mutex
@@ -36,8 +35,8 @@ func operationStatuses() map[int]behavior.Situation {
 			m[status] = ""
 		}
 	}
-	for _, a := range behavior.Table() {
-		if sit, ok := m[a.Status]; ok && sit == "" && a.ErrorCode != "" {
+	for _, a := range slices.Backward(behavior.Table()) {
+		if _, ok := m[a.Status]; ok && a.ErrorCode != "" {
 			m[a.Status] = a.Situation
 		}
 	}
@@ -45,18 +44,14 @@ func operationStatuses() map[int]behavior.Situation {
 }
 
 // FailNext answers the next n requests with status, changing nothing, as
-// Atlas would: with the first row of internal/behavior's table for it (the
-// token and revocation endpoints: 429 as Atlas's token limit, or 500); a
-// 429 shows an empty bucket and Retry-After. Any other status panics. n <= 0
-// cancels; a call replaces the previous one.
+// Atlas would: with the first row of internal/behavior's table for it (at
+// the token and revocation endpoints: 429 as Atlas's token limit, or 500);
+// a 429 shows an empty bucket and Retry-After. Any other status panics.
+// n <= 0 cancels; a call replaces the previous one.
 func (f *Faults) FailNext(n, status int) {
 	sit, ok := f.statuses[status]
-	switch {
-	case !ok:
-		panic(fmt.Sprintf("atlastest: FailNext(%d, %d): %s answers only %v", n, status, f.where, slices.Sorted(maps.Keys(f.statuses))))
-	case sit == "":
-		panic(fmt.Sprintf("atlastest: FailNext(%d, %d): the spec documents %d, but internal/behavior's table has no answer with it: add its row", n, status, status))
-	}
+	check(ok, "FailNext(%d, %d): %s answers only %v", n, status, f.where, slices.Sorted(maps.Keys(f.statuses)))
+	check(sit != "", "FailNext(%d, %d): the spec documents %d, but internal/behavior's table has no answer with it: add its row", n, status, status)
 	f.locked(func() { f.failN, f.fail = max(0, n), sit })
 }
 
@@ -83,16 +78,14 @@ func (f *Faults) locked(set func()) {
 // leaving meanwhile aborts the request) and arms a drop. It returns the
 // situation FailNext asked for, which wins over a drop, and the Retry-After
 // of an injected 429.
-func (f *Faults) apply(x *exchange, r *http.Request) (behavior.Situation, time.Duration) {
-	var fail behavior.Situation
-	var latency, retryAfter time.Duration
+func (f *Faults) apply(x *exchange, r *http.Request) (fail behavior.Situation, retryAfter time.Duration) {
+	var latency time.Duration
 	f.locked(func() {
 		latency, retryAfter = f.latency, f.retryAfter
-		switch {
-		case f.failN > 0:
+		if f.failN > 0 {
 			f.failN--
 			fail = f.fail
-		case f.dropN > 0:
+		} else if f.dropN > 0 {
 			f.dropN--
 			x.drop = true
 		}
@@ -114,7 +107,7 @@ func (f *Faults) apply(x *exchange, r *http.Request) (behavior.Situation, time.D
 }
 
 // injected is the answer FailNext asked for, with the endpoint's rate-limit
-// headers h: the challenges or the Retry-After its row lists.
+// headers h: and the challenges or the Retry-After its row lists.
 func (s *Server) injected(sit behavior.Situation, h http.Header, retryAfter time.Duration, params ...any) answer {
 	a := s.answer(sit, h, params...)
 	if slices.Contains(a.row.Headers, behavior.WWWAuthenticate) {

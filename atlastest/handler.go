@@ -2,6 +2,7 @@ package atlastest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,8 +21,8 @@ import (
 )
 
 // exchange is one request: the ResponseWriter the handlers write through
-// (it notes the status for the log, and sends nothing once DropNext drops
-// the request) and what the front handler learnt.
+// (it notes the status for the log, and sends nothing for a dropped
+// request) and what the front handler learnt.
 type exchange struct {
 	http.ResponseWriter
 	status           int
@@ -32,12 +33,10 @@ type exchange struct {
 }
 
 func (x *exchange) WriteHeader(code int) {
-	if x.status == 0 {
-		x.status = code
-		if !x.drop {
-			x.ResponseWriter.WriteHeader(code)
-		}
+	if x.status == 0 && !x.drop {
+		x.ResponseWriter.WriteHeader(code)
 	}
+	x.status = cmp.Or(x.status, code)
 }
 
 func (x *exchange) Write(b []byte) (int, error) {
@@ -49,8 +48,8 @@ func (x *exchange) Write(b []byte) (int, error) {
 }
 
 // queryFlags are the query parameters the server implements, by their
-// names in the spec; a flag counts when sent once, as true. A parameter the
-// spec documents and this map lacks fails TestEveryQueryParameterIsImplemented.
+// names in the spec; a flag counts when sent once, as true.
+// TestEveryQueryParameterIsImplemented fails for a documented one missing.
 var queryFlags = map[string]func(*exchange){
 	"envelope": func(x *exchange) { x.envelope = true },
 	"pretty":   func(x *exchange) { x.pretty = true },
@@ -99,37 +98,37 @@ func (s *Server) admit(x *exchange, r *http.Request, slashes int) bool {
 	_, err := contract.CheckRequest(r)
 	var pe *contract.ParamError
 	errors.As(err, &pe) // CheckRequest's only error type
-	switch {
-	case strings.Count(r.URL.EscapedPath(), "/") != slashes || pe != nil && pe.Name == "path" || r.Method != http.MethodDelete:
+	if strings.Count(r.URL.EscapedPath(), "/") != slashes || pe != nil && pe.Name == "path" || r.Method != http.MethodDelete {
 		target := r.Method + " " + r.URL.EscapedPath() // ASCII: EscapedPath escapes the rest
 		if len(target) > 100 {
 			target = target[:100] + "..."
 		}
 		s.write(x, s.answer(behavior.NoSuchResource, nil, target, contract.MustLoad().Path))
-	case pe != nil:
+		return false
+	}
+	if pe != nil {
 		a := s.answer(behavior.InvalidParameter, nil, pe.In, pe.Name)
 		a.field = &gen.FieldViolation{Field: pe.Name, Description: pe.Reason}
 		s.write(x, a)
+		return false
+	}
+	c, fail := s.authenticate(r)
+	x.caller = c
+	switch {
+	case fail != nil:
+		x.authError = fail.detail
+		s.write(x, s.unauthorized(fail))
+	case !acceptsVersion(r.Header):
+		s.write(x, s.answer(behavior.InvalidVersion, nil))
 	default:
-		c, fail := s.authenticate(r)
-		if fail != nil {
-			x.authError = fail.detail
-			s.write(x, s.unauthorized(fail))
-			return false
-		}
-		x.caller = c
-		if !acceptsVersion(r.Header) {
-			s.write(x, s.answer(behavior.InvalidVersion, nil))
-			return false
-		}
 		return true
 	}
 	return false
 }
 
-// acceptsVersion: Accept names a resource version on or after the spec's
-// (doc.go). Atlas refuses a missing or unversioned Accept (reported) and
-// serves later dates (recorded).
+// acceptsVersion: Accept names a resource version on or after the spec's.
+// Atlas refuses a missing or unversioned Accept (reported) and serves later
+// dates (recorded).
 func acceptsVersion(h http.Header) bool {
 	prefix, suffix, _ := strings.Cut(contract.AcceptHeader(), contract.APIVersion())
 	for _, v := range h.Values("Accept") {
@@ -159,12 +158,12 @@ func authScheme(r *http.Request) string {
 	return "other"
 }
 
-// operation implements the generated server interface; the front handler
-// has admitted the request and passes its *exchange as the ResponseWriter.
+// operation implements the generated server interface; its ResponseWriter
+// is the admitted request's *exchange.
 type operation struct{ s *Server }
 
 // DeleteOrgApiKey runs faults, then looks up the organization, the role,
-// the bucket and the key. The role comes before the bucket so that only
+// the bucket and the key: the role before the bucket, so that only
 // authorized requests spend it.
 func (op operation) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request, orgID gen.OrgId, keyID gen.ApiUserId, _ gen.DeleteOrgApiKeyParams) {
 	s, x := op.s, w.(*exchange)
@@ -178,7 +177,7 @@ func (op operation) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request, orgI
 	sit := behavior.Removed
 	switch {
 	case fail != "":
-		s.write(x, s.injected(fail, h, retryAfter, about(fail, orgID, keyID)...))
+		s.write(x, s.injected(fail, h, retryAfter, s.params(fail, "", orgID, keyID)...))
 		return
 	case !known:
 		sit = behavior.OrgNotFound
@@ -189,22 +188,24 @@ func (op operation) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request, orgI
 	case !s.deleteKey(o, keyID):
 		sit = behavior.KeyNotFound
 	}
-	s.write(x, s.answer(sit, h, about(sit, orgID, keyID)...))
+	s.write(x, s.answer(sit, h, s.params(sit, "", orgID, keyID)...))
 }
 
-// about is what the operation's answers name: the key, or the organization.
-func about(sit behavior.Situation, orgID, keyID string) []any {
+// params are the values an answer names in its detail and parameters.
+func (s *Server) params(sit behavior.Situation, path, orgID, keyID string) []any {
 	switch sit {
 	case behavior.KeyNotFound:
 		return []any{keyID}
 	case behavior.NotOwner, behavior.OrgNotFound:
 		return []any{orgID}
+	case behavior.TokenRateLimited:
+		return []any{path, s.cfg.tokens.Capacity, int(s.cfg.tokens.Period / time.Minute)}
 	}
 	return nil
 }
 
-// limits shows a bucket holding b as rate-limit headers, first spending one
-// request if spend is set: ok is false, and Retry-After set, when it had none.
+// limits shows a bucket as rate-limit headers, first spending one request
+// if spend is set: ok is false, and Retry-After set, when it had none.
 func limits(b contract.Budget, lim *rate.Limiter, now time.Time, spend bool) (http.Header, bool) {
 	h, ok := http.Header{}, true
 	if spend {
@@ -227,9 +228,8 @@ func newLimiter(b contract.Budget) *rate.Limiter {
 // seconds is d in whole seconds, rounded up, as Retry-After counts.
 func seconds(d time.Duration) string { return strconv.Itoa(int(math.Ceil(d.Seconds()))) }
 
-// answer is what the server says: a row of internal/behavior's table, the
-// values its detail takes (the ApiError's parameters), and values for the
-// headers the row lists.
+// answer is a row of internal/behavior's table, the values its detail
+// and parameters take, and values for the headers the row lists.
 type answer struct {
 	row    behavior.Answer
 	params []any
@@ -281,19 +281,19 @@ func (s *Server) write(x *exchange, a answer) {
 		body = e
 	}
 	if x.envelope && x.caller != nil && status != http.StatusUnauthorized {
-		env := gen.ApiEnvelope{Status: int32(status)}
+		env := struct {
+			Content json.RawMessage `json:"content,omitempty"`
+			Status  int             `json:"status"`
+		}{Status: status}
 		if body != nil {
-			var content map[string]any
-			b, _ := json.Marshal(body) // strings and numbers: cannot fail
-			_ = json.Unmarshal(b, &content)
-			env.Content = &content
+			env.Content, _ = json.Marshal(body)
 		}
 		body, status = env, http.StatusOK
 		h.Set(behavior.ContentType, s.rows[behavior.Enveloped].ContentType)
 	}
 	x.WriteHeader(status)
 	if body != nil {
-		b, _ := json.Marshal(body)
+		b, _ := json.Marshal(body) // strings and numbers: cannot fail
 		if x.pretty || row.Pretty {
 			b = jackson(b)
 		}
@@ -301,10 +301,9 @@ func (s *Server) write(x *exchange, a answer) {
 	}
 }
 
-// jackson re-prints compact JSON as Atlas pretty-prints it (Jackson's
-// default printer, recorded on the 401): one "key" : value a line, indented
-// two spaces for each open object; arrays on one line as [ a, b ]; empty
-// containers as { } and [ ].
+// jackson re-prints compact JSON as Atlas (Jackson's default printer,
+// recorded on the 401) does: one "key" : value a line, indented two spaces
+// for each open object; arrays on one line as [ a, b ]; { } and [ ] empty.
 func jackson(compact []byte) []byte {
 	var out, open []byte // open: the containers open here, '{' or '['
 	newline := func() { out = append(out, "\n"+strings.Repeat("  ", bytes.Count(open, []byte{'{'}))...) }
@@ -320,13 +319,11 @@ func jackson(compact []byte) []byte {
 			out, i = append(out, compact[i:j+1]...), j
 		case (c == '{' || c == '[') && (compact[i+1] == '}' || compact[i+1] == ']'):
 			out, i = append(out, c, ' ', compact[i+1]), i+1
-		case c == '{' || c == '[':
+		case c == '{':
 			open, out = append(open, c), append(out, c)
-			if c == '{' {
-				newline()
-			} else {
-				out = append(out, ' ')
-			}
+			newline()
+		case c == '[':
+			open, out = append(open, c), append(out, "[ "...)
 		case c == '}':
 			open = open[:len(open)-1]
 			newline()
