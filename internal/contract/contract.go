@@ -1,7 +1,7 @@
 // Package contract enforces the embedded OpenAPI document at run time, so
 // that the client (authedit) and the reference server (atlastest) apply the
-// very same rules: parameter patterns, flag syntax and response shapes are
-// read from the spec, never restated in Go.
+// very same rules: parameter patterns, flag syntax, response shapes, paths
+// and rate limits are read from the spec, never restated in Go.
 package contract
 
 import (
@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -29,13 +30,12 @@ type Operation struct {
 	Path string // the path template, e.g. /api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}
 	Op   *openapi3.Operation
 
-	doc   *openapi3.T
 	route *routers.Route
+	path  *regexp.Regexp // matches an escaped URL path ending in Path
 }
 
-// load validates the spec once. Validation also compiles every schema
-// pattern, which kin-openapi then keeps: the id checks below match with
-// that one compiled regexp.
+// load validates the spec once; kin-openapi then keeps every schema pattern
+// compiled, which CheckParam matches ids with.
 var load = sync.OnceValues(func() (*Operation, error) {
 	doc, err := gen.GetSpec()
 	if err != nil {
@@ -49,8 +49,15 @@ var load = sync.OnceValues(func() (*Operation, error) {
 	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			route := &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
-			return &Operation{Path: path, Op: op, doc: doc, route: route}, nil
+			// Each {name} becomes a group name matching one escaped segment;
+			// anything before the template is the server's base path.
+			expr := regexp.MustCompile(`\\\{(\w+)\\\}`).ReplaceAllString(regexp.QuoteMeta(path), `(?P<$1>[^/]*)`)
+			return &Operation{
+				Path:  path,
+				Op:    op,
+				route: &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op},
+				path:  regexp.MustCompile(`(?:^|/)` + strings.TrimPrefix(expr, "/") + `$`),
+			}, nil
 		}
 	}
 	return nil, errors.New("contract: embedded spec has no operation")
@@ -60,10 +67,9 @@ var load = sync.OnceValues(func() (*Operation, error) {
 // spec, which the generated-code tests rule out.
 func Load() (*Operation, error) { return load() }
 
-// MustLoad is Load for code that cannot go on without the spec. The spec is
-// compiled into gen/ and validated by its tests, so failure here is a
-// broken build, like a bad regexp.MustCompile literal, never a reaction to
-// input.
+// MustLoad is Load that panics: a broken compiled-in spec is a broken build,
+// like a bad regexp.MustCompile literal, never a reaction to input. The
+// package's other functions panic the same way, and only then.
 func MustLoad() *Operation {
 	o, err := load()
 	if err != nil {
@@ -74,34 +80,30 @@ func MustLoad() *Operation {
 
 // APIVersion is the resource version the spec records in info.x-atlas-api-version.
 func APIVersion() string {
-	v, _ := MustLoad().doc.Info.Extensions["x-atlas-api-version"].(string)
+	v, _ := MustLoad().route.Spec.Info.Extensions["x-atlas-api-version"].(string)
 	return v
 }
 
 // AcceptHeader is the versioned media type Atlas expects in Accept.
 func AcceptHeader() string { return "application/vnd.atlas." + APIVersion() + "+json" }
 
-// TokenPath and RevokePath are the service-account endpoints' paths, read
-// from the ServiceAccounts scheme (tokenUrl and x-revocation-url) so that
-// client and server derive them from one place: <base URL> + path.
-func TokenPath() string { return flowPath("tokenUrl") }
-
-// RevokePath: see TokenPath.
-func RevokePath() string { return flowPath("x-revocation-url") }
-
 func serviceAccountFlow() *openapi3.OAuthFlow {
-	return MustLoad().doc.Components.SecuritySchemes["ServiceAccounts"].Value.Flows.ClientCredentials
+	return MustLoad().route.Spec.Components.SecuritySchemes["ServiceAccounts"].Value.Flows.ClientCredentials
 }
 
-func flowPath(field string) string {
-	flow := serviceAccountFlow()
-	raw := flow.TokenURL
-	if field != "tokenUrl" {
-		raw, _ = flow.Extensions[field].(string)
-	}
-	u, err := url.Parse(raw)
+// TokenPath and RevokePath are the service-account endpoints' paths, from
+// the ServiceAccounts scheme's tokenUrl and x-revocation-url: client and
+// server append them to their base URL.
+func TokenPath() string { return urlPath(serviceAccountFlow().TokenURL) }
+
+// RevokePath: see TokenPath.
+func RevokePath() string { return urlPath(serviceAccountFlow().Extensions["x-revocation-url"]) }
+
+func urlPath(raw any) string {
+	s, _ := raw.(string)
+	u, err := url.Parse(s)
 	if err != nil {
-		panic(fmt.Sprintf("contract: spec %s %q: %v", field, raw, err)) // compiled-in spec, see MustLoad
+		panic(fmt.Sprintf("contract: spec URL %q: %v", s, err))
 	}
 	return u.Path
 }
@@ -123,14 +125,13 @@ func budget(extensions map[string]any) Budget {
 	raw, _ := json.Marshal(extensions["x-atlas-rate-limit"])
 	var b struct{ Capacity, Refill, PeriodSeconds int }
 	if err := json.Unmarshal(raw, &b); err != nil || b.Capacity < 1 || b.Refill < 1 || b.PeriodSeconds < 1 {
-		panic(fmt.Sprintf("contract: spec x-atlas-rate-limit %s: want positive capacity, refill and periodSeconds", raw)) // compiled-in spec, see MustLoad
+		panic(fmt.Sprintf("contract: spec x-atlas-rate-limit %s: want positive capacity, refill and periodSeconds", raw))
 	}
 	return Budget{Capacity: b.Capacity, Refill: b.Refill, Period: time.Duration(b.PeriodSeconds) * time.Second}
 }
 
-// ParamError reports a request parameter that the spec does not allow.
-// It is the error callers branch on: nothing was sent (client side) or
-// nothing was changed (server side).
+// ParamError reports a request parameter that the spec does not allow:
+// nothing was sent (client side) or changed (server side).
 type ParamError struct {
 	In     string // "path" or "query"
 	Name   string // e.g. "apiUserId"; "path" when the URL does not fit the template at all
@@ -142,13 +143,14 @@ func (e *ParamError) Error() string {
 	return fmt.Sprintf("invalid %s parameter %s=%s: %s", e.In, e.Name, e.Value, e.Reason)
 }
 
-// display quotes v and cuts it short, so that hostile values stay readable.
-func display(v string) string {
+// paramError quotes value, cut short so that hostile values stay readable.
+func paramError(in, name, value, reason string) *ParamError {
 	const max = 64
-	if len(v) > max {
-		return fmt.Sprintf("%q…(%d bytes)", v[:max], len(v))
+	shown := fmt.Sprintf("%q", value)
+	if len(value) > max {
+		shown = fmt.Sprintf("%q…(%d bytes)", value[:max], len(value))
 	}
-	return fmt.Sprintf("%q", v)
+	return &ParamError{In: in, Name: name, Value: shown, Reason: reason}
 }
 
 // CheckParam validates one raw parameter value (path first, then query)
@@ -160,12 +162,12 @@ func CheckParam(name, value string) error {
 		p = params.GetByInAndName(openapi3.ParameterInQuery, name)
 	}
 	if p == nil {
-		return &ParamError{In: "query", Name: name, Value: display(value), Reason: "not a parameter of this operation"}
+		return paramError("query", name, value, "not a parameter of this operation")
 	}
 	var v any = value
 	if p.Schema.Value.Type.Is(openapi3.TypeBoolean) {
 		if value != "true" && value != "false" {
-			return &ParamError{In: p.In, Name: name, Value: display(value), Reason: "must be true or false"}
+			return paramError(p.In, name, value, "must be true or false")
 		}
 		v = value == "true"
 	}
@@ -174,7 +176,7 @@ func CheckParam(name, value string) error {
 		if se := (*openapi3.SchemaError)(nil); errors.As(err, &se) {
 			reason = se.Reason
 		}
-		return &ParamError{In: p.In, Name: name, Value: display(value), Reason: reason}
+		return paramError(p.In, name, value, reason)
 	}
 	return nil
 }
@@ -191,27 +193,16 @@ func CheckIDs(orgID, apiUserID string) error {
 // template and returns the unescaped path parameters. Anything before the
 // template is taken as the server's base path.
 func MatchPath(escapedPath string) (map[string]string, error) {
-	template := MustLoad().Path
-	want := strings.Split(strings.TrimPrefix(template, "/"), "/")
-	got := strings.Split(strings.TrimPrefix(escapedPath, "/"), "/")
-	mismatch := &ParamError{In: "path", Name: "path", Value: display(escapedPath), Reason: "does not match " + template}
-	if len(got) < len(want) {
-		return nil, mismatch
+	o := MustLoad()
+	m := o.path.FindStringSubmatch(escapedPath)
+	if m == nil {
+		return nil, paramError("path", "path", escapedPath, "does not match "+o.Path)
 	}
-	got = got[len(got)-len(want):]
 	params := map[string]string{}
-	for i, w := range want {
-		name, isParam := strings.CutPrefix(w, "{")
-		if !isParam {
-			if got[i] != w {
-				return nil, mismatch
-			}
-			continue
-		}
-		name = strings.TrimSuffix(name, "}")
-		v, err := url.PathUnescape(got[i])
+	for i, name := range o.path.SubexpNames()[1:] {
+		v, err := url.PathUnescape(m[i+1])
 		if err != nil {
-			return nil, &ParamError{In: "path", Name: name, Value: display(got[i]), Reason: "bad percent-encoding"}
+			return nil, paramError("path", name, m[i+1], "bad percent-encoding")
 		}
 		params[name] = v
 	}
@@ -223,7 +214,7 @@ func MatchPath(escapedPath string) (map[string]string, error) {
 // true or false). Authentication is not its concern.
 func CheckRequest(r *http.Request) (map[string]string, error) {
 	if r.URL.Opaque != "" { // the request line would come from Opaque, unchecked
-		return nil, &ParamError{In: "path", Name: "path", Value: display(r.URL.Opaque), Reason: "opaque URLs are not allowed"}
+		return nil, paramError("path", "path", r.URL.Opaque, "opaque URLs are not allowed")
 	}
 	params, err := MatchPath(r.URL.EscapedPath())
 	if err != nil {
@@ -234,7 +225,7 @@ func CheckRequest(r *http.Request) (map[string]string, error) {
 	}
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, &ParamError{In: "query", Name: "query", Value: display(r.URL.RawQuery), Reason: "bad query encoding"}
+		return nil, paramError("query", "query", r.URL.RawQuery, "bad query encoding")
 	}
 	for _, p := range MustLoad().Op.Parameters {
 		vs, ok := query[p.Value.Name]
@@ -242,7 +233,7 @@ func CheckRequest(r *http.Request) (map[string]string, error) {
 			continue
 		}
 		if len(vs) > 1 {
-			return nil, &ParamError{In: "query", Name: p.Value.Name, Value: display(strings.Join(vs, ",")), Reason: "given more than once"}
+			return nil, paramError("query", p.Value.Name, strings.Join(vs, ","), "given more than once")
 		}
 		if err := CheckParam(p.Value.Name, vs[0]); err != nil {
 			return nil, err
@@ -257,30 +248,15 @@ func ValidateRequest(r *http.Request) error {
 	return err
 }
 
-// ResponseError reports a response that breaks the spec.
-type ResponseError struct {
-	Status int
-	Reason string
-	Err    error
-}
-
-func (e *ResponseError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("response %d breaks the spec: %s: %v", e.Status, e.Reason, e.Err)
-	}
-	return fmt.Sprintf("response %d breaks the spec: %s", e.Status, e.Reason)
-}
-
-func (e *ResponseError) Unwrap() error { return e.Err }
-
 // CheckResponse validates a response to req with kin-openapi: the status
 // must be documented, the declared headers and JSON body must fit their
 // schemas, and a response documented without content must carry no body.
+// Its errors begin "response <status> breaks the spec".
 func CheckResponse(ctx context.Context, req *http.Request, status int, header http.Header, body []byte) error {
 	o := MustLoad()
 	params, err := MatchPath(req.URL.EscapedPath())
 	if err != nil {
-		return &ResponseError{Status: status, Reason: "request does not address the operation", Err: err}
+		return fmt.Errorf("response %d breaks the spec: request does not address the operation: %w", status, err)
 	}
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: o.route},
@@ -290,17 +266,17 @@ func CheckResponse(ctx context.Context, req *http.Request, status int, header ht
 	}
 	in.SetBodyBytes(body)
 	if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
-		return &ResponseError{Status: status, Reason: "kin-openapi validation", Err: err}
+		return fmt.Errorf("response %d breaks the spec: %w", status, err)
 	}
 	ref := o.Op.Responses.Status(status) // documented: ValidateResponse refused the others
 	switch {
 	case ref == nil:
 	case len(ref.Value.Content) == 0 && len(bytes.TrimSpace(body)) > 0:
-		return &ResponseError{Status: status, Reason: fmt.Sprintf("spec documents no body, got %d bytes", len(body))}
+		return fmt.Errorf("response %d breaks the spec: it documents no body, got %d bytes", status, len(body))
 	case len(ref.Value.Content) > 0 && !json.Valid(body):
 		// kin-openapi decodes the first JSON value and ignores what follows
 		// it; a strict decoder (the generated client's) rejects such a body.
-		return &ResponseError{Status: status, Reason: "body is not exactly one JSON value"}
+		return fmt.Errorf("response %d breaks the spec: body is not exactly one JSON value", status)
 	}
 	return nil
 }
@@ -314,16 +290,16 @@ const MaxBody = 1 << 20
 // decode it.
 func CheckHTTPResponse(ctx context.Context, resp *http.Response) error {
 	if resp.Request == nil {
-		return &ResponseError{Status: resp.StatusCode, Reason: "response carries no request to check it against"}
+		return fmt.Errorf("response %d: no request to check it against", resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	_ = resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	if err != nil {
-		return &ResponseError{Status: resp.StatusCode, Reason: "read body", Err: err}
+		return fmt.Errorf("response %d: read body: %w", resp.StatusCode, err)
 	}
 	if len(body) > MaxBody {
-		return &ResponseError{Status: resp.StatusCode, Reason: fmt.Sprintf("body exceeds %d bytes", MaxBody)}
+		return fmt.Errorf("response %d breaks the spec: body exceeds %d bytes", resp.StatusCode, MaxBody)
 	}
 	return CheckResponse(ctx, resp.Request, resp.StatusCode, resp.Header, body)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -132,9 +133,8 @@ func TestCheckResponse(t *testing.T) {
 		if (err == nil) != c.ok {
 			t.Errorf("%s: err %v, want ok=%v", c.name, err, c.ok)
 		}
-		var re *contract.ResponseError
-		if err != nil && (!errors.As(err, &re) || re.Status != c.status) {
-			t.Errorf("%s: error %T is not a *ResponseError for %d", c.name, err, c.status)
+		if want := fmt.Sprintf("response %d breaks the spec", c.status); err != nil && !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: error %q does not begin %q", c.name, err, want)
 		}
 	}
 }
@@ -172,9 +172,8 @@ func TestCheckHTTPResponseBounds(t *testing.T) {
 		t.Errorf("huge body: %v", err)
 	}
 	resp = &http.Response{StatusCode: 204, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(""))}
-	var re *contract.ResponseError
-	if err := contract.CheckHTTPResponse(t.Context(), resp); !errors.As(err, &re) {
-		t.Errorf("no request: %v", err)
+	if err := contract.CheckHTTPResponse(t.Context(), resp); err == nil {
+		t.Error("no request: no error")
 	}
 }
 
