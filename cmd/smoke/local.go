@@ -1,11 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -38,118 +38,104 @@ func newClient(cfg config, obs *observer, url string, creds authedit.Credentials
 	return authedit.NewClient(url, creds, authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout), retry)
 }
 
+// call is what a local scenario does with its client.
+type call = func(context.Context, *authedit.Client) (said string, err error)
+
 // matrix is the local mode's scenarios: together they provoke every status
 // the spec documents (TestMatrixCoversDocumentedStatuses), each with both
 // authentication methods.
 func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
 	org, keys := srv.OrgID(), srv.Keys()
 	kept := keys[len(keys)-1] // never deleted
-	unchanged := func() error {
-		if !srv.HasKey(kept) {
-			return fmt.Errorf("key %s was deleted", kept)
-		}
-		return nil
-	}
-	gone := func(key string) func() error {
+	// left checks that kept is still there and gone, if any, is deleted
+	// and has left the projects it was in.
+	left := func(gone string) func() error {
+		had := len(srv.KeyProjects(gone))
 		return func() error {
-			if srv.HasKey(key) || len(srv.KeyProjects(key)) != 0 {
-				return fmt.Errorf("key %s is still in its organization or projects", key)
+			if !srv.HasKey(kept) {
+				return fmt.Errorf("key %s was deleted", kept)
+			}
+			if gone != "" && (had == 0 || srv.HasKey(gone) || len(srv.KeyProjects(gone)) != 0) {
+				return fmt.Errorf("key %s had no projects, or is still in its organization or projects", gone)
 			}
 			return nil
 		}
 	}
-	remove := func(org, key string) func(context.Context, *authedit.Client) (string, error) {
-		return func(ctx context.Context, c *authedit.Client) (string, error) { return says(c.Remove(ctx, org, key)) }
+	// remove calls Remove, after scripting fail 500s and then drop lost answers.
+	remove := func(org, key string, fail, drop int) call {
+		return func(ctx context.Context, c *authedit.Client) (string, error) {
+			srv.FailNext(fail, http.StatusInternalServerError)
+			srv.DropNext(drop)
+			return says(c.Remove(ctx, org, key))
+		}
 	}
-	// withParams calls with the generated signature, for what Remove does not offer.
-	withParams := func(key string, p *gen.DeleteOrgApiKeyParams, said func(*gen.DeleteOrgApiKeyResponse) string,
-		editors ...gen.RequestEditorFn) func(context.Context, *authedit.Client) (string, error) {
+	// raw calls with the generated signature, for what Remove does not
+	// offer, and says what the body showed: an envelope, or indentation.
+	raw := func(key string, p *gen.DeleteOrgApiKeyParams, editors ...gen.RequestEditorFn) call {
 		return func(ctx context.Context, c *authedit.Client) (string, error) {
 			resp, err := c.DeleteOrgApiKeyWithResponse(ctx, org, key, p, editors...)
-			if err != nil {
+			switch {
+			case err != nil:
 				return "", err
+			case resp.JSON200 != nil:
+				return fmt.Sprintf("{status: %d}", resp.JSON200.Status), nil
+			case bytes.Contains(resp.Body, []byte("\n  \"")):
+				return "indented", nil
 			}
-			return said(resp), nil
+			return "", nil
 		}
+	}
+	unversioned := func(_ context.Context, r *http.Request) error { r.Header.Set("Accept", "application/json"); return nil }
+	noTrips := func() error {
+		if trips, _, _ := obs.seen(); trips != 0 {
+			return fmt.Errorf("%d round trips", trips)
+		}
+		return nil
 	}
 	yes := true
 	scenarios := []scenario{unauthenticated(srv.URL, org, obs)}
 	for i, auth := range []string{"digest", "service-account"} {
-		// row gives s a run that calls with a new client for who; faults
-		// the call scripts and does not use up are cancelled.
-		row := func(s scenario, who atlastest.Principal, call func(context.Context, *authedit.Client) (string, error)) scenario {
+		// row gives s a run that calls with a new client for who.
+		row := func(s scenario, who atlastest.Principal, c call) scenario {
 			s.auth = auth
+			if s.after == nil {
+				s.after = left("")
+			}
 			s.run = func(ctx context.Context) (string, error) {
-				var creds authedit.Credentials = who.APIKey()
-				if i == 1 {
-					creds = who.ServiceAccount()
-				}
-				c, err := newClient(cfg, obs, srv.URL, creds, s.retries)
+				client, err := newClient(cfg, obs, srv.URL, []authedit.Credentials{who.APIKey(), who.ServiceAccount()}[i], s.retries)
 				if err != nil {
 					return "", err
 				}
-				defer srv.FailNext(0, http.StatusInternalServerError)
-				defer srv.DropNext(0)
-				return call(ctx, c)
+				return c(ctx, client)
 			}
 			return s
 		}
 		owner, wrong := srv.Owner(), srv.Owner()
 		wrong.PrivateKey, wrong.ClientSecret = "not-the-private-key", "not-the-client-secret"
-		refused := scenario{name: "wrong secret is refused", want: one(behavior.Unauthenticated), outcome: "refused", after: unchanged}
+		refused := scenario{name: "wrong secret is refused", want: one(behavior.Unauthenticated), outcome: "refused"}
 		if i == 1 { // refused at the token endpoint, before the operation
 			refused.want, refused.outcome = nil, "token endpoint 401 → refused"
 		}
 		removed, enveloped, lost := keys[3*i], keys[3*i+1], keys[3*i+2]
-		hadProjects := len(srv.KeyProjects(removed)) > 0
 		scenarios = append(scenarios,
-			row(scenario{name: "delete removes key from its projects", want: one(behavior.Removed), outcome: "removed", after: func() error {
-				if !hadProjects {
-					return fmt.Errorf("key %s had no projects to leave", removed)
-				}
-				return gone(removed)()
-			}}, owner, remove(org, removed)),
-			row(scenario{name: "delete the same key again", want: one(behavior.KeyNotFound), outcome: "not found"}, owner, remove(org, removed)),
+			row(scenario{name: "delete removes key from its projects", want: one(behavior.Removed), outcome: "removed", after: left(removed)},
+				owner, remove(org, removed, 0, 0)),
+			row(scenario{name: "delete the same key again", want: one(behavior.KeyNotFound), outcome: "not found"}, owner, remove(org, removed, 0, 0)),
 			row(scenario{name: "pretty=true indents the error", want: one(behavior.KeyNotFound), outcome: "indented"}, owner,
-				withParams(removed, &gen.DeleteOrgApiKeyParams{Pretty: &yes}, func(resp *gen.DeleteOrgApiKeyResponse) string {
-					if !strings.Contains(string(resp.Body), "\n  \"") {
-						return "not indented"
-					}
-					return "indented"
-				})),
-			row(scenario{name: "unknown organization", want: one(behavior.OrgNotFound), outcome: "org not found", after: unchanged}, owner, remove(unknownOrg, kept)),
-			row(refused, wrong, remove(org, kept)),
-			row(scenario{name: "non-owner is forbidden", want: one(behavior.NotOwner), outcome: "forbidden", after: unchanged}, srv.Member(), remove(org, kept)),
-			row(scenario{name: "unversioned Accept is refused", want: one(behavior.InvalidVersion), after: unchanged}, owner,
-				withParams(kept, nil, func(*gen.DeleteOrgApiKeyResponse) string { return "" },
-					func(_ context.Context, r *http.Request) error { r.Header.Set("Accept", "application/json"); return nil })),
-			row(scenario{name: "malformed id: refused before sending", outcome: "ParamError apiUserId", after: func() error {
-				if trips, _, _ := obs.seen(); trips != 0 {
-					return fmt.Errorf("%d round trips", trips)
-				}
-				return nil
-			}}, owner, remove(org, "../../groups/"+kept)),
-			row(scenario{name: "envelope=true wraps the 204", want: one(behavior.Enveloped), outcome: "{status: 204}", after: gone(enveloped)}, owner,
-				withParams(enveloped, &gen.DeleteOrgApiKeyParams{Envelope: &yes}, func(resp *gen.DeleteOrgApiKeyResponse) string {
-					if resp.JSON200 == nil {
-						return "no envelope"
-					}
-					return fmt.Sprintf("{status: %d}", resp.JSON200.Status)
-				})),
-			row(scenario{name: "injected 500 changes nothing", want: one(behavior.ServerError), outcome: "server error", after: unchanged}, owner,
-				func(ctx context.Context, c *authedit.Client) (string, error) {
-					srv.FailNext(1, http.StatusInternalServerError)
-					return remove(org, kept)(ctx, c)
-				}),
-			// A 500, then the delete applies but its answer is lost; the
-			// retry finds no key: already removed, not "not found".
+				raw(removed, &gen.DeleteOrgApiKeyParams{Pretty: &yes})),
+			row(scenario{name: "unknown organization", want: one(behavior.OrgNotFound), outcome: "org not found"}, owner, remove(unknownOrg, kept, 0, 0)),
+			row(refused, wrong, remove(org, kept, 0, 0)),
+			row(scenario{name: "non-owner is forbidden", want: one(behavior.NotOwner), outcome: "forbidden"}, srv.Member(), remove(org, kept, 0, 0)),
+			row(scenario{name: "unversioned Accept is refused", want: one(behavior.InvalidVersion)}, owner, raw(kept, nil, unversioned)),
+			row(scenario{name: "malformed id: refused before sending", outcome: "ParamError apiUserId", after: noTrips}, owner,
+				remove(org, "../../groups/"+kept, 0, 0)),
+			row(scenario{name: "envelope=true wraps the 204", want: one(behavior.Enveloped), outcome: "{status: 204}", after: left(enveloped)}, owner,
+				raw(enveloped, &gen.DeleteOrgApiKeyParams{Envelope: &yes})),
+			row(scenario{name: "injected 500 changes nothing", want: one(behavior.ServerError), outcome: "server error"}, owner, remove(org, kept, 1, 0)),
+			// The delete applies but its answer is lost; the retry finds no
+			// key: already removed, not "not found".
 			row(scenario{name: "retry after a 500 and a lost answer", retries: true, want: []behavior.Situation{behavior.ServerError, behavior.KeyNotFound},
-				outcome: authedit.AlreadyRemoved.String(), after: gone(lost)}, owner,
-				func(ctx context.Context, c *authedit.Client) (string, error) {
-					srv.FailNext(1, http.StatusInternalServerError)
-					srv.DropNext(1)
-					return remove(org, lost)(ctx, c)
-				}),
+				outcome: authedit.AlreadyRemoved.String(), after: left(lost)}, owner, remove(org, lost, 1, 1)),
 		)
 	}
 	return append(scenarios, rateLimited(cfg, obs))
@@ -171,15 +157,15 @@ func rateLimited(cfg config, obs *observer) scenario {
 		if err != nil {
 			return "", err
 		}
-		keys, limited := srv.Keys(), (*authedit.APIError)(nil)
-		if _, err := c.Remove(ctx, srv.OrgID(), keys[0]); err != nil {
+		org, keys, limited := srv.OrgID(), srv.Keys(), (*authedit.APIError)(nil)
+		if _, err := c.Remove(ctx, org, keys[0]); err != nil {
 			return "", err
 		}
-		if _, err := c.Remove(ctx, srv.OrgID(), keys[1]); !errors.As(err, &limited) || limited.RetryAfter <= 0 {
+		if _, err := c.Remove(ctx, org, keys[1]); !errors.As(err, &limited) || limited.RetryAfter <= 0 {
 			return "", fmt.Errorf("want a 429 with Retry-After: %w", err)
 		}
 		passed.Add(int64(limited.RetryAfter))
-		return says(c.Remove(ctx, srv.OrgID(), keys[1]))
+		return says(c.Remove(ctx, org, keys[1]))
 	}
 	return s
 }

@@ -41,7 +41,7 @@ func main() {
 const (
 	exitPass  = 0 // every scenario passed
 	exitFail  = 1 // a scenario failed
-	exitUsage = 2 // bad usage or setup; nothing was sent
+	exitUsage = 2 // bad usage or settings; nothing was sent
 )
 
 type config struct {
@@ -61,24 +61,19 @@ const usage = `Usage:
 Flags:
 `
 
-const envHelp = `
-Environment (used with -atlas):
-  MONGODB_ATLAS_CLIENT_ID, MONGODB_ATLAS_CLIENT_SECRET
-        service account (preferred when both pairs are set)
-  MONGODB_ATLAS_PUBLIC_API_KEY, MONGODB_ATLAS_PRIVATE_API_KEY
-        programmatic API key (HTTP Digest)
-  MONGODB_ATLAS_ORG_ID
-        default for -org
-  MONGODB_ATLAS_OPS_MANAGER_URL
-        default for -base-url (else https://cloud.mongodb.com)
+const help = `
+Environment, with -atlas: MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET (a service
+account, preferred), or MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY (an API
+key, HTTP Digest); MONGODB_ATLAS_ORG_ID, default of -org; MONGODB_ATLAS_OPS_MANAGER_URL, default
+of -base-url.
 
 Report: one row per scenario. EXPECTED and GOT show Atlas's answers (status and errorCode;
 statuses only when there are several) and, after →, what the client told its caller.
 RETRY says whether the client retried failed attempts: off in every local scenario but
 the one about retrying, on for -atlas's authenticated calls.
 
-Exit status: 0 every scenario passed, 1 a scenario failed, 2 bad usage or setup.
-(go run reports every non-zero status as 1: scripts should run a built binary.)
+Exit status: 0 every scenario passed, 1 a scenario failed, 2 bad usage or settings (nothing
+sent). go run reports every non-zero status as 1: scripts should run a built binary.
 Secrets are never printed.
 `
 
@@ -89,20 +84,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 	if len(args) > 0 && args[0] == "serve" {
 		return serve(ctx, args[1:], stdout, stderr)
 	}
-	cfg, err := parseFlags(args, stderr, lookup)
+	cfg, err := parseFlags(args, stderr, config{lookup: lookup, newServer: newServer})
 	if errors.Is(err, flag.ErrHelp) {
 		return exitPass
 	}
 	var rep report
 	if err == nil {
-		cfg.newServer = newServer
 		ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 		defer cancel()
+		mode := runLocal
 		if cfg.atlas {
-			rep, err = runAtlas(ctx, cfg)
-		} else {
-			rep, err = runLocal(ctx, cfg)
+			mode = runAtlas
 		}
+		rep, err = mode(ctx, cfg)
 	}
 	failed := 0
 	if len(rep.Results) > 0 { // printed even when -record failed after the run
@@ -116,27 +110,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 		}
 		return exitUsage
 	}
-	if failed > 0 {
-		return exitFail
-	}
-	return exitPass
+	return min(failed, exitFail) // exitPass when none failed
 }
 
 // parseFlags reports every mistake at once, joined.
-func parseFlags(args []string, stderr io.Writer, lookup func(string) (string, bool)) (config, error) {
-	cfg := config{lookup: lookup}
+func parseFlags(args []string, stderr io.Writer, cfg config) (config, error) {
 	fs := flag.NewFlagSet("smoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-		fmt.Fprint(stderr, envHelp)
-	}
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults(); fmt.Fprint(stderr, help) }
 	var verbose bool
+	org, _ := cfg.lookup("MONGODB_ATLAS_ORG_ID")
 	fs.BoolVar(&cfg.atlas, "atlas", false, "run against real Atlas (or -base-url) instead of the embedded reference server")
-	fs.StringVar(&cfg.baseURL, "base-url", authedit.BaseURLFromEnv(lookup), "Atlas base URL, with -atlas")
+	fs.StringVar(&cfg.baseURL, "base-url", authedit.BaseURLFromEnv(cfg.lookup), "Atlas base URL, with -atlas")
 	fs.BoolVar(&cfg.insecureHTTP, "insecure-http", false, "with -atlas: allow a plain-http -base-url to a host that is not loopback (credentials cross the network in clear)")
-	org, _ := lookup("MONGODB_ATLAS_ORG_ID")
 	fs.StringVar(&cfg.orgID, "org", org, "organization id, with -atlas")
 	fs.StringVar(&cfg.deleteKey, "delete-key", "", "with -atlas and -confirm: really delete this API key id (a key already gone is reported as not found)")
 	fs.BoolVar(&cfg.confirm, "confirm", false, "confirm -delete-key")
@@ -151,70 +137,51 @@ func parseFlags(args []string, stderr io.Writer, lookup func(string) (string, bo
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
-	var errs []error
-	if fs.NArg() > 0 {
-		errs = append(errs, fmt.Errorf("unexpected arguments %q (see -h)", fs.Args()))
-	}
-	if !cfg.atlas && (cfg.deleteKey != "" || cfg.confirm || cfg.record != "" || cfg.insecureHTTP || cfg.tokenCache != "") {
-		errs = append(errs, errors.New("-delete-key, -confirm, -record, -insecure-http and -token-cache only make sense with -atlas"))
-	}
-	if cfg.deleteKey != "" && !cfg.confirm {
-		errs = append(errs, fmt.Errorf("refusing to delete key %s without -confirm", cfg.deleteKey))
-	}
-	if cfg.confirm && cfg.deleteKey == "" {
-		errs = append(errs, errors.New("-confirm needs -delete-key ID"))
-	}
-	if cfg.timeout <= 0 {
-		errs = append(errs, errors.New("-timeout must be positive"))
-	}
-	logOut := io.Discard
+	cfg.log = slog.New(slog.DiscardHandler)
 	if verbose {
-		logOut = stderr
+		cfg.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	cfg.log = slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	return cfg, errors.Join(errs...)
+	return cfg, errors.Join(
+		check(fs.NArg() > 0, "unexpected arguments %q (see -h)", fs.Args()),
+		check(!cfg.atlas && (cfg.deleteKey != "" || cfg.confirm || cfg.record != "" || cfg.insecureHTTP || cfg.tokenCache != ""),
+			"-delete-key, -confirm, -record, -insecure-http and -token-cache only make sense with -atlas"),
+		check(cfg.deleteKey != "" && !cfg.confirm, "refusing to delete key %s without -confirm", cfg.deleteKey),
+		check(cfg.confirm && cfg.deleteKey == "", "-confirm needs -delete-key ID"),
+		check(cfg.timeout <= 0, "-timeout must be positive"))
+}
+
+// check is a usage error when bad, else nil (which errors.Join drops).
+func check(bad bool, format string, args ...any) error {
+	if bad {
+		return fmt.Errorf(format, args...)
+	}
+	return nil
 }
 
 // runAtlas probes a live service without changing it: a request with no
 // credentials must be challenged, and deleting a random key id must be
 // refused as Atlas refuses an absent key (or a non-owner). With -delete-key
 // and -confirm it deletes that key; one already gone is "not found", no
-// failure. Every setup problem is reported at once, before anything is sent.
+// failure. Every settings problem is reported at once, before anything is sent.
 func runAtlas(ctx context.Context, cfg config) (report, error) {
-	var errs []error
-	if cfg.orgID == "" {
-		errs = append(errs, errors.New("no organization: set -org or MONGODB_ATLAS_ORG_ID"))
-	} else if err := contract.CheckParam("orgId", cfg.orgID); err != nil {
-		errs = append(errs, fmt.Errorf("-org: %w", err))
-	}
-	if cfg.deleteKey != "" {
-		if err := contract.CheckParam("apiUserId", cfg.deleteKey); err != nil {
-			errs = append(errs, fmt.Errorf("-delete-key: %w", err))
-		}
-	}
-	creds, err := authedit.CredentialsFromEnv(cfg.lookup)
-	if err != nil {
-		errs = append(errs, err)
-		creds = authedit.APIKey{PublicKey: "unset", PrivateKey: "unset"} // still check the base URL below
-	}
+	creds, credsErr := authedit.CredentialsFromEnv(cfg.lookup)
 	account, isAccount := creds.(authedit.ServiceAccount)
-	if cfg.tokenCache != "" && !isAccount {
-		errs = append(errs, errors.New("-token-cache needs a service account: set MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET"))
-	}
 	obs := &observer{log: cfg.log}
 	opts := []authedit.Option{authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout)}
 	if cfg.insecureHTTP {
 		opts = append(opts, authedit.WithInsecureHTTP())
 	}
-	client, err := authedit.NewClient(cfg.baseURL, creds, opts...)
+	client, err := authedit.NewClient(cfg.baseURL, creds, opts...) // checks the base URL before the credentials
 	if ce := (*authedit.CleartextError)(nil); errors.As(err, &ce) {
 		err = fmt.Errorf("-base-url %s is plain http to %s, which is not loopback: use https, or pass -insecure-http to send credentials in clear", cfg.baseURL, ce.Host)
+	} else if errors.As(err, new(*authedit.CredentialsError)) {
+		err = nil // credsErr says it
 	}
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if len(errs) > 0 {
-		return report{}, errors.Join(errs...)
+	if err = errors.Join(credsErr, err, check(cfg.orgID == "", "no organization: set -org or MONGODB_ATLAS_ORG_ID"),
+		paramErr("-org", "orgId", cfg.orgID), paramErr("-delete-key", "apiUserId", cfg.deleteKey),
+		check(cfg.tokenCache != "" && !isAccount, "-token-cache needs a service account: set MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET"),
+	); err != nil {
+		return report{}, err
 	}
 	auth, target := "digest", "digest API key (MONGODB_ATLAS_PUBLIC_API_KEY)"
 	if isAccount {
@@ -234,7 +201,6 @@ func runAtlas(ctx context.Context, cfg config) (report, error) {
 		}
 		target += ", token cache " + cfg.tokenCache
 	}
-
 	org := cfg.orgID
 	remove := func(key string) func(context.Context) (string, error) {
 		return func(ctx context.Context) (string, error) { return says(client.Remove(ctx, org, key)) }
@@ -259,6 +225,14 @@ func runAtlas(ctx context.Context, cfg config) (report, error) {
 	return rep, nil
 }
 
+// paramErr checks a set flag against the spec's parameter.
+func paramErr(flagName, param, value string) error {
+	if err := contract.CheckParam(param, value); value != "" && err != nil {
+		return fmt.Errorf("%s: %w", flagName, err)
+	}
+	return nil
+}
+
 // randomID is a well-formed key id that no real key is likely to have.
 func randomID() string {
 	b := make([]byte, 12)
@@ -269,22 +243,21 @@ func randomID() string {
 // unauthenticated sends the operation with no credentials: Atlas answers
 // with one Digest challenge.
 func unauthenticated(baseURL, org string, obs *observer) scenario {
-	s := scenario{name: "no credentials: challenged", auth: "none", want: one(behavior.Unauthenticated), outcome: "Digest"}
-	s.run = func(ctx context.Context) (string, error) {
-		req, err := gen.NewDeleteOrgApiKeyRequest(baseURL, org, randomID(), nil)
-		if err != nil {
-			return "", err
-		}
-		req.Header.Set("Accept", contract.AcceptHeader())
-		resp, err := (&http.Client{Transport: obs}).Do(req.WithContext(ctx))
-		if err != nil {
-			return "", err
-		}
-		_ = resp.Body.Close()
-		if ch := resp.Header.Values(behavior.WWWAuthenticate); len(ch) != 1 || !strings.HasPrefix(strings.ToLower(ch[0]), "digest ") {
-			return "", fmt.Errorf("challenges %q, want one Digest challenge", ch)
-		}
-		return "Digest", nil
-	}
-	return s
+	return scenario{name: "no credentials: challenged", auth: "none", want: one(behavior.Unauthenticated), outcome: "Digest",
+		run: func(ctx context.Context) (string, error) {
+			req, err := gen.NewDeleteOrgApiKeyRequest(baseURL, org, randomID(), nil)
+			if err != nil {
+				return "", err
+			}
+			req.Header.Set("Accept", contract.AcceptHeader())
+			resp, err := (&http.Client{Transport: obs}).Do(req.WithContext(ctx))
+			if err != nil {
+				return "", err
+			}
+			_ = resp.Body.Close()
+			if ch := resp.Header.Values(behavior.WWWAuthenticate); len(ch) != 1 || !strings.HasPrefix(strings.ToLower(ch[0]), "digest ") {
+				return "", fmt.Errorf("challenges %q, want one Digest challenge", ch)
+			}
+			return "Digest", nil
+		}}
 }

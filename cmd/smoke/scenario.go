@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/authedit"
-	"github.com/atlascontract/deleteorgapikey/gen"
 	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
@@ -45,7 +44,6 @@ type scenario struct {
 
 func one(s behavior.Situation) []behavior.Situation { return []behavior.Situation{s} }
 
-// result is one row of the report.
 type result struct {
 	Scenario   string        `json:"scenario"`
 	Auth       string        `json:"auth"`
@@ -73,32 +71,29 @@ func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []re
 		obs.begin()
 		start := time.Now()
 		said, err := s.run(ctx)
-		elapsed := time.Since(start)
+		r := result{Scenario: s.name, Auth: s.auth, Retries: s.retries, Duration: time.Since(start)}
 		trips, answers, problems := obs.seen()
 		want := make([]answer, len(s.want))
 		for i, w := range s.want {
 			a, _ := behavior.Lookup(w)
 			want[i] = answer{status: a.Status, code: a.ErrorCode}
 		}
-		got := answers[max(0, len(answers)-max(1, len(want))):]
-		if s.outcome == "" && err != nil {
-			problems = append(problems, err.Error())
-		} else if !slices.Contains(strings.Split(s.outcome, " or "), said) {
-			p := fmt.Sprintf("the caller learnt %q, want %q", said, s.outcome)
-			if err != nil {
-				p += ": " + err.Error()
-			}
-			problems = append(problems, p)
-		} else if err := s.matches(answers); err != nil {
-			problems = append(problems, err.Error())
+		switch {
+		case s.outcome == "" && err != nil:
+			problems = append(problems, err)
+		case !slices.Contains(strings.Split(s.outcome, " or "), said):
+			problems = append(problems, fmt.Errorf("the caller learnt %q, want %q", said, s.outcome), err)
+		default:
+			problems = append(problems, s.matches(answers))
 		}
 		if s.after != nil {
-			if err := s.after(); err != nil {
-				problems = append(problems, err.Error())
-			}
+			problems = append(problems, s.after())
 		}
-		r := result{Scenario: s.name, Auth: s.auth, Retries: s.retries, Expected: column(want, s.outcome), Got: cmp.Or(column(got, said), "error"),
-			RoundTrips: trips, Duration: elapsed, Pass: len(problems) == 0, Detail: strings.Join(problems, "; ")}
+		r.Expected, r.Got, r.RoundTrips = column(want, s.outcome), cmp.Or(column(answers[max(0, len(answers)-max(1, len(want))):], said), "error"), trips
+		if err := errors.Join(problems...); err != nil {
+			r.Detail = strings.ReplaceAll(err.Error(), "\n", "; ")
+		}
+		r.Pass = r.Detail == ""
 		obs.log.Info("scenario", "name", r.Scenario, "auth", r.Auth, "got", r.Got, "pass", r.Pass)
 		if op := (*net.OpError)(nil); errors.As(err, &op) && op.Op == "dial" {
 			r.Detail += fmt.Sprintf(" (the server is unreachable; scenarios not run: %d)", len(scenarios)-i-1)
@@ -133,10 +128,11 @@ func (s scenario) matches(answers []answer) error {
 // says is what Client.Remove told its caller, in words: the Outcome, or the
 // class of failure (authedit's sentinels), and where it came from.
 func says(outcome authedit.Outcome, err error) (string, error) {
-	if err == nil {
+	var pe *authedit.ParamError
+	switch {
+	case err == nil:
 		return outcome.String(), nil
-	}
-	if pe := (*authedit.ParamError)(nil); errors.As(err, &pe) {
+	case errors.As(err, &pe):
 		return "ParamError " + pe.Name, err
 	}
 	for _, c := range []struct {
@@ -153,12 +149,12 @@ func says(outcome authedit.Outcome, err error) (string, error) {
 	return "", err
 }
 
-// answer is one answer to the operation.
+// answer is one answer to the operation, with its ApiError's errorCode and detail if any.
 type answer struct {
 	status       int
 	header       http.Header
 	body         []byte
-	code, detail string // the ApiError's errorCode and detail, if any
+	code, detail string
 }
 
 // column is how the EXPECTED and GOT columns show answers: the status and
@@ -177,8 +173,6 @@ func column(answers []answer, said string) string {
 	return strings.Join(parts, ", ") + said
 }
 
-func (a answer) String() string { return column([]answer{a}, "") }
-
 // is checks a against Atlas's answer in situation s: status, errorCode,
 // content type and headers. Where Atlas may answer otherwise, so may a: a
 // key not found may come as 404 (the Atlas CLI and the Terraform provider
@@ -189,7 +183,7 @@ func (a answer) is(s behavior.Situation) error {
 	var problems []string
 	if (a.status != w.Status && (s != behavior.KeyNotFound || a.status != http.StatusNotFound)) ||
 		(a.code != w.ErrorCode && w.Evidence != behavior.Ours) {
-		problems = append(problems, "want "+answer{status: w.Status, code: w.ErrorCode}.String())
+		problems = append(problems, "want "+column([]answer{{status: w.Status, code: w.ErrorCode}}, ""))
 	}
 	gt, gp, err1 := mime.ParseMediaType(a.header.Get(behavior.ContentType))
 	wt, wp, err2 := mime.ParseMediaType(w.ContentType)
@@ -204,7 +198,7 @@ func (a answer) is(s behavior.Situation) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: %s (detail %q)", a, strings.Join(problems, ", "), a.detail)
+	return fmt.Errorf("%s: %s (detail %q)", column([]answer{a}, ""), strings.Join(problems, ", "), a.detail)
 }
 
 // observer is the transport under authentication, so it sees every round
@@ -219,7 +213,7 @@ type observer struct {
 	trips      int
 	answers    []answer // the current scenario's
 	recorded   []answer // the run's
-	violations []string
+	violations []error
 	secrets    []string
 }
 
@@ -239,20 +233,13 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if _, err := contract.MatchPath(req.URL.EscapedPath()); err != nil {
 		return resp, nil // the token or revocation endpoint
 	}
-	if err := contract.CheckHTTPResponse(req.Context(), resp); err != nil {
-		o.violations = append(o.violations, err.Error())
-	}
+	o.violations = append(o.violations, contract.CheckHTTPResponse(req.Context(), resp))
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, contract.MaxBody+1))
 	_ = resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
-	a := answer{status: resp.StatusCode, header: resp.Header.Clone(), body: body}
-	var e gen.ApiError
-	if json.Unmarshal(body, &e) == nil {
-		a.code = e.ErrorCode
-		if e.Detail != nil {
-			a.detail = *e.Detail
-		}
-	}
+	var e struct{ ErrorCode, Detail string } // an ApiError's; null or no JSON leaves them empty
+	_ = json.Unmarshal(body, &e)
+	a := answer{status: resp.StatusCode, header: resp.Header.Clone(), body: body, code: e.ErrorCode, detail: e.Detail}
 	o.answers = append(o.answers, a)
 	o.recorded = append(o.recorded, a)
 	return resp, nil
@@ -265,7 +252,7 @@ func (o *observer) begin() {
 	o.trips, o.answers, o.violations = 0, nil, nil
 }
 
-func (o *observer) seen() (trips int, answers []answer, violations []string) {
+func (o *observer) seen() (trips int, answers []answer, violations []error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.trips, o.answers, slices.Clone(o.violations)
@@ -288,16 +275,10 @@ func (r report) write(w io.Writer, asJSON bool) (int, error) {
 	fmt.Fprintln(w, "target:", r.Target)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tAUTH\tRETRY\tEXPECTED\tGOT\tTRIPS\tTIME\tVERDICT")
+	retry, verdict := map[bool]string{true: "on", false: "off"}, map[bool]string{true: "PASS", false: "FAIL"}
 	for _, res := range r.Results {
-		retry, verdict := "off", "PASS"
-		if res.Retries {
-			retry = "on"
-		}
-		if !res.Pass {
-			verdict = "FAIL"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", res.Scenario, res.Auth, retry, cell(res.Expected), cell(res.Got),
-			res.RoundTrips, res.Duration.Round(100*time.Microsecond), verdict)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", res.Scenario, res.Auth, retry[res.Retries], cell(res.Expected), cell(res.Got),
+			res.RoundTrips, res.Duration.Round(100*time.Microsecond), verdict[res.Pass])
 	}
 	if err := tw.Flush(); err != nil {
 		return r.Failed, err
@@ -377,15 +358,14 @@ func writeRecords(dir string, obs *observer, secrets []string, org, key, source 
 // its status, else "unclassified-<status>" for a maintainer to look at
 // (TestRecordedAnswers refuses it).
 func situationOf(a answer) behavior.Situation {
+	var byStatus behavior.Situation
 	for _, w := range behavior.Table() {
 		if a.is(w.Situation) == nil {
 			return w.Situation
 		}
-	}
-	for _, w := range behavior.Table() {
-		if w.Status == a.status {
-			return w.Situation
+		if w.Status == a.status && byStatus == "" {
+			byStatus = w.Situation
 		}
 	}
-	return behavior.Situation(fmt.Sprintf("unclassified-%d", a.status))
+	return cmp.Or(byStatus, behavior.Situation(fmt.Sprintf("unclassified-%d", a.status)))
 }

@@ -7,10 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -77,8 +75,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		BaseURL: base, TokenURL: base + contract.TokenPath(), RevokeURL: base + contract.RevokePath(), Accept: contract.AcceptHeader(),
 		OrgID: srv.OrgID(), Owner: principal(srv.Owner()), Member: principal(srv.Member()), Keys: keys,
 	})
-
-	hs := newHTTPServer(srv.Handler(), &connLimit{max: *maxConns})
+	hs, _ := newHTTPServer(srv.Handler(), *maxConns)
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	select {
@@ -96,10 +93,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // newHTTPServer bounds what a client can hold: headers within 10 s, a
-// request within 30 s, an answer within 30 s, 60 s idle, lim's connections.
-func newHTTPServer(h http.Handler, lim *connLimit) *http.Server {
-	return &http.Server{Handler: h, MaxHeaderBytes: 64 << 10, ConnState: lim.track,
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+// request within 30 s, an answer within 30 s, 60 s idle, maxConns connections.
+func newHTTPServer(h http.Handler, maxConns int) (*http.Server, *connLimit) {
+	lim := &connLimit{max: maxConns, open: map[net.Conn]uint64{}}
+	return &http.Server{Handler: h, MaxHeaderBytes: 64 << 10, ConnState: lim.track, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}, lim
 }
 
 // connLimit bounds a server's open connections through its ConnState
@@ -115,11 +113,8 @@ type connLimit struct {
 }
 
 func (l *connLimit) track(c net.Conn, state http.ConnState) {
-	var evict net.Conn
 	l.mu.Lock()
-	if l.open == nil {
-		l.open = map[net.Conn]uint64{}
-	}
+	defer l.mu.Unlock()
 	switch state {
 	case http.StateNew, http.StateIdle:
 		l.seq++
@@ -129,28 +124,25 @@ func (l *connLimit) track(c net.Conn, state http.ConnState) {
 	default: // closed or hijacked
 		delete(l.open, c)
 	}
-	if state == http.StateNew && len(l.open) > l.max {
-		oldest := uint64(math.MaxUint64)
-		for oc, idle := range l.open {
-			if idle != 0 && idle < oldest {
-				evict, oldest = oc, idle
-			}
+	if state != http.StateNew || len(l.open) <= l.max {
+		return
+	}
+	var oldest net.Conn
+	for oc, idle := range l.open {
+		if idle != 0 && (oldest == nil || idle < l.open[oldest]) {
+			oldest = oc
 		}
-		delete(l.open, evict)
 	}
-	l.mu.Unlock()
-	if evict != nil {
-		_ = evict.Close()
-	}
+	delete(l.open, oldest)
+	_ = oldest.Close() // closing the raw connection calls no hook: the lock is safe to hold
 }
 
 // dialable is the address to announce: a wildcard listen address is
 // announced as loopback, which clients can dial and authedit trusts with
 // credentials over plain http.
 func dialable(a *net.TCPAddr) string {
-	ip := a.IP
-	if ip == nil || ip.IsUnspecified() {
-		ip = net.IPv4(127, 0, 0, 1)
+	if a.IP == nil || a.IP.IsUnspecified() {
+		a = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: a.Port}
 	}
-	return net.JoinHostPort(ip.String(), strconv.Itoa(a.Port))
+	return a.String()
 }

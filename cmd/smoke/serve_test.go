@@ -101,8 +101,7 @@ func TestServeAnnouncesWhatClientsNeed(t *testing.T) {
 // longest idle one, and the client is served without waiting for a timeout.
 func TestServeServesARealClientDuringAnIdleFlood(t *testing.T) {
 	ref := atlastest.New()
-	lim := &connLimit{max: 8}
-	hs := newHTTPServer(ref.Handler(), lim)
+	hs, lim := newHTTPServer(ref.Handler(), 8)
 	if hs.ReadHeaderTimeout <= 0 || hs.ReadTimeout <= 0 || hs.WriteTimeout <= 0 || hs.IdleTimeout <= 0 {
 		t.Errorf("unbounded server: %+v", hs)
 	}
