@@ -266,11 +266,10 @@ func (s *Server) client(r *http.Request) (*account, string) {
 	if !ok {
 		return nil, "Client authentication failed: send the client id and secret in HTTP Basic."
 	}
-	if v, err := url.QueryUnescape(id); err == nil {
-		id = v
-	}
-	if v, err := url.QueryUnescape(secret); err == nil {
-		secret = v
+	for _, v := range []*string{&id, &secret} {
+		if u, err := url.QueryUnescape(*v); err == nil {
+			*v = u
+		}
 	}
 	sa, want := s.accounts[id], "\x00no such client" // compared anyway: no timing difference
 	if sa != nil {

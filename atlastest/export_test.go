@@ -36,7 +36,7 @@ func (s *Server) OtherOrg() (id string, owner, member Principal) {
 // OrgProjects lists an organization's projects, sorted.
 func (s *Server) OrgProjects(orgID string) []string {
 	if o := s.orgs[orgID]; o != nil {
-		return slices.Sorted(slices.Values(o.projects[:]))
+		return slices.Clone(o.projects[:])
 	}
 	return nil
 }

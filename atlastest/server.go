@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/atlascontract/deleteorgapikey/authedit"
 	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
@@ -30,18 +31,15 @@ type Server struct {
 	rows              map[behavior.Situation]behavior.Answer // internal/behavior's table
 	op, token, revoke *Faults
 	auth              authState
-
-	// Read-only after New.
-	orgs     map[string]*org
-	def      *org                   // the default organization
-	accounts map[string]*account    // service accounts, by client id
-	creds    map[string]*credential // API keys, by public key
+	orgs              map[string]*org        // this and the next three are read-only after New
+	def               *org                   // the default organization
+	accounts          map[string]*account    // service accounts by client id
+	creds             map[string]*credential // API keys by public key
 
 	mu     sync.Mutex // guards the organizations' keys and lastID
 	lastID int
-
-	logMu sync.Mutex
-	log   []Request
+	logMu  sync.Mutex
+	log    []Request
 }
 
 type org struct {
@@ -62,6 +60,112 @@ type account struct {
 	caller
 	secret  string
 	limiter *rate.Limiter // its token requests
+}
+
+// Principal is an organization's owner or member: an API key for Digest
+// and a service account for Bearer tokens.
+type Principal struct {
+	KeyID        string `json:"keyId"` // the API key's id, deletable like any other key
+	PublicKey    string `json:"publicKey"`
+	PrivateKey   string `json:"privateKey"`
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+}
+
+// APIKey is the principal's API key as authedit takes it (HTTP Digest).
+func (p Principal) APIKey() authedit.APIKey {
+	return authedit.APIKey{PublicKey: p.PublicKey, PrivateKey: authedit.Secret(p.PrivateKey)}
+}
+
+// ServiceAccount is the principal's service account as authedit takes it
+// (OAuth2 client credentials).
+func (p Principal) ServiceAccount() authedit.ServiceAccount {
+	return authedit.ServiceAccount{ClientID: p.ClientID, ClientSecret: authedit.Secret(p.ClientSecret)}
+}
+
+// Option configures a Server. Options panic on invalid values.
+type Option func(*config)
+
+type config struct {
+	orgs            int             // more than one only in this package's tests
+	seedKeys        int             // WithSeedKeys
+	ops, tokens     contract.Budget // each organization's bucket, each service account's token requests
+	nonceTTL        time.Duration
+	algs            []string
+	logLimit        int // 0: keep every request
+	bearerChallenge bool
+	now             func() time.Time
+}
+
+// tokenTTL is how long a service-account token lives, as on Atlas.
+const tokenTTL = time.Hour
+
+// check panics with an atlastest: message unless ok.
+func check(ok bool, format string, args ...any) {
+	if !ok {
+		panic(fmt.Sprintf("atlastest: "+format, args...))
+	}
+}
+
+// WithSeedKeys adds n keys to the default organization, spread over its
+// projects like the default ones. A million keys take about a second.
+func WithSeedKeys(n int) Option {
+	check(n >= 0, "WithSeedKeys(%d): n must be >= 0", n)
+	return func(c *config) { c.seedKeys += n }
+}
+
+// WithRateLimit sets every organization's bucket: it holds capacity requests
+// and regains refill of them per period (default: the spec's, as Atlas:
+// 500, and 250 a minute).
+func WithRateLimit(capacity, refill int, per time.Duration) Option {
+	check(capacity > 0 && refill > 0 && per > 0, "WithRateLimit(%d, %d, %v): all must be positive", capacity, refill, per)
+	return func(c *config) { c.ops = contract.Budget{Capacity: capacity, Refill: refill, Period: per} }
+}
+
+// WithTokenRateLimit lets each service account make n token requests per
+// period (default: the spec's, as Atlas: 50 a minute), refilled evenly.
+// per must be whole minutes, as Atlas's 429 counts in minutes.
+func WithTokenRateLimit(n int, per time.Duration) Option {
+	check(n > 0 && per >= time.Minute && per%time.Minute == 0, "WithTokenRateLimit(%d, %v): n must be positive and per whole minutes", n, per)
+	return func(c *config) { c.tokens = contract.Budget{Capacity: n, Refill: n, Period: per} }
+}
+
+// WithNonceTTL sets how long a digest nonce is good for (default 5 min);
+// after that it gets a challenge with stale=true.
+func WithNonceTTL(d time.Duration) Option {
+	check(d > 0, "WithNonceTTL(%v): must be positive", d)
+	return func(c *config) { c.nonceTTL = d }
+}
+
+// WithDigestAlgorithms chooses the digest algorithms offered and accepted,
+// one challenge each, in the order given: "SHA-256", "MD5" (default: MD5
+// alone, as Atlas).
+func WithDigestAlgorithms(algs ...string) Option {
+	check(len(algs) > 0, "WithDigestAlgorithms needs at least one algorithm")
+	algs = slices.Clone(algs)
+	for i, a := range algs {
+		algs[i] = strings.ToUpper(a)
+		check(algs[i] == "SHA-256" || algs[i] == "MD5", "WithDigestAlgorithms: %q is not SHA-256 or MD5", a)
+	}
+	return func(c *config) { c.algs = algs }
+}
+
+// WithBearerChallenge adds a Bearer challenge (RFC 6750) to every 401. Atlas
+// sends none, and authedit needs none: any 401 refuses its token.
+func WithBearerChallenge() Option { return func(c *config) { c.bearerChallenge = true } }
+
+// WithClock replaces time.Now for everything that expires or refills:
+// nonces, tokens and the rate limits, so a test moves time instead of
+// waiting.
+func WithClock(now func() time.Time) Option {
+	check(now != nil, "WithClock(nil)")
+	return func(c *config) { c.now = now }
+}
+
+// WithLogLimit keeps only the last n requests in the log (default: all).
+func WithLogLimit(n int) Option {
+	check(n > 0, "WithLogLimit(%d): n must be positive", n)
+	return func(c *config) { c.logLimit = n }
 }
 
 // New builds a Server without listening: serve [Server.Handler] yourself.
@@ -181,8 +285,7 @@ func (s *Server) KeyProjects(keyID string) []string {
 			ids = append(ids, p)
 		}
 	}
-	slices.Sort(ids)
-	return ids
+	return ids // sorted: ids grow
 }
 
 // keyOrg is the organization holding a key, nil for none; callers hold mu.
@@ -195,8 +298,8 @@ func (s *Server) keyOrg(keyID string) *org {
 	return nil
 }
 
-// deleteKey removes a key from its organization, its projects and, with
-// it, its digest credentials.
+// deleteKey removes a key, and so its project assignments and digest
+// credentials.
 func (s *Server) deleteKey(o *org, kid string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -205,20 +308,19 @@ func (s *Server) deleteKey(o *org, kid string) bool {
 	return ok
 }
 
-// newIDs returns n ids that follow the last (deterministic: the same on
-// every run), cut from one string: a million seeded keys are then one
-// object for the GC to mark, which keeps a delete at 10^6 keys as cheap as
-// at 10^3 (BenchmarkDelete). Callers hold mu, or own s.
+// newIDs returns the next n ids of a deterministic sequence, cut from one
+// string: a million seeded keys are then one object for the GC to mark, so
+// a delete costs at 10^6 keys what it costs at 10^3 (BenchmarkDelete).
+// Callers hold mu, or own s.
 func (s *Server) newIDs(n int) []string {
-	const size = 24
-	raw := make([]byte, 0, size*n)
+	raw := make([]byte, 0, 24*n)
 	for range n {
 		s.lastID++
 		raw = fmt.Appendf(raw, "66aa%020x", s.lastID)
 	}
 	all, ids := string(raw), make([]string, n)
 	for i := range ids {
-		ids[i] = all[size*i : size*(i+1)]
+		ids[i] = all[24*i : 24*(i+1)]
 	}
 	return ids
 }
@@ -236,29 +338,17 @@ func (s *Server) seedOrg(n int) *org {
 	s.orgs[o.id] = o
 	for i, p := range []*Principal{&o.owner, &o.member} {
 		kid := ids[4+2*i]
-		*p = Principal{KeyID: kid, PublicKey: strings.Map(letter, kid[16:]), PrivateKey: privateKey(),
-			ClientID: "mdb_sa_id_" + ids[5+2*i], ClientSecret: "mdb_sa_sk_" + rand.Text()}
+		*p = Principal{KeyID: kid, PrivateKey: privateKey(), ClientID: "mdb_sa_id_" + ids[5+2*i], ClientSecret: "mdb_sa_sk_" + rand.Text(),
+			PublicKey: strings.Map(func(r rune) rune { return 'a' + r%32 }, kid[16:])} // Atlas's are 8 letters
 		c := caller{org: o, owner: i == 0}
 		o.keys[kid] = 0
 		s.creds[p.PublicKey] = &credential{caller: c, keyID: kid, private: p.PrivateKey}
 		s.accounts[p.ClientID] = &account{caller: c, secret: p.ClientSecret, limiter: newLimiter(s.cfg.tokens)}
 	}
 	for i, kid := range ids[8:] {
-		o.keys[kid] = 1 << (i % 3)
-		if i%2 == 0 {
-			o.keys[kid] |= 1 << ((i + 1) % 3)
-		}
+		o.keys[kid] = 1<<(i%3) | uint8(1-i%2)<<((i+1)%3)
 	}
 	return o
-}
-
-// letter maps a hex digit to a lowercase letter: public keys are ids in
-// letters, as Atlas's are eight letters.
-func letter(r rune) rune {
-	if r <= '9' {
-		return 'a' + r - '0'
-	}
-	return 'k' + r - 'a'
 }
 
 // privateKey returns a random UUID, the shape of an Atlas private key.
@@ -268,4 +358,55 @@ func privateKey() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// Request is one request the server received, in the order answered.
+type Request struct {
+	Method  string
+	Path    string // escaped path, cut to 256 bytes
+	Query   string // raw query, cut to 256 bytes
+	Auth    string // Authorization scheme: "digest", "bearer", "basic", "none" or "other"
+	Status  int    // status sent; for a dropped request the one it would have had; 0 if aborted
+	Dropped bool   // DropNext closed the connection instead of answering
+	// AuthError says why a 401 was sent, which Atlas's answer does not:
+	// e.g. "Digest authentication failed: uri does not match the request."
+	AuthError string
+}
+
+// clip bounds what the log keeps of a path or query.
+func clip(s string) string {
+	if len(s) > 256 {
+		return s[:256] + "…"
+	}
+	return s
+}
+
+func (s *Server) record(r Request) {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	s.log = append(s.log, r)
+	if n := s.cfg.logLimit; n > 0 && len(s.log) > n {
+		s.log = s.log[len(s.log)-n:] // append reallocates, copying only these
+	}
+}
+
+// Requests returns the requests received so far, token and revocation
+// requests included: all of them since New or ResetRequests, or the last n
+// WithLogLimit(n).
+func (s *Server) Requests() []Request {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return slices.Clone(s.log)
+}
+
+// ResetRequests forgets the requests received so far.
+func (s *Server) ResetRequests() {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	s.log = nil
+}
+
+// CountRequests counts the requests received so far for which match is true.
+func (s *Server) CountRequests(match func(Request) bool) int {
+	return len(slices.DeleteFunc(s.Requests(), func(r Request) bool { return !match(r) }))
 }

@@ -217,20 +217,20 @@ func TestDeleteReachesProjectsAndCredentials(t *testing.T) {
 }
 
 func TestInvalidOptionsPanic(t *testing.T) {
-	for name, opt := range map[string]atlastest.Option{
-		"negative seed keys":      atlastest.WithSeedKeys(-1),
-		"rate limit":              atlastest.WithRateLimit(0, 1, 1),
-		"nonce ttl":               atlastest.WithNonceTTL(-1),
-		"digest algorithm":        atlastest.WithDigestAlgorithms("SHA-512"),
-		"no digest algorithm":     atlastest.WithDigestAlgorithms(),
-		"no token requests":       atlastest.WithTokenRateLimit(0, time.Minute),
-		"negative token requests": atlastest.WithTokenRateLimit(-1, time.Minute),
-		"no token period":         atlastest.WithTokenRateLimit(5, 0),
-		"not whole minutes":       atlastest.WithTokenRateLimit(5, 90*time.Second),
-		"nil clock":               atlastest.WithClock(nil),
-		"log limit":               atlastest.WithLogLimit(0),
+	for name, opt := range map[string]func() atlastest.Option{
+		"negative seed keys":      func() atlastest.Option { return atlastest.WithSeedKeys(-1) },
+		"rate limit":              func() atlastest.Option { return atlastest.WithRateLimit(0, 1, 1) },
+		"nonce ttl":               func() atlastest.Option { return atlastest.WithNonceTTL(-1) },
+		"digest algorithm":        func() atlastest.Option { return atlastest.WithDigestAlgorithms("SHA-512") },
+		"no digest algorithm":     func() atlastest.Option { return atlastest.WithDigestAlgorithms() },
+		"no token requests":       func() atlastest.Option { return atlastest.WithTokenRateLimit(0, time.Minute) },
+		"negative token requests": func() atlastest.Option { return atlastest.WithTokenRateLimit(-1, time.Minute) },
+		"no token period":         func() atlastest.Option { return atlastest.WithTokenRateLimit(5, 0) },
+		"not whole minutes":       func() atlastest.Option { return atlastest.WithTokenRateLimit(5, 90*time.Second) },
+		"nil clock":               func() atlastest.Option { return atlastest.WithClock(nil) },
+		"log limit":               func() atlastest.Option { return atlastest.WithLogLimit(0) },
 	} {
-		if p := panicOf(func() { atlastest.New(opt) }); !strings.HasPrefix(fmt.Sprint(p), "atlastest: ") {
+		if p := panicOf(func() { atlastest.New(opt()) }); !strings.HasPrefix(fmt.Sprint(p), "atlastest: ") {
 			t.Errorf("%s: panic %v, want an atlastest: message", name, p)
 		}
 	}
