@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -20,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -54,27 +56,24 @@ type config struct {
 }
 
 const usage = `Usage:
-  smoke [flags]              scenario matrix against the embedded reference server (no network)
-  smoke -atlas [flags]       non-destructive checks against real Atlas
-  smoke serve [serve flags]  run the reference server alone (see smoke serve -h)
+  smoke [flags]          scenario matrix against the embedded reference server (no network)
+  smoke -atlas [flags]   non-destructive checks against real Atlas
+  smoke serve [flags]    the reference server alone (see smoke serve -h)
 
 Flags:
 `
 
 const help = `
-Environment, with -atlas: MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET (a service
-account, preferred), or MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY (an API
-key, HTTP Digest); MONGODB_ATLAS_ORG_ID, default of -org; MONGODB_ATLAS_OPS_MANAGER_URL, default
-of -base-url.
+Environment, with -atlas: MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET (a service account,
+preferred) or MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY (an API key, HTTP Digest);
+MONGODB_ATLAS_ORG_ID and MONGODB_ATLAS_OPS_MANAGER_URL, the defaults of -org and -base-url.
 
-Report: one row per scenario. EXPECTED and GOT show Atlas's answers (status and errorCode;
-statuses only when there are several) and, after →, what the client told its caller.
-RETRY says whether the client retried failed attempts: off in every local scenario but
-the one about retrying, on for -atlas's authenticated calls.
+Report: EXPECTED and GOT show Atlas's answers (status and errorCode, or the statuses when there are
+several), then after → what the client told its caller. RETRY: whether the client retried failed
+attempts; off in every local scenario but the one about retrying, on for -atlas's authenticated calls.
 
-Exit status: 0 every scenario passed, 1 a scenario failed, 2 bad usage or settings (nothing
-sent). go run reports every non-zero status as 1: scripts should run a built binary.
-Secrets are never printed.
+Exit status: 0 every scenario passed, 1 a scenario failed, 2 bad usage or settings (nothing sent).
+go run reports every non-zero status as 1: scripts should run a built binary. Secrets are never printed.
 `
 
 // run is main with its surroundings passed in; newServer makes the local
@@ -98,11 +97,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 		}
 		rep, err = mode(ctx, cfg)
 	}
-	failed := 0
 	if len(rep.Results) > 0 { // printed even when -record failed after the run
-		var werr error
-		failed, werr = rep.write(stdout, cfg.json)
-		err = cmp.Or(err, werr)
+		err = cmp.Or(err, rep.write(stdout, cfg.json))
 	}
 	if err != nil {
 		for line := range strings.SplitSeq(err.Error(), "\n") { // one line per problem of an errors.Join
@@ -110,15 +106,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 		}
 		return exitUsage
 	}
-	return min(failed, exitFail) // exitPass when none failed
+	return min(rep.Failed, exitFail) // exitPass when none failed
 }
 
-// parseFlags reports every mistake at once, joined.
+// parseFlags reports every mistake at once.
 func parseFlags(args []string, stderr io.Writer, cfg config) (config, error) {
 	fs := flag.NewFlagSet("smoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults(); fmt.Fprint(stderr, help) }
-	var verbose bool
 	org, _ := cfg.lookup("MONGODB_ATLAS_ORG_ID")
 	fs.BoolVar(&cfg.atlas, "atlas", false, "run against real Atlas (or -base-url) instead of the embedded reference server")
 	fs.StringVar(&cfg.baseURL, "base-url", authedit.BaseURLFromEnv(cfg.lookup), "Atlas base URL, with -atlas")
@@ -127,18 +122,17 @@ func parseFlags(args []string, stderr io.Writer, cfg config) (config, error) {
 	fs.StringVar(&cfg.deleteKey, "delete-key", "", "with -atlas and -confirm: really delete this API key id (a key already gone is reported as not found)")
 	fs.BoolVar(&cfg.confirm, "confirm", false, "confirm -delete-key")
 	fs.StringVar(&cfg.record, "record", "", "with -atlas: write every answer to the operation into this directory as testdata/atlas files (secrets and ids redacted)")
-	fs.StringVar(&cfg.tokenCache, "token-cache", "", "with -atlas and a service account: reuse its access token across runs through files in `DIR`\n"+
-		"(\"default\": the user cache directory's atlascontract-deleteorgapikey/tokens). The directory is 0700 and its files 0600,\n"+
-		"readable by you and root only; they hold the token (a Bearer credential for up to an hour) and its expiry, never\n"+
-		"the client secret. Delete the directory to clear it")
+	fs.StringVar(&cfg.tokenCache, "token-cache", "", "with -atlas and a service account: reuse its token across runs through files in `DIR` (\"default\": under the\n"+
+		"user cache directory). DIR is 0700, its files 0600; they hold the token (a Bearer credential for up to an hour)\n"+
+		"and its expiry, never the client secret. Delete DIR to clear it")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
-	fs.BoolVar(&verbose, "v", false, "structured logs (log/slog) on stderr: each round trip's method, path and status")
+	verbose := fs.Bool("v", false, "structured logs (log/slog) on stderr: each round trip's method, path and status")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "bound on the whole run, retries included")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	cfg.log = slog.New(slog.DiscardHandler)
-	if verbose {
+	if *verbose {
 		cfg.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return cfg, errors.Join(
@@ -150,10 +144,18 @@ func parseFlags(args []string, stderr io.Writer, cfg config) (config, error) {
 		check(cfg.timeout <= 0, "-timeout must be positive"))
 }
 
-// check is a usage error when bad, else nil (which errors.Join drops).
+// check is an error when bad, else nil (which errors.Join drops).
 func check(bad bool, format string, args ...any) error {
 	if bad {
 		return fmt.Errorf(format, args...)
+	}
+	return nil
+}
+
+// paramErr checks a flag, if set, against the spec's parameter.
+func paramErr(flagName, param, value string) error {
+	if err := contract.CheckParam(param, value); value != "" && err != nil {
+		return fmt.Errorf("%s: %w", flagName, err)
 	}
 	return nil
 }
@@ -165,7 +167,6 @@ func check(bad bool, format string, args ...any) error {
 // failure. Every settings problem is reported at once, before anything is sent.
 func runAtlas(ctx context.Context, cfg config) (report, error) {
 	creds, credsErr := authedit.CredentialsFromEnv(cfg.lookup)
-	account, isAccount := creds.(authedit.ServiceAccount)
 	obs := &observer{log: cfg.log}
 	opts := []authedit.Option{authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout)}
 	if cfg.insecureHTTP {
@@ -177,6 +178,7 @@ func runAtlas(ctx context.Context, cfg config) (report, error) {
 	} else if errors.As(err, new(*authedit.CredentialsError)) {
 		err = nil // credsErr says it
 	}
+	_, isAccount := creds.(authedit.ServiceAccount)
 	if err = errors.Join(credsErr, err, check(cfg.orgID == "", "no organization: set -org or MONGODB_ATLAS_ORG_ID"),
 		paramErr("-org", "orgId", cfg.orgID), paramErr("-delete-key", "apiUserId", cfg.deleteKey),
 		check(cfg.tokenCache != "" && !isAccount, "-token-cache needs a service account: set MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET"),
@@ -213,24 +215,17 @@ func runAtlas(ctx context.Context, cfg config) (report, error) {
 	}
 	rep := report{Target: fmt.Sprintf("%s, organization %s, auth %s", cfg.baseURL, org, target), Results: runScenarios(ctx, obs, scenarios)}
 	if cfg.record != "" {
-		secret := string(account.ClientSecret)
-		if key, ok := creds.(authedit.APIKey); ok {
-			secret = string(key.PrivateKey)
+		secrets := obs.secrets // each Authorization sent, so each token; and the secret, in case the server echoes it
+		for _, name := range []string{"MONGODB_ATLAS_CLIENT_SECRET", "MONGODB_ATLAS_PRIVATE_API_KEY"} {
+			v, _ := cfg.lookup(name)
+			secrets = append(secrets, v)
 		}
 		source := fmt.Sprintf("smoke -atlas against %s, auth %s", cfg.baseURL, auth)
-		if err := writeRecords(cfg.record, obs, append(obs.secrets, secret), org, cfg.deleteKey, source, time.Now()); err != nil {
+		if err := writeRecords(cfg.record, obs.recorded, secrets, map[string]string{"orgId": org, "apiUserId": cfg.deleteKey}, source, time.Now()); err != nil {
 			return rep, fmt.Errorf("-record: %w", err)
 		}
 	}
 	return rep, nil
-}
-
-// paramErr checks a set flag against the spec's parameter.
-func paramErr(flagName, param, value string) error {
-	if err := contract.CheckParam(param, value); value != "" && err != nil {
-		return fmt.Errorf("%s: %w", flagName, err)
-	}
-	return nil
 }
 
 // randomID is a well-formed key id that no real key is likely to have.
@@ -259,5 +254,147 @@ func unauthenticated(baseURL, org string, obs *observer) scenario {
 				return "", fmt.Errorf("challenges %q, want one Digest challenge", ch)
 			}
 			return "Digest", nil
+		}}
+}
+
+// unknownOrg is a well-formed organization id the reference server does not hold.
+const unknownOrg = "0123456789abcdef01234567"
+
+func runLocal(ctx context.Context, cfg config) (report, error) {
+	srv := cfg.newServer(atlastest.WithSeedKeys(5))
+	defer srv.Close()
+	obs := &observer{log: cfg.log}
+	target := fmt.Sprintf("embedded reference server %s, organization %s, auth digest and service account", srv.URL, srv.OrgID())
+	return report{Target: target, Results: runScenarios(ctx, obs, matrix(cfg, srv, obs))}, nil
+}
+
+// newClient has retries off, so that each answer is the one the scenario
+// provokes, unless retries; then it retries at once, on no clock.
+func newClient(cfg config, obs *observer, url string, creds authedit.Credentials, retries bool) (*authedit.Client, error) {
+	retry := authedit.WithoutRetry()
+	if retries {
+		retry = authedit.WithRetry(authedit.RetryPolicy{MinBackoff: time.Nanosecond, MaxBackoff: time.Nanosecond})
+	}
+	return authedit.NewClient(url, creds, authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout), retry)
+}
+
+// call is what a local scenario does with its client.
+type call = func(context.Context, *authedit.Client) (said string, err error)
+
+// matrix is the local mode's scenarios: together they provoke every status
+// the spec documents (TestMatrixCoversDocumentedStatuses), each with both
+// authentication methods.
+func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
+	org, keys := srv.OrgID(), srv.Keys()
+	kept := keys[len(keys)-1] // never deleted
+	// left checks that kept is still there, and gone, if any, is deleted
+	// and out of the projects it was in.
+	left := func(gone string) func() error {
+		had := len(srv.KeyProjects(gone))
+		return func() error {
+			notGone := gone != "" && (had == 0 || srv.HasKey(gone) || len(srv.KeyProjects(gone)) != 0)
+			return errors.Join(check(!srv.HasKey(kept), "key %s was deleted", kept),
+				check(notGone, "key %s had no projects, or is still in its organization or projects", gone))
+		}
+	}
+	// remove calls Remove, after scripting fail 500s and then drop lost answers.
+	remove := func(org, key string, fail, drop int) call {
+		return func(ctx context.Context, c *authedit.Client) (string, error) {
+			srv.FailNext(fail, http.StatusInternalServerError)
+			srv.DropNext(drop)
+			return says(c.Remove(ctx, org, key))
+		}
+	}
+	// raw calls with the generated signature, for what Remove does not
+	// offer, and says what the body showed: an envelope, or indentation.
+	raw := func(key string, p *gen.DeleteOrgApiKeyParams, editors ...gen.RequestEditorFn) call {
+		return func(ctx context.Context, c *authedit.Client) (string, error) {
+			resp, err := c.DeleteOrgApiKeyWithResponse(ctx, org, key, p, editors...)
+			switch {
+			case err != nil:
+				return "", err
+			case resp.JSON200 != nil:
+				return fmt.Sprintf("{status: %d}", resp.JSON200.Status), nil
+			case bytes.Contains(resp.Body, []byte("\n  \"")):
+				return "indented", nil
+			}
+			return "", nil
+		}
+	}
+	unversioned := func(_ context.Context, r *http.Request) error { r.Header.Set("Accept", "application/json"); return nil }
+	noTrips := func() error { trips, _, _ := obs.seen(); return check(trips != 0, "%d round trips", trips) }
+	yes := true
+	scenarios := []scenario{unauthenticated(srv.URL, org, obs)}
+	for i, auth := range []string{"digest", "service-account"} {
+		row := func(s scenario, who atlastest.Principal, c call) scenario { // with a new client for who
+			s.auth = auth
+			if s.after == nil {
+				s.after = left("")
+			}
+			s.run = func(ctx context.Context) (string, error) {
+				client, err := newClient(cfg, obs, srv.URL, []authedit.Credentials{who.APIKey(), who.ServiceAccount()}[i], s.retries)
+				if err != nil {
+					return "", err
+				}
+				return c(ctx, client)
+			}
+			return s
+		}
+		owner, wrong := srv.Owner(), srv.Owner()
+		wrong.PrivateKey, wrong.ClientSecret = "not-the-private-key", "not-the-client-secret"
+		refused := scenario{name: "wrong secret is refused", want: one(behavior.Unauthenticated), outcome: "refused"}
+		if i == 1 { // refused at the token endpoint, before the operation
+			refused.want, refused.outcome = nil, "token endpoint 401 → refused"
+		}
+		removed, enveloped, lost := keys[3*i], keys[3*i+1], keys[3*i+2]
+		scenarios = append(scenarios,
+			row(scenario{name: "delete removes key from its projects", want: one(behavior.Removed), outcome: "removed", after: left(removed)},
+				owner, remove(org, removed, 0, 0)),
+			row(scenario{name: "delete the same key again", want: one(behavior.KeyNotFound), outcome: "not found"}, owner, remove(org, removed, 0, 0)),
+			row(scenario{name: "pretty=true indents the error", want: one(behavior.KeyNotFound), outcome: "indented"}, owner,
+				raw(removed, &gen.DeleteOrgApiKeyParams{Pretty: &yes})),
+			row(scenario{name: "unknown organization", want: one(behavior.OrgNotFound), outcome: "org not found"}, owner, remove(unknownOrg, kept, 0, 0)),
+			row(refused, wrong, remove(org, kept, 0, 0)),
+			row(scenario{name: "non-owner is forbidden", want: one(behavior.NotOwner), outcome: "forbidden"}, srv.Member(), remove(org, kept, 0, 0)),
+			row(scenario{name: "unversioned Accept is refused", want: one(behavior.InvalidVersion)}, owner, raw(kept, nil, unversioned)),
+			row(scenario{name: "malformed id: refused before sending", outcome: "ParamError apiUserId", after: noTrips}, owner,
+				remove(org, "../../groups/"+kept, 0, 0)),
+			row(scenario{name: "envelope=true wraps the 204", want: one(behavior.Enveloped), outcome: "{status: 204}", after: left(enveloped)}, owner,
+				raw(enveloped, &gen.DeleteOrgApiKeyParams{Envelope: &yes})),
+			row(scenario{name: "injected 500 changes nothing", want: one(behavior.ServerError), outcome: "server error"}, owner, remove(org, kept, 1, 0)),
+			// The delete applies but its answer is lost; the retry finds no
+			// key: already removed, not "not found".
+			row(scenario{name: "retry after a 500 and a lost answer", retries: true, want: []behavior.Situation{behavior.ServerError, behavior.KeyNotFound},
+				outcome: authedit.AlreadyRemoved.String(), after: left(lost)}, owner, remove(org, lost, 1, 1)),
+		)
+	}
+	return append(scenarios, rateLimited(cfg, obs))
+}
+
+// rateLimited runs on a server of its own whose bucket holds one request and
+// regains one a minute, so the 429 comes from the real limiter. Instead of
+// waiting out Retry-After, it moves that server's clock on by as much.
+func rateLimited(cfg config, obs *observer) scenario {
+	return scenario{name: "429, then 204 after Retry-After", auth: "digest", outcome: "removed",
+		want: []behavior.Situation{behavior.Removed, behavior.RateLimited, behavior.Removed},
+		run: func(ctx context.Context) (string, error) {
+			var passed atomic.Int64
+			start := time.Now()
+			srv := cfg.newServer(atlastest.WithRateLimit(1, 1, time.Minute),
+				atlastest.WithClock(func() time.Time { return start.Add(time.Duration(passed.Load())) }))
+			defer srv.Close()
+			c, err := newClient(cfg, obs, srv.URL, srv.Owner().APIKey(), false)
+			if err != nil {
+				return "", err
+			}
+			org, keys, limited := srv.OrgID(), srv.Keys(), (*authedit.APIError)(nil)
+			if _, err := c.Remove(ctx, org, keys[0]); err != nil {
+				return "", err
+			}
+			if _, err := c.Remove(ctx, org, keys[1]); !errors.As(err, &limited) || limited.RetryAfter <= 0 {
+				return "", fmt.Errorf("want a 429 with Retry-After: %w", err)
+			}
+			passed.Add(int64(limited.RetryAfter))
+			return says(c.Remove(ctx, org, keys[1]))
 		}}
 }

@@ -128,25 +128,20 @@ func (s scenario) matches(answers []answer) error {
 // says is what Client.Remove told its caller, in words: the Outcome, or the
 // class of failure (authedit's sentinels), and where it came from.
 func says(outcome authedit.Outcome, err error) (string, error) {
-	var pe *authedit.ParamError
-	switch {
-	case err == nil:
-		return outcome.String(), nil
-	case errors.As(err, &pe):
-		return "ParamError " + pe.Name, err
-	}
-	for _, c := range []struct {
-		class error
-		words string
-	}{{authedit.ErrUnauthorized, "refused"}, {authedit.ErrForbidden, "forbidden"}, {authedit.ErrOrgNotFound, "org not found"},
-		{authedit.ErrRateLimited, "rate limited"}, {authedit.ErrServerError, "server error"}} {
-		if te := (*authedit.TokenError)(nil); errors.Is(err, c.class) && errors.As(err, &te) {
-			return fmt.Sprintf("token endpoint %d → %s", te.StatusCode, c.words), err
-		} else if errors.Is(err, c.class) {
-			return c.words, err
+	said := outcome.String() // "failed" for an error of no class below
+	for class, words := range map[error]string{authedit.ErrUnauthorized: "refused", authedit.ErrForbidden: "forbidden",
+		authedit.ErrOrgNotFound: "org not found", authedit.ErrRateLimited: "rate limited", authedit.ErrServerError: "server error"} {
+		if errors.Is(err, class) { // the classes do not overlap
+			said = words
 		}
 	}
-	return "", err
+	pe, te := (*authedit.ParamError)(nil), (*authedit.TokenError)(nil)
+	if errors.As(err, &pe) {
+		said = "ParamError " + pe.Name
+	} else if errors.As(err, &te) {
+		said = fmt.Sprintf("token endpoint %d → %s", te.StatusCode, said)
+	}
+	return said, err
 }
 
 // answer is one answer to the operation, with its ApiError's errorCode and detail if any.
@@ -258,9 +253,9 @@ func (o *observer) seen() (trips int, answers []answer, violations []error) {
 	return o.trips, o.answers, slices.Clone(o.violations)
 }
 
-// write prints the report, as JSON or as a table within 160 columns with
-// each failure in full under it, and returns how many scenarios failed.
-func (r report) write(w io.Writer, asJSON bool) (int, error) {
+// write counts the results and prints the report, as JSON or as a table
+// within 160 columns with each failure in full under it.
+func (r *report) write(w io.Writer, asJSON bool) error {
 	for _, res := range r.Results {
 		if !res.Pass {
 			r.Failed++
@@ -270,7 +265,7 @@ func (r report) write(w io.Writer, asJSON bool) (int, error) {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return r.Failed, enc.Encode(r)
+		return enc.Encode(r)
 	}
 	fmt.Fprintln(w, "target:", r.Target)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -281,7 +276,7 @@ func (r report) write(w io.Writer, asJSON bool) (int, error) {
 			res.RoundTrips, res.Duration.Round(100*time.Microsecond), verdict[res.Pass])
 	}
 	if err := tw.Flush(); err != nil {
-		return r.Failed, err
+		return err
 	}
 	for _, res := range r.Results {
 		if !res.Pass {
@@ -289,7 +284,7 @@ func (r report) write(w io.Writer, asJSON bool) (int, error) {
 		}
 	}
 	_, err := fmt.Fprintf(w, "%d passed, %d failed\n", r.Passed, r.Failed)
-	return r.Failed, err
+	return err
 }
 
 // cell cuts a column to 35 runes, which keeps lines within 160 columns
@@ -301,26 +296,23 @@ func cell(s string) string {
 	return s
 }
 
-// writeRecords writes each answer to the operation into dir in the format
-// of testdata/atlas (see its README), named after its situation
-// ("key-not-found.http", then "key-not-found-2.http"), so that recording
-// into testdata/atlas refreshes the evidence. Every secret given (the private
-// key or client secret, each Authorization value sent, so each token) is
-// redacted wherever it appears, cookies are dropped, and the organization
-// and deleted key ids become the spec's example ids. Nonces stay: they are
-// no secret, and the challenge is evidence.
-func writeRecords(dir string, obs *observer, secrets []string, org, key, source string, now time.Time) error {
+// writeRecords writes answers into dir in the format of testdata/atlas (see
+// its README), named after their situation ("key-not-found.http", then
+// "key-not-found-2.http"), so that recording into testdata/atlas refreshes
+// the evidence. Each secret is redacted wherever it appears, cookies are
+// dropped, and the ids (by parameter name) become the spec's examples.
+// Nonces stay: they are no secret, and the challenge is evidence.
+func writeRecords(dir string, answers []answer, secrets []string, ids map[string]string, source string, now time.Time) error {
 	var pairs []string
-	slices.SortFunc(secrets, func(a, b string) int { return cmp.Compare(len(b), len(a)) }) // longest first
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) }) // longest first
 	for _, s := range secrets {
 		if s != "" {
 			pairs = append(pairs, s, "[redacted]")
 		}
 	}
-	params := contract.MustLoad().Op.Parameters
-	for name, id := range map[string]string{"orgId": org, "apiUserId": key} {
+	for name, id := range ids {
 		if id != "" {
-			pairs = append(pairs, id, fmt.Sprint(params.GetByInAndName("path", name).Schema.Value.Example))
+			pairs = append(pairs, id, fmt.Sprint(contract.MustLoad().Op.Parameters.GetByInAndName("path", name).Schema.Value.Example))
 		}
 	}
 	redact := strings.NewReplacer(pairs...)
@@ -328,7 +320,7 @@ func writeRecords(dir string, obs *observer, secrets []string, org, key, source 
 		return err
 	}
 	written := map[behavior.Situation]int{}
-	for _, a := range obs.recorded {
+	for _, a := range answers {
 		s := situationOf(a)
 		written[s]++
 		name := string(s) + ".http"
