@@ -5,8 +5,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"path"
-	"reflect"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -107,21 +105,21 @@ func (c *Client) Revoke(ctx context.Context) error {
 	return c.transport.tokens.revoke(ctx)
 }
 
-// setHeaders sets the versioned Accept header Atlas requires and our User-Agent.
+// setHeaders sets the versioned Accept header Atlas requires.
 func setHeaders(_ context.Context, req *http.Request) error {
 	req.Header.Set("Accept", contract.AcceptHeader())
-	req.Header.Set("User-Agent", userAgent())
 	return nil
 }
 
 func validate(_ context.Context, req *http.Request) error { return contract.ValidateRequest(req) }
 
-// userAgent names this module and the version it was built at, such as
-// "deleteorgapikey/v1.2.3 (+github.com/atlascontract/deleteorgapikey)".
+// userAgent is "deleteorgapikey/<version> (+github.com/atlascontract/deleteorgapikey)",
+// the version this module was built at, or "devel".
 var userAgent = sync.OnceValue(func() string {
-	mod, v := path.Dir(reflect.TypeFor[Client]().PkgPath()), "devel"
+	const mod = "github.com/atlascontract/deleteorgapikey"
+	v := "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, m := range append([]*debug.Module{&bi.Main}, bi.Deps...) {
+		for _, m := range append(bi.Deps, &bi.Main) {
 			if m.Path != mod {
 				continue
 			}
@@ -133,5 +131,5 @@ var userAgent = sync.OnceValue(func() string {
 			}
 		}
 	}
-	return path.Base(mod) + "/" + v + " (+" + mod + ")"
+	return "deleteorgapikey/" + v + " (+" + mod + ")"
 })

@@ -26,13 +26,10 @@ func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // Credentials are an APIKey or a ServiceAccount, or a pointer to one.
 type Credentials interface {
-	// authenticate wraps next (the guarded base transport) with the
-	// scheme's authentication, for requests to t's origin.
-	authenticate(t *Transport, next http.RoundTripper) http.RoundTripper
+	authenticate(t *Transport, next http.RoundTripper) http.RoundTripper // next: the guarded base
 }
 
 // APIKey is an Atlas programmatic API key, for HTTP digest authentication.
-// Its Format, String and GoString redact the secret, as ServiceAccount's do.
 type APIKey struct {
 	PublicKey  string
 	PrivateKey Secret
@@ -99,19 +96,20 @@ func validateCredentials(creds Credentials) error {
 			return validateCredentials(*c)
 		}
 	case APIKey:
-		return firstEmpty("APIKey.PublicKey", c.PublicKey, "APIKey.PrivateKey", string(c.PrivateKey))
+		return firstEmpty(false, "APIKey.PublicKey", c.PublicKey, "APIKey.PrivateKey", string(c.PrivateKey))
 	case ServiceAccount:
-		return firstEmpty("ServiceAccount.ClientID", c.ClientID, "ServiceAccount.ClientSecret", string(c.ClientSecret))
+		return firstEmpty(false, "ServiceAccount.ClientID", c.ClientID, "ServiceAccount.ClientSecret", string(c.ClientSecret))
 	}
 	return &CredentialsError{}
 }
 
-func firstEmpty(aName, a, bName, b string) error {
+// firstEmpty is the error naming the first of a and b that is empty, if one is.
+func firstEmpty(env bool, aName, a, bName, b string) error {
 	switch {
 	case a == "":
-		return &CredentialsError{Missing: []string{aName}}
+		return &CredentialsError{Missing: []string{aName}, env: env}
 	case b == "":
-		return &CredentialsError{Missing: []string{bName}}
+		return &CredentialsError{Missing: []string{bName}, env: env}
 	}
 	return nil
 }
@@ -139,22 +137,13 @@ func CredentialsFromEnv(lookup func(string) (string, bool)) (Credentials, error)
 	case id != "" && secret != "":
 		return ServiceAccount{ClientID: id, ClientSecret: Secret(secret)}, nil
 	case id != "" || secret != "":
-		return nil, halfSet(id == "", envClientID, envClientSecret)
+		return nil, firstEmpty(true, envClientID, id, envClientSecret, secret)
 	case pub != "" && priv != "":
 		return APIKey{PublicKey: pub, PrivateKey: Secret(priv)}, nil
 	case pub != "" || priv != "":
-		return nil, halfSet(pub == "", envPublicKey, envPrivateKey)
+		return nil, firstEmpty(true, envPublicKey, pub, envPrivateKey, priv)
 	}
 	return nil, &CredentialsError{Missing: []string{envClientID, envClientSecret, envPublicKey, envPrivateKey}, env: true}
-}
-
-// halfSet is the error for a pair with one half set: a is missing when
-// aUnset, else b.
-func halfSet(aUnset bool, a, b string) error {
-	if aUnset {
-		return &CredentialsError{Missing: []string{a}, env: true}
-	}
-	return &CredentialsError{Missing: []string{b}, env: true}
 }
 
 // BaseURLFromEnv returns MONGODB_ATLAS_OPS_MANAGER_URL through lookup, or

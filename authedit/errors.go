@@ -84,9 +84,8 @@ func describe(s, code, detail string, retryAfter time.Duration) string {
 	return s
 }
 
+// Is matches by errorCode where it says more than the status.
 func (e *APIError) Is(target error) bool {
-	// By errorCode where it says more than the status (internal/behavior's
-	// table), else by status.
 	orgNotFound := e.ErrorCode == errorCode(behavior.OrgNotFound)
 	switch target {
 	case ErrOrgNotFound:
@@ -141,15 +140,15 @@ type cappedBody struct {
 	left   int64
 }
 
-func (b *cappedBody) Read(p []byte) (int, error) {
+func (b *cappedBody) Read(p []byte) (n int, err error) {
 	if b.left >= 0 {
-		n, err := b.ReadCloser.Read(p[:min(int64(len(p)), b.left+1)])
-		if b.left -= int64(n); b.left >= 0 {
-			return n, err
-		}
-		return n - 1, &BodyTooLargeError{StatusCode: b.status, Limit: contract.MaxBody}
+		n, err = b.ReadCloser.Read(p[:min(int64(len(p)), b.left+1)])
+		b.left -= int64(n)
 	}
-	return 0, &BodyTooLargeError{StatusCode: b.status, Limit: contract.MaxBody}
+	if b.left < 0 {
+		return max(n-1, 0), &BodyTooLargeError{StatusCode: b.status, Limit: contract.MaxBody}
+	}
+	return n, err
 }
 
 // RedirectError: Atlas never redirects this operation, so Client follows none.

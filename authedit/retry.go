@@ -3,8 +3,6 @@ package authedit
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -102,10 +100,8 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	// written: the attempt's latest request (a digest attempt may send two,
 	// a bearer attempt fetch a token first) was written in full. A new
-	// connection after an answer starts afresh; a copy net/http re-sends by
-	// itself after a broken connection keeps the flag, as the first copy may
-	// have been applied. Read after the attempt returned, once net/http is
-	// done with the request.
+	// connection after an answer starts afresh; a copy net/http re-sends
+	// after a broken connection keeps it, as the first may have applied.
 	var written, answered atomic.Bool
 	actx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GetConn: func(string) {
@@ -120,11 +116,12 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		},
 	})
+	first := info.Attempts + 1
 	mayHaveApplied := info.EarlierMayHaveApplied // a handed-back 429 was not applied
-	for attempt := info.Attempts + 1; ; attempt++ {
+	for attempt := first; ; attempt++ {
 		written.Store(false)
 		areq := req.WithContext(actx)
-		if attempt > 1 && hasBody {
+		if attempt > first && hasBody {
 			body, err := req.GetBody()
 			if err != nil {
 				return nil, err
@@ -156,23 +153,23 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // decide says whether an attempt is retried, after how long, and whether
 // it may have taken effect: an answered 5xx, or a connection error after
-// the request was written (not an error of ours before sending). A
-// Retry-After, of the answer or of the token endpoint's 429, is the wait.
+// the operation was written. Retry-After, of the answer or of the token
+// endpoint's 429, is the wait.
 func (r *retrier) decide(attempt int, resp *http.Response, err error, written bool) (wait time.Duration, applied, retry bool) {
 	var ra time.Duration
 	var hasRA bool
-	if err != nil {
-		var te *TokenError
-		if errors.As(err, &te) && te.RetryAfter > 0 {
-			ra, hasRA = te.RetryAfter, true
-		}
-		applied, retry = written && !refusedHere(err), retryableError(err)
-	} else {
-		if !retryableStatus(resp.StatusCode) {
-			return 0, false, false
-		}
+	var te *TokenError
+	var ce *CleartextError
+	switch {
+	case err == nil && !retryableStatus(resp.StatusCode):
+		return 0, false, false
+	case err == nil:
 		ra, hasRA = parseRetryAfter(resp.Header)
 		applied, retry = resp.StatusCode >= 500, true
+	case errors.As(err, &te): // the operation was not sent
+		ra, hasRA, retry = te.RetryAfter, te.RetryAfter > 0, retryableError(err)
+	default:
+		applied, retry = written && !errors.As(err, &ce), retryableError(err)
 	}
 	if !hasRA {
 		return r.policy.backoff(attempt), applied, retry
@@ -205,53 +202,36 @@ func parseRetryAfter(h http.Header) (time.Duration, bool) {
 }
 
 // idempotent: the methods RFC 9110 calls idempotent, or a request with an
-// (X-)Idempotency-Key header. Wider than net/http's own re-send rule, which
-// leaves out DELETE, this package's operation.
+// (X-)Idempotency-Key header. (net/http's own re-send rule leaves out DELETE.)
 func idempotent(req *http.Request) bool {
 	switch req.Method {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
 		return true
 	}
-	_, k1 := req.Header["Idempotency-Key"]
-	_, k2 := req.Header["X-Idempotency-Key"]
-	return k1 || k2
+	return req.Header["Idempotency-Key"] != nil || req.Header["X-Idempotency-Key"] != nil
 }
 
-// refusedHere reports errors this package makes before the operation is
-// sent: a failed token request or a cleartext refusal.
-func refusedHere(err error) bool {
+// retryableError reports a connection failure that may pass: a dial that
+// failed (nothing was sent), a connection lost, a timeout; not a refusal
+// of ours, a certificate, a name that does not resolve, or the caller's
+// context.
+func retryableError(err error) bool {
 	var te *TokenError
 	var ce *CleartextError
-	return errors.As(err, &te) || errors.As(err, &ce)
-}
-
-// retryableError reports a connection failure that may pass.
-func retryableError(err error) bool {
-	var (
-		ce  *CleartextError
-		te  *TokenError
-		cve *tls.CertificateVerificationError
-		uae x509.UnknownAuthorityError
-		he  x509.HostnameError
-		cie x509.CertificateInvalidError
-		rhe tls.RecordHeaderError
-		dns *net.DNSError
-		oe  *net.OpError
-		ne  net.Error
-	)
+	var dns *net.DNSError
+	var oe *net.OpError
+	var ne net.Error
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.As(err, &ce):
 		return false
 	case errors.As(err, &te):
 		return retryableStatus(te.StatusCode) || te.StatusCode == 0 && te.Err != nil && retryableError(te.Err)
-	case errors.As(err, &cve), errors.As(err, &uae), errors.As(err, &he), errors.As(err, &cie), errors.As(err, &rhe):
-		return false
 	case errors.As(err, &dns):
 		return dns.IsTimeout || dns.IsTemporary
-	case errors.As(err, &oe):
-		return oe.Op != "remote error" // a TLS alert from the peer
+	case errors.As(err, &oe) && oe.Op == "dial":
+		return true
 	}
-	for _, e := range []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.ECONNABORTED, io.EOF, io.ErrUnexpectedEOF} {
+	for _, e := range []error{syscall.ECONNRESET, syscall.EPIPE, syscall.ECONNABORTED, io.EOF, io.ErrUnexpectedEOF} {
 		if errors.Is(err, e) {
 			return true
 		}

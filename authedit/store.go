@@ -129,22 +129,14 @@ func (s *FileTokenStore) save(key string, tok *oauth2.Token) error {
 	if err := s.checkDir(); err != nil {
 		return err
 	}
-	data, err := json.Marshal(fileEntry{AccessToken: tok.AccessToken, Expiry: tok.Expiry.UTC()})
-	if err != nil {
-		return wrapStore(err)
-	}
+	data, _ := json.Marshal(fileEntry{AccessToken: tok.AccessToken, Expiry: tok.Expiry.UTC()})
 	p := s.path(key, ".json")
 	f, err := os.CreateTemp(s.dir, filepath.Base(p)+".tmp-*") // created 0600
 	if err != nil {
 		return wrapStore(err)
 	}
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
+	_, err = f.Write(data)
+	if err = errors.Join(err, f.Sync(), f.Close()); err == nil {
 		err = os.Rename(f.Name(), p)
 	}
 	if err != nil {

@@ -91,63 +91,48 @@ func redact(s, secret string) string {
 
 // authenticate sets up t's token cache and returns the Bearer layer.
 func (c ServiceAccount) authenticate(t *Transport, next http.RoundTripper) http.RoundTripper {
-	// Token and revocation requests pass the same guard and follow no
-	// redirect: a 3xx is an error, never the credentials posted elsewhere.
-	hc := &http.Client{
-		Transport:     setUserAgent{next},
-		Timeout:       t.cfg.timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	// Token and revocation requests pass the guard and follow no redirect:
+	// a 3xx is an error, never the credentials posted elsewhere.
+	hc := &http.Client{Transport: next, Timeout: t.cfg.timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	secret := string(c.ClientSecret)
 	cc := &clientcredentials.Config{ClientID: c.ClientID, ClientSecret: secret, TokenURL: t.base + contract.TokenPath(), AuthStyle: oauth2.AuthStyleInHeader}
-	revokeURL := t.base + contract.RevokePath()
-	t.tokens = &tokenCache{
-		sem:   make(chan struct{}, 1),
-		now:   t.cfg.clock.now,
-		store: t.cfg.store,
-		key:   storeKey(cc.TokenURL, c.ClientID),
-		request: func(ctx context.Context) (*oauth2.Token, error) {
-			tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
-			var re *oauth2.RetrieveError
-			switch {
-			case errors.As(err, &re) && re.Response != nil:
-				return nil, tokenError("token", re.Response, re.Body, secret)
-			case err != nil:
-				return nil, &TokenError{Op: "token", Err: err}
-			}
-			return tok, nil
-		},
-		revokeToken: func(ctx context.Context, token string) error {
-			// RFC 7009, with the client credentials in HTTP Basic, form-encoded
-			// first (RFC 6749 2.3.1) as for the token request.
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, revokeURL, strings.NewReader(url.Values{"token": {token}}.Encode()))
-			if err != nil {
-				return &TokenError{Op: "revoke", Err: err}
-			}
+	t.tokens = &tokenCache{sem: make(chan struct{}, 1), now: t.cfg.clock.now, store: t.cfg.store, key: storeKey(cc.TokenURL, c.ClientID)}
+	t.tokens.request = func(ctx context.Context) (*oauth2.Token, error) {
+		tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
+		if re := (*oauth2.RetrieveError)(nil); errors.As(err, &re) && re.Response != nil {
+			return nil, tokenError("token", re.Response, re.Body, secret)
+		} else if err != nil {
+			return nil, &TokenError{Op: "token", Err: err}
+		}
+		return tok, nil
+	}
+	t.tokens.revokeToken = func(ctx context.Context, token string) error {
+		// RFC 7009, the client credentials form-encoded in HTTP Basic as for
+		// the token request (RFC 6749 2.3.1).
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+contract.RevokePath(), strings.NewReader(url.Values{"token": {token}}.Encode()))
+		if err == nil {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(secret))
-			resp, err := hc.Do(req)
-			if err != nil {
-				return &TokenError{Op: "revoke", Err: err}
+			var resp *http.Response
+			if resp, err = hc.Do(req); err == nil {
+				defer resp.Body.Close()
+				if resp.StatusCode/100 == 2 {
+					return nil
+				}
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+				return tokenError("revoke", resp, body, secret)
 			}
-			defer resp.Body.Close()
-			if resp.StatusCode/100 == 2 {
-				return nil
-			}
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-			return tokenError("revoke", resp, body, secret)
-		},
+		}
+		return &TokenError{Op: "revoke", Err: err}
 	}
 	return &bearer{tokens: t.tokens, next: next}
 }
 
 // tokenCache hands out one Bearer token until shortly before it expires.
-// (oauth2.ReuseTokenSource cannot drop a token the API rejected, nor let a
-// waiting caller's context end its wait.)
-//
-// A one-slot semaphore makes concurrent callers fetch once; a failed fetch
-// is shared with those that waited on it (64 calls with a wrong secret cost
-// one token request), unless its own caller's context ended it.
+// (oauth2.ReuseTokenSource can neither drop a token the API rejected nor
+// let a waiting caller's context end its wait.) One fetch at a time; a
+// failed fetch is shared with the callers that waited on it (64 calls with
+// a wrong secret cost one token request), unless its own context ended it.
 type tokenCache struct {
 	request     func(context.Context) (*oauth2.Token, error) // one token request
 	revokeToken func(context.Context, string) error
@@ -157,7 +142,7 @@ type tokenCache struct {
 
 	sem  chan struct{} // held while fetching or revoking
 	cur  atomic.Pointer[cachedToken]
-	last atomic.Pointer[fetchResult] // the latest completed fetch
+	last atomic.Pointer[error] // the latest completed fetch's error; a new pointer per fetch
 
 	// Under sem:
 	handed       string      // the access token last handed to cur
@@ -170,20 +155,15 @@ type cachedToken struct {
 	refreshAt time.Time // zero: no expiry known, kept until rejected
 }
 
-// fetchResult is one completed fetch: a new pointer per fetch tells
-// whether one completed in between.
-type fetchResult struct{ err error }
-
 // maxRefreshMargin is how long before expiry a token is replaced; a short
 // lived one is replaced after 90% of its lifetime instead.
 const maxRefreshMargin = time.Minute
 
 func (c *tokenCache) fresh() *cachedToken {
-	ct := c.cur.Load()
-	if ct == nil || !ct.refreshAt.IsZero() && !c.now().Before(ct.refreshAt) {
-		return nil
+	if ct := c.cur.Load(); ct != nil && (ct.refreshAt.IsZero() || c.now().Before(ct.refreshAt)) {
+		return ct
 	}
-	return ct
+	return nil
 }
 
 func (c *tokenCache) lock(ctx context.Context) error {
@@ -209,15 +189,15 @@ func (c *tokenCache) token(ctx context.Context) (*cachedToken, error) {
 	if t := c.fresh(); t != nil { // fetched while we waited
 		return t, nil
 	}
-	if r := c.last.Load(); r != seen && r.err != nil { // failed while we waited
-		return nil, r.err
+	if r := c.last.Load(); r != seen && *r != nil { // failed while we waited
+		return nil, *r
 	}
 	fetchedAt := c.now()
 	t, err := c.fetch(ctx)
 	if err != nil {
 		// A dial can fail on the deadline a moment before ctx reports it.
 		if dl, ok := ctx.Deadline(); ctx.Err() == nil && (!ok || time.Now().Before(dl)) {
-			c.last.Store(&fetchResult{err: err})
+			c.last.Store(&err)
 		}
 		return nil, err
 	}
@@ -227,13 +207,13 @@ func (c *tokenCache) token(ctx context.Context) (*cachedToken, error) {
 	}
 	c.handed = t.AccessToken
 	c.cur.Store(ct)
-	c.last.Store(&fetchResult{})
+	c.last.Store(new(error))
 	return ct, nil
 }
 
 // fetch returns the stored token, or mints one and stores it, holding the
-// store's lock throughout so that processes starting together mint one.
-// A broken store does not fail the call: it mints as if it had none.
+// store's lock so that processes starting together mint one. A broken
+// store does not fail the call: it mints as if there were none.
 func (c *tokenCache) fetch(ctx context.Context) (*oauth2.Token, error) {
 	if c.store == nil {
 		return c.mint(ctx)
@@ -246,7 +226,7 @@ func (c *tokenCache) fetch(ctx context.Context) (*oauth2.Token, error) {
 		return c.mint(ctx)
 	}
 	defer unlock()
-	// The cache asks again for a token it was handed only when the API
+	// A token handed out before is asked for again only when the API
 	// rejected it or it expires: either way it is no use to anyone.
 	if tok, ok := c.store.load(c.key); ok {
 		if tok.AccessToken != c.handed && c.now().Before(tok.Expiry.Add(-maxRefreshMargin)) {
@@ -262,8 +242,8 @@ func (c *tokenCache) fetch(ctx context.Context) (*oauth2.Token, error) {
 }
 
 // mint makes one token request, unless the Retry-After of the endpoint's
-// last 429 still runs: then it returns that 429 with the time left. The
-// retry layer waits for it, as the policy and the deadline allow.
+// last 429 still runs: then it returns that 429 with the time left, for
+// the retry layer to wait as the policy and the deadline allow.
 func (c *tokenCache) mint(ctx context.Context) (*oauth2.Token, error) {
 	if left := c.limitedUntil.Sub(c.now()); c.limited != nil && left > 0 {
 		te := *c.limited
@@ -276,14 +256,6 @@ func (c *tokenCache) mint(ctx context.Context) (*oauth2.Token, error) {
 		c.limited, c.limitedUntil = te, c.now().Add(te.RetryAfter)
 	}
 	return tok, err
-}
-
-// drop forgets bad unless it was replaced already, so that simultaneous
-// 401s on one token cause a single refetch.
-func (c *tokenCache) drop(bad *oauth2.Token) {
-	if ct := c.cur.Load(); ct != nil && ct.tok == bad {
-		c.cur.CompareAndSwap(ct, nil)
-	}
 }
 
 // revoke revokes and forgets the cached token, and deletes it from the store.
@@ -311,8 +283,9 @@ func (c *tokenCache) revoke(ctx context.Context) error {
 	return nil
 }
 
-// bearer adds the cached token. A 401 drops that token and the request is
-// sent once more with a fresh one; a second 401 goes back to the caller.
+// bearer adds the cached token. A 401 drops that token (unless replaced
+// already, so that simultaneous 401s cause one refetch) and the request
+// is sent once more with a fresh one; a second 401 goes to the caller.
 type bearer struct {
 	tokens *tokenCache
 	next   http.RoundTripper
@@ -333,7 +306,7 @@ func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil // the body is spent and cannot be sent again
 	}
 	discard(resp)
-	b.tokens.drop(ct.tok)
+	b.tokens.cur.CompareAndSwap(ct, nil)
 	fresh, err := b.tokens.token(ctx)
 	if err != nil {
 		return nil, err
@@ -360,13 +333,4 @@ func withAuth(req *http.Request, tok *oauth2.Token) *http.Request {
 func discard(resp *http.Response) {
 	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
 	_ = resp.Body.Close()
-}
-
-// setUserAgent sets User-Agent on the token and revocation requests.
-type setUserAgent struct{ next http.RoundTripper }
-
-func (u setUserAgent) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := req.Clone(req.Context())
-	r.Header.Set("User-Agent", userAgent())
-	return u.next.RoundTrip(r)
 }

@@ -39,20 +39,6 @@ func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.bas
 // WithTimeout bounds a call, retries included (default 30 s; 0: none).
 func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
-func newConfig(opts []Option) config {
-	c := config{timeout: 30 * time.Second, clock: clock{now: time.Now, sleep: sleep}}
-	for _, o := range opts {
-		if o != nil {
-			o(&c)
-		}
-	}
-	if c.base == nil {
-		c.base = http.DefaultTransport
-	}
-	c.retry = c.retry.withDefaults()
-	return c
-}
-
 func sleep(ctx context.Context, d time.Duration) error {
 	select {
 	case <-time.After(d):
@@ -67,7 +53,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 type Transport struct {
 	origin string
 	base   string            // base URL without a trailing slash
-	bare   http.RoundTripper // cfg.base behind the cleartext guard
+	bare   http.RoundTripper // cfg.base behind the guard
 	authed http.RoundTripper // bare, authenticated, retried
 	tokens *tokenCache       // service accounts only
 	cfg    config
@@ -76,7 +62,16 @@ type Transport struct {
 // NewTransport fails with a *CredentialsError, a *CleartextError for http
 // to a host other than loopback, or an error saying what is wrong with baseURL.
 func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport, error) {
-	cfg := newConfig(opts)
+	cfg := config{timeout: 30 * time.Second, clock: clock{now: time.Now, sleep: sleep}}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if cfg.base == nil {
+		cfg.base = http.DefaultTransport
+	}
+	cfg.retry = cfg.retry.withDefaults()
 	u, err := url.Parse(baseURL)
 	switch {
 	case err != nil:
@@ -100,7 +95,7 @@ func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport
 		return nil, err
 	}
 	t := &Transport{origin: originOf(u), base: strings.TrimSuffix(u.String(), "/"), cfg: cfg}
-	t.bare = guard{next: cfg.base, insecure: cfg.insecureHTTP}
+	t.bare = roundTripFunc(t.guard)
 	// Retries wrap authentication, so every attempt is authenticated afresh
 	// (next digest nc, current token) and passes the guard again.
 	t.authed = &retrier{next: creds.authenticate(t, t.bare), policy: cfg.retry, clock: cfg.clock}
@@ -126,6 +121,22 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
+// guard sits right above the base transport, so every request this package
+// makes passes it (calls, digest retries, token requests): it refuses
+// cleartext to hosts not loopback (by URL, not a proxy's) and sets our
+// User-Agent where none is.
+func (t *Transport) guard(req *http.Request) (*http.Response, error) {
+	if err := checkCleartext(req.URL, t.cfg.insecureHTTP); err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req = req.Clone(req.Context()) // a RoundTripper must not change its request
+		req.Header.Set("User-Agent", userAgent())
+	}
+	return t.cfg.base.RoundTrip(req)
+}
+
 // originOf is scheme://host:port, lower-cased, with the default port explicit.
 func originOf(u *url.URL) string {
 	scheme, port := strings.ToLower(u.Scheme), u.Port()
@@ -145,9 +156,8 @@ func (e *CleartextError) Error() string {
 }
 
 // checkCleartext refuses http to a host other than a loopback address or
-// "localhost". No name is resolved: a DNS answer is no evidence that the
-// traffic stays on this machine; "localhost" is trusted by name (the hosts
-// file maps it to loopback; one that says otherwise is not caught).
+// "localhost", resolving no name: a DNS answer is no evidence that traffic
+// stays on this machine (the hosts file is trusted for "localhost").
 func checkCleartext(u *url.URL, insecure bool) error {
 	if insecure || !strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Hostname(), "localhost") {
 		return nil
@@ -157,22 +167,6 @@ func checkCleartext(u *url.URL, insecure bool) error {
 		return nil
 	}
 	return &CleartextError{Host: u.Host}
-}
-
-// guard sits right above the base transport, so every request this package
-// makes passes it: calls, redirects, digest retries, token requests. It
-// checks the request's URL only, not a proxy the base transport may use.
-type guard struct {
-	next     http.RoundTripper
-	insecure bool
-}
-
-func (g guard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := checkCleartext(req.URL, g.insecure); err != nil {
-		closeBody(req)
-		return nil, err
-	}
-	return g.next.RoundTrip(req)
 }
 
 // closeBody closes the body of a request refused before sending, as the
