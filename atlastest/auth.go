@@ -39,48 +39,45 @@ type authFailure struct {
 	badToken bool // a Bearer token was refused
 }
 
-// authState holds the nonces and tokens issued. Each map is purged of
-// expired entries whenever it has doubled, and past maxTracked loses
-// arbitrary ones too (a forgotten nonce gets stale=true, a forgotten token
-// 401), so no flood of requests can grow memory.
+// authState holds the nonces and tokens issued (tokens by SHA-256: lookups
+// leak no timing about them). A map is purged of expired entries whenever it
+// has doubled, and past maxTracked loses arbitrary ones too (a forgotten
+// nonce gets stale=true, a forgotten token 401): no flood can grow memory.
 type authState struct {
 	nonceKey [32]byte // HMAC key: the server knows its nonces without storing them
 
-	mu                   sync.Mutex
-	nonces               map[string]*nonceState
-	tokens               map[[32]byte]*token // by SHA-256: lookups leak no timing about tokens
-	noncePurge, tokPurge int                 // the sizes at which the maps are purged next
+	mu                      sync.Mutex
+	nonces, tokens          map[string]*issued
+	noncesPurge, tokenPurge int // the sizes at which the maps are purged next
+}
+
+// issued is a nonce, with its window, or a token, with its account.
+type issued struct {
+	expires time.Time
+	window  *ncWindow
+	account *account
 }
 
 const maxTracked = 1 << 16
 
-type nonceState struct {
-	window  ncWindow
-	expires time.Time
-}
-
-type token struct {
-	account *account
-	expires time.Time
-}
-
-// purge drops m's expired entries once m has grown to *at, and arbitrary
-// ones while over half of maxTracked: amortized O(1) a call.
-func purge[K comparable, V any](m map[K]V, at *int, expired func(V) bool) {
-	if len(m) < *at {
-		return
-	}
-	for k, v := range m {
-		if expired(v) || len(m) > maxTracked/2 {
-			delete(m, k)
+// track adds v to m, first purging m once it has grown to *at: amortized
+// O(1) a call.
+func track(m map[string]*issued, at *int, k string, v *issued, now time.Time) {
+	if len(m) >= *at {
+		for k, v := range m {
+			if !now.Before(v.expires) || len(m) > maxTracked/2 {
+				delete(m, k)
+			}
 		}
+		*at = min(maxTracked, max(1024, 2*len(m)))
 	}
-	*at = min(maxTracked, max(1024, 2*len(m)))
+	m[k] = v
 }
 
 // ncWindow is one nonce's replay protection: the highest nc seen and a bit
 // for each of the ncWindowSize values up to it, so that requests sharing a
-// nonce may arrive out of order, but none twice.
+// nonce may arrive out of order, but none twice. An nc below the window
+// cannot be told fresh: the client is asked for a new nonce (stale).
 type ncWindow struct {
 	max  uint32
 	seen [ncWindowSize / 64]uint64 // bit nc%ncWindowSize
@@ -88,31 +85,23 @@ type ncWindow struct {
 
 const ncWindowSize = 1024
 
-type ncVerdict int
-
-const (
-	ncFresh  ncVerdict = iota
-	ncReplay           // seen before, or 0: refuse
-	ncTooOld           // below the window: cannot tell, so ask for a new nonce
-)
-
-func (w *ncWindow) use(nc uint32) ncVerdict {
+func (w *ncWindow) use(nc uint32) (fresh, stale bool) {
 	word, bit := nc/64%(ncWindowSize/64), uint64(1)<<(nc%64)
 	switch {
 	case nc == 0:
-		return ncReplay
+		return false, false
 	case nc > w.max:
 		for v := nc - 1; v > w.max && nc-v < ncWindowSize; v-- { // slots that now stand for unseen values
 			w.seen[v/64%(ncWindowSize/64)] &^= 1 << (v % 64)
 		}
 		w.max = nc
 	case w.max-nc >= ncWindowSize:
-		return ncTooOld
+		return false, true
 	case w.seen[word]&bit != 0:
-		return ncReplay
+		return false, false
 	}
 	w.seen[word] |= bit
-	return ncFresh
+	return true, false
 }
 
 // unauthorized is Atlas's 401: one digest challenge per algorithm whatever
@@ -149,10 +138,14 @@ func (s *Server) authenticate(r *http.Request) (*caller, *authFailure) {
 	return nil, &authFailure{detail: fmt.Sprintf("Authorization scheme %.20q is not accepted: use Digest or Bearer.", scheme)}
 }
 
-func (s *Server) verifyBearer(tok string) (*caller, *authFailure) {
+func tokenKey(tok string) string {
 	sum := sha256.Sum256([]byte(tok))
+	return string(sum[:])
+}
+
+func (s *Server) verifyBearer(tok string) (*caller, *authFailure) {
 	s.auth.mu.Lock()
-	t := s.auth.tokens[sum]
+	t := s.auth.tokens[tokenKey(tok)]
 	s.auth.mu.Unlock()
 	switch {
 	case t == nil:
@@ -176,8 +169,7 @@ func (s *Server) digestChallenges(stale bool) []string {
 	now := s.cfg.now()
 	a := &s.auth
 	a.mu.Lock()
-	purge(a.nonces, &a.noncePurge, func(n *nonceState) bool { return !now.Before(n.expires) })
-	a.nonces[nonce] = &nonceState{expires: now.Add(s.cfg.nonceTTL)}
+	track(a.nonces, &a.noncesPurge, nonce, &issued{expires: now.Add(s.cfg.nonceTTL), window: &ncWindow{}}, now)
 	a.mu.Unlock()
 	var out []string
 	for _, alg := range s.cfg.algs {
@@ -230,9 +222,9 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*caller, *authFai
 		return fail(false, "wrong username or password.")
 	}
 	s.auth.mu.Lock()
-	n, verdict := s.auth.nonces[c.Nonce], ncReplay
+	n, fresh, stale := s.auth.nonces[c.Nonce], false, false
 	if n != nil {
-		verdict = n.window.use(uint32(c.Nc))
+		fresh, stale = n.window.use(uint32(c.Nc))
 	}
 	s.auth.mu.Unlock()
 	switch {
@@ -240,9 +232,9 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*caller, *authFai
 		return fail(true, "the nonce is no longer tracked.")
 	case !s.cfg.now().Before(n.expires):
 		return fail(true, "the nonce has expired.")
-	case verdict == ncTooOld:
+	case stale:
 		return fail(true, "nonce count %08x is too far behind; use the new nonce.", c.Nc)
-	case verdict == ncReplay:
+	case !fresh:
 		return fail(false, "nonce count %08x was already used with this nonce.", c.Nc)
 	}
 	return &cred.caller, nil
@@ -250,7 +242,6 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*caller, *authFai
 
 func oauthError(w http.ResponseWriter, status int, code, description string) {
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", Realm))
 	}
@@ -283,74 +274,79 @@ func (s *Server) client(r *http.Request) (*account, string) {
 
 // serveOAuth serves the token endpoint (RFC 6749 client credentials) or,
 // with f the revocation endpoint's faults, revocation (RFC 7009), in order:
-// POST, the client's credentials, faults, the client's token bucket
-// (revocation is not limited), a form-encoded body with each parameter at
-// most once (RFC 6749 section 3.1), then the grant or the token to revoke.
+// POST, the client's credentials, faults, the client's token bucket, a
+// form-encoded body with each parameter at most once (RFC 6749 section
+// 3.1), then the token to revoke or the grant.
 func (s *Server) serveOAuth(x *exchange, r *http.Request, f *Faults) {
-	if r.Method != http.MethodPost {
+	x.Header().Set("Cache-Control", "no-store") // RFC 6749 section 5.1 and RFC 7009
+	r.Body = http.MaxBytesReader(x, r.Body, 64<<10)
+	sa, detail := s.client(r)
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	bad := func(desc string) { oauthError(x, http.StatusBadRequest, "invalid_request", desc) }
+	switch {
+	case r.Method != http.MethodPost:
 		x.Header().Set("Allow", http.MethodPost)
 		oauthError(x, http.StatusMethodNotAllowed, "invalid_request", "Use POST.")
-		return
-	}
-	sa, detail := s.client(r)
-	if sa == nil {
+	case sa == nil:
 		oauthError(x, http.StatusUnauthorized, "invalid_client", detail)
-		return
-	}
-	fail, retryAfter := f.apply(x, r)
-	issue, now := f == s.token, s.cfg.now()
-	h, ok := limits(s.cfg.tokens, sa.limiter, now, issue && fail == "")
-	if issue {
-		maps.Copy(x.Header(), h)
-	}
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch {
-	case fail != "":
-		s.write(x, s.injected(fail, h, retryAfter, s.params(fail, r.URL.Path, "", "")...))
-		return
-	case !ok:
-		s.write(x, s.answer(behavior.TokenRateLimited, h, s.params(behavior.TokenRateLimited, r.URL.Path, "", "")...))
-		return
+	case s.oauthLimited(x, r, f, sa):
 	case mt != "application/x-www-form-urlencoded":
-		oauthError(x, http.StatusBadRequest, "invalid_request", "Form-encoded body required: send Content-Type application/x-www-form-urlencoded.")
-		return
-	}
-	r.Body = http.MaxBytesReader(x, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		oauthError(x, http.StatusBadRequest, "invalid_request", "The form does not parse, or is over 64 KB.")
-		return
-	}
-	for _, k := range slices.Sorted(maps.Keys(r.Form)) { // query and body
-		if len(r.Form[k]) > 1 {
-			oauthError(x, http.StatusBadRequest, "invalid_request", fmt.Sprintf("Parameter %.40q is sent more than once.", k))
-			return
+		bad("Form-encoded body required: send Content-Type application/x-www-form-urlencoded.")
+	case r.ParseForm() != nil:
+		bad("The form does not parse, or is over 64 KB.")
+	case repeated(r.Form) != "": // query and body
+		bad(fmt.Sprintf("Parameter %.40q is sent more than once.", repeated(r.Form)))
+	case f == s.revoke && r.PostForm.Get("token") == "":
+		bad("token is required.")
+	case f == s.revoke: // the client's own token; 200 whether or not it was live
+		key := tokenKey(r.PostForm.Get("token"))
+		s.auth.mu.Lock()
+		if t := s.auth.tokens[key]; t != nil && t.account == sa {
+			delete(s.auth.tokens, key)
 		}
-	}
-	x.Header().Set("Cache-Control", "no-store") // RFC 6749 section 5.1 and RFC 7009
-	a, tok := &s.auth, r.PostForm.Get("token")
-	switch grant := r.PostForm.Get("grant_type"); {
-	case !issue && tok == "":
-		oauthError(x, http.StatusBadRequest, "invalid_request", "token is required.")
-	case !issue: // the client's own token; 200 whether or not it was live
-		sum := sha256.Sum256([]byte(tok))
-		a.mu.Lock()
-		if t := a.tokens[sum]; t != nil && t.account == sa {
-			delete(a.tokens, sum)
-		}
-		a.mu.Unlock()
+		s.auth.mu.Unlock()
 		x.WriteHeader(http.StatusOK)
-	case grant == "":
-		oauthError(x, http.StatusBadRequest, "invalid_request", "grant_type is required.") // RFC 6749 section 5.2
-	case grant != "client_credentials":
+	case r.PostForm.Get("grant_type") == "":
+		bad("grant_type is required.") // RFC 6749 section 5.2
+	case r.PostForm.Get("grant_type") != "client_credentials":
 		oauthError(x, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be client_credentials.")
 	default:
-		tok = rand.Text() + rand.Text()
-		a.mu.Lock()
-		purge(a.tokens, &a.tokPurge, func(t *token) bool { return !now.Before(t.expires) })
-		a.tokens[sha256.Sum256([]byte(tok))] = &token{account: sa, expires: now.Add(tokenTTL)}
-		a.mu.Unlock()
+		tok, now := rand.Text()+rand.Text(), s.cfg.now()
+		s.auth.mu.Lock()
+		track(s.auth.tokens, &s.auth.tokenPurge, tokenKey(tok), &issued{expires: now.Add(tokenTTL), account: sa}, now)
+		s.auth.mu.Unlock()
 		x.Header().Set("Content-Type", "application/json")
 		x.Header().Set("Pragma", "no-cache")
 		_ = json.NewEncoder(x).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(tokenTTL.Seconds())})
 	}
+}
+
+// oauthLimited applies f's faults and, at the token endpoint, the client's
+// bucket (a wrong secret spends nobody's; revocation is not limited); it
+// reports whether it answered the request.
+func (s *Server) oauthLimited(x *exchange, r *http.Request, f *Faults, sa *account) bool {
+	fail, retryAfter := f.apply(x, r)
+	h, ok := limits(s.cfg.tokens, sa.limiter, s.cfg.now(), f == s.token && fail == "")
+	if f == s.token {
+		maps.Copy(x.Header(), h)
+	}
+	switch {
+	case fail != "":
+		s.write(x, s.injected(fail, h, retryAfter, s.params(fail, r.URL.Path, "", "")...))
+	case !ok:
+		s.write(x, s.answer(behavior.TokenRateLimited, h, s.params(behavior.TokenRateLimited, r.URL.Path, "", "")...))
+	default:
+		return false
+	}
+	return true
+}
+
+// repeated is the first parameter, by name, sent more than once.
+func repeated(form url.Values) string {
+	for _, k := range slices.Sorted(maps.Keys(form)) {
+		if len(form[k]) > 1 {
+			return k
+		}
+	}
+	return ""
 }

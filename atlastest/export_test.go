@@ -12,7 +12,13 @@ type NcWindowProbe struct {
 }
 
 func (p *NcWindowProbe) Use(nc uint32) string {
-	return [...]string{ncFresh: "fresh", ncReplay: "replay", ncTooOld: "too old"}[p.w.use(nc)]
+	switch fresh, stale := p.w.use(nc); {
+	case fresh:
+		return "fresh"
+	case stale:
+		return "too old"
+	}
+	return "replay"
 }
 
 // QueryFlags lists the query parameters the server implements.

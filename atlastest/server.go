@@ -188,7 +188,7 @@ func New(opts ...Option) *Server {
 	s.token = &Faults{where: "the token endpoint", statuses: oauth, budget: cfg.tokens, retryAfter: -1}
 	s.revoke = &Faults{where: "the revocation endpoint", statuses: oauth, budget: cfg.tokens, retryAfter: -1}
 	_, _ = rand.Read(s.auth.nonceKey[:])
-	s.auth.nonces, s.auth.tokens = map[string]*nonceState{}, map[[32]byte]*token{}
+	s.auth.nonces, s.auth.tokens = map[string]*issued{}, map[string]*issued{}
 	s.def = s.seedOrg(defaultKeys + cfg.seedKeys)
 	for range cfg.orgs - 1 {
 		s.seedOrg(defaultKeys)
