@@ -23,9 +23,9 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// exchange is one request: the ResponseWriter the handlers write through
-// (it notes the status for the log, and sends nothing for a dropped
-// request) and what the front handler learnt.
+// exchange is one request: the ResponseWriter handlers write through (it
+// notes the status for the log, and sends nothing when dropping) and what
+// the front handler learnt.
 type exchange struct {
 	http.ResponseWriter
 	status           int
@@ -50,9 +50,9 @@ func (x *exchange) Write(b []byte) (int, error) {
 	return x.ResponseWriter.Write(b)
 }
 
-// queryFlags are the query parameters the server implements, by their
-// names in the spec; a flag counts when sent once, as true.
-// TestEveryQueryParameterIsImplemented fails for a documented one missing.
+// queryFlags are the query parameters implemented, by their names in the
+// spec; a flag counts when sent once, as true. A documented one missing
+// here fails TestEveryQueryParameterIsImplemented.
 var queryFlags = map[string]func(*exchange){
 	"envelope": func(x *exchange) { x.envelope = true },
 	"pretty":   func(x *exchange) { x.pretty = true },
@@ -65,7 +65,7 @@ func (s *Server) newHandler() http.Handler {
 	slashes := strings.Count(contract.MustLoad().Path, "/")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x := &exchange{ResponseWriter: w}
-		entry := Request{Method: r.Method, Path: clip(r.URL.EscapedPath()), Query: clip(r.URL.RawQuery), Auth: authScheme(r)}
+		entry := Request{Method: r.Method, Path: clip(r.URL.EscapedPath(), 256), Query: clip(r.URL.RawQuery, 256), Auth: authScheme(r)}
 		defer func() {
 			entry.Status, entry.Dropped, entry.AuthError = x.status, x.drop, x.authError
 			s.record(entry) // before the client can see the answer or the lost connection
@@ -90,7 +90,7 @@ func (s *Server) newHandler() http.Handler {
 	})
 }
 
-// admit runs the checks before the operation, in doc.go's order.
+// admit runs the checks before the operation's, in doc.go's order.
 func (s *Server) admit(x *exchange, r *http.Request, slashes int) bool {
 	q := r.URL.Query()
 	for name, set := range queryFlags {
@@ -101,30 +101,25 @@ func (s *Server) admit(x *exchange, r *http.Request, slashes int) bool {
 	_, err := contract.CheckRequest(r)
 	var pe *contract.ParamError
 	errors.As(err, &pe) // CheckRequest's only error type
-	if strings.Count(r.URL.EscapedPath(), "/") != slashes || pe != nil && pe.Name == "path" || r.Method != http.MethodDelete {
-		target := r.Method + " " + r.URL.EscapedPath() // ASCII: EscapedPath escapes the rest
-		if len(target) > 100 {
-			target = target[:100] + "..."
-		}
+	switch {
+	case strings.Count(r.URL.EscapedPath(), "/") != slashes || pe != nil && pe.Name == "path" || r.Method != http.MethodDelete:
+		target := clip(r.Method+" "+r.URL.EscapedPath(), 100)
 		s.write(x, s.answer(behavior.NoSuchResource, nil, target, contract.MustLoad().Path))
-		return false
-	}
-	if pe != nil {
+	case pe != nil:
 		a := s.answer(behavior.InvalidParameter, nil, pe.In, pe.Name)
 		a.field = &gen.FieldViolation{Field: pe.Name, Description: pe.Reason}
 		s.write(x, a)
-		return false
-	}
-	c, fail := s.authenticate(r)
-	x.caller = c
-	switch {
-	case fail != nil:
-		x.authError = fail.detail
-		s.write(x, s.unauthorized(fail))
-	case !acceptsVersion(r.Header):
-		s.write(x, s.answer(behavior.InvalidVersion, nil))
 	default:
-		return true
+		c, fail := s.authenticate(r)
+		switch x.caller = c; {
+		case fail != nil:
+			x.authError = fail.detail
+			s.write(x, s.unauthorized(fail))
+		case !acceptsVersion(r.Header):
+			s.write(x, s.answer(behavior.InvalidVersion, nil))
+		default:
+			return true
+		}
 	}
 	return false
 }
@@ -163,8 +158,8 @@ func authScheme(r *http.Request) string {
 type operation struct{ s *Server }
 
 // DeleteOrgApiKey runs faults, then looks up the organization, the role,
-// the bucket and the key: the role before the bucket, so that only
-// authorized requests spend it.
+// the bucket and the key: the role first, so only authorized requests
+// spend the bucket.
 func (op operation) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request, orgID gen.OrgId, keyID gen.ApiUserId, _ gen.DeleteOrgApiKeyParams) {
 	s, x := op.s, w.(*exchange)
 	fail, retryAfter := s.op.apply(x, r)
@@ -204,7 +199,7 @@ func (s *Server) params(sit behavior.Situation, path, orgID, keyID string) []any
 	return nil
 }
 
-// limits shows a bucket as rate-limit headers, first spending one request
+// limits shows a bucket as rate-limit headers, first spending a request
 // if spend is set: ok is false, and Retry-After set, when it had none.
 func limits(b contract.Budget, lim *rate.Limiter, now time.Time, spend bool) (http.Header, bool) {
 	h, ok := http.Header{}, true
@@ -220,7 +215,6 @@ func limits(b contract.Budget, lim *rate.Limiter, now time.Time, spend bool) (ht
 	return h, ok
 }
 
-// newLimiter is a full bucket holding b.
 func newLimiter(b contract.Budget) *rate.Limiter {
 	return rate.NewLimiter(rate.Every(b.Period/time.Duration(b.Refill)), b.Capacity)
 }
@@ -228,8 +222,8 @@ func newLimiter(b contract.Budget) *rate.Limiter {
 // seconds is d in whole seconds, rounded up, as Retry-After counts.
 func seconds(d time.Duration) string { return strconv.Itoa(int(math.Ceil(d.Seconds()))) }
 
-// answer is a row of internal/behavior's table, the values its detail
-// and parameters take, and values for the headers the row lists.
+// answer is a row of internal/behavior's table, the values its detail and
+// parameters take, and values for the headers the row lists.
 type answer struct {
 	row    behavior.Answer
 	params []any
@@ -241,9 +235,9 @@ func (s *Server) answer(sit behavior.Situation, h http.Header, params ...any) an
 	return answer{row: s.rows[sit], params: params, header: h}
 }
 
-// unauthorizedBody is Atlas's 401 body, its keys in Atlas's order
-// (recorded); the generated ApiError would sort them.
-type unauthorizedBody struct {
+// plainBody is an error body without parameters, Atlas's 401's, its keys in
+// Atlas's order (recorded); the generated ApiError would sort them.
+type plainBody struct {
 	Error     int    `json:"error"`
 	Reason    string `json:"reason"`
 	Detail    string `json:"detail"`
@@ -253,8 +247,7 @@ type unauthorizedBody struct {
 // write sends a: its row's status, content type and headers, and an
 // ApiError for an error, enveloped and pretty-printed as doc.go says.
 func (s *Server) write(x *exchange, a answer) {
-	row, status := a.row, a.row.Status
-	h := x.Header()
+	row, status, h := a.row, a.row.Status, x.Header()
 	for _, name := range row.Headers {
 		if name == behavior.XErrorCode {
 			h.Set(name, row.ErrorCode)
@@ -267,14 +260,11 @@ func (s *Server) write(x *exchange, a answer) {
 	reason, detail := http.StatusText(status), fmt.Sprintf(row.Detail, a.params...)
 	switch {
 	case row.ErrorCode == "":
-	case row.Situation == behavior.Unauthenticated:
-		body = unauthorizedBody{status, reason, detail, row.ErrorCode}
+	case row.NoParameters:
+		body = plainBody{status, reason, detail, row.ErrorCode}
 	default:
-		e := gen.ApiError{Error: int32(status), ErrorCode: row.ErrorCode, Reason: &reason, Detail: &detail}
-		if !row.NoParameters {
-			ps := append([]any{}, a.params...) // [] when none
-			e.Parameters = &ps
-		}
+		ps := append([]any{}, a.params...) // [] when none
+		e := gen.ApiError{Error: int32(status), ErrorCode: row.ErrorCode, Reason: &reason, Detail: &detail, Parameters: &ps}
 		if a.field != nil {
 			e.BadRequestDetail = &gen.BadRequestDetail{Fields: &[]gen.FieldViolation{*a.field}}
 		}
@@ -355,11 +345,11 @@ type Faults struct {
 	mu                  sync.Mutex
 	failN, dropN        int
 	fail                behavior.Situation
-	latency, retryAfter time.Duration // retryAfter < 0: the bucket's time to regain one request
+	latency, retryAfter time.Duration // retryAfter < 0: the bucket's time to regain a request
 }
 
 // operationStatuses maps each error status the spec documents to the first
-// row of internal/behavior's table with that status.
+// row of internal/behavior's table with it.
 func operationStatuses() map[int]behavior.Situation {
 	m := map[int]behavior.Situation{}
 	for code := range contract.MustLoad().Op.Responses.Map() {
@@ -397,7 +387,7 @@ func (f *Faults) SetLatency(d time.Duration) { f.locked(func() { f.latency = max
 
 // SetRetryAfter sets the Retry-After of injected 429s, in seconds rounded
 // up; by default, or for d < 0, the time the endpoint's bucket takes to
-// regain one request (1 s at Atlas's organization rates, 2 s at its token rates).
+// regain a request (1 s at Atlas's organization rates, 2 s at its token rates).
 func (f *Faults) SetRetryAfter(d time.Duration) { f.locked(func() { f.retryAfter = d }) }
 
 func (f *Faults) locked(set func()) {
@@ -415,11 +405,9 @@ func (f *Faults) apply(x *exchange, r *http.Request) (fail behavior.Situation, r
 	f.locked(func() {
 		latency, retryAfter = f.latency, f.retryAfter
 		if f.failN > 0 {
-			f.failN--
-			fail = f.fail
+			f.failN, fail = f.failN-1, f.fail
 		} else if f.dropN > 0 {
-			f.dropN--
-			x.drop = true
+			f.dropN, x.drop = f.dropN-1, true
 		}
 	})
 	if latency > 0 {
@@ -439,7 +427,7 @@ func (f *Faults) apply(x *exchange, r *http.Request) (fail behavior.Situation, r
 }
 
 // injected is the answer FailNext asked for, with the endpoint's rate-limit
-// headers h: and the challenges or the Retry-After its row lists.
+// headers h, and the challenges or the Retry-After its row lists.
 func (s *Server) injected(sit behavior.Situation, h http.Header, retryAfter time.Duration, params ...any) answer {
 	a := s.answer(sit, h, params...)
 	if slices.Contains(a.row.Headers, behavior.WWWAuthenticate) {

@@ -373,10 +373,11 @@ type Request struct {
 	AuthError string
 }
 
-// clip bounds what the log keeps of a path or query.
-func clip(s string) string {
-	if len(s) > 256 {
-		return s[:256] + "…"
+// clip cuts s to n bytes, so that a hostile request cannot make a log
+// entry or an answer large.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
 	}
 	return s
 }
