@@ -1,22 +1,20 @@
-// Command smoke runs the deleteOrgApiKey contract end to end. With no flags
-// it starts the reference server (atlastest) on loopback and runs a scenario
-// matrix that provokes every status the spec documents, with both
-// authentication methods; -atlas probes real Atlas, deleting nothing unless
-// told to; `smoke serve` runs the reference server alone. What each scenario
-// expects comes from internal/behavior. Run `smoke -h` for every flag.
+// Command smoke runs the deleteOrgApiKey contract end to end: a scenario
+// matrix on an embedded reference server (atlastest) provoking every
+// documented status with both authentication methods; -atlas, probes of real
+// Atlas that delete nothing unless told to; `smoke serve`, the reference
+// server alone. Expectations come from internal/behavior. See `smoke -h`.
 package main
 
 import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/signal"
@@ -152,19 +150,10 @@ func check(bad bool, format string, args ...any) error {
 	return nil
 }
 
-// paramErr checks a flag, if set, against the spec's parameter.
-func paramErr(flagName, param, value string) error {
-	if err := contract.CheckParam(param, value); value != "" && err != nil {
-		return fmt.Errorf("%s: %w", flagName, err)
-	}
-	return nil
-}
-
-// runAtlas probes a live service without changing it: a request with no
-// credentials must be challenged, and deleting a random key id must be
-// refused as Atlas refuses an absent key (or a non-owner). With -delete-key
-// and -confirm it deletes that key; one already gone is "not found", no
-// failure. Every settings problem is reported at once, before anything is sent.
+// runAtlas probes a live service without changing it: no credentials get a
+// challenge; deleting a random key id gets Atlas's "no such key" (or 403 for
+// a non-owner). -delete-key K -confirm deletes K; one already gone is "not
+// found", no failure. Every settings problem is reported before anything is sent.
 func runAtlas(ctx context.Context, cfg config) (report, error) {
 	creds, credsErr := authedit.CredentialsFromEnv(cfg.lookup)
 	obs := &observer{log: cfg.log}
@@ -179,8 +168,9 @@ func runAtlas(ctx context.Context, cfg config) (report, error) {
 		err = nil // credsErr says it
 	}
 	_, isAccount := creds.(authedit.ServiceAccount)
+	orgErr, keyErr := contract.CheckParam("orgId", cfg.orgID), contract.CheckParam("apiUserId", cfg.deleteKey)
 	if err = errors.Join(credsErr, err, check(cfg.orgID == "", "no organization: set -org or MONGODB_ATLAS_ORG_ID"),
-		paramErr("-org", "orgId", cfg.orgID), paramErr("-delete-key", "apiUserId", cfg.deleteKey),
+		check(cfg.orgID != "" && orgErr != nil, "-org: %w", orgErr), check(cfg.deleteKey != "" && keyErr != nil, "-delete-key: %w", keyErr),
 		check(cfg.tokenCache != "" && !isAccount, "-token-cache needs a service account: set MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET"),
 	); err != nil {
 		return report{}, err
@@ -221,7 +211,7 @@ func runAtlas(ctx context.Context, cfg config) (report, error) {
 			secrets = append(secrets, v)
 		}
 		source := fmt.Sprintf("smoke -atlas against %s, auth %s", cfg.baseURL, auth)
-		if err := writeRecords(cfg.record, obs.recorded, secrets, map[string]string{"orgId": org, "apiUserId": cfg.deleteKey}, source, time.Now()); err != nil {
+		if err := writeRecords(cfg.record, obs.answers, secrets, map[string]string{"orgId": org, "apiUserId": cfg.deleteKey}, source, time.Now()); err != nil {
 			return rep, fmt.Errorf("-record: %w", err)
 		}
 	}
@@ -229,14 +219,9 @@ func runAtlas(ctx context.Context, cfg config) (report, error) {
 }
 
 // randomID is a well-formed key id that no real key is likely to have.
-func randomID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b) // never fails
-	return hex.EncodeToString(b)
-}
+func randomID() string { return fmt.Sprintf("%08x%016x", rand.Uint32(), rand.Uint64()) }
 
-// unauthenticated sends the operation with no credentials: Atlas answers
-// with one Digest challenge.
+// unauthenticated sends no credentials: Atlas answers one Digest challenge.
 func unauthenticated(baseURL, org string, obs *observer) scenario {
 	return scenario{name: "no credentials: challenged", auth: "none", want: one(behavior.Unauthenticated), outcome: "Digest",
 		run: func(ctx context.Context) (string, error) {
@@ -269,7 +254,7 @@ func runLocal(ctx context.Context, cfg config) (report, error) {
 }
 
 // newClient has retries off, so that each answer is the one the scenario
-// provokes, unless retries; then it retries at once, on no clock.
+// provokes, or on with no wait.
 func newClient(cfg config, obs *observer, url string, creds authedit.Credentials, retries bool) (*authedit.Client, error) {
 	retry := authedit.WithoutRetry()
 	if retries {
@@ -281,14 +266,12 @@ func newClient(cfg config, obs *observer, url string, creds authedit.Credentials
 // call is what a local scenario does with its client.
 type call = func(context.Context, *authedit.Client) (said string, err error)
 
-// matrix is the local mode's scenarios: together they provoke every status
-// the spec documents (TestMatrixCoversDocumentedStatuses), each with both
-// authentication methods.
+// matrix provokes every documented status (TestMatrixCoversDocumentedStatuses)
+// with both authentication methods.
 func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
 	org, keys := srv.OrgID(), srv.Keys()
 	kept := keys[len(keys)-1] // never deleted
-	// left checks that kept is still there, and gone, if any, is deleted
-	// and out of the projects it was in.
+	// left checks that kept is there, and gone (if any) deleted and out of its projects.
 	left := func(gone string) func() error {
 		had := len(srv.KeyProjects(gone))
 		return func() error {
@@ -305,8 +288,7 @@ func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
 			return says(c.Remove(ctx, org, key))
 		}
 	}
-	// raw calls with the generated signature, for what Remove does not
-	// offer, and says what the body showed: an envelope, or indentation.
+	// raw calls with flags Remove does not offer; it says what the body showed.
 	raw := func(key string, p *gen.DeleteOrgApiKeyParams, editors ...gen.RequestEditorFn) call {
 		return func(ctx context.Context, c *authedit.Client) (string, error) {
 			resp, err := c.DeleteOrgApiKeyWithResponse(ctx, org, key, p, editors...)
@@ -362,8 +344,7 @@ func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
 			row(scenario{name: "envelope=true wraps the 204", want: one(behavior.Enveloped), outcome: "{status: 204}", after: left(enveloped)}, owner,
 				raw(enveloped, &gen.DeleteOrgApiKeyParams{Envelope: &yes})),
 			row(scenario{name: "injected 500 changes nothing", want: one(behavior.ServerError), outcome: "server error"}, owner, remove(org, kept, 1, 0)),
-			// The delete applies but its answer is lost; the retry finds no
-			// key: already removed, not "not found".
+			// The delete applies, its answer is lost, the retry finds no key: already removed.
 			row(scenario{name: "retry after a 500 and a lost answer", retries: true, want: []behavior.Situation{behavior.ServerError, behavior.KeyNotFound},
 				outcome: authedit.AlreadyRemoved.String(), after: left(lost)}, owner, remove(org, lost, 1, 1)),
 		)
@@ -371,9 +352,8 @@ func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
 	return append(scenarios, rateLimited(cfg, obs))
 }
 
-// rateLimited runs on a server of its own whose bucket holds one request and
-// regains one a minute, so the 429 comes from the real limiter. Instead of
-// waiting out Retry-After, it moves that server's clock on by as much.
+// rateLimited gets its 429 from the real limiter of a server of its own (one
+// request a minute), then moves that server's clock past Retry-After.
 func rateLimited(cfg config, obs *observer) scenario {
 	return scenario{name: "429, then 204 after Retry-After", auth: "digest", outcome: "removed",
 		want: []behavior.Situation{behavior.Removed, behavior.RateLimited, behavior.Removed},

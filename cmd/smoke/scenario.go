@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-	"mime"
 	"net"
 	"net/http"
 	"os"
@@ -27,11 +25,10 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// scenario is one row of the report. run makes its calls and says in words
-// what the caller learnt. The row passes when that is one of outcome's
-// alternatives (no outcome: no error), the operation's answers end with
-// want's (the last may be or's instead), each answer fits the spec, and
-// after finds the server as the calls should leave it.
+// scenario is one row of the report. It passes when what run says the caller
+// learnt is one of outcome's alternatives (no outcome: no error), the answers
+// end with want's (the last may be or's), each fits the spec, and after
+// finds the server as the calls should leave it.
 type scenario struct {
 	name, auth string
 	retries    bool // the client retries failed attempts; else each answer is final
@@ -63,21 +60,16 @@ type report struct {
 	Failed  int      `json:"failed"`
 }
 
-// runScenarios runs each scenario in turn. It stops after one that cannot
-// reach the server: the rest would only fail the same way, slowly.
+// runScenarios stops after a scenario that cannot reach the server: the rest
+// would only fail the same way, slowly.
 func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []result {
 	var results []result
 	for i, s := range scenarios {
 		obs.begin()
 		start := time.Now()
 		said, err := s.run(ctx)
-		r := result{Scenario: s.name, Auth: s.auth, Retries: s.retries, Duration: time.Since(start)}
+		elapsed := time.Since(start)
 		trips, answers, problems := obs.seen()
-		want := make([]answer, len(s.want))
-		for i, w := range s.want {
-			a, _ := behavior.Lookup(w)
-			want[i] = answer{status: a.Status, code: a.ErrorCode}
-		}
 		switch {
 		case s.outcome == "" && err != nil:
 			problems = append(problems, err)
@@ -89,11 +81,17 @@ func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []re
 		if s.after != nil {
 			problems = append(problems, s.after())
 		}
-		r.Expected, r.Got, r.RoundTrips = column(want, s.outcome), cmp.Or(column(answers[max(0, len(answers)-max(1, len(want))):], said), "error"), trips
-		if err := errors.Join(problems...); err != nil {
-			r.Detail = strings.ReplaceAll(err.Error(), "\n", "; ")
+		want := make([]answer, len(s.want))
+		for i, w := range s.want {
+			a, _ := behavior.Lookup(w)
+			want[i] = answer{status: a.Status, code: a.ErrorCode}
 		}
-		r.Pass = r.Detail == ""
+		problem := errors.Join(problems...)
+		r := result{Scenario: s.name, Auth: s.auth, Retries: s.retries, Expected: column(want, s.outcome), RoundTrips: trips, Duration: elapsed,
+			Got: cmp.Or(column(answers[max(0, len(answers)-max(1, len(want))):], said), "error"), Pass: problem == nil}
+		if problem != nil {
+			r.Detail = strings.ReplaceAll(problem.Error(), "\n", "; ")
+		}
 		obs.log.Info("scenario", "name", r.Scenario, "auth", r.Auth, "got", r.Got, "pass", r.Pass)
 		if op := (*net.OpError)(nil); errors.As(err, &op) && op.Op == "dial" {
 			r.Detail += fmt.Sprintf(" (the server is unreachable; scenarios not run: %d)", len(scenarios)-i-1)
@@ -125,8 +123,8 @@ func (s scenario) matches(answers []answer) error {
 	return nil
 }
 
-// says is what Client.Remove told its caller, in words: the Outcome, or the
-// class of failure (authedit's sentinels), and where it came from.
+// says puts what Client.Remove told its caller in words: the Outcome, or the
+// class of failure (authedit's sentinels) and where it came from.
 func says(outcome authedit.Outcome, err error) (string, error) {
 	said := outcome.String() // "failed" for an error of no class below
 	for class, words := range map[error]string{authedit.ErrUnauthorized: "refused", authedit.ErrForbidden: "forbidden",
@@ -169,10 +167,9 @@ func column(answers []answer, said string) string {
 }
 
 // is checks a against Atlas's answer in situation s: status, errorCode,
-// content type and headers. Where Atlas may answer otherwise, so may a: a
-// key not found may come as 404 (the Atlas CLI and the Terraform provider
-// read 400 and 404 alike), and an errorCode that is ours (evidence "ours")
-// is not held to.
+// content type, headers. As Atlas may: a key not found may come as 404 (the
+// Atlas CLI and Terraform read 400 and 404 alike); an errorCode that is
+// "ours" in evidence is not held to.
 func (a answer) is(s behavior.Situation) error {
 	w, _ := behavior.Lookup(s)
 	var problems []string
@@ -180,10 +177,8 @@ func (a answer) is(s behavior.Situation) error {
 		(a.code != w.ErrorCode && w.Evidence != behavior.Ours) {
 		problems = append(problems, "want "+column([]answer{{status: w.Status, code: w.ErrorCode}}, ""))
 	}
-	gt, gp, err1 := mime.ParseMediaType(a.header.Get(behavior.ContentType))
-	wt, wp, err2 := mime.ParseMediaType(w.ContentType)
-	if err1 != nil || err2 != nil || gt != wt || !maps.Equal(gp, wp) {
-		problems = append(problems, fmt.Sprintf("Content-Type %q, want %q", a.header.Get(behavior.ContentType), w.ContentType))
+	if ct := a.header.Get(behavior.ContentType); !strings.EqualFold(strings.ReplaceAll(ct, " ", ""), w.ContentType) {
+		problems = append(problems, fmt.Sprintf("Content-Type %q, want %q", ct, w.ContentType))
 	}
 	for _, h := range w.Headers {
 		if a.header.Get(h) == "" {
@@ -196,20 +191,18 @@ func (a answer) is(s behavior.Situation) error {
 	return fmt.Errorf("%s: %s (detail %q)", column([]answer{a}, ""), strings.Join(problems, ", "), a.detail)
 }
 
-// observer is the transport under authentication, so it sees every round
-// trip (token requests and digest challenges too). It checks each answer to
-// the operation against the spec and keeps it, and keeps each Authorization
-// value for -record to redact. It logs method, path and status, never
-// headers: they carry credentials.
+// observer is the transport under authentication, seeing every round trip.
+// It checks answers to the operation against the spec and keeps them, and
+// each Authorization value for -record to redact. It logs no headers: they
+// carry credentials.
 type observer struct {
 	log *slog.Logger
 
-	mu         sync.Mutex
-	trips      int
-	answers    []answer // the current scenario's
-	recorded   []answer // the run's
-	violations []error
-	secrets    []string
+	mu           sync.Mutex
+	trips, first int      // the current scenario's round trips, and its first answer
+	answers      []answer // the run's
+	violations   []error  // the current scenario's
+	secrets      []string
 }
 
 func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -234,9 +227,7 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	var e struct{ ErrorCode, Detail string } // an ApiError's; null or no JSON leaves them empty
 	_ = json.Unmarshal(body, &e)
-	a := answer{status: resp.StatusCode, header: resp.Header.Clone(), body: body, code: e.ErrorCode, detail: e.Detail}
-	o.answers = append(o.answers, a)
-	o.recorded = append(o.recorded, a)
+	o.answers = append(o.answers, answer{status: resp.StatusCode, header: resp.Header.Clone(), body: body, code: e.ErrorCode, detail: e.Detail})
 	return resp, nil
 }
 
@@ -244,13 +235,13 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 func (o *observer) begin() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.trips, o.answers, o.violations = 0, nil, nil
+	o.trips, o.first, o.violations = 0, len(o.answers), nil
 }
 
 func (o *observer) seen() (trips int, answers []answer, violations []error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.trips, o.answers, slices.Clone(o.violations)
+	return o.trips, o.answers[o.first:], slices.Clone(o.violations)
 }
 
 // write counts the results and prints the report, as JSON or as a table
@@ -287,8 +278,7 @@ func (r *report) write(w io.Writer, asJSON bool) error {
 	return err
 }
 
-// cell cuts a column to 35 runes, which keeps lines within 160 columns
-// (scenario names are within 36); a failure is printed in full under the table.
+// cell cuts a column to 35 runes, keeping lines within 160 columns.
 func cell(s string) string {
 	if r := []rune(s); len(r) > 35 {
 		return string(r[:34]) + "…"
@@ -296,12 +286,10 @@ func cell(s string) string {
 	return s
 }
 
-// writeRecords writes answers into dir in the format of testdata/atlas (see
-// its README), named after their situation ("key-not-found.http", then
-// "key-not-found-2.http"), so that recording into testdata/atlas refreshes
-// the evidence. Each secret is redacted wherever it appears, cookies are
-// dropped, and the ids (by parameter name) become the spec's examples.
-// Nonces stay: they are no secret, and the challenge is evidence.
+// writeRecords writes answers as testdata/atlas files named after their
+// situation, so that recording there refreshes the evidence. Secrets are
+// redacted, cookies dropped, ids (by parameter name) become the spec's
+// examples. Nonces stay: they are no secret, and the challenge is evidence.
 func writeRecords(dir string, answers []answer, secrets []string, ids map[string]string, source string, now time.Time) error {
 	var pairs []string
 	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) }) // longest first
@@ -345,10 +333,8 @@ func writeRecords(dir string, answers []answer, secrets []string, ids map[string
 	return nil
 }
 
-// situationOf names the situation of internal/behavior's table an answer
-// shows: the first whose answer it is (as is allows), else the first with
-// its status, else "unclassified-<status>" for a maintainer to look at
-// (TestRecordedAnswers refuses it).
+// situationOf is the first situation whose answer a is, else the first with
+// its status, else "unclassified-<status>" (TestRecordedAnswers refuses it).
 func situationOf(a answer) behavior.Situation {
 	var byStatus behavior.Situation
 	for _, w := range behavior.Table() {

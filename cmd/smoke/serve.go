@@ -54,17 +54,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"revokeUrl, accept, orgId, owner and member credentials (made-up test values) and deletable key ids.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
+	fail := func(err any) int { fmt.Fprintln(stderr, "smoke serve:", err); return exitUsage }
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return exitPass
 	} else if err != nil || fs.NArg() > 0 || *seedKeys < 0 || *printKeys < -1 || *capacity < 1 || *refill < 1 || *period <= 0 || *maxConns < 1 {
-		fmt.Fprintln(stderr, "smoke serve: bad arguments (see -h)")
-		return exitUsage
+		return fail("bad arguments (see -h)")
 	}
 	srv := atlastest.New(atlastest.WithSeedKeys(*seedKeys), atlastest.WithRateLimit(*capacity, *refill, *period), atlastest.WithLogLimit(10_000)) // serve may run for days
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		fmt.Fprintln(stderr, "smoke serve:", err)
-		return exitUsage
+		return fail(err)
 	}
 	keys := srv.Keys()
 	if *printKeys >= 0 {
@@ -86,8 +85,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = hs.Shutdown(shutdown)
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "smoke serve:", err)
-		return exitUsage
+		return fail(err)
 	}
 	return exitPass
 }
@@ -100,11 +98,9 @@ func newHTTPServer(h http.Handler, maxConns int) (*http.Server, *connLimit) {
 		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}, lim
 }
 
-// connLimit bounds a server's open connections through its ConnState
-// hook. At the bound a new connection closes the one idle longest (no
-// request yet, or kept alive between requests), so a flood of idle
-// connections costs the flooder its oldest ones and a real client is served
-// at once; when all the others are busy, the new one is closed.
+// connLimit bounds open connections: at the bound a new one closes the one
+// idle longest, so an idle flood costs the flooder its oldest connections and
+// a real client is served at once (the new one goes when all else is busy).
 type connLimit struct {
 	max  int
 	mu   sync.Mutex
@@ -137,9 +133,8 @@ func (l *connLimit) track(c net.Conn, state http.ConnState) {
 	_ = oldest.Close() // closing the raw connection calls no hook: the lock is safe to hold
 }
 
-// dialable is the address to announce: a wildcard listen address is
-// announced as loopback, which clients can dial and authedit trusts with
-// credentials over plain http.
+// dialable announces a wildcard address as loopback, which clients can dial
+// and authedit trusts with credentials over plain http.
 func dialable(a *net.TCPAddr) string {
 	if a.IP == nil || a.IP.IsUnspecified() {
 		a = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: a.Port}
