@@ -20,23 +20,14 @@ import (
 // any language needs. The credentials are the reference server's made-up
 // test values: printing them is the point.
 type announcement struct {
-	BaseURL   string    `json:"baseUrl"`
-	TokenURL  string    `json:"tokenUrl"`  // POST grant_type=client_credentials, client id and secret in HTTP Basic
-	RevokeURL string    `json:"revokeUrl"` // POST token=..., same Basic credentials
-	Accept    string    `json:"accept"`    // the versioned Accept every request to the operation needs
-	OrgID     string    `json:"orgId"`
-	Owner     principal `json:"owner"`  // Organization Owner: its deletes succeed
-	Member    principal `json:"member"` // no Owner role: its deletes get 403
-	Keys      []string  `json:"keys"`   // deletable key ids
-}
-
-// principal is atlastest.Principal with JSON names.
-type principal struct {
-	KeyID        string `json:"keyId"`
-	PublicKey    string `json:"publicKey"`
-	PrivateKey   string `json:"privateKey"`
-	ClientID     string `json:"clientId"`
-	ClientSecret string `json:"clientSecret"`
+	BaseURL   string              `json:"baseUrl"`
+	TokenURL  string              `json:"tokenUrl"`  // POST grant_type=client_credentials, client id and secret in HTTP Basic
+	RevokeURL string              `json:"revokeUrl"` // POST token=..., same Basic credentials
+	Accept    string              `json:"accept"`    // the versioned Accept every request to the operation needs
+	OrgID     string              `json:"orgId"`
+	Owner     atlastest.Principal `json:"owner"`  // Organization Owner: its deletes succeed
+	Member    atlastest.Principal `json:"member"` // no Owner role: its deletes get 403
+	Keys      []string            `json:"keys"`   // deletable key ids
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -72,7 +63,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	base := "http://" + dialable(ln.Addr().(*net.TCPAddr))
 	_ = json.NewEncoder(stdout).Encode(announcement{
 		BaseURL: base, TokenURL: base + contract.TokenPath(), RevokeURL: base + contract.RevokePath(), Accept: contract.AcceptHeader(),
-		OrgID: srv.OrgID(), Owner: principal(srv.Owner()), Member: principal(srv.Member()), Keys: keys,
+		OrgID: srv.OrgID(), Owner: srv.Owner(), Member: srv.Member(), Keys: keys,
 	})
 	hs, _ := newHTTPServer(srv.Handler(), *maxConns)
 	done := make(chan error, 1)

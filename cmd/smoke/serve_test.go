@@ -56,7 +56,7 @@ func TestServeAnnouncesWhatClientsNeed(t *testing.T) {
 	// What a curl or Python user does: a token from tokenUrl, then the
 	// delete with the announced Accept; the member's token gets 403.
 	for _, c := range []struct {
-		p    principal
+		p    atlastest.Principal
 		want int
 	}{{a.Member, http.StatusForbidden}, {a.Owner, http.StatusNoContent}} {
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, a.TokenURL, strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
