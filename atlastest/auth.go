@@ -55,10 +55,13 @@ type authState struct {
 type issued struct {
 	expires time.Time
 	window  *ncWindow
-	account *account
+	account *credential
 }
 
-const maxTracked = 1 << 16
+const (
+	maxTracked = 1 << 16
+	tokenTTL   = time.Hour // as on Atlas
+)
 
 // track adds v to m, first purging m once it has grown to *at: amortized
 // O(1) a call.
@@ -210,9 +213,9 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*caller, *authFai
 	case err != nil || len(nonce) != 24 || !hmac.Equal(s.nonceMAC(nonce), nonce[12:]):
 		return fail(false, "nonce was not issued by this server.")
 	}
-	cred, pass := s.creds[c.Username], "\x00no such key" // hashed anyway: no timing difference
+	cred, pass := s.keys[c.Username], "\x00no such key" // hashed anyway: no timing difference
 	if cred != nil && s.HasKey(cred.keyID) {
-		pass = cred.private
+		pass = cred.secret
 	} else {
 		cred = nil // a deleted key's credentials went with it
 	}
@@ -252,7 +255,7 @@ func oauthError(w http.ResponseWriter, status int, code, description string) {
 // client authenticates a service account by HTTP Basic, its id and secret
 // form-encoded first (RFC 6749 section 2.3.1), without telling an unknown
 // id from a wrong secret.
-func (s *Server) client(r *http.Request) (*account, string) {
+func (s *Server) client(r *http.Request) (*credential, string) {
 	id, secret, ok := r.BasicAuth()
 	if !ok {
 		return nil, "Client authentication failed: send the client id and secret in HTTP Basic."
@@ -324,7 +327,7 @@ func (s *Server) serveOAuth(x *exchange, r *http.Request, f *Faults) {
 // oauthLimited applies f's faults and, at the token endpoint, the client's
 // bucket (a wrong secret spends nobody's; revocation is not limited); it
 // reports whether it answered the request.
-func (s *Server) oauthLimited(x *exchange, r *http.Request, f *Faults, sa *account) bool {
+func (s *Server) oauthLimited(x *exchange, r *http.Request, f *Faults, sa *credential) bool {
 	fail, retryAfter := f.apply(x, r)
 	h, ok := limits(s.cfg.tokens, sa.limiter, s.cfg.now(), f == s.token && fail == "")
 	if f == s.token {

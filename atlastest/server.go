@@ -31,10 +31,9 @@ type Server struct {
 	rows              map[behavior.Situation]behavior.Answer // internal/behavior's table
 	op, token, revoke *Faults
 	auth              authState
-	orgs              map[string]*org        // this and the next three are read-only after New
-	def               *org                   // the default organization
-	accounts          map[string]*account    // service accounts by client id
-	creds             map[string]*credential // API keys by public key
+	orgs              map[string]*org // read-only after New, as are def, keys and accounts
+	def               *org            // the default organization
+	keys, accounts    map[string]*credential
 
 	mu     sync.Mutex // guards the organizations' keys and lastID
 	lastID int
@@ -50,16 +49,12 @@ type org struct {
 	owner, member Principal
 }
 
-// credential is an API key's digest password, good while its key lives.
+// credential is an API key's digest password, good while its key lives,
+// or a service account's secret and token bucket.
 type credential struct {
 	caller
-	keyID, private string
-}
-
-type account struct {
-	caller
-	secret  string
-	limiter *rate.Limiter // its token requests
+	keyID, secret string
+	limiter       *rate.Limiter
 }
 
 // Principal is an organization's owner or member: an API key for Digest
@@ -87,8 +82,7 @@ func (p Principal) ServiceAccount() authedit.ServiceAccount {
 type Option func(*config)
 
 type config struct {
-	orgs            int             // more than one only in this package's tests
-	seedKeys        int             // WithSeedKeys
+	orgs, seedKeys  int             // more than one organization only in this package's tests
 	ops, tokens     contract.Budget // each organization's bucket, each service account's token requests
 	nonceTTL        time.Duration
 	algs            []string
@@ -96,9 +90,6 @@ type config struct {
 	bearerChallenge bool
 	now             func() time.Time
 }
-
-// tokenTTL is how long a service-account token lives, as on Atlas.
-const tokenTTL = time.Hour
 
 // check panics with an atlastest: message unless ok.
 func check(ok bool, format string, args ...any) {
@@ -176,22 +167,20 @@ func New(opts ...Option) *Server {
 		opt(&cfg)
 	}
 	s := &Server{cfg: cfg, rows: map[behavior.Situation]behavior.Answer{}, orgs: map[string]*org{},
-		accounts: map[string]*account{}, creds: map[string]*credential{}}
+		keys: map[string]*credential{}, accounts: map[string]*credential{}}
 	for _, a := range behavior.Table() {
 		s.rows[a.Situation] = a
 	}
-	oauth := map[int]behavior.Situation{}
-	for _, sit := range []behavior.Situation{behavior.TokenRateLimited, behavior.ServerError} {
-		oauth[s.rows[sit].Status] = sit
-	}
+	oauth := map[int]behavior.Situation{s.rows[behavior.TokenRateLimited].Status: behavior.TokenRateLimited,
+		s.rows[behavior.ServerError].Status: behavior.ServerError}
 	s.op = &Faults{where: "the operation", statuses: operationStatuses(), budget: cfg.ops, retryAfter: -1}
 	s.token = &Faults{where: "the token endpoint", statuses: oauth, budget: cfg.tokens, retryAfter: -1}
 	s.revoke = &Faults{where: "the revocation endpoint", statuses: oauth, budget: cfg.tokens, retryAfter: -1}
 	_, _ = rand.Read(s.auth.nonceKey[:])
 	s.auth.nonces, s.auth.tokens = map[string]*issued{}, map[string]*issued{}
-	s.def = s.seedOrg(defaultKeys + cfg.seedKeys)
+	s.def = s.seedOrg(5 + cfg.seedKeys) // five keys to delete, and WithSeedKeys'
 	for range cfg.orgs - 1 {
-		s.seedOrg(defaultKeys)
+		s.seedOrg(5)
 	}
 	s.handler = s.newHandler()
 	return s
@@ -282,10 +271,10 @@ func (s *Server) KeyProjects(keyID string) []string {
 	ids := []string{}
 	for i, p := range o.projects {
 		if o.keys[keyID]&(1<<i) != 0 {
-			ids = append(ids, p)
+			ids = append(ids, p) // sorted: ids grow
 		}
 	}
-	return ids // sorted: ids grow
+	return ids
 }
 
 // keyOrg is the organization holding a key, nil for none; callers hold mu.
@@ -298,8 +287,7 @@ func (s *Server) keyOrg(keyID string) *org {
 	return nil
 }
 
-// deleteKey removes a key, and so its project assignments and digest
-// credentials.
+// deleteKey removes a key, and so its projects' and its digest credentials.
 func (s *Server) deleteKey(o *org, kid string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -308,10 +296,9 @@ func (s *Server) deleteKey(o *org, kid string) bool {
 	return ok
 }
 
-// newIDs returns the next n ids of a deterministic sequence, cut from one
-// string: a million seeded keys are then one object for the GC to mark, so
-// a delete costs at 10^6 keys what it costs at 10^3 (BenchmarkDelete).
-// Callers hold mu, or own s.
+// newIDs returns the next n ids, cut from one string: a million seeded keys
+// are then one object for the GC to mark, so a delete costs at 10^6 keys
+// what it costs at 10^3 (BenchmarkDelete). Callers hold mu, or own s.
 func (s *Server) newIDs(n int) []string {
 	raw := make([]byte, 0, 24*n)
 	for range n {
@@ -325,10 +312,6 @@ func (s *Server) newIDs(n int) []string {
 	return ids
 }
 
-// defaultKeys is how many keys to delete the default organization has
-// without WithSeedKeys.
-const defaultKeys = 5
-
 // seedOrg adds an organization with three projects, an owner and a member
 // (each an API key and a service account) and n keys to delete: key i is in
 // project i%3, and even keys in project (i+1)%3 too.
@@ -339,11 +322,11 @@ func (s *Server) seedOrg(n int) *org {
 	for i, p := range []*Principal{&o.owner, &o.member} {
 		kid := ids[4+2*i]
 		*p = Principal{KeyID: kid, PrivateKey: privateKey(), ClientID: "mdb_sa_id_" + ids[5+2*i], ClientSecret: "mdb_sa_sk_" + rand.Text(),
-			PublicKey: strings.Map(func(r rune) rune { return 'a' + r%32 }, kid[16:])} // Atlas's are 8 letters
+			PublicKey: strings.Map(func(r rune) rune { return 'a' + r%32 }, kid[16:])} // 8 letters, as Atlas's
 		c := caller{org: o, owner: i == 0}
 		o.keys[kid] = 0
-		s.creds[p.PublicKey] = &credential{caller: c, keyID: kid, private: p.PrivateKey}
-		s.accounts[p.ClientID] = &account{caller: c, secret: p.ClientSecret, limiter: newLimiter(s.cfg.tokens)}
+		s.keys[p.PublicKey] = &credential{caller: c, keyID: kid, secret: p.PrivateKey}
+		s.accounts[p.ClientID] = &credential{caller: c, secret: p.ClientSecret, limiter: newLimiter(s.cfg.tokens)}
 	}
 	for i, kid := range ids[8:] {
 		o.keys[kid] = 1<<(i%3) | uint8(1-i%2)<<((i+1)%3)
@@ -373,8 +356,8 @@ type Request struct {
 	AuthError string
 }
 
-// clip cuts s to n bytes, so that a hostile request cannot make a log
-// entry or an answer large.
+// clip cuts s to n bytes, so that no hostile request makes a log entry or
+// an answer large.
 func clip(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "…"
@@ -392,7 +375,7 @@ func (s *Server) record(r Request) {
 }
 
 // Requests returns the requests received so far, token and revocation
-// requests included: all of them since New or ResetRequests, or the last n
+// requests included: all since New or ResetRequests, or the last n
 // WithLogLimit(n).
 func (s *Server) Requests() []Request {
 	s.logMu.Lock()
