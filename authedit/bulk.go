@@ -18,39 +18,26 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// Result is what RemoveAll did to one key: Outcome and Err as from Remove,
-// or Failed and an error matching ErrNotAttempted.
+// Result is what RemoveAll did to a key: as Remove says, or ErrNotAttempted.
 type Result struct {
 	KeyID   string
 	Outcome Outcome
 	Err     error
 }
 
-// Remover removes many keys of an organization at the pace of its rate
-// limit (the spec's x-atlas-rate-limit), so that as the only caller it
-// meets no 429. Its bucket per organization follows the server's: the
-// first answer of a run and every one after correct it by their
-// Ratelimit-* headers. A 429 (another caller drained the budget) pauses
-// every request for its Retry-After; the key is then sent again if the
-// Client's RetryPolicy would have. Use one Remover per process; do not
-// copy it.
+// Remover paces removals by the organization's budget and Ratelimit-*
+// headers; a 429 pauses all for Retry-After, its key re-sent if RetryPolicy allows.
 type Remover struct {
-	Client      *Client
-	Concurrency int // requests in flight at most; <= 0: 4
-
-	// The budget: Capacity requests, regaining Refill every Period; <= 0: the spec's.
-	Capacity, Refill int
-	Period           time.Duration
+	Client           *Client
+	Concurrency      int           // requests in flight at most; <= 0: 4
+	Capacity, Refill int           // the budget: Capacity requests, regaining Refill
+	Period           time.Duration // every Period; <= 0: the spec's x-atlas-rate-limit
 
 	mu     sync.Mutex
 	pacers map[string]*pacer // by organization
 }
 
-// RemoveAll removes keyIDs from organization orgID and returns one Result
-// per distinct id, in order of first appearance. Ids the spec refuses fail
-// with a *ParamError and spend no budget. Once ctx ends nothing more is
-// sent: ids never sent fail with ErrNotAttempted. Concurrent runs of one
-// Remover share its buckets.
+// RemoveAll returns one Result per distinct id, in order (see ErrNotAttempted).
 func (r *Remover) RemoveAll(ctx context.Context, orgID string, keyIDs []string) []Result {
 	var ids []string
 	seen := map[string]bool{}
@@ -101,9 +88,8 @@ func (r *Remover) removeOne(ctx context.Context, p *pacer, orgID, keyID string) 
 			}
 			return res // else the 429 it was answered
 		}
-		var h http.Header
-		res.Outcome, h, res.Err = r.Client.remove(ctx, &info, orgID, keyID)
-		p.observe(h, res.Err)
+		res.Outcome, res.Err = r.Client.remove(ctx, &info, orgID, keyID)
+		p.observe(info.header, res.Err)
 		if !info.handedBack {
 			return res
 		}

@@ -39,8 +39,7 @@ func NewClient(baseURL string, creds Credentials, opts ...Option) (*Client, erro
 	return &Client{api: api, transport: t}, nil
 }
 
-// DeleteOrgApiKey returns the answer as received. Ids or flags the spec
-// refuses, even set by reqEditors, are a *ParamError; nothing is sent.
+// DeleteOrgApiKey refuses ids or flags the spec does not allow: *ParamError.
 func (c *Client) DeleteOrgApiKey(ctx context.Context, orgID gen.OrgId, apiUserID gen.ApiUserId, params *gen.DeleteOrgApiKeyParams, reqEditors ...gen.RequestEditorFn) (*http.Response, error) {
 	// The generated request builder resolves "." and ".." away, so the raw
 	// ids are checked first; the built request last, after every editor.
@@ -50,8 +49,7 @@ func (c *Client) DeleteOrgApiKey(ctx context.Context, orgID gen.OrgId, apiUserID
 	return c.api.DeleteOrgApiKey(ctx, orgID, apiUserID, params, append(slices.Clip(reqEditors), validate)...)
 }
 
-// DeleteOrgApiKeyWithResponse parses the answer. A header or body the
-// parser cannot bind is left out of Headers* and JSON*, not an error.
+// DeleteOrgApiKeyWithResponse parses the answer, leaving out what won't bind.
 func (c *Client) DeleteOrgApiKeyWithResponse(ctx context.Context, orgID gen.OrgId, apiUserID gen.ApiUserId, params *gen.DeleteOrgApiKeyParams, reqEditors ...gen.RequestEditorFn) (*gen.DeleteOrgApiKeyResponse, error) {
 	rsp, err := c.DeleteOrgApiKey(ctx, orgID, apiUserID, params, reqEditors...)
 	if err != nil {
@@ -96,8 +94,7 @@ func bindable(status int, h http.Header) http.Header {
 	return h
 }
 
-// Revoke revokes the service-account token the client holds, if any; the
-// next call fetches another. Refused: *TokenError.
+// Revoke revokes the service-account token the client holds, if any.
 func (c *Client) Revoke(ctx context.Context) error {
 	if c.transport.tokens == nil {
 		return ErrNotServiceAccount

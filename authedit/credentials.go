@@ -9,8 +9,7 @@ import (
 
 const redacted = "[redacted]"
 
-// Secret prints as "[redacted]" through fmt, encoding/json and log/slog;
-// string(s) is its value. (fmt does print it in an unexported field.)
+// Secret prints as "[redacted]" (fmt, json, slog) but in unexported fields.
 type Secret string
 
 func (Secret) String() string   { return redacted }
@@ -65,8 +64,7 @@ func formatPair(f fmt.State, verb rune, typ, idName, id, secretName string) {
 	}
 }
 
-// CredentialsError reports unusable credentials: nil, with an empty field,
-// or, from CredentialsFromEnv, with variables to set.
+// CredentialsError reports credentials nil or with an empty field or variable.
 type CredentialsError struct {
 	Missing []string // such as "APIKey.PrivateKey", or "MONGODB_ATLAS_PRIVATE_API_KEY"
 	env     bool
@@ -123,9 +121,7 @@ const (
 	envBaseURL      = "MONGODB_ATLAS_OPS_MANAGER_URL"
 )
 
-// CredentialsFromEnv reads, through lookup such as os.LookupEnv, the Atlas
-// CLI's MONGODB_ATLAS_CLIENT_ID and _CLIENT_SECRET, or else _PUBLIC_API_KEY
-// and _PRIVATE_API_KEY. A half-set pair is an error, not a fall back.
+// CredentialsFromEnv reads the Atlas CLI's variables, service account first.
 func CredentialsFromEnv(lookup func(string) (string, bool)) (Credentials, error) {
 	get := func(name string) string {
 		v, _ := lookup(name)
@@ -146,8 +142,7 @@ func CredentialsFromEnv(lookup func(string) (string, bool)) (Credentials, error)
 	return nil, &CredentialsError{Missing: []string{envClientID, envClientSecret, envPublicKey, envPrivateKey}, env: true}
 }
 
-// BaseURLFromEnv returns MONGODB_ATLAS_OPS_MANAGER_URL through lookup, or
-// when it is unset the spec's server, https://cloud.mongodb.com.
+// BaseURLFromEnv: MONGODB_ATLAS_OPS_MANAGER_URL or https://cloud.mongodb.com.
 func BaseURLFromEnv(lookup func(string) (string, bool)) string {
 	if v, _ := lookup(envBaseURL); v != "" {
 		return v

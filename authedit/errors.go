@@ -84,8 +84,8 @@ func describe(s, code, detail string, retryAfter time.Duration) string {
 	return s
 }
 
-// Is matches by errorCode where it says more than the status.
 func (e *APIError) Is(target error) bool {
+	// By errorCode where it says more than the status.
 	orgNotFound := e.ErrorCode == errorCode(behavior.OrgNotFound)
 	switch target {
 	case ErrOrgNotFound:
@@ -122,7 +122,7 @@ func newAPIError(resp *gen.DeleteOrgApiKeyResponse, attempts int) *APIError {
 	return e
 }
 
-// BodyTooLargeError: the body was longer than Limit bytes; not read further.
+// BodyTooLargeError: a body longer than Limit (1 MiB); not read further.
 type BodyTooLargeError struct {
 	StatusCode int
 	Limit      int64

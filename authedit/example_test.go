@@ -353,12 +353,6 @@ func ExampleNewTransport() {
 	// Output: 204
 }
 
-// The default policy: what WithRetry's zero fields become.
-func ExampleDefaultRetryPolicy() {
-	fmt.Printf("%+v\n", authedit.DefaultRetryPolicy())
-	// Output: {MaxAttempts:4 MinBackoff:250ms MaxBackoff:5s MaxRetryAfter:30s}
-}
-
 // A Client follows no redirect: Atlas never redirects this operation.
 func ExampleRedirectError() {
 	srv := httptest.NewServer(http.RedirectHandler("/moved", http.StatusPermanentRedirect))

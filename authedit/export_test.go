@@ -11,6 +11,9 @@ import (
 
 type RetryInfo = retryInfo
 
+// DefaultRetryPolicy is what a zero RetryPolicy's fields become.
+var DefaultRetryPolicy = RetryPolicy{}.withDefaults()
+
 var (
 	WithRetryInfo = withRetryInfo
 	UserAgent     = userAgent

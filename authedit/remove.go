@@ -27,36 +27,29 @@ func (o Outcome) String() string {
 	return fmt.Sprintf("Outcome(%d)", int(o))
 }
 
-// Remove deletes one organization API key and says what became of it. The
-// error is nil unless the Outcome is Failed.
+// Remove deletes one organization API key; the error is nil unless Failed.
 func (c *Client) Remove(ctx context.Context, orgID, keyID string) (Outcome, error) {
-	o, _, err := c.remove(ctx, &retryInfo{}, orgID, keyID)
-	return o, err
+	return c.remove(ctx, &retryInfo{}, orgID, keyID)
 }
 
-// remove is Remove that also hands back the last answer's headers (nil
-// when no answer came), so that a caller can pace by the rate-limit budget.
-//
-// It decides by errorCode, from internal/behavior's table: Atlas answers an
-// absent key with API_KEY_NOT_FOUND as 400 (recorded), others have seen it
-// as 404. A delete is idempotent but not observably so: when an earlier
-// attempt may have been applied (its answer was lost, or was a 5xx) and the
-// retry finds no key, that attempt most likely removed it: AlreadyRemoved.
-func (c *Client) remove(ctx context.Context, info *retryInfo, orgID, keyID string) (Outcome, http.Header, error) {
+// remove decides by errorCode (internal/behavior): Atlas answers an absent
+// key with API_KEY_NOT_FOUND as 400 (recorded), others saw 404. When an
+// earlier attempt may have been applied (its answer lost, or a 5xx), a
+// retry that finds no key most likely follows its success: AlreadyRemoved.
+func (c *Client) remove(ctx context.Context, info *retryInfo, orgID, keyID string) (Outcome, error) {
 	resp, err := c.DeleteOrgApiKeyWithResponse(withRetryInfo(ctx, info), orgID, keyID, nil)
-	if err != nil {
-		return Failed, nil, err
-	}
-	h := resp.HTTPResponse.Header
-	if resp.StatusCode() == http.StatusNoContent {
-		return Removed, h, nil
+	switch {
+	case err != nil:
+		return Failed, err
+	case resp.StatusCode() == http.StatusNoContent:
+		return Removed, nil
 	}
 	ae := newAPIError(resp, info.Attempts)
 	switch {
 	case ae.ErrorCode != errorCode(behavior.KeyNotFound):
-		return Failed, h, ae
+		return Failed, ae
 	case info.EarlierMayHaveApplied:
-		return AlreadyRemoved, h, nil
+		return AlreadyRemoved, nil
 	}
-	return NotFound, h, nil
+	return NotFound, nil
 }

@@ -16,10 +16,9 @@ import (
 	"time"
 )
 
-// RetryPolicy retries 429, 5xx but 501 and 505, and lost connections, of
-// idempotent requests. Attempt n+1 waits Retry-After, or d/2 to d with
-// d = MinBackoff·2^(n-1) ≤ MaxBackoff, unless past MaxRetryAfter or the
-// deadline: then it returns the last answer. Zero fields: DefaultRetryPolicy.
+// RetryPolicy retries 429, 5xx but 501/505, and lost connections of idempotent
+// requests in the deadline, after Retry-After ≤ MaxRetryAfter or d/2..d,
+// d = MinBackoff·2^(n-1) ≤ MaxBackoff. Zero fields: 4, 250 ms, 5 s, 30 s.
 type RetryPolicy struct {
 	MaxAttempts   int // 1 turns retries off
 	MinBackoff    time.Duration
@@ -27,23 +26,17 @@ type RetryPolicy struct {
 	MaxRetryAfter time.Duration
 }
 
-// DefaultRetryPolicy: 4 attempts, backoff 250 ms to 5 s, Retry-After ≤ 30 s.
-func DefaultRetryPolicy() RetryPolicy {
-	return RetryPolicy{MaxAttempts: 4, MinBackoff: 250 * time.Millisecond, MaxBackoff: 5 * time.Second, MaxRetryAfter: 30 * time.Second}
-}
-
-// WithRetry sets the retry policy (default DefaultRetryPolicy).
+// WithRetry sets the retry policy.
 func WithRetry(p RetryPolicy) Option { return func(c *config) { c.retry = p } }
 
 // WithoutRetry sends every request once.
 func WithoutRetry() Option { return WithRetry(RetryPolicy{MaxAttempts: 1}) }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
-	d := DefaultRetryPolicy()
-	p.MaxAttempts = cmp.Or(max(p.MaxAttempts, 0), d.MaxAttempts)
-	p.MinBackoff = cmp.Or(max(p.MinBackoff, 0), d.MinBackoff)
-	p.MaxBackoff = max(cmp.Or(max(p.MaxBackoff, 0), d.MaxBackoff), p.MinBackoff)
-	p.MaxRetryAfter = cmp.Or(max(p.MaxRetryAfter, 0), d.MaxRetryAfter)
+	p.MaxAttempts = cmp.Or(max(p.MaxAttempts, 0), 4)
+	p.MinBackoff = cmp.Or(max(p.MinBackoff, 0), 250*time.Millisecond)
+	p.MaxBackoff = max(cmp.Or(max(p.MaxBackoff, 0), 5*time.Second), p.MinBackoff)
+	p.MaxRetryAfter = cmp.Or(max(p.MaxRetryAfter, 0), 30*time.Second)
 	return p
 }
 
@@ -66,6 +59,7 @@ type retryInfo struct {
 	// handBack429 (set by the Remover, which paces every request) returns a
 	// 429 the policy would retry instead of waiting; handedBack reports it.
 	handBack429, handedBack bool
+	header                  http.Header // the last answer's; nil if none came
 }
 
 type retryInfoKey struct{}
@@ -129,7 +123,10 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 			areq.Body = body
 		}
 		resp, err := r.next.RoundTrip(areq)
-		info.Attempts, info.EarlierMayHaveApplied = attempt, mayHaveApplied
+		info.Attempts, info.EarlierMayHaveApplied, info.header = attempt, mayHaveApplied, nil
+		if resp != nil {
+			info.header = resp.Header
+		}
 		if attempt >= limit || ctx.Err() != nil {
 			return resp, err
 		}

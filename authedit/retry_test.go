@@ -221,6 +221,13 @@ func TestRetryNotForClientErrors(t *testing.T) {
 	}
 }
 
+// A zero RetryPolicy's fields take the defaults RetryPolicy documents.
+func TestRetryPolicyDefaults(t *testing.T) {
+	if got, want := fmt.Sprintf("%+v", authedit.DefaultRetryPolicy), "{MaxAttempts:4 MinBackoff:250ms MaxBackoff:5s MaxRetryAfter:30s}"; got != want {
+		t.Errorf("defaults %s, want %s", got, want)
+	}
+}
+
 func TestRetryBoundedByMaxAttempts(t *testing.T) {
 	srv := atlastest.NewTestServer(t)
 	var sl sleeps

@@ -17,20 +17,16 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// FileTokenStore lets processes share a service account's token rather than
-// each mint one (Atlas allows 50 a minute). Linux, macOS and BSD only.
-//
-// Per account, <key>.json holds the token and expiry, never the secret,
-// written atomically; flock on <key>.lock makes processes mint one. Files
-// are 0600: a token lets its reader act as the account for up to an hour.
-// Rejected and revoked tokens are deleted; Clear, or rm -r, deletes all.
+// FileTokenStore shares service-account tokens across processes (Linux,
+// macOS, BSD). <key>.json, 0600, holds a token, never the secret:
+// it lets its reader act as the account for an hour. Atomic writes, flock;
+// rejected and revoked tokens are deleted; Clear or rm -r deletes all.
 type FileTokenStore struct{ dir string }
 
 // WithTokenStore makes a service account reuse tokens through s.
 func WithTokenStore(s *FileTokenStore) Option { return func(c *config) { c.store = s } }
 
-// NewFileTokenStore opens dir ("": in os.UserCacheDir), making it 0700;
-// one of another user is fs.ErrPermission.
+// NewFileTokenStore opens dir ("": under os.UserCacheDir), ours, made 0700.
 func NewFileTokenStore(dir string) (*FileTokenStore, error) {
 	if err := flockSupported(); err != nil {
 		return nil, err

@@ -521,7 +521,7 @@ func TestTokenEndpoint429WaitsWithinDeadline(t *testing.T) {
 		if limited.Load() != 2 || s.tokens.Load() != 1 {
 			t.Errorf("token requests = %d, of which %d answered 200; want a 429 then a 200", limited.Load(), s.tokens.Load())
 		}
-		if elapsed < 7*time.Second || elapsed > 7*time.Second+authedit.DefaultRetryPolicy().MinBackoff {
+		if elapsed < 7*time.Second || elapsed > 7*time.Second+authedit.DefaultRetryPolicy.MinBackoff {
 			t.Errorf("took %v, want the 7 s of Retry-After plus at most the jitter", elapsed)
 		}
 	})

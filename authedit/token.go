@@ -20,8 +20,7 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// TokenError is a failed token or revocation request. It cannot print the
-// client secret: it keeps no request, and redacts secrets in copied text.
+// TokenError is a failed token or revocation request, secrets redacted.
 type TokenError struct {
 	Op          string        // "token" or "revoke"
 	StatusCode  int           // 0 when no answer came

@@ -48,8 +48,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Transport authenticates and retries requests to one base URL; requests
-// elsewhere go out once, bare. Bodies fail with *BodyTooLargeError past 1 MiB.
+// Transport authenticates and retries requests to its base URL's origin only.
 type Transport struct {
 	origin string
 	base   string            // base URL without a trailing slash
@@ -59,8 +58,7 @@ type Transport struct {
 	cfg    config
 }
 
-// NewTransport fails with a *CredentialsError, a *CleartextError for http
-// to a host other than loopback, or an error saying what is wrong with baseURL.
+// NewTransport fails with a *CredentialsError, *CleartextError or URL error.
 func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport, error) {
 	cfg := config{timeout: 30 * time.Second, clock: clock{now: time.Now, sleep: sleep}}
 	for _, o := range opts {
