@@ -197,10 +197,10 @@ func runAtlas(ctx context.Context, cfg config) (report, error) {
 	remove := func(key string) func(context.Context) (string, error) {
 		return func(ctx context.Context) (string, error) { return says(client.Remove(ctx, org, key)) }
 	}
-	scenarios := []scenario{unauthenticated(cfg.baseURL, org, obs), {name: "absent key (403 if not an owner)", auth: auth, retries: true,
+	scenarios := []scenario{unauthenticated(cfg.baseURL, org, obs), {Name: "absent key (403 if not an owner)", Auth: auth, Retries: true,
 		want: one(behavior.KeyNotFound), or: behavior.NotOwner, outcome: "not found or forbidden", run: remove(randomID())}}
 	if cfg.deleteKey != "" { // Remove counts a delete whose answer was lost and whose retry found no key as done
-		scenarios = append(scenarios, scenario{name: "delete " + cfg.deleteKey, auth: auth, retries: true, want: one(behavior.Removed),
+		scenarios = append(scenarios, scenario{Name: "delete " + cfg.deleteKey, Auth: auth, Retries: true, want: one(behavior.Removed),
 			or: behavior.KeyNotFound, outcome: "removed or already removed or not found", run: remove(cfg.deleteKey)})
 	}
 	rep := report{Target: fmt.Sprintf("%s, organization %s, auth %s", cfg.baseURL, org, target), Results: runScenarios(ctx, obs, scenarios)}
@@ -223,7 +223,7 @@ func randomID() string { return fmt.Sprintf("%08x%016x", rand.Uint32(), rand.Uin
 
 // unauthenticated sends no credentials: Atlas answers one Digest challenge.
 func unauthenticated(baseURL, org string, obs *observer) scenario {
-	return scenario{name: "no credentials: challenged", auth: "none", want: one(behavior.Unauthenticated), outcome: "Digest",
+	return scenario{Name: "no credentials: challenged", Auth: "none", want: one(behavior.Unauthenticated), outcome: "Digest",
 		run: func(ctx context.Context) (string, error) {
 			req, err := gen.NewDeleteOrgApiKeyRequest(baseURL, org, randomID(), nil)
 			if err != nil {
@@ -305,16 +305,15 @@ func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
 	}
 	unversioned := func(_ context.Context, r *http.Request) error { r.Header.Set("Accept", "application/json"); return nil }
 	noTrips := func() error { trips, _, _ := obs.seen(); return check(trips != 0, "%d round trips", trips) }
-	yes := true
 	scenarios := []scenario{unauthenticated(srv.URL, org, obs)}
 	for i, auth := range []string{"digest", "service-account"} {
 		row := func(s scenario, who atlastest.Principal, c call) scenario { // with a new client for who
-			s.auth = auth
+			s.Auth = auth
 			if s.after == nil {
 				s.after = left("")
 			}
 			s.run = func(ctx context.Context) (string, error) {
-				client, err := newClient(cfg, obs, srv.URL, []authedit.Credentials{who.APIKey(), who.ServiceAccount()}[i], s.retries)
+				client, err := newClient(cfg, obs, srv.URL, []authedit.Credentials{who.APIKey(), who.ServiceAccount()}[i], s.Retries)
 				if err != nil {
 					return "", err
 				}
@@ -324,28 +323,28 @@ func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
 		}
 		owner, wrong := srv.Owner(), srv.Owner()
 		wrong.PrivateKey, wrong.ClientSecret = "not-the-private-key", "not-the-client-secret"
-		refused := scenario{name: "wrong secret is refused", want: one(behavior.Unauthenticated), outcome: "refused"}
+		refused := scenario{Name: "wrong secret is refused", want: one(behavior.Unauthenticated), outcome: "refused"}
 		if i == 1 { // refused at the token endpoint, before the operation
 			refused.want, refused.outcome = nil, "token endpoint 401 → refused"
 		}
 		removed, enveloped, lost := keys[3*i], keys[3*i+1], keys[3*i+2]
 		scenarios = append(scenarios,
-			row(scenario{name: "delete removes key from its projects", want: one(behavior.Removed), outcome: "removed", after: left(removed)},
+			row(scenario{Name: "delete removes key from its projects", want: one(behavior.Removed), outcome: "removed", after: left(removed)},
 				owner, remove(org, removed, 0, 0)),
-			row(scenario{name: "delete the same key again", want: one(behavior.KeyNotFound), outcome: "not found"}, owner, remove(org, removed, 0, 0)),
-			row(scenario{name: "pretty=true indents the error", want: one(behavior.KeyNotFound), outcome: "indented"}, owner,
-				raw(removed, &gen.DeleteOrgApiKeyParams{Pretty: &yes})),
-			row(scenario{name: "unknown organization", want: one(behavior.OrgNotFound), outcome: "org not found"}, owner, remove(unknownOrg, kept, 0, 0)),
+			row(scenario{Name: "delete the same key again", want: one(behavior.KeyNotFound), outcome: "not found"}, owner, remove(org, removed, 0, 0)),
+			row(scenario{Name: "pretty=true indents the error", want: one(behavior.KeyNotFound), outcome: "indented"}, owner,
+				raw(removed, &gen.DeleteOrgApiKeyParams{Pretty: new(true)})),
+			row(scenario{Name: "unknown organization", want: one(behavior.OrgNotFound), outcome: "org not found"}, owner, remove(unknownOrg, kept, 0, 0)),
 			row(refused, wrong, remove(org, kept, 0, 0)),
-			row(scenario{name: "non-owner is forbidden", want: one(behavior.NotOwner), outcome: "forbidden"}, srv.Member(), remove(org, kept, 0, 0)),
-			row(scenario{name: "unversioned Accept is refused", want: one(behavior.InvalidVersion)}, owner, raw(kept, nil, unversioned)),
-			row(scenario{name: "malformed id: refused before sending", outcome: "ParamError apiUserId", after: noTrips}, owner,
+			row(scenario{Name: "non-owner is forbidden", want: one(behavior.NotOwner), outcome: "forbidden"}, srv.Member(), remove(org, kept, 0, 0)),
+			row(scenario{Name: "unversioned Accept is refused", want: one(behavior.InvalidVersion)}, owner, raw(kept, nil, unversioned)),
+			row(scenario{Name: "malformed id: refused before sending", outcome: "ParamError apiUserId", after: noTrips}, owner,
 				remove(org, "../../groups/"+kept, 0, 0)),
-			row(scenario{name: "envelope=true wraps the 204", want: one(behavior.Enveloped), outcome: "{status: 204}", after: left(enveloped)}, owner,
-				raw(enveloped, &gen.DeleteOrgApiKeyParams{Envelope: &yes})),
-			row(scenario{name: "injected 500 changes nothing", want: one(behavior.ServerError), outcome: "server error"}, owner, remove(org, kept, 1, 0)),
+			row(scenario{Name: "envelope=true wraps the 204", want: one(behavior.Enveloped), outcome: "{status: 204}", after: left(enveloped)}, owner,
+				raw(enveloped, &gen.DeleteOrgApiKeyParams{Envelope: new(true)})),
+			row(scenario{Name: "injected 500 changes nothing", want: one(behavior.ServerError), outcome: "server error"}, owner, remove(org, kept, 1, 0)),
 			// The delete applies, its answer is lost, the retry finds no key: already removed.
-			row(scenario{name: "retry after a 500 and a lost answer", retries: true, want: []behavior.Situation{behavior.ServerError, behavior.KeyNotFound},
+			row(scenario{Name: "retry after a 500 and a lost answer", Retries: true, want: []behavior.Situation{behavior.ServerError, behavior.KeyNotFound},
 				outcome: authedit.AlreadyRemoved.String(), after: left(lost)}, owner, remove(org, lost, 1, 1)),
 		)
 	}
@@ -355,7 +354,7 @@ func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
 // rateLimited gets its 429 from the real limiter of a server of its own (one
 // request a minute), then moves that server's clock past Retry-After.
 func rateLimited(cfg config, obs *observer) scenario {
-	return scenario{name: "429, then 204 after Retry-After", auth: "digest", outcome: "removed",
+	return scenario{Name: "429, then 204 after Retry-After", Auth: "digest", outcome: "removed",
 		want: []behavior.Situation{behavior.Removed, behavior.RateLimited, behavior.Removed},
 		run: func(ctx context.Context) (string, error) {
 			var passed atomic.Int64

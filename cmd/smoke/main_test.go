@@ -69,7 +69,7 @@ func TestMatrixCoversDocumentedStatuses(t *testing.T) {
 		for _, w := range s.want {
 			a, ok := behavior.Lookup(w)
 			if !ok {
-				t.Errorf("scenario %q expects situation %q, which internal/behavior lacks", s.name, w)
+				t.Errorf("scenario %q expects situation %q, which internal/behavior lacks", s.Name, w)
 			}
 			covered[a.Status] = true
 		}
@@ -85,7 +85,7 @@ func TestLocalJSON(t *testing.T) {
 	code, out, _ := runSmoke(t, env(nil), "-json")
 	var rep struct {
 		Target  string
-		Results []result
+		Results []scenario
 		Passed  int
 		Failed  int
 	}

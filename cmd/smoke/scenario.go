@@ -25,50 +25,47 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// scenario is one row of the report. It passes when what run says the caller
-// learnt is one of outcome's alternatives (no outcome: no error), the answers
-// end with want's (the last may be or's), each fits the spec, and after
-// finds the server as the calls should leave it.
+// scenario is one row of the report: what to run and, once run, what came of
+// it. It passes when what run says the caller learnt is one of outcome's
+// alternatives (no outcome: no error), the answers end with want's (the last
+// may be or's), each fits the spec, and after finds the server as the calls
+// should leave it.
 type scenario struct {
-	name, auth string
-	retries    bool // the client retries failed attempts; else each answer is final
-	want       []behavior.Situation
-	or         behavior.Situation
-	outcome    string // alternatives joined by " or "
-	run        func(context.Context) (said string, err error)
-	after      func() error
-}
-
-func one(s behavior.Situation) []behavior.Situation { return []behavior.Situation{s} }
-
-type result struct {
-	Scenario   string        `json:"scenario"`
+	Name       string        `json:"scenario"`
 	Auth       string        `json:"auth"`
-	Retries    bool          `json:"retries"`
+	Retries    bool          `json:"retries"` // the client retries failed attempts; else each answer is final
 	Expected   string        `json:"expected"`
 	Got        string        `json:"got"`
 	RoundTrips int           `json:"roundTrips"`
 	Duration   time.Duration `json:"durationNs"`
 	Pass       bool          `json:"pass"`
 	Detail     string        `json:"detail,omitempty"`
+
+	want    []behavior.Situation
+	or      behavior.Situation
+	outcome string // alternatives joined by " or "
+	run     func(context.Context) (said string, err error)
+	after   func() error
 }
 
+func one(s behavior.Situation) []behavior.Situation { return []behavior.Situation{s} }
+
 type report struct {
-	Target  string   `json:"target"` // base URL, organization and auth scheme; never a secret
-	Results []result `json:"results"`
-	Passed  int      `json:"passed"` // Passed and Failed are set by write
-	Failed  int      `json:"failed"`
+	Target  string     `json:"target"` // base URL, organization and auth scheme; never a secret
+	Results []scenario `json:"results"`
+	Passed  int        `json:"passed"` // Passed and Failed are set by write
+	Failed  int        `json:"failed"`
 }
 
 // runScenarios stops after a scenario that cannot reach the server: the rest
 // would only fail the same way, slowly.
-func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []result {
-	var results []result
-	for i, s := range scenarios {
+func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []scenario {
+	for i := range scenarios {
+		s := &scenarios[i]
 		obs.begin()
 		start := time.Now()
 		said, err := s.run(ctx)
-		elapsed := time.Since(start)
+		s.Duration = time.Since(start)
 		trips, answers, problems := obs.seen()
 		switch {
 		case s.outcome == "" && err != nil:
@@ -87,19 +84,18 @@ func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []re
 			want[i] = answer{status: a.Status, code: a.ErrorCode}
 		}
 		problem := errors.Join(problems...)
-		r := result{Scenario: s.name, Auth: s.auth, Retries: s.retries, Expected: column(want, s.outcome), RoundTrips: trips, Duration: elapsed,
-			Got: cmp.Or(column(answers[max(0, len(answers)-max(1, len(want))):], said), "error"), Pass: problem == nil}
+		s.Expected, s.RoundTrips, s.Pass = column(want, s.outcome), trips, problem == nil
+		s.Got = cmp.Or(column(answers[max(0, len(answers)-max(1, len(want))):], said), "error")
 		if problem != nil {
-			r.Detail = strings.ReplaceAll(problem.Error(), "\n", "; ")
+			s.Detail = strings.ReplaceAll(problem.Error(), "\n", "; ")
 		}
-		obs.log.Info("scenario", "name", r.Scenario, "auth", r.Auth, "got", r.Got, "pass", r.Pass)
+		obs.log.Info("scenario", "name", s.Name, "auth", s.Auth, "got", s.Got, "pass", s.Pass)
 		if op := (*net.OpError)(nil); errors.As(err, &op) && op.Op == "dial" {
-			r.Detail += fmt.Sprintf(" (the server is unreachable; scenarios not run: %d)", len(scenarios)-i-1)
-			return append(results, r)
+			s.Detail += fmt.Sprintf(" (the server is unreachable; scenarios not run: %d)", len(scenarios)-i-1)
+			return scenarios[:i+1]
 		}
-		results = append(results, r)
 	}
-	return results
+	return scenarios
 }
 
 // matches holds answers to s.want. Answers before the wanted ones must be
@@ -113,7 +109,7 @@ func (s scenario) matches(answers []answer) error {
 		w := behavior.Unauthenticated
 		if i >= extra {
 			w = s.want[i-extra]
-		} else if s.retries {
+		} else if s.Retries {
 			continue
 		}
 		if err := a.is(w); err != nil && (i < len(answers)-1 || s.or == "" || a.is(s.or) != nil) {
@@ -263,7 +259,7 @@ func (r *report) write(w io.Writer, asJSON bool) error {
 	fmt.Fprintln(tw, "SCENARIO\tAUTH\tRETRY\tEXPECTED\tGOT\tTRIPS\tTIME\tVERDICT")
 	retry, verdict := map[bool]string{true: "on", false: "off"}, map[bool]string{true: "PASS", false: "FAIL"}
 	for _, res := range r.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", res.Scenario, res.Auth, retry[res.Retries], cell(res.Expected), cell(res.Got),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", res.Name, res.Auth, retry[res.Retries], cell(res.Expected), cell(res.Got),
 			res.RoundTrips, res.Duration.Round(100*time.Microsecond), verdict[res.Pass])
 	}
 	if err := tw.Flush(); err != nil {
@@ -271,7 +267,7 @@ func (r *report) write(w io.Writer, asJSON bool) error {
 	}
 	for _, res := range r.Results {
 		if !res.Pass {
-			fmt.Fprintf(w, "FAIL %s [%s]: expected %s; got %s; %s\n", res.Scenario, res.Auth, res.Expected, res.Got, res.Detail)
+			fmt.Fprintf(w, "FAIL %s [%s]: expected %s; got %s; %s\n", res.Name, res.Auth, res.Expected, res.Got, res.Detail)
 		}
 	}
 	_, err := fmt.Fprintf(w, "%d passed, %d failed\n", r.Passed, r.Failed)
