@@ -34,24 +34,20 @@ type caller struct {
 
 // authFailure says why a request is not authenticated.
 type authFailure struct {
-	detail   string
-	stale    bool // the digest client only needs a new nonce
-	badToken bool // a Bearer token was refused
+	detail          string
+	stale, badToken bool // the digest client needs only a new nonce; a Bearer token was refused
 }
 
-// authState holds the nonces and tokens issued (tokens by SHA-256: lookups
-// leak no timing about them). A map is purged of expired entries whenever it
-// has doubled, and past maxTracked loses arbitrary ones too (a forgotten
-// nonce gets stale=true, a forgotten token 401): no flood can grow memory.
+// authState holds the nonces and tokens issued (tokens by SHA-256, so that
+// lookups leak no timing about them), each map purged as doc.go says.
 type authState struct {
-	nonceKey [32]byte // HMAC key: the server knows its nonces without storing them
-
+	nonceKey                [32]byte // HMAC key: the server knows its nonces without storing them
 	mu                      sync.Mutex
 	nonces, tokens          map[string]*issued
 	noncesPurge, tokenPurge int // the sizes at which the maps are purged next
 }
 
-// issued is a nonce, with its window, or a token, with its account.
+// issued is a nonce, with its nc window, or a token, with its account.
 type issued struct {
 	expires time.Time
 	window  *ncWindow
@@ -63,7 +59,7 @@ const (
 	tokenTTL   = time.Hour // as on Atlas
 )
 
-// track adds v to m, first purging m once it has grown to *at: amortized
+// track adds v to m, first purging m if it has grown to *at: amortized
 // O(1) a call.
 func track(m map[string]*issued, at *int, k string, v *issued, now time.Time) {
 	if len(m) >= *at {
@@ -277,22 +273,34 @@ func (s *Server) client(r *http.Request) (*credential, string) {
 
 // serveOAuth serves the token endpoint (RFC 6749 client credentials) or,
 // with f the revocation endpoint's faults, revocation (RFC 7009), in order:
-// POST, the client's credentials, faults, the client's token bucket, a
-// form-encoded body with each parameter at most once (RFC 6749 section
-// 3.1), then the token to revoke or the grant.
+// POST, the client's credentials, faults, the client's token bucket (not
+// spent by revocation), a form-encoded body with each parameter at most
+// once (RFC 6749 section 3.1), then the token to revoke or the grant.
 func (s *Server) serveOAuth(x *exchange, r *http.Request, f *Faults) {
 	x.Header().Set("Cache-Control", "no-store") // RFC 6749 section 5.1 and RFC 7009
-	r.Body = http.MaxBytesReader(x, r.Body, 64<<10)
 	sa, detail := s.client(r)
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	bad := func(desc string) { oauthError(x, http.StatusBadRequest, "invalid_request", desc) }
 	switch {
 	case r.Method != http.MethodPost:
 		x.Header().Set("Allow", http.MethodPost)
 		oauthError(x, http.StatusMethodNotAllowed, "invalid_request", "Use POST.")
+		return
 	case sa == nil:
 		oauthError(x, http.StatusUnauthorized, "invalid_client", detail)
-	case s.oauthLimited(x, r, f, sa):
+		return
+	}
+	fail, retryAfter := f.apply(x, r)
+	h, ok := limits(s.cfg.tokens, sa.limiter, s.cfg.now(), f == s.token && fail == "")
+	if f == s.token {
+		maps.Copy(x.Header(), h)
+	}
+	r.Body = http.MaxBytesReader(x, r.Body, 64<<10)
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	bad := func(desc string) { oauthError(x, http.StatusBadRequest, "invalid_request", desc) }
+	switch {
+	case fail != "":
+		s.write(x, s.injected(fail, h, retryAfter, s.params(fail, r.URL.Path, "", "")...))
+	case !ok:
+		s.write(x, s.answer(behavior.TokenRateLimited, h, s.params(behavior.TokenRateLimited, r.URL.Path, "", "")...))
 	case mt != "application/x-www-form-urlencoded":
 		bad("Form-encoded body required: send Content-Type application/x-www-form-urlencoded.")
 	case r.ParseForm() != nil:
@@ -322,26 +330,6 @@ func (s *Server) serveOAuth(x *exchange, r *http.Request, f *Faults) {
 		x.Header().Set("Pragma", "no-cache")
 		_ = json.NewEncoder(x).Encode(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(tokenTTL.Seconds())})
 	}
-}
-
-// oauthLimited applies f's faults and, at the token endpoint, the client's
-// bucket (a wrong secret spends nobody's; revocation is not limited); it
-// reports whether it answered the request.
-func (s *Server) oauthLimited(x *exchange, r *http.Request, f *Faults, sa *credential) bool {
-	fail, retryAfter := f.apply(x, r)
-	h, ok := limits(s.cfg.tokens, sa.limiter, s.cfg.now(), f == s.token && fail == "")
-	if f == s.token {
-		maps.Copy(x.Header(), h)
-	}
-	switch {
-	case fail != "":
-		s.write(x, s.injected(fail, h, retryAfter, s.params(fail, r.URL.Path, "", "")...))
-	case !ok:
-		s.write(x, s.answer(behavior.TokenRateLimited, h, s.params(behavior.TokenRateLimited, r.URL.Path, "", "")...))
-	default:
-		return false
-	}
-	return true
 }
 
 // repeated is the first parameter, by name, sent more than once.
