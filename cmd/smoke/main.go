@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -65,13 +64,11 @@ const help = `
 Environment, with -atlas: MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET (a service account,
 preferred) or MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY (an API key, HTTP Digest);
 MONGODB_ATLAS_ORG_ID and MONGODB_ATLAS_OPS_MANAGER_URL, the defaults of -org and -base-url.
-
-Report: EXPECTED and GOT show Atlas's answers (status and errorCode, or the statuses when there are
-several), then after → what the client told its caller. RETRY: whether the client retried failed
-attempts; off in every local scenario but the one about retrying, on for -atlas's authenticated calls.
-
-Exit status: 0 every scenario passed, 1 a scenario failed, 2 bad usage or settings (nothing sent).
-go run reports every non-zero status as 1: scripts should run a built binary. Secrets are never printed.
+Report: EXPECTED and GOT show Atlas's answers (status and errorCode, or the statuses), then after → what
+the client told its caller. RETRY (the client retrying failed attempts) is off in every local scenario
+but the one about retrying, on for -atlas's authenticated calls.
+Exit status: 0 every scenario passed, 1 a scenario failed, 2 bad usage or settings (nothing sent); go run
+reports every non-zero status as 1, so scripts should run a built binary. Secrets are never printed.
 `
 
 // run is main with its surroundings passed in; newServer makes the local
@@ -120,9 +117,8 @@ func parseFlags(args []string, stderr io.Writer, cfg config) (config, error) {
 	fs.StringVar(&cfg.deleteKey, "delete-key", "", "with -atlas and -confirm: really delete this API key id (a key already gone is reported as not found)")
 	fs.BoolVar(&cfg.confirm, "confirm", false, "confirm -delete-key")
 	fs.StringVar(&cfg.record, "record", "", "with -atlas: write every answer to the operation into this directory as testdata/atlas files (secrets and ids redacted)")
-	fs.StringVar(&cfg.tokenCache, "token-cache", "", "with -atlas and a service account: reuse its token across runs through files in `DIR` (\"default\": under the\n"+
-		"user cache directory). DIR is 0700, its files 0600; they hold the token (a Bearer credential for up to an hour)\n"+
-		"and its expiry, never the client secret. Delete DIR to clear it")
+	fs.StringVar(&cfg.tokenCache, "token-cache", "", "with -atlas and a service account: reuse its token across runs through files in `DIR` (\"default\": in the user\n"+
+		"cache directory), 0700 and 0600, holding the token (a Bearer credential for up to an hour) and its expiry, never the secret. rm -r DIR clears it")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 	verbose := fs.Bool("v", false, "structured logs (log/slog) on stderr: each round trip's method, path and status")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "bound on the whole run, retries included")
@@ -297,7 +293,7 @@ func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
 				return "", err
 			case resp.JSON200 != nil:
 				return fmt.Sprintf("{status: %d}", resp.JSON200.Status), nil
-			case bytes.Contains(resp.Body, []byte("\n  \"")):
+			case strings.Contains(string(resp.Body), "\n  \""):
 				return "indented", nil
 			}
 			return "", nil

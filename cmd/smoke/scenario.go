@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -151,7 +150,7 @@ type answer struct {
 func column(answers []answer, said string) string {
 	parts := make([]string, len(answers))
 	for i, a := range answers {
-		parts[i] = strconv.Itoa(a.status)
+		parts[i] = fmt.Sprint(a.status)
 		if len(answers) == 1 && a.code != "" {
 			parts[i] += " " + a.code
 		}
@@ -306,10 +305,9 @@ func writeRecords(dir string, answers []answer, secrets []string, ids map[string
 	written := map[behavior.Situation]int{}
 	for _, a := range answers {
 		s := situationOf(a)
-		written[s]++
-		name := string(s) + ".http"
-		if written[s] > 1 {
-			name = fmt.Sprintf("%s-%d.http", s, written[s])
+		name := string(s)
+		if written[s]++; written[s] > 1 { // key-not-found, key-not-found-2, ...
+			name += fmt.Sprint("-", written[s])
 		}
 		h := a.header.Clone()
 		for _, k := range []string{"Set-Cookie", "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive"} {
@@ -322,7 +320,7 @@ func writeRecords(dir string, answers []answer, secrets []string, ids map[string
 		fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", a.status, http.StatusText(a.status))
 		_ = h.Write(&b)
 		b.WriteString("\r\n" + string(a.body))
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(redact.Replace(b.String())), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name+".http"), []byte(redact.Replace(b.String())), 0o644); err != nil {
 			return err
 		}
 	}
