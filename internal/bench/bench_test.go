@@ -479,8 +479,8 @@ const (
 // bulkRun is what one bulk removal did, as the caller and the server saw it.
 type bulkRun struct {
 	wall    time.Duration
-	results int   // outcomes returned (plain Remove: one per id)
-	failed  int   // outcomes other than Removed
+	results int   // results returned (plain Remove: one per id)
+	failed  int   // results other than Removed
 	first   error // the first failure's error
 	deletes int   // operation requests at the server, retries included
 	tooMany int   // of them answered 429
@@ -499,34 +499,25 @@ func runBulk(tb testing.TB, paced bool, keys, dups int) bulkRun {
 	ids = append(ids, ids[:dups]...)
 	c := newClient(tb, srv.URL, srv.Owner().ServiceAccount(), newTransport(tb, bulkConc))
 	ctx, org := context.Background(), srv.OrgID()
-	var run bulkRun
-	fail := func(o authedit.Outcome, err error) {
-		if o != authedit.Removed {
-			if run.failed++; run.first == nil {
-				run.first = fmt.Errorf("%v: %w", o, err)
-			}
-		}
-	}
+	var results []authedit.Result
 	start := time.Now()
 	if paced {
 		r := &authedit.Remover{Client: c, Concurrency: bulkConc, Capacity: bulkBudget, Refill: bulkBudget, Period: time.Second}
-		results := r.RemoveAll(ctx, org, ids)
-		run.wall = time.Since(start)
-		run.results = len(results)
-		for _, res := range results {
-			fail(res.Outcome, res.Err)
-		}
+		results = r.RemoveAll(ctx, org, ids)
 	} else {
-		outcomes := make([]authedit.Outcome, len(ids))
-		errs := make([]error, len(ids))
+		results = make([]authedit.Result, len(ids))
 		deleteAll(len(ids), bulkConc, func(i int) error {
-			outcomes[i], errs[i] = c.Remove(ctx, org, ids[i])
+			o, err := c.Remove(ctx, org, ids[i])
+			results[i] = authedit.Result{KeyID: ids[i], Outcome: o, Err: err}
 			return nil
 		})
-		run.wall = time.Since(start)
-		run.results = len(outcomes)
-		for i, o := range outcomes {
-			fail(o, errs[i])
+	}
+	run := bulkRun{wall: time.Since(start), results: len(results)}
+	for _, res := range results {
+		if res.Outcome != authedit.Removed {
+			if run.failed++; run.first == nil {
+				run.first = fmt.Errorf("%s: %v: %w", res.KeyID, res.Outcome, res.Err)
+			}
 		}
 	}
 	run.deletes = srv.CountRequests(isOperation)
