@@ -33,8 +33,7 @@ type Remover struct {
 	Capacity, Refill int           // the budget: Capacity requests, regaining Refill
 	Period           time.Duration // every Period; <= 0: the spec's x-atlas-rate-limit
 
-	mu     sync.Mutex
-	pacers map[string]*pacer // by organization
+	pacers sync.Map // organization id -> *pacer
 }
 
 // RemoveAll returns one Result per distinct id, in order (see ErrNotAttempted).
@@ -98,22 +97,16 @@ func (r *Remover) removeOne(ctx context.Context, p *pacer, orgID, keyID string) 
 
 // pacerFor is the Remover's bucket for orgID, made on first use.
 func (r *Remover) pacerFor(orgID string) *pacer {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if p := r.pacers[orgID]; p != nil {
-		return p
+	if p, ok := r.pacers.Load(orgID); ok {
+		return p.(*pacer)
 	}
 	b := contract.OperationBudget()
 	b.Capacity, b.Refill, b.Period = cmp.Or(max(r.Capacity, 0), b.Capacity), cmp.Or(max(r.Refill, 0), b.Refill), cmp.Or(max(r.Period, 0), b.Period)
-	p := &pacer{
+	p, _ := r.pacers.LoadOrStore(orgID, &pacer{
 		bucket:   rate.NewLimiter(rate.Limit(float64(b.Refill)/b.Period.Seconds()), b.Capacity),
 		perToken: b.Period / time.Duration(b.Refill),
-	}
-	if r.pacers == nil {
-		r.pacers = map[string]*pacer{}
-	}
-	r.pacers[orgID] = p
-	return p
+	})
+	return p.(*pacer)
 }
 
 // pacer is the local picture of one organization's bucket.
@@ -130,22 +123,17 @@ type pacer struct {
 // pending, or returns ctx's error.
 func (p *pacer) wait(ctx context.Context) error {
 	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		p.mu.Lock()
 		pause := time.Until(p.resume)
 		p.mu.Unlock()
-		if pause > 0 {
-			if err := sleep(ctx, pause); err != nil {
-				return err
-			}
-			continue
+		_ = sleep(ctx, pause) // cut short when ctx ends
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		res := p.bucket.Reserve()
-		if err := sleep(ctx, res.Delay()); err != nil {
+		if sleep(ctx, res.Delay()) != nil {
 			res.Cancel()
-			return err
+			return ctx.Err()
 		}
 		p.mu.Lock()
 		open := !time.Now().Before(p.resume) // else a 429 came meanwhile: the token is spent
@@ -183,11 +171,7 @@ func (p *pacer) observe(h http.Header, err error) {
 	// bucket (ahead by what refilled since, and by the header's rounding)
 	// is trusted unless a token more: then others spend the budget too,
 	// and the server wins, less our requests it may not have counted yet.
-	slack := 1.0
-	if p.pending == 0 {
-		slack = 0
-	}
-	if tokens := p.bucket.TokensAt(now); tokens > float64(remaining)+slack {
+	if tokens := p.bucket.TokensAt(now); tokens > float64(remaining)+min(float64(p.pending), 1) {
 		excess := int(math.Ceil(tokens - float64(remaining-p.pending)))
 		p.bucket.ReserveN(now, min(excess, p.bucket.Burst())) // spent, never waited for
 	}

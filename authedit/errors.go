@@ -104,17 +104,11 @@ func errorCode(s behavior.Situation) string {
 
 // newAPIError reads resp's ApiError, if its body is one, and its rate-limit headers.
 func newAPIError(resp *gen.DeleteOrgApiKeyResponse, attempts int) *APIError {
-	e := &APIError{StatusCode: resp.StatusCode(), Attempts: attempts}
-	var body gen.ApiError
-	if json.Unmarshal(resp.Body, &body) == nil {
-		e.ErrorCode, e.BadRequestDetail = body.ErrorCode, body.BadRequestDetail
-		if body.Detail != nil {
-			e.Detail = *body.Detail
-		}
-		if body.Parameters != nil {
-			e.Parameters = *body.Parameters
-		}
+	e := &APIError{} // its fields are named as ApiError's keys; the others are set below
+	if json.Unmarshal(resp.Body, e) != nil {
+		e = &APIError{}
 	}
+	e.StatusCode, e.Attempts = resp.StatusCode(), attempts
 	h := resp.HTTPResponse.Header
 	e.Limit, _ = strconv.Atoi(h.Get(behavior.RateLimitLimit))
 	e.Remaining, _ = strconv.Atoi(h.Get(behavior.RateLimitRemaining))
@@ -132,8 +126,7 @@ func (e *BodyTooLargeError) Error() string {
 	return fmt.Sprintf("authedit: the %d answer's body is longer than %d bytes; not read further", e.StatusCode, e.Limit)
 }
 
-// cappedBody fails with a *BodyTooLargeError after left bytes, asking the
-// body under it for at most one byte more.
+// cappedBody fails with a *BodyTooLargeError past left bytes, reading one more at most.
 type cappedBody struct {
 	io.ReadCloser
 	status int

@@ -25,10 +25,10 @@ var (
 func WithClock(now func() time.Time, sleep func(context.Context, time.Duration) error) Option {
 	return func(c *config) {
 		if now != nil {
-			c.clock.now = now
+			c.now = now
 		}
 		if sleep != nil {
-			c.clock.sleep = sleep
+			c.sleep = sleep
 		}
 	}
 }

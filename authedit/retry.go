@@ -69,15 +69,12 @@ func withRetryInfo(ctx context.Context, info *retryInfo) context.Context {
 }
 
 // retrier repeats failed attempts through next, the authenticating layer.
-//
-// It is ours rather than hashicorp/go-retryablehttp's: that one retries
-// errors we make ourselves (a refused secret, a cleartext refusal), waits
-// any Retry-After past the deadline, replaces the last answer by its own
-// error, and cannot tell which attempts may have been applied.
+// (hashicorp/go-retryablehttp retries our own refusals, waits past the
+// deadline, hides the last answer, and cannot tell what may have applied.)
 type retrier struct {
 	next   http.RoundTripper
 	policy RetryPolicy
-	clock  clock
+	sleep  func(context.Context, time.Duration) error
 }
 
 func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -141,17 +138,15 @@ func (r *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 		if resp != nil {
 			discard(resp)
 		}
-		if err := r.clock.sleep(ctx, wait); err != nil {
+		if err := r.sleep(ctx, wait); err != nil {
 			return nil, err
 		}
 		mayHaveApplied = mayHaveApplied || applied
 	}
 }
 
-// decide says whether an attempt is retried, after how long, and whether
-// it may have taken effect: an answered 5xx, or a connection error after
-// the operation was written. Retry-After, of the answer or of the token
-// endpoint's 429, is the wait.
+// decide says whether an attempt is retried, after how long, and whether it
+// may have applied: an answered 5xx, or a connection lost after writing.
 func (r *retrier) decide(attempt int, resp *http.Response, err error, written bool) (wait time.Duration, applied, retry bool) {
 	var ra time.Duration
 	var hasRA bool
@@ -174,8 +169,7 @@ func (r *retrier) decide(attempt int, resp *http.Response, err error, written bo
 	return ra + rand.N(r.policy.MinBackoff), applied, retry && ra <= r.policy.MaxRetryAfter
 }
 
-// retryableStatus: rate limited, or a failure of the server or a gateway
-// that may pass (not 501 or 505).
+// retryableStatus: rate limited, or a server or gateway failure that may pass.
 func retryableStatus(code int) bool {
 	switch code {
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
@@ -185,8 +179,7 @@ func retryableStatus(code int) bool {
 	return false
 }
 
-// parseRetryAfter reads Retry-After: integer seconds (what Atlas sends) or
-// an HTTP date; ok is false when it is absent or malformed.
+// parseRetryAfter reads seconds (as Atlas sends) or an HTTP date; ok if well-formed.
 func parseRetryAfter(h http.Header) (time.Duration, bool) {
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
@@ -208,10 +201,8 @@ func idempotent(req *http.Request) bool {
 	return req.Header["Idempotency-Key"] != nil || req.Header["X-Idempotency-Key"] != nil
 }
 
-// retryableError reports a connection failure that may pass: a dial that
-// failed (nothing was sent), a connection lost, a timeout; not a refusal
-// of ours, a certificate, a name that does not resolve, or the caller's
-// context.
+// retryableError: a failed dial (nothing sent), a lost connection, a timeout;
+// not our refusal, a certificate, an unknown name, or the caller's context.
 func retryableError(err error) bool {
 	var te *TokenError
 	var ce *CleartextError

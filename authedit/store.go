@@ -95,8 +95,7 @@ type fileEntry struct {
 	Expiry      time.Time `json:"expiry"`
 }
 
-// load reads key's token. An entry that cannot be trusted (not a regular
-// 0600 file of this user, a symlink) or read is deleted.
+// load reads key's token, deleting an entry not a regular 0600 file of ours.
 func (s *FileTokenStore) load(key string) (*oauth2.Token, bool) {
 	p := s.path(key, ".json")
 	f, err := openNoFollow(p)
@@ -119,8 +118,7 @@ func (s *FileTokenStore) load(key string) (*oauth2.Token, bool) {
 	return &oauth2.Token{AccessToken: e.AccessToken, TokenType: "Bearer", Expiry: e.Expiry}, true
 }
 
-// save writes key's token to a temporary 0600 file, syncs it and renames it
-// over the entry, so that a reader sees the old entry or the new one.
+// save writes key's token to a synced 0600 temporary file renamed over the entry.
 func (s *FileTokenStore) save(key string, tok *oauth2.Token) error {
 	if err := s.checkDir(); err != nil {
 		return err

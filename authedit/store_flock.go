@@ -13,9 +13,8 @@ import (
 
 func flockSupported() error { return nil }
 
-// lockFile takes an exclusive flock on the file at p (created 0600),
-// trying every few milliseconds so that ctx can end the wait. Closing the
-// file, or the process ending, releases it.
+// lockFile flocks p (created 0600), polling so that ctx can end the wait;
+// closing the file, or the process ending, releases it.
 func lockFile(ctx context.Context, p string) (func(), error) {
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {

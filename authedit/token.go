@@ -70,11 +70,9 @@ func tokenError(op string, resp *http.Response, body []byte, secret string) *Tok
 // secrets (mdb_sa_sk_...), private keys (UUIDs), a Basic header in base64.
 var secretLike = regexp.MustCompile(`[A-Za-z0-9_.~+/=-]{20,}`)
 
-// redact replaces in s, text a token endpoint sent, the client's secret (as
-// is and URL-escaped) if it has 8 characters or more (a shorter one is more
-// likely a word of the message, such as "wrong", than a secret anyone uses),
-// and every secretLike run with both letters and digits. Ids of that shape
-// are lost too: the price of never printing a secret an endpoint echoed.
+// redact hides, in text a token endpoint sent, the secret (plain and URL-escaped;
+// under 8 characters it is likelier a word such as "wrong") and every
+// secretLike run of letters and digits, ids of that shape included.
 func redact(s, secret string) string {
 	if len(secret) >= 8 {
 		s = strings.ReplaceAll(s, secret, redacted)
@@ -95,7 +93,7 @@ func (c ServiceAccount) authenticate(t *Transport, next http.RoundTripper) http.
 	hc := &http.Client{Transport: next, Timeout: t.cfg.timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	secret := string(c.ClientSecret)
 	cc := &clientcredentials.Config{ClientID: c.ClientID, ClientSecret: secret, TokenURL: t.base + contract.TokenPath(), AuthStyle: oauth2.AuthStyleInHeader}
-	t.tokens = &tokenCache{sem: make(chan struct{}, 1), now: t.cfg.clock.now, store: t.cfg.store, key: storeKey(cc.TokenURL, c.ClientID)}
+	t.tokens = &tokenCache{sem: make(chan struct{}, 1), now: t.cfg.now, store: t.cfg.store, key: storeKey(cc.TokenURL, c.ClientID)}
 	t.tokens.request = func(ctx context.Context) (*oauth2.Token, error) {
 		tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
 		if re := (*oauth2.RetrieveError)(nil); errors.As(err, &re) && re.Response != nil {
@@ -127,11 +125,10 @@ func (c ServiceAccount) authenticate(t *Transport, next http.RoundTripper) http.
 	return &bearer{tokens: t.tokens, next: next}
 }
 
-// tokenCache hands out one Bearer token until shortly before it expires.
-// (oauth2.ReuseTokenSource can neither drop a token the API rejected nor
-// let a waiting caller's context end its wait.) One fetch at a time; a
-// failed fetch is shared with the callers that waited on it (64 calls with
-// a wrong secret cost one token request), unless its own context ended it.
+// tokenCache hands out one token until shortly before it expires, unlike
+// oauth2.ReuseTokenSource dropping a rejected one and heeding the waiters'
+// contexts. One fetch at a time; its failure is shared with those who
+// waited (64 calls, one wrong secret: one token request), unless its ctx.
 type tokenCache struct {
 	request     func(context.Context) (*oauth2.Token, error) // one token request
 	revokeToken func(context.Context, string) error
@@ -174,8 +171,7 @@ func (c *tokenCache) lock(ctx context.Context) error {
 	}
 }
 
-// token returns the cached token, fetching one if there is none or it is
-// about to expire.
+// token returns the cached token, fetching one if none is fresh.
 func (c *tokenCache) token(ctx context.Context) (*cachedToken, error) {
 	if t := c.fresh(); t != nil {
 		return t, nil
@@ -210,9 +206,8 @@ func (c *tokenCache) token(ctx context.Context) (*cachedToken, error) {
 	return ct, nil
 }
 
-// fetch returns the stored token, or mints one and stores it, holding the
-// store's lock so that processes starting together mint one. A broken
-// store does not fail the call: it mints as if there were none.
+// fetch takes the stored token or mints and stores one, under the store's
+// lock so that processes mint one; a broken store counts as none.
 func (c *tokenCache) fetch(ctx context.Context) (*oauth2.Token, error) {
 	if c.store == nil {
 		return c.mint(ctx)
@@ -240,9 +235,8 @@ func (c *tokenCache) fetch(ctx context.Context) (*oauth2.Token, error) {
 	return tok, err
 }
 
-// mint makes one token request, unless the Retry-After of the endpoint's
-// last 429 still runs: then it returns that 429 with the time left, for
-// the retry layer to wait as the policy and the deadline allow.
+// mint makes one token request, unless the last 429's Retry-After runs:
+// then that 429 with the time left, for the retry layer to wait.
 func (c *tokenCache) mint(ctx context.Context) (*oauth2.Token, error) {
 	if left := c.limitedUntil.Sub(c.now()); c.limited != nil && left > 0 {
 		te := *c.limited
@@ -319,16 +313,14 @@ func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return b.next.RoundTrip(r)
 }
 
-// withAuth is a copy of req (a RoundTripper must not change its request)
-// carrying tok.
+// withAuth is a copy of req (a RoundTripper keeps its request) carrying tok.
 func withAuth(req *http.Request, tok *oauth2.Token) *http.Request {
 	r := req.Clone(req.Context())
 	tok.SetAuthHeader(r)
 	return r
 }
 
-// discard drains a little of an answer not handed on, so that its
-// connection can be reused, and closes it.
+// discard drains a little of an answer (so its connection is reused), closes it.
 func discard(resp *http.Response) {
 	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
 	_ = resp.Body.Close()

@@ -21,13 +21,8 @@ type config struct {
 	timeout      time.Duration
 	retry        RetryPolicy
 	store        *FileTokenStore
-	clock        clock
-}
-
-// clock is the time of the retry waits and of the token cache; tests move it.
-type clock struct {
-	now   func() time.Time
-	sleep func(ctx context.Context, d time.Duration) error // d, or until ctx ends
+	now          func() time.Time                                 // the token cache's time; tests move it
+	sleep        func(ctx context.Context, d time.Duration) error // the retry waits: d, or until ctx ends
 }
 
 // WithInsecureHTTP allows cleartext http to hosts that are not loopback.
@@ -60,7 +55,7 @@ type Transport struct {
 
 // NewTransport fails with a *CredentialsError, *CleartextError or URL error.
 func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport, error) {
-	cfg := config{timeout: 30 * time.Second, clock: clock{now: time.Now, sleep: sleep}}
+	cfg := config{timeout: 30 * time.Second, now: time.Now, sleep: sleep}
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
@@ -96,7 +91,7 @@ func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport
 	t.bare = roundTripFunc(t.guard)
 	// Retries wrap authentication, so every attempt is authenticated afresh
 	// (next digest nc, current token) and passes the guard again.
-	t.authed = &retrier{next: creds.authenticate(t, t.bare), policy: cfg.retry, clock: cfg.clock}
+	t.authed = &retrier{next: creds.authenticate(t, t.bare), policy: cfg.retry, sleep: cfg.sleep}
 	return t, nil
 }
 
@@ -119,10 +114,8 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
-// guard sits right above the base transport, so every request this package
-// makes passes it (calls, digest retries, token requests): it refuses
-// cleartext to hosts not loopback (by URL, not a proxy's) and sets our
-// User-Agent where none is.
+// guard, above the base transport, sees every request: it refuses cleartext
+// to hosts not loopback (by URL) and sets our User-Agent where none is.
 func (t *Transport) guard(req *http.Request) (*http.Response, error) {
 	if err := checkCleartext(req.URL, t.cfg.insecureHTTP); err != nil {
 		closeBody(req)
@@ -153,9 +146,8 @@ func (e *CleartextError) Error() string {
 	return fmt.Sprintf("authedit: refusing cleartext http to non-loopback host %q (use https, or opt in with WithInsecureHTTP)", e.Host)
 }
 
-// checkCleartext refuses http to a host other than a loopback address or
-// "localhost", resolving no name: a DNS answer is no evidence that traffic
-// stays on this machine (the hosts file is trusted for "localhost").
+// checkCleartext refuses http to hosts but loopback addresses and "localhost",
+// resolving no name: DNS is no evidence that traffic stays on this machine.
 func checkCleartext(u *url.URL, insecure bool) error {
 	if insecure || !strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Hostname(), "localhost") {
 		return nil
@@ -167,8 +159,7 @@ func checkCleartext(u *url.URL, insecure bool) error {
 	return &CleartextError{Host: u.Host}
 }
 
-// closeBody closes the body of a request refused before sending, as the
-// RoundTripper contract asks.
+// closeBody closes a refused request's body, as RoundTrippers must.
 func closeBody(req *http.Request) {
 	if req.Body != nil {
 		_ = req.Body.Close()
