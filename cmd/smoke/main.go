@@ -249,16 +249,6 @@ func runLocal(ctx context.Context, cfg config) (report, error) {
 	return report{Target: target, Results: runScenarios(ctx, obs, matrix(cfg, srv, obs))}, nil
 }
 
-// newClient has retries off, so that each answer is the one the scenario
-// provokes, or on with no wait.
-func newClient(cfg config, obs *observer, url string, creds authedit.Credentials, retries bool) (*authedit.Client, error) {
-	retry := authedit.WithoutRetry()
-	if retries {
-		retry = authedit.WithRetry(authedit.RetryPolicy{MinBackoff: time.Nanosecond, MaxBackoff: time.Nanosecond})
-	}
-	return authedit.NewClient(url, creds, authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout), retry)
-}
-
 // call is what a local scenario does with its client.
 type call = func(context.Context, *authedit.Client) (said string, err error)
 
@@ -308,8 +298,14 @@ func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
 			if s.after == nil {
 				s.after = left("")
 			}
+			// Retries are off, so that each answer is the one the scenario provokes, or on with no wait.
+			retry := authedit.WithoutRetry()
+			if s.Retries {
+				retry = authedit.WithRetry(authedit.RetryPolicy{MinBackoff: time.Nanosecond, MaxBackoff: time.Nanosecond})
+			}
 			s.run = func(ctx context.Context) (string, error) {
-				client, err := newClient(cfg, obs, srv.URL, []authedit.Credentials{who.APIKey(), who.ServiceAccount()}[i], s.Retries)
+				creds := []authedit.Credentials{who.APIKey(), who.ServiceAccount()}[i]
+				client, err := authedit.NewClient(srv.URL, creds, authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout), retry)
 				if err != nil {
 					return "", err
 				}
@@ -358,7 +354,7 @@ func rateLimited(cfg config, obs *observer) scenario {
 			srv := cfg.newServer(atlastest.WithRateLimit(1, 1, time.Minute),
 				atlastest.WithClock(func() time.Time { return start.Add(time.Duration(passed.Load())) }))
 			defer srv.Close()
-			c, err := newClient(cfg, obs, srv.URL, srv.Owner().APIKey(), false)
+			c, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout), authedit.WithoutRetry())
 			if err != nil {
 				return "", err
 			}

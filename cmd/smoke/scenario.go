@@ -167,23 +167,17 @@ func column(answers []answer, said string) string {
 // "ours" in evidence is not held to.
 func (a answer) is(s behavior.Situation) error {
 	w, _ := behavior.Lookup(s)
-	var problems []string
-	if (a.status != w.Status && (s != behavior.KeyNotFound || a.status != http.StatusNotFound)) ||
-		(a.code != w.ErrorCode && w.Evidence != behavior.Ours) {
-		problems = append(problems, "want "+column([]answer{{status: w.Status, code: w.ErrorCode}}, ""))
-	}
-	if ct := a.header.Get(behavior.ContentType); !strings.EqualFold(strings.ReplaceAll(ct, " ", ""), w.ContentType) {
-		problems = append(problems, fmt.Sprintf("Content-Type %q, want %q", ct, w.ContentType))
-	}
+	ct := a.header.Get(behavior.ContentType)
+	problems := []error{check((a.status != w.Status && (s != behavior.KeyNotFound || a.status != http.StatusNotFound)) ||
+		(a.code != w.ErrorCode && w.Evidence != behavior.Ours), "want %s", column([]answer{{status: w.Status, code: w.ErrorCode}}, "")),
+		check(!strings.EqualFold(strings.ReplaceAll(ct, " ", ""), w.ContentType), "Content-Type %q, want %q", ct, w.ContentType)}
 	for _, h := range w.Headers {
-		if a.header.Get(h) == "" {
-			problems = append(problems, "no "+h+" header")
-		}
+		problems = append(problems, check(a.header.Get(h) == "", "no %s header", h))
 	}
-	if len(problems) == 0 {
-		return nil
+	if err := errors.Join(problems...); err != nil {
+		return fmt.Errorf("%s: %s (detail %q)", column([]answer{a}, ""), strings.ReplaceAll(err.Error(), "\n", ", "), a.detail)
 	}
-	return fmt.Errorf("%s: %s (detail %q)", column([]answer{a}, ""), strings.Join(problems, ", "), a.detail)
+	return nil
 }
 
 // observer is the transport under authentication, seeing every round trip.
