@@ -251,19 +251,18 @@ func (r *report) write(w io.Writer, asJSON bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tAUTH\tRETRY\tEXPECTED\tGOT\tTRIPS\tTIME\tVERDICT")
 	retry, verdict := map[bool]string{true: "on", false: "off"}, map[bool]string{true: "PASS", false: "FAIL"}
+	var failures strings.Builder // in full, under the table
 	for _, res := range r.Results {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", res.Name, res.Auth, retry[res.Retries], cell(res.Expected), cell(res.Got),
 			res.RoundTrips, res.Duration.Round(100*time.Microsecond), verdict[res.Pass])
+		if !res.Pass {
+			fmt.Fprintf(&failures, "FAIL %s [%s]: expected %s; got %s; %s\n", res.Name, res.Auth, res.Expected, res.Got, res.Detail)
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	for _, res := range r.Results {
-		if !res.Pass {
-			fmt.Fprintf(w, "FAIL %s [%s]: expected %s; got %s; %s\n", res.Name, res.Auth, res.Expected, res.Got, res.Detail)
-		}
-	}
-	_, err := fmt.Fprintf(w, "%d passed, %d failed\n", r.Passed, r.Failed)
+	_, err := fmt.Fprintf(w, "%s%d passed, %d failed\n", &failures, r.Passed, r.Failed)
 	return err
 }
 
