@@ -32,10 +32,9 @@ type caller struct {
 	owner bool // Organization Owner
 }
 
-// authFailure says why a request is not authenticated.
 type authFailure struct {
-	detail          string
-	stale, badToken bool // the digest client needs only a new nonce; a Bearer token was refused
+	detail          string // why, for Request.AuthError
+	stale, badToken bool   // the digest client needs only a new nonce; a Bearer token was refused
 }
 
 // authState holds the nonces and tokens issued (tokens by SHA-256, so that
@@ -59,8 +58,7 @@ const (
 	tokenTTL   = time.Hour // as on Atlas
 )
 
-// track adds v to m, first purging m if it has grown to *at: amortized
-// O(1) a call.
+// track adds v to m, first purging m if it has grown to *at: amortized O(1).
 func track(m map[string]*issued, at *int, k string, v *issued, now time.Time) {
 	if len(m) >= *at {
 		for k, v := range m {
@@ -103,8 +101,8 @@ func (w *ncWindow) use(nc uint32) (fresh, stale bool) {
 	return true, false
 }
 
-// unauthorized is Atlas's 401: one digest challenge per algorithm whatever
-// was wrong (recorded), then a Bearer challenge WithBearerChallenge, with
+// unauthorized is Atlas's 401: a digest challenge per algorithm whatever was
+// wrong (recorded), then a Bearer challenge WithBearerChallenge, with
 // error="invalid_token" when a token was refused.
 func (s *Server) unauthorized(f *authFailure) answer {
 	h := http.Header{behavior.WWWAuthenticate: s.digestChallenges(f.stale)}
@@ -155,21 +153,19 @@ func (s *Server) verifyBearer(tok string) (*caller, *authFailure) {
 	return &t.account.caller, nil
 }
 
-// digestChallenges issues a nonce, 32 base64 characters as Atlas's (12
-// random bytes and their HMAC cut to 12), and words a challenge for each
+// digestChallenges issues a nonce of 32 base64 characters as Atlas's (12
+// random bytes, then their HMAC cut to 12) and words a challenge for each
 // algorithm as Atlas words its one (recorded, testdata/atlas/unauthenticated.http):
-// the same parameters in the same order, an empty domain, stale written
-// out, no opaque.
+// the same parameters in the same order, an empty domain, stale written out,
+// no opaque.
 func (s *Server) digestChallenges(stale bool) []string {
 	var b [24]byte
 	_, _ = rand.Read(b[:12])
 	copy(b[12:], s.nonceMAC(b[:]))
-	nonce := base64.StdEncoding.EncodeToString(b[:])
-	now := s.cfg.now()
-	a := &s.auth
-	a.mu.Lock()
-	track(a.nonces, &a.noncesPurge, nonce, &issued{expires: now.Add(s.cfg.nonceTTL), window: &ncWindow{}}, now)
-	a.mu.Unlock()
+	nonce, now := base64.StdEncoding.EncodeToString(b[:]), s.cfg.now()
+	s.auth.mu.Lock()
+	track(s.auth.nonces, &s.auth.noncesPurge, nonce, &issued{expires: now.Add(s.cfg.nonceTTL), window: &ncWindow{}}, now)
+	s.auth.mu.Unlock()
 	var out []string
 	for _, alg := range s.cfg.algs {
 		out = append(out, fmt.Sprintf(`Digest realm=%q, domain="", nonce=%q, algorithm=%s, qop="auth", stale=%t`, Realm, nonce, alg, stale))
@@ -177,17 +173,15 @@ func (s *Server) digestChallenges(stale bool) []string {
 	return out
 }
 
-// nonceMAC is the HMAC of a nonce's first 12 bytes, cut to 12.
 func (s *Server) nonceMAC(nonce []byte) []byte {
 	mac := hmac.New(sha256.New, s.auth.nonceKey[:])
 	mac.Write(nonce[:12])
 	return mac.Sum(nil)[:12]
 }
 
-// verifyDigest checks RFC 7616 credentials with qop=auth: realm,
-// algorithm, uri, that the nonce is ours, the response hash, then the
-// nonce's age and the nc's freshness, which only ask for a new nonce. No
-// opaque is issued (Atlas sends none), so none is checked.
+// verifyDigest checks RFC 7616 credentials with qop=auth: realm, algorithm,
+// uri, that the nonce is ours, the response hash, then the nonce's age and
+// the nc, which only ask for a new nonce. Atlas sends no opaque, nor do we.
 func (s *Server) verifyDigest(r *http.Request, header string) (*caller, *authFailure) {
 	fail := func(stale bool, format string, args ...any) (*caller, *authFailure) {
 		return nil, &authFailure{detail: "Digest authentication failed: " + fmt.Sprintf(format, args...), stale: stale}
@@ -249,8 +243,8 @@ func oauthError(w http.ResponseWriter, status int, code, description string) {
 }
 
 // client authenticates a service account by HTTP Basic, its id and secret
-// form-encoded first (RFC 6749 section 2.3.1), without telling an unknown
-// id from a wrong secret.
+// form-encoded first (RFC 6749 section 2.3.1), never telling an unknown id
+// from a wrong secret.
 func (s *Server) client(r *http.Request) (*credential, string) {
 	id, secret, ok := r.BasicAuth()
 	if !ok {

@@ -24,8 +24,7 @@ import (
 )
 
 // exchange is one request: the ResponseWriter handlers write through (it
-// notes the status for the log, and sends nothing when dropping) and what
-// the front handler learnt.
+// notes the status, and sends nothing when dropping) and what admit learnt.
 type exchange struct {
 	http.ResponseWriter
 	status           int
@@ -50,9 +49,8 @@ func (x *exchange) Write(b []byte) (int, error) {
 	return x.ResponseWriter.Write(b)
 }
 
-// queryFlags are the query parameters implemented, by their names in the
-// spec; a flag counts when sent once, as true. A documented one missing
-// here fails TestEveryQueryParameterIsImplemented.
+// queryFlags are the query parameters implemented, a flag counting when sent
+// once, as true; TestEveryQueryParameterIsImplemented holds them to the spec.
 var queryFlags = map[string]func(*exchange){
 	"envelope": func(x *exchange) { x.envelope = true },
 	"pretty":   func(x *exchange) { x.pretty = true },
@@ -70,11 +68,7 @@ func (s *Server) newHandler() http.Handler {
 			entry.Status, entry.Dropped, entry.AuthError = x.status, x.drop, x.authError
 			s.record(entry) // before the client can see the answer or the lost connection
 			if x.drop {
-				conn, _, err := http.NewResponseController(w).Hijack()
-				if err != nil {
-					panic(http.ErrAbortHandler) // no hijacking (HTTP/2): abort the stream instead
-				}
-				_ = conn.Close()
+				panic(http.ErrAbortHandler) // net/http closes the connection (HTTP/2: resets the stream), unanswered
 			}
 		}()
 		switch r.URL.Path {
@@ -157,9 +151,8 @@ func authScheme(r *http.Request) string {
 // is the admitted request's *exchange.
 type operation struct{ s *Server }
 
-// DeleteOrgApiKey runs faults, then looks up the organization, the role,
-// the bucket and the key: the role first, so only authorized requests
-// spend the bucket.
+// DeleteOrgApiKey goes on in doc.go's order: faults, the organization, the
+// role, the bucket (so that only authorized requests spend it), the key.
 func (op operation) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request, orgID gen.OrgId, keyID gen.ApiUserId, _ gen.DeleteOrgApiKeyParams) {
 	s, x := op.s, w.(*exchange)
 	fail, retryAfter := s.op.apply(x, r)
@@ -222,8 +215,8 @@ func newLimiter(b contract.Budget) *rate.Limiter {
 // seconds is d in whole seconds, rounded up, as Retry-After counts.
 func seconds(d time.Duration) string { return strconv.Itoa(int(math.Ceil(d.Seconds()))) }
 
-// answer is a row of internal/behavior's table, the values its detail and
-// parameters take, and values for the headers the row lists.
+// answer is a row of internal/behavior's table, the values of its detail
+// and parameters, and of the headers it lists.
 type answer struct {
 	row    behavior.Answer
 	params []any
@@ -334,14 +327,12 @@ func jackson(compact []byte) []byte {
 	return out
 }
 
-// Faults scripts an endpoint's failures, applied in arrival order to
-// requests whose caller authenticated (and, at the operation, named a
-// resource version).
+// Faults scripts an endpoint's failures, applied in arrival order to requests
+// whose caller authenticated (and, at the operation, named a version).
 type Faults struct {
-	where    string
-	statuses map[int]behavior.Situation // what FailNext may send; "": no table row for the status
-	budget   contract.Budget            // of the bucket an injected 429 names
-
+	where               string
+	statuses            map[int]behavior.Situation // what FailNext may send
+	budget              contract.Budget            // of the bucket an injected 429 names
 	mu                  sync.Mutex
 	failN, dropN        int
 	fail                behavior.Situation
@@ -349,7 +340,7 @@ type Faults struct {
 }
 
 // operationStatuses maps each error status the spec documents to the first
-// row of internal/behavior's table with it.
+// row of internal/behavior's table with it, or to "".
 func operationStatuses() map[int]behavior.Situation {
 	m := map[int]behavior.Situation{}
 	for code := range contract.MustLoad().Op.Responses.Map() {
@@ -396,10 +387,9 @@ func (f *Faults) locked(set func()) {
 	set()
 }
 
-// apply takes this request's faults: it waits out the latency (a client
-// leaving meanwhile aborts the request) and arms a drop. It returns the
-// situation FailNext asked for, which wins over a drop, and the Retry-After
-// of an injected 429.
+// apply waits out the latency (a client leaving meanwhile aborts the
+// request), then returns what FailNext asked for and its Retry-After, or
+// arms a drop.
 func (f *Faults) apply(x *exchange, r *http.Request) (fail behavior.Situation, retryAfter time.Duration) {
 	var latency time.Duration
 	f.locked(func() {
@@ -426,8 +416,8 @@ func (f *Faults) apply(x *exchange, r *http.Request) (fail behavior.Situation, r
 	return fail, retryAfter
 }
 
-// injected is the answer FailNext asked for, with the endpoint's rate-limit
-// headers h, and the challenges or the Retry-After its row lists.
+// injected is the answer FailNext asked for: with the rate-limit headers h,
+// and the challenges or the Retry-After its row lists.
 func (s *Server) injected(sit behavior.Situation, h http.Header, retryAfter time.Duration, params ...any) answer {
 	a := s.answer(sit, h, params...)
 	if slices.Contains(a.row.Headers, behavior.WWWAuthenticate) {

@@ -49,8 +49,8 @@ type org struct {
 	owner, member Principal
 }
 
-// credential is an API key's digest password, good while its key lives,
-// or a service account's secret and token bucket.
+// credential is an API key's digest password, good while its key lives, or
+// a service account's secret and token bucket.
 type credential struct {
 	caller
 	keyID, secret string
@@ -91,7 +91,6 @@ type config struct {
 	now             func() time.Time
 }
 
-// check panics with an atlastest: message unless ok.
 func check(ok bool, format string, args ...any) {
 	if !ok {
 		panic(fmt.Sprintf("atlastest: "+format, args...))
@@ -145,9 +144,8 @@ func WithDigestAlgorithms(algs ...string) Option {
 // sends none, and authedit needs none: any 401 refuses its token.
 func WithBearerChallenge() Option { return func(c *config) { c.bearerChallenge = true } }
 
-// WithClock replaces time.Now for everything that expires or refills:
-// nonces, tokens and the rate limits, so a test moves time instead of
-// waiting.
+// WithClock replaces time.Now for what expires or refills (nonces, tokens,
+// rate limits), so that a test moves time instead of waiting.
 func WithClock(now func() time.Time) Option {
 	check(now != nil, "WithClock(nil)")
 	return func(c *config) { c.now = now }
@@ -356,8 +354,7 @@ type Request struct {
 	AuthError string
 }
 
-// clip cuts s to n bytes, so that no hostile request makes a log entry or
-// an answer large.
+// clip cuts s to n bytes: no hostile request makes a log entry or answer large.
 func clip(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "…"
@@ -374,9 +371,8 @@ func (s *Server) record(r Request) {
 	}
 }
 
-// Requests returns the requests received so far, token and revocation
-// requests included: all since New or ResetRequests, or the last n
-// WithLogLimit(n).
+// Requests returns the requests received since New or ResetRequests, token
+// and revocation requests included (the last n only WithLogLimit(n)).
 func (s *Server) Requests() []Request {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
