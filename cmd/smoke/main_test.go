@@ -309,6 +309,15 @@ func TestAtlasModeCatchesContractBreaks(t *testing.T) {
 			w.WriteHeader(401)
 			fmt.Fprint(w, `{"error":401,"errorCode":"UNAUTHORIZED"}`)
 		}},
+		"400 API_KEY_NOT_FOUND without Atlas's headers": {h: func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") == "" {
+				ref.Handler().ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(400)
+			fmt.Fprint(w, `{"detail":"No API key with ID x exists.","error":400,"errorCode":"API_KEY_NOT_FOUND","parameters":["x"],"reason":"Bad Request"}`)
+		}, want: "no X-Error-Code header"},
 		"undocumented 418":             {h: answer(http.StatusTeapot, "")},
 		"an envelope nobody asked for": {h: answer(200, `{"status":"gone"}`)},
 	}

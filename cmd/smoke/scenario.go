@@ -167,9 +167,10 @@ func column(answers []answer, said string) string {
 // "ours" in evidence is not held to.
 func (a answer) is(s behavior.Situation) error {
 	w, _ := behavior.Lookup(s)
+	status := a.status == w.Status || s == behavior.KeyNotFound && a.status == http.StatusNotFound
+	code := a.code == w.ErrorCode || w.Evidence == behavior.Ours
 	ct := a.header.Get(behavior.ContentType)
-	problems := []error{check((a.status != w.Status && (s != behavior.KeyNotFound || a.status != http.StatusNotFound)) ||
-		(a.code != w.ErrorCode && w.Evidence != behavior.Ours), "want %s", column([]answer{{status: w.Status, code: w.ErrorCode}}, "")),
+	problems := []error{check(!status || !code, "want %s", column([]answer{{status: w.Status, code: w.ErrorCode}}, "")),
 		check(!strings.EqualFold(strings.ReplaceAll(ct, " ", ""), w.ContentType), "Content-Type %q, want %q", ct, w.ContentType)}
 	for _, h := range w.Headers {
 		problems = append(problems, check(a.header.Get(h) == "", "no %s header", h))
