@@ -2,6 +2,7 @@ package authedit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"io"
 	"net/http"
@@ -79,15 +80,13 @@ func (c *Client) DeleteOrgApiKeyWithResponse(ctx context.Context, orgID gen.OrgI
 // for status whose value is not one, which the generated parser would fail on.
 func bindable(status int, h http.Header) http.Header {
 	h = h.Clone()
-	r := contract.MustLoad().Op.Responses.Status(status)
-	if r == nil || r.Value == nil {
-		return h
-	}
-	for name, hr := range r.Value.Headers {
-		s := hr.Value.Schema
-		if v := h.Get(name); v != "" && s != nil && s.Value.Type.Is("integer") {
-			if _, err := strconv.ParseInt(v, 10, 64); err != nil {
-				h.Del(name)
+	if r := contract.MustLoad().Op.Responses.Status(status); r != nil && r.Value != nil {
+		for name, hr := range r.Value.Headers {
+			s := hr.Value.Schema
+			if v := h.Get(name); v != "" && s != nil && s.Value.Type.Is("integer") {
+				if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+					h.Del(name)
+				}
 			}
 		}
 	}
@@ -120,10 +119,7 @@ var userAgent = sync.OnceValue(func() string {
 			if m.Path != mod {
 				continue
 			}
-			if m.Replace != nil {
-				m = m.Replace
-			}
-			if m.Version != "" && m.Version != "(devel)" {
+			if m = cmp.Or(m.Replace, m); m.Version != "" && m.Version != "(devel)" {
 				v = m.Version
 			}
 		}

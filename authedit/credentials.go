@@ -3,6 +3,7 @@ package authedit
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/atlascontract/deleteorgapikey/gen"
 )
@@ -67,18 +68,17 @@ func formatPair(f fmt.State, verb rune, typ, idName, id, secretName string) {
 // CredentialsError reports credentials nil or with an empty field or variable.
 type CredentialsError struct {
 	Missing []string // such as "APIKey.PrivateKey", or "MONGODB_ATLAS_PRIVATE_API_KEY"
-	env     bool
 }
 
 func (e *CredentialsError) Error() string {
 	switch {
-	case e.env && len(e.Missing) == 1:
-		return "authedit: environment variable " + e.Missing[0] + " is not set (its partner is)"
-	case e.env:
-		return "authedit: no Atlas credentials in the environment: set either pair: " + envClientID + " and " + envClientSecret +
-			", or " + envPublicKey + " and " + envPrivateKey
 	case len(e.Missing) == 0:
 		return "authedit: no credentials given"
+	case len(e.Missing) > 1:
+		return "authedit: no Atlas credentials in the environment: set either pair: " + envClientID + " and " + envClientSecret +
+			", or " + envPublicKey + " and " + envPrivateKey
+	case strings.HasPrefix(e.Missing[0], "MONGODB_ATLAS_"):
+		return "authedit: environment variable " + e.Missing[0] + " is not set (its partner is)"
 	}
 	return "authedit: credentials: " + e.Missing[0] + " is empty"
 }
@@ -94,20 +94,20 @@ func validateCredentials(creds Credentials) error {
 			return validateCredentials(*c)
 		}
 	case APIKey:
-		return firstEmpty(false, "APIKey.PublicKey", c.PublicKey, "APIKey.PrivateKey", string(c.PrivateKey))
+		return firstEmpty("APIKey.PublicKey", c.PublicKey, "APIKey.PrivateKey", string(c.PrivateKey))
 	case ServiceAccount:
-		return firstEmpty(false, "ServiceAccount.ClientID", c.ClientID, "ServiceAccount.ClientSecret", string(c.ClientSecret))
+		return firstEmpty("ServiceAccount.ClientID", c.ClientID, "ServiceAccount.ClientSecret", string(c.ClientSecret))
 	}
 	return &CredentialsError{}
 }
 
 // firstEmpty is the error naming the first of a and b that is empty, if one is.
-func firstEmpty(env bool, aName, a, bName, b string) error {
+func firstEmpty(aName, a, bName, b string) error {
 	switch {
 	case a == "":
-		return &CredentialsError{Missing: []string{aName}, env: env}
+		return &CredentialsError{Missing: []string{aName}}
 	case b == "":
-		return &CredentialsError{Missing: []string{bName}, env: env}
+		return &CredentialsError{Missing: []string{bName}}
 	}
 	return nil
 }
@@ -133,13 +133,13 @@ func CredentialsFromEnv(lookup func(string) (string, bool)) (Credentials, error)
 	case id != "" && secret != "":
 		return ServiceAccount{ClientID: id, ClientSecret: Secret(secret)}, nil
 	case id != "" || secret != "":
-		return nil, firstEmpty(true, envClientID, id, envClientSecret, secret)
+		return nil, firstEmpty(envClientID, id, envClientSecret, secret)
 	case pub != "" && priv != "":
 		return APIKey{PublicKey: pub, PrivateKey: Secret(priv)}, nil
 	case pub != "" || priv != "":
-		return nil, firstEmpty(true, envPublicKey, pub, envPrivateKey, priv)
+		return nil, firstEmpty(envPublicKey, pub, envPrivateKey, priv)
 	}
-	return nil, &CredentialsError{Missing: []string{envClientID, envClientSecret, envPublicKey, envPrivateKey}, env: true}
+	return nil, &CredentialsError{Missing: []string{envClientID, envClientSecret, envPublicKey, envPrivateKey}}
 }
 
 // BaseURLFromEnv: MONGODB_ATLAS_OPS_MANAGER_URL or https://cloud.mongodb.com.

@@ -136,9 +136,9 @@ type tokenCache struct {
 	store       *FileTokenStore // nil: none
 	key         string          // the account's entry in store
 
-	sem  chan struct{} // held while fetching or revoking
-	cur  atomic.Pointer[cachedToken]
-	last atomic.Pointer[error] // the latest completed fetch's error; a new pointer per fetch
+	sem  chan struct{}                // held while fetching or revoking
+	cur  atomic.Pointer[oauth2.Token] // a copy whose Expiry is when to replace it
+	last atomic.Pointer[error]        // the latest completed fetch's error; a new pointer per fetch
 
 	// Under sem:
 	handed       string      // the access token last handed to cur
@@ -146,17 +146,12 @@ type tokenCache struct {
 	limitedUntil time.Time   // ...and the end of its Retry-After
 }
 
-type cachedToken struct {
-	tok       *oauth2.Token
-	refreshAt time.Time // zero: no expiry known, kept until rejected
-}
-
 // maxRefreshMargin is how long before expiry a token is replaced; a short
 // lived one is replaced after 90% of its lifetime instead.
 const maxRefreshMargin = time.Minute
 
-func (c *tokenCache) fresh() *cachedToken {
-	if ct := c.cur.Load(); ct != nil && (ct.refreshAt.IsZero() || c.now().Before(ct.refreshAt)) {
+func (c *tokenCache) fresh() *oauth2.Token {
+	if ct := c.cur.Load(); ct != nil && (ct.Expiry.IsZero() || c.now().Before(ct.Expiry)) { // zero: kept until rejected
 		return ct
 	}
 	return nil
@@ -172,7 +167,7 @@ func (c *tokenCache) lock(ctx context.Context) error {
 }
 
 // token returns the cached token, fetching one if none is fresh.
-func (c *tokenCache) token(ctx context.Context) (*cachedToken, error) {
+func (c *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
 	if t := c.fresh(); t != nil {
 		return t, nil
 	}
@@ -196,14 +191,14 @@ func (c *tokenCache) token(ctx context.Context) (*cachedToken, error) {
 		}
 		return nil, err
 	}
-	ct := &cachedToken{tok: t}
+	ct := *t
 	if !t.Expiry.IsZero() {
-		ct.refreshAt = t.Expiry.Add(-min(maxRefreshMargin, t.Expiry.Sub(fetchedAt)/10))
+		ct.Expiry = t.Expiry.Add(-min(maxRefreshMargin, t.Expiry.Sub(fetchedAt)/10))
 	}
 	c.handed = t.AccessToken
-	c.cur.Store(ct)
+	c.cur.Store(&ct)
 	c.last.Store(new(error))
-	return ct, nil
+	return &ct, nil
 }
 
 // fetch takes the stored token or mints and stores one, under the store's
@@ -261,13 +256,13 @@ func (c *tokenCache) revoke(ctx context.Context) error {
 	if ct == nil {
 		return nil
 	}
-	if err := c.revokeToken(ctx, ct.tok.AccessToken); err != nil {
+	if err := c.revokeToken(ctx, ct.AccessToken); err != nil {
 		return err
 	}
 	c.cur.CompareAndSwap(ct, nil)
 	if c.store != nil {
 		if unlock, err := c.store.lock(ctx, c.key); err == nil {
-			if tok, ok := c.store.load(c.key); ok && tok.AccessToken == ct.tok.AccessToken {
+			if tok, ok := c.store.load(c.key); ok && tok.AccessToken == ct.AccessToken {
 				c.store.remove(c.key)
 			}
 			unlock()
@@ -291,7 +286,7 @@ func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
-	resp, err := b.next.RoundTrip(withAuth(req, ct.tok))
+	resp, err := b.next.RoundTrip(withAuth(req, ct))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
@@ -304,7 +299,7 @@ func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := withAuth(req, fresh.tok)
+	r := withAuth(req, fresh)
 	if req.GetBody != nil {
 		if r.Body, err = req.GetBody(); err != nil {
 			return nil, err
