@@ -117,8 +117,9 @@ func parseFlags(args []string, stderr io.Writer, cfg config) (config, error) {
 	fs.StringVar(&cfg.deleteKey, "delete-key", "", "with -atlas and -confirm: really delete this API key id (a key already gone is reported as not found)")
 	fs.BoolVar(&cfg.confirm, "confirm", false, "confirm -delete-key")
 	fs.StringVar(&cfg.record, "record", "", "with -atlas: write every answer to the operation into this directory as testdata/atlas files (secrets and ids redacted)")
-	fs.StringVar(&cfg.tokenCache, "token-cache", "", "with -atlas and a service account: reuse its token across runs through files in `DIR` (\"default\": in the user\n"+
-		"cache directory), 0700 and 0600, holding the token (a Bearer credential for up to an hour) and its expiry, never the secret. rm -r DIR clears it")
+	fs.StringVar(&cfg.tokenCache, "token-cache", "", "with -atlas and a service account: reuse its token across runs through files in `DIR` (\"default\": in the user cache\n"+
+		"directory), 0700 and 0600: readable by you and root only. They hold the token (a Bearer credential for up to an hour)\n"+
+		"and its expiry, never the secret. rm -r DIR clears them")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
 	verbose := fs.Bool("v", false, "structured logs (log/slog) on stderr: each round trip's method, path and status")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "bound on the whole run, retries included")
