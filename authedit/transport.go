@@ -66,20 +66,11 @@ func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport
 	}
 	cfg.retry = cfg.retry.withDefaults()
 	u, err := url.Parse(baseURL)
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("authedit: base URL: %w", err)
-	case !strings.EqualFold(u.Scheme, "https") && !strings.EqualFold(u.Scheme, "http"):
-		err = fmt.Errorf("scheme must be https or http")
-	case u.Host == "":
-		err = fmt.Errorf("no host")
-	case u.User != nil:
-		err = fmt.Errorf("must not carry user info; pass Credentials")
-	case u.RawQuery != "" || u.Fragment != "":
-		err = fmt.Errorf("must not have a query or fragment")
-	}
 	if err != nil {
-		return nil, fmt.Errorf("authedit: base URL %q: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("authedit: base URL: %w", err)
+	}
+	if s := strings.ToLower(u.Scheme); s != "https" && s != "http" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("authedit: base URL %q: want https://host[:port][/path], no user info (pass Credentials), query or fragment", u.Redacted())
 	}
 	if err := checkCleartext(u, cfg.insecureHTTP); err != nil {
 		return nil, err
