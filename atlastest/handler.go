@@ -292,14 +292,9 @@ func jackson(compact []byte) []byte {
 	newline := func() { out = append(out, "\n"+strings.Repeat("  ", bytes.Count(open, []byte{'{'}))...) }
 	for i := 0; i < len(compact); i++ {
 		switch c := compact[i]; {
-		case c == '"':
-			j := i + 1
-			for ; compact[j] != '"'; j++ {
-				if compact[j] == '\\' {
-					j++
-				}
-			}
-			out, i = append(out, compact[i:j+1]...), j
+		case c == '"': // json.Marshal's strings are Go string literals too
+			q, _ := strconv.QuotedPrefix(string(compact[i:]))
+			out, i = append(out, q...), i+max(len(q)-1, 0)
 		case (c == '{' || c == '[') && (compact[i+1] == '}' || compact[i+1] == ']'):
 			out, i = append(out, c, ' ', compact[i+1]), i+1
 		case c == '{':

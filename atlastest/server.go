@@ -332,12 +332,10 @@ func (s *Server) seedOrg(n int) *org {
 	return o
 }
 
-// privateKey returns a random UUID, the shape of an Atlas private key.
+// privateKey is random, in the shape of an Atlas private key (a UUID).
 func privateKey() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
