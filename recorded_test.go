@@ -63,6 +63,10 @@ func checkClientClassifies(t *testing.T, rec behavior.Recording) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	resp, err := client.DeleteOrgApiKeyWithResponse(t.Context(), "4888442a3354817a7320eb61", "32b6e34b3d91647abb20e7b8", nil)
+	if err != nil || resp.StatusCode() != rec.Status {
+		t.Fatalf("DeleteOrgApiKeyWithResponse = %v, %v; want the recorded %d decoded", resp, err, rec.Status)
+	}
 	outcome, err := client.Remove(t.Context(), "4888442a3354817a7320eb61", "32b6e34b3d91647abb20e7b8")
 	want, ok := clientView[rec.Situation]
 	if !ok {
