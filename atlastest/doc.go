@@ -14,20 +14,20 @@
 // the spec. Decided here, where the spec and the evidence are silent:
 //
 //   - Order of checks: the path must fit the template and the method be
-//     DELETE (else 404 RESOURCE_NOT_FOUND: the spec documents no 405); ids
-//     and flags must fit the spec (400 VALIDATION_ERROR naming the field);
-//     then authentication (401), Accept (406), faults, the organization
-//     (404), the Organization Owner role (403), the rate limit (429), the
-//     key (400 API_KEY_NOT_FOUND).
+//     DELETE (else 404 RESOURCE_NOT_FOUND: the spec documents no 405), ids
+//     and flags the spec (else 400 VALIDATION_ERROR naming the field); then
+//     authentication (401), Accept (406), faults, the organization (404),
+//     the Organization Owner role (403), the rate limit (429), the key (400
+//     API_KEY_NOT_FOUND).
 //   - Only authorized requests spend the organization's bucket, so no 403
 //     can turn its owner away with 429. Other answers show its level; an
 //     unknown organization's reads full.
 //   - Accept is checked after authentication, so that curl (Accept: */*)
 //     sees the challenge first. Served: application/vnd.atlas.YYYY-MM-DD+json
 //     (parameters allowed, q=0 refuses) with a real date on or after the spec's.
-//   - A 401 is Atlas's, byte for byte apart from the nonce: a digest
-//     challenge per algorithm (MD5 alone by default), a Bearer challenge only
-//     [WithBearerChallenge], and a body that never says why; [Request].AuthError does.
+//   - A 401 is Atlas's, byte for byte but the nonce: a digest challenge per
+//     algorithm (MD5 alone by default), a Bearer one only [WithBearerChallenge],
+//     and a body that never says why; [Request].AuthError does.
 //   - pretty=true prints every body as Atlas (Jackson) does, else compactly.
 //     envelope=true wraps every answer after authentication but 401s in an
 //     HTTP 200 envelope keeping the wrapped answer's headers.

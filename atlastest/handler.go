@@ -24,26 +24,25 @@ import (
 )
 
 // exchange is one request: the ResponseWriter handlers write through (it
-// notes the status, and sends nothing when dropping) and what admit learnt.
+// notes the status, and sends nothing for a dropped request), its log entry,
+// and what admit learnt.
 type exchange struct {
 	http.ResponseWriter
-	status           int
-	drop             bool    // close the connection instead of answering
+	Request
 	caller           *caller // once authenticated
 	pretty, envelope bool
-	authError        string // why a 401 was sent
 }
 
 func (x *exchange) WriteHeader(code int) {
-	if x.status == 0 && !x.drop {
+	if x.Status == 0 && !x.Dropped {
 		x.ResponseWriter.WriteHeader(code)
 	}
-	x.status = cmp.Or(x.status, code)
+	x.Status = cmp.Or(x.Status, code)
 }
 
 func (x *exchange) Write(b []byte) (int, error) {
 	x.WriteHeader(http.StatusOK)
-	if x.drop {
+	if x.Dropped {
 		return len(b), nil
 	}
 	return x.ResponseWriter.Write(b)
@@ -62,12 +61,11 @@ func (s *Server) newHandler() http.Handler {
 	api := gen.Handler(operation{s})
 	slashes := strings.Count(contract.MustLoad().Path, "/")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		x := &exchange{ResponseWriter: w}
-		entry := Request{Method: r.Method, Path: clip(r.URL.EscapedPath(), 256), Query: clip(r.URL.RawQuery, 256), Auth: authScheme(r)}
+		x := &exchange{ResponseWriter: w, Request: Request{Method: r.Method, Path: clip(r.URL.EscapedPath(), 256),
+			Query: clip(r.URL.RawQuery, 256), Auth: authScheme(r)}}
 		defer func() {
-			entry.Status, entry.Dropped, entry.AuthError = x.status, x.drop, x.authError
-			s.record(entry) // before the client can see the answer or the lost connection
-			if x.drop {
+			s.record(x.Request) // before the client can see the answer or the lost connection
+			if x.Dropped {
 				panic(http.ErrAbortHandler) // net/http closes the connection (HTTP/2: resets the stream), unanswered
 			}
 		}()
@@ -107,7 +105,7 @@ func (s *Server) admit(x *exchange, r *http.Request, slashes int) bool {
 		c, fail := s.authenticate(r)
 		switch x.caller = c; {
 		case fail != nil:
-			x.authError = fail.detail
+			x.AuthError = fail.detail
 			s.write(x, s.unauthorized(fail))
 		case !acceptsVersion(r.Header):
 			s.write(x, s.answer(behavior.InvalidVersion, nil))
@@ -392,7 +390,7 @@ func (f *Faults) apply(x *exchange, r *http.Request) (fail behavior.Situation, r
 		if f.failN > 0 {
 			f.failN, fail = f.failN-1, f.fail
 		} else if f.dropN > 0 {
-			f.dropN, x.drop = f.dropN-1, true
+			f.dropN, x.Dropped = f.dropN-1, true
 		}
 	})
 	if latency > 0 {
@@ -401,7 +399,7 @@ func (f *Faults) apply(x *exchange, r *http.Request) (fail behavior.Situation, r
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
-			x.drop = false
+			x.Dropped = false
 			panic(http.ErrAbortHandler) // the client left: no answer, no state change
 		}
 	}

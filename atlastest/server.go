@@ -318,9 +318,11 @@ func (s *Server) seedOrg(n int) *org {
 	o := &org{id: ids[0], projects: [3]string(ids[1:4]), keys: make(map[string]uint8, n+2), limiter: newLimiter(s.cfg.ops)}
 	s.orgs[o.id] = o
 	for i, p := range []*Principal{&o.owner, &o.member} {
-		kid := ids[4+2*i]
-		*p = Principal{KeyID: kid, PrivateKey: privateKey(), ClientID: "mdb_sa_id_" + ids[5+2*i], ClientSecret: "mdb_sa_sk_" + rand.Text(),
-			PublicKey: strings.Map(func(r rune) rune { return 'a' + r%32 }, kid[16:])} // 8 letters, as Atlas's
+		kid, b := ids[4+2*i], make([]byte, 16)
+		_, _ = rand.Read(b) // crypto/rand.Read never fails
+		*p = Principal{KeyID: kid, ClientID: "mdb_sa_id_" + ids[5+2*i], ClientSecret: "mdb_sa_sk_" + rand.Text(),
+			PublicKey:  strings.Map(func(r rune) rune { return 'a' + r%32 }, kid[16:]),        // 8 letters and
+			PrivateKey: fmt.Sprintf("%x-%x-%x-%x-%x", b[:4], b[4:6], b[6:8], b[8:10], b[10:])} // a UUID, as Atlas's
 		c := caller{org: o, owner: i == 0}
 		o.keys[kid] = 0
 		s.keys[p.PublicKey] = &credential{caller: c, keyID: kid, secret: p.PrivateKey}
@@ -330,13 +332,6 @@ func (s *Server) seedOrg(n int) *org {
 		o.keys[kid] = 1<<(i%3) | uint8(1-i%2)<<((i+1)%3)
 	}
 	return o
-}
-
-// privateKey is random, in the shape of an Atlas private key (a UUID).
-func privateKey() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // Request is one request the server received, in the order answered.
