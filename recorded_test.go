@@ -8,8 +8,10 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
@@ -68,38 +70,65 @@ func checkClientClassifies(t *testing.T, rec behavior.Recording) {
 		t.Fatalf("DeleteOrgApiKeyWithResponse = %v, %v; want the recorded %d decoded", resp, err, rec.Status)
 	}
 	outcome, err := client.Remove(t.Context(), "4888442a3354817a7320eb61", "32b6e34b3d91647abb20e7b8")
-	want, ok := clientView[rec.Situation]
-	if !ok {
-		t.Fatalf("no expected client outcome for situation %q: add one to clientView", rec.Situation)
+	row, _ := behavior.Lookup(rec.Situation)
+	var apiErr *authedit.APIError
+	switch rec.Situation {
+	case behavior.Removed:
+		if outcome != authedit.Removed || err != nil {
+			t.Errorf("Remove = %v, %v; want removed", outcome, err)
+		}
+	case behavior.KeyNotFound:
+		if outcome != authedit.NotFound || err != nil {
+			t.Errorf("Remove = %v, %v; want not found", outcome, err)
+		}
+	default: // any other answer is a failure that names Atlas's status and code
+		if outcome != authedit.Failed || !errors.As(err, &apiErr) || apiErr.StatusCode != row.Status || apiErr.ErrorCode != row.ErrorCode {
+			t.Errorf("Remove = %v, %v; want failed with *APIError %d %s", outcome, err, row.Status, row.ErrorCode)
+		}
+		if row.ErrorCode != "" && !authedit.IsErrorCode(err, row.ErrorCode) {
+			t.Errorf("IsErrorCode(%v, %s) = false", err, row.ErrorCode)
+		}
 	}
-	if outcome != want.outcome {
-		t.Errorf("Remove = %v, %v; want %v", outcome, err, want.outcome)
-	}
-	if want.is == nil && err != nil || want.is != nil && !errors.Is(err, want.is) {
-		t.Errorf("Remove error = %v; want one matching %v", err, want.is)
-	}
-	if want.is != nil && !authedit.IsErrorCode(err, behaviorCode(t, rec.Situation)) {
-		t.Errorf("IsErrorCode(%v, %s) = false", err, behaviorCode(t, rec.Situation))
+	if class, ok := errorClass[rec.Situation]; ok && !errors.Is(err, class) {
+		t.Errorf("Remove error = %v; want one matching %v", err, class)
 	}
 }
 
-func behaviorCode(t *testing.T, s behavior.Situation) string {
-	a, _ := behavior.Lookup(s)
-	return a.ErrorCode
+// errorClass is the sentinel a caller branches on for the situations that
+// have one.
+var errorClass = map[behavior.Situation]error{
+	behavior.Unauthenticated:  authedit.ErrUnauthorized,
+	behavior.NotOwner:         authedit.ErrForbidden,
+	behavior.OrgNotFound:      authedit.ErrOrgNotFound,
+	behavior.RateLimited:      authedit.ErrRateLimited,
+	behavior.TokenRateLimited: authedit.ErrRateLimited,
+	behavior.ServerError:      authedit.ErrServerError,
 }
 
-// clientView is what Remove reports for each situation.
-var clientView = map[behavior.Situation]struct {
-	outcome authedit.Outcome
-	is      error
-}{
-	behavior.Removed:         {authedit.Removed, nil},
-	behavior.KeyNotFound:     {authedit.NotFound, nil},
-	behavior.Unauthenticated: {authedit.Failed, authedit.ErrUnauthorized},
-	behavior.NotOwner:        {authedit.Failed, authedit.ErrForbidden},
-	behavior.OrgNotFound:     {authedit.Failed, authedit.ErrOrgNotFound},
-	behavior.RateLimited:     {authedit.Failed, authedit.ErrRateLimited},
-	behavior.ServerError:     {authedit.Failed, authedit.ErrServerError},
+// TestAtlastestAnswersEverySituation: atlastest can be driven into every
+// situation of the table, and answers it with the table's status,
+// errorCode, content type and headers; so a recording of any situation can
+// be dropped into testdata/atlas with no code change.
+func TestAtlastestAnswersEverySituation(t *testing.T) {
+	for _, row := range behavior.Table() {
+		t.Run(string(row.Situation), func(t *testing.T) {
+			resp := provoke(t, row.Situation)
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct{ ErrorCode string }
+			_ = json.Unmarshal(body, &got)
+			if resp.StatusCode != row.Status || got.ErrorCode != row.ErrorCode || resp.Header.Get("Content-Type") != row.ContentType {
+				t.Errorf("atlastest answered %d %q %q, table says %d %q %q (body %s)", resp.StatusCode, got.ErrorCode, resp.Header.Get("Content-Type"), row.Status, row.ErrorCode, row.ContentType, body)
+			}
+			for _, h := range row.Headers {
+				if resp.Header.Get(h) == "" {
+					t.Errorf("no %s header", h)
+				}
+			}
+		})
+	}
 }
 
 // provoke drives a fresh atlastest server into situation s and returns its
@@ -153,6 +182,23 @@ func provoke(t *testing.T, s behavior.Situation) *http.Response {
 		return send(owner.APIKey(), keyPath(srv.OrgID(), srv.Keys()[0]), versioned)
 	case behavior.InvalidParameter:
 		return send(nil, keyPath(srv.OrgID(), "not-a-key"), versioned)
+	case behavior.Enveloped:
+		return send(owner.APIKey(), keyPath(srv.OrgID(), srv.Keys()[0])+"?envelope=true", versioned)
+	case behavior.TokenRateLimited:
+		srv.TokenEndpoint().FailNext(1, http.StatusTooManyRequests)
+		form := strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode())
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+contract.TokenPath(), form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(owner.ClientID, owner.ClientSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
 	case behavior.NoSuchResource:
 		return send(nil, "/api/atlas/v2/orgs/"+srv.OrgID(), versioned)
 	}
