@@ -48,6 +48,7 @@ type config struct {
 	baseURL, orgID, deleteKey, record, tokenCache string
 	timeout                                       time.Duration
 	log                                           *slog.Logger
+	creds                                         authedit.Credentials // from the environment, with -atlas
 	lookup                                        func(string) (string, bool)
 	newServer                                     func(...atlastest.Option) *atlastest.Server // the local mode's servers
 }
@@ -104,7 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 	return min(rep.Failed, exitFail) // exitPass when none failed
 }
 
-// parseFlags reports every mistake at once.
+// parseFlags reports every mistake at once: usage, and with -atlas its settings.
 func parseFlags(args []string, stderr io.Writer, cfg config) (config, error) {
 	fs := flag.NewFlagSet("smoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -130,13 +131,43 @@ func parseFlags(args []string, stderr io.Writer, cfg config) (config, error) {
 	if *verbose {
 		cfg.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	settingsErr := atlasSettings(&cfg)
 	return cfg, errors.Join(
 		check(fs.NArg() > 0, "unexpected arguments %q (see -h)", fs.Args()),
 		check(!cfg.atlas && (cfg.deleteKey != "" || cfg.confirm || cfg.record != "" || cfg.insecureHTTP || cfg.tokenCache != ""),
 			"-delete-key, -confirm, -record, -insecure-http and -token-cache only make sense with -atlas"),
 		check(cfg.deleteKey != "" && !cfg.confirm, "refusing to delete key %s without -confirm", cfg.deleteKey),
 		check(cfg.confirm && cfg.deleteKey == "", "-confirm needs -delete-key ID"),
-		check(cfg.timeout <= 0, "-timeout must be positive"))
+		check(cfg.timeout <= 0, "-timeout must be positive"), settingsErr)
+}
+
+// atlasSettings checks -atlas's settings, sending and writing nothing, and
+// sets cfg.creds; nil without -atlas.
+func atlasSettings(cfg *config) error {
+	if !cfg.atlas {
+		return nil
+	}
+	creds, credsErr := authedit.CredentialsFromEnv(cfg.lookup)
+	cfg.creds = creds
+	_, err := authedit.NewClient(cfg.baseURL, creds, cfg.clientOpts()...) // checks the base URL before the credentials
+	if ce := (*authedit.CleartextError)(nil); errors.As(err, &ce) {
+		err = fmt.Errorf("-base-url %s is plain http to %s, which is not loopback: use https, or pass -insecure-http to send credentials in clear", cfg.baseURL, ce.Host)
+	} else if errors.As(err, new(*authedit.CredentialsError)) {
+		err = nil // credsErr says it
+	}
+	_, isAccount := creds.(authedit.ServiceAccount)
+	orgErr, keyErr := contract.CheckParam("orgId", cfg.orgID), contract.CheckParam("apiUserId", cfg.deleteKey)
+	return errors.Join(credsErr, err, check(cfg.orgID == "", "no organization: set -org or MONGODB_ATLAS_ORG_ID"),
+		check(cfg.orgID != "" && orgErr != nil, "-org: %w", orgErr), check(cfg.deleteKey != "" && keyErr != nil, "-delete-key: %w", keyErr),
+		check(cfg.tokenCache != "" && !isAccount, "-token-cache needs a service account: set MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET"))
+}
+
+// clientOpts are -atlas's client options: extra, and -insecure-http.
+func (cfg config) clientOpts(extra ...authedit.Option) []authedit.Option {
+	if cfg.insecureHTTP {
+		return append(extra, authedit.WithInsecureHTTP())
+	}
+	return extra
 }
 
 // check is an error when bad, else nil (which errors.Join drops).
@@ -150,28 +181,11 @@ func check(bad bool, format string, args ...any) error {
 // runAtlas probes a live service without changing it: no credentials get a
 // challenge; deleting a random key id gets Atlas's "no such key" (or 403 for
 // a non-owner). -delete-key K -confirm deletes K; one already gone is "not
-// found", no failure. Every settings problem is reported before anything is sent.
+// found", no failure. parseFlags has checked the settings (atlasSettings).
 func runAtlas(ctx context.Context, cfg config) (report, error) {
-	creds, credsErr := authedit.CredentialsFromEnv(cfg.lookup)
 	obs := &observer{log: cfg.log}
-	opts := []authedit.Option{authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout)}
-	if cfg.insecureHTTP {
-		opts = append(opts, authedit.WithInsecureHTTP())
-	}
-	client, err := authedit.NewClient(cfg.baseURL, creds, opts...) // checks the base URL before the credentials
-	if ce := (*authedit.CleartextError)(nil); errors.As(err, &ce) {
-		err = fmt.Errorf("-base-url %s is plain http to %s, which is not loopback: use https, or pass -insecure-http to send credentials in clear", cfg.baseURL, ce.Host)
-	} else if errors.As(err, new(*authedit.CredentialsError)) {
-		err = nil // credsErr says it
-	}
-	_, isAccount := creds.(authedit.ServiceAccount)
-	orgErr, keyErr := contract.CheckParam("orgId", cfg.orgID), contract.CheckParam("apiUserId", cfg.deleteKey)
-	if err = errors.Join(credsErr, err, check(cfg.orgID == "", "no organization: set -org or MONGODB_ATLAS_ORG_ID"),
-		check(cfg.orgID != "" && orgErr != nil, "-org: %w", orgErr), check(cfg.deleteKey != "" && keyErr != nil, "-delete-key: %w", keyErr),
-		check(cfg.tokenCache != "" && !isAccount, "-token-cache needs a service account: set MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET"),
-	); err != nil {
-		return report{}, err
-	}
+	opts := cfg.clientOpts(authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout))
+	_, isAccount := cfg.creds.(authedit.ServiceAccount)
 	auth, target := "digest", "digest API key (MONGODB_ATLAS_PUBLIC_API_KEY)"
 	if isAccount {
 		auth, target = "service-account", "service account (MONGODB_ATLAS_CLIENT_ID)"
@@ -185,10 +199,12 @@ func runAtlas(ctx context.Context, cfg config) (report, error) {
 		if err != nil {
 			return report{}, fmt.Errorf("-token-cache: %w", err)
 		}
-		if client, err = authedit.NewClient(cfg.baseURL, creds, append(opts, authedit.WithTokenStore(store))...); err != nil {
-			return report{}, err
-		}
+		opts = append(opts, authedit.WithTokenStore(store))
 		target += ", token cache " + cfg.tokenCache
+	}
+	client, err := authedit.NewClient(cfg.baseURL, cfg.creds, opts...)
+	if err != nil {
+		return report{}, err
 	}
 	org := cfg.orgID
 	remove := func(key string) func(context.Context) (string, error) {

@@ -243,10 +243,12 @@ func TestAtlasMode(t *testing.T) {
 	}
 }
 
+// TestAtlasModeReportsEverySettingAtOnce: one run names every usage and
+// settings problem (issue 13 item 12), and sends nothing.
 func TestAtlasModeReportsEverySettingAtOnce(t *testing.T) {
 	srv := atlastest.NewTestServer(t)
-	code, _, errOut := runSmoke(t, env(map[string]string{"MONGODB_ATLAS_OPS_MANAGER_URL": "http://atlas.example.com"}), "-atlas", "-delete-key", "xyz", "-confirm")
-	for _, want := range []string{"MONGODB_ATLAS_ORG_ID", "MONGODB_ATLAS_CLIENT_ID", "MONGODB_ATLAS_PUBLIC_API_KEY", "-delete-key", "pass -insecure-http"} {
+	code, _, errOut := runSmoke(t, env(map[string]string{"MONGODB_ATLAS_OPS_MANAGER_URL": "http://atlas.example.com"}), "-atlas", "-delete-key", "xyz")
+	for _, want := range []string{"without -confirm", "-delete-key: ", "MONGODB_ATLAS_ORG_ID", "MONGODB_ATLAS_CLIENT_ID", "MONGODB_ATLAS_PUBLIC_API_KEY", "pass -insecure-http"} {
 		if code != exitUsage || !strings.Contains(errOut, want) {
 			t.Errorf("exit %d; setup errors lack %s:\n%s", code, want, errOut)
 		}
