@@ -31,12 +31,12 @@ type Remover struct {
 	Client           *Client
 	Concurrency      int           // requests in flight at most; <= 0: 4
 	Capacity, Refill int           // the budget: Capacity requests, regaining Refill
-	Period           time.Duration // every Period; <= 0: the spec's x-atlas-rate-limit
+	Period           time.Duration // every Period; each of the three <= 0: the spec's x-atlas-rate-limit value
 
 	pacers sync.Map // organization id -> *pacer
 }
 
-// RemoveAll returns one Result per distinct id, in order (see ErrNotAttempted).
+// RemoveAll returns one Result per distinct id in order; see ErrNotAttempted.
 func (r *Remover) RemoveAll(ctx context.Context, orgID string, keyIDs []string) []Result {
 	var ids []string
 	seen := map[string]bool{}

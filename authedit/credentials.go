@@ -142,7 +142,7 @@ func CredentialsFromEnv(lookup func(string) (string, bool)) (Credentials, error)
 	return nil, &CredentialsError{Missing: []string{envClientID, envClientSecret, envPublicKey, envPrivateKey}}
 }
 
-// BaseURLFromEnv: MONGODB_ATLAS_OPS_MANAGER_URL or https://cloud.mongodb.com.
+// BaseURLFromEnv returns MONGODB_ATLAS_OPS_MANAGER_URL or the spec's server.
 func BaseURLFromEnv(lookup func(string) (string, bool)) string {
 	if v, _ := lookup(envBaseURL); v != "" {
 		return v

@@ -1,3 +1,2 @@
-// Package authedit calls Atlas's deleteOrgApiKey with an API key or a
-// service account: ids checked first, retries, typed errors.
+// Package authedit calls deleteOrgApiKey with an API key or a service account.
 package authedit

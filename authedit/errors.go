@@ -84,6 +84,8 @@ func describe(s, code, detail string, retryAfter time.Duration) string {
 	return s
 }
 
+// Is matches ErrOrgNotFound by ORG_NOT_FOUND, ErrNotFound by API_KEY_NOT_FOUND
+// or any other 404, and the other Err* by status: 401, 403, 429, 5xx.
 func (e *APIError) Is(target error) bool {
 	// By errorCode where it says more than the status.
 	orgNotFound := e.ErrorCode == errorCode(behavior.OrgNotFound)
@@ -116,7 +118,7 @@ func newAPIError(resp *gen.DeleteOrgApiKeyResponse, attempts int) *APIError {
 	return e
 }
 
-// BodyTooLargeError: a body longer than Limit (1 MiB); not read further.
+// BodyTooLargeError reports a body over Limit (1 MiB) bytes, not read further.
 type BodyTooLargeError struct {
 	StatusCode int
 	Limit      int64
@@ -144,7 +146,7 @@ func (b *cappedBody) Read(p []byte) (n int, err error) {
 	return n, err
 }
 
-// RedirectError: Atlas never redirects this operation, so Client follows none.
+// RedirectError reports a redirect, not followed: this operation has none.
 type RedirectError struct {
 	StatusCode int
 	Location   string

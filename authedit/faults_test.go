@@ -134,8 +134,9 @@ func countTrue(m map[string]bool) int {
 }
 
 // One key at a time, with a fault scripted for most keys. The retry waits
-// are recorded, not slept, and no rate limiter runs: what the server sees
-// depends on the script alone, never on how fast the machine is.
+// are recorded, not slept, and the test server's 500-request bucket never
+// empties here: what the server sees depends on the script alone, never on
+// how fast the machine is.
 func TestBatchSequentialUnderFaults(t *testing.T) {
 	srv := atlastest.NewTestServer(t, atlastest.WithSeedKeys(45))
 	keys := srv.Keys()

@@ -16,14 +16,13 @@ import (
 	"time"
 )
 
-// RetryPolicy retries 429, 5xx but 501/505, and lost connections of idempotent
-// requests in the deadline, after Retry-After ≤ MaxRetryAfter or d/2..d,
-// d = MinBackoff·2^(n-1) ≤ MaxBackoff. Zero fields: 4, 250 ms, 5 s, 30 s.
+// RetryPolicy retries idempotent requests answered 429, 500, 502, 503 or 504,
+// or whose connection was lost, while the deadline allows the wait.
 type RetryPolicy struct {
-	MaxAttempts   int // 1 turns retries off
-	MinBackoff    time.Duration
-	MaxBackoff    time.Duration
-	MaxRetryAfter time.Duration
+	MaxAttempts   int           // ≤ 0: 4; 1 turns retries off
+	MinBackoff    time.Duration // ≤ 0: 250 ms; with no Retry-After, attempt n waits d/2..d, d = MinBackoff·2^(n-1)
+	MaxBackoff    time.Duration // ≤ 0: 5 s; d's cap
+	MaxRetryAfter time.Duration // ≤ 0: 30 s; a longer Retry-After is not waited for: the answer is returned
 }
 
 // WithRetry sets the retry policy.

@@ -86,6 +86,7 @@ func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport
 	return t, nil
 }
 
+// RoundTrip sends req as Transport says, its answer's body capped at 1 MiB.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt := t.authed
 	if originOf(req.URL) != t.origin { // credentials belong to the base URL's origin
@@ -99,6 +100,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// CloseIdleConnections closes the idle connections of the RoundTripper below.
 func (t *Transport) CloseIdleConnections() {
 	if c, ok := t.cfg.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
@@ -128,7 +130,7 @@ func originOf(u *url.URL) string {
 	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
-// CleartextError: plain http to a host other than loopback; nothing was sent.
+// CleartextError reports http to a host other than loopback; nothing was sent.
 type CleartextError struct {
 	Host string // host[:port] of the refused URL
 }
