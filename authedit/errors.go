@@ -87,7 +87,6 @@ func describe(s, code, detail string, retryAfter time.Duration) string {
 // Is matches ErrOrgNotFound by ORG_NOT_FOUND, ErrNotFound by API_KEY_NOT_FOUND
 // or any other 404, and the other Err* by status: 401, 403, 429, 5xx.
 func (e *APIError) Is(target error) bool {
-	// By errorCode where it says more than the status.
 	orgNotFound := e.ErrorCode == errorCode(behavior.OrgNotFound)
 	switch target {
 	case ErrOrgNotFound:
@@ -157,10 +156,7 @@ func (e *RedirectError) Error() string {
 		e.StatusCode, http.StatusText(e.StatusCode), e.Location)
 }
 
+// refuseRedirect is a CheckRedirect: net/http always sets req.Response.
 func refuseRedirect(req *http.Request, _ []*http.Request) error {
-	e := &RedirectError{Location: req.URL.String()}
-	if req.Response != nil {
-		e.StatusCode = req.Response.StatusCode
-	}
-	return e
+	return &RedirectError{StatusCode: req.Response.StatusCode, Location: req.URL.String()}
 }
