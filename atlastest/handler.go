@@ -423,16 +423,11 @@ func (s *Server) injected(sit behavior.Situation, h http.Header, retryAfter time
 	return a
 }
 
-// FailNext is the operation's [Faults.FailNext].
-func (s *Server) FailNext(n, status int) { s.op.FailNext(n, status) }
-
-// DropNext is the operation's [Faults.DropNext].
-func (s *Server) DropNext(n int) { s.op.DropNext(n) }
-
-// SetLatency is the operation's [Faults.SetLatency].
-func (s *Server) SetLatency(d time.Duration) { s.op.SetLatency(d) }
-
-// SetRetryAfter is the operation's [Faults.SetRetryAfter].
+// FailNext, DropNext, SetLatency and SetRetryAfter are the operation's
+// [Faults] methods.
+func (s *Server) FailNext(n, status int)        { s.op.FailNext(n, status) }
+func (s *Server) DropNext(n int)                { s.op.DropNext(n) }
+func (s *Server) SetLatency(d time.Duration)    { s.op.SetLatency(d) }
 func (s *Server) SetRetryAfter(d time.Duration) { s.op.SetRetryAfter(d) }
 
 // TokenEndpoint scripts the token endpoint's faults.
