@@ -97,9 +97,6 @@ func (r *Remover) removeOne(ctx context.Context, p *pacer, orgID, keyID string) 
 
 // pacerFor is the Remover's bucket for orgID, made on first use.
 func (r *Remover) pacerFor(orgID string) *pacer {
-	if p, ok := r.pacers.Load(orgID); ok {
-		return p.(*pacer)
-	}
 	b := contract.OperationBudget()
 	b.Capacity, b.Refill, b.Period = cmp.Or(max(r.Capacity, 0), b.Capacity), cmp.Or(max(r.Refill, 0), b.Refill), cmp.Or(max(r.Period, 0), b.Period)
 	p, _ := r.pacers.LoadOrStore(orgID, &pacer{

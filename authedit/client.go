@@ -116,11 +116,8 @@ var userAgent = sync.OnceValue(func() string {
 	v := "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, m := range append(bi.Deps, &bi.Main) {
-			if m.Path != mod {
-				continue
-			}
-			if m = cmp.Or(m.Replace, m); m.Version != "" && m.Version != "(devel)" {
-				v = m.Version
+			if r := cmp.Or(m.Replace, m); m.Path == mod && r.Version != "" && r.Version != "(devel)" {
+				v = r.Version
 			}
 		}
 	}

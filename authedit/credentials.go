@@ -16,11 +16,11 @@ type Secret string
 func (Secret) String() string   { return redacted }
 func (Secret) GoString() string { return `"` + redacted + `"` }
 func (s Secret) Format(f fmt.State, verb rune) {
+	out := redacted
 	if verb == 'v' && f.Flag('#') {
-		_, _ = f.Write([]byte(s.GoString()))
-		return
+		out = s.GoString()
 	}
-	_, _ = f.Write([]byte(redacted))
+	_, _ = f.Write([]byte(out))
 }
 func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
