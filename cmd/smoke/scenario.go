@@ -212,8 +212,7 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 		return resp, nil // the token or revocation endpoint
 	}
 	o.violations = append(o.violations, contract.CheckHTTPResponse(req.Context(), resp))
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, contract.MaxBody+1))
-	_ = resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body) // in memory: CheckHTTPResponse read it, at most MaxBody+1 bytes
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	var e struct{ ErrorCode, Detail string } // an ApiError's; null or no JSON leaves them empty
 	_ = json.Unmarshal(body, &e)
