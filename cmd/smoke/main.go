@@ -49,6 +49,7 @@ type config struct {
 	timeout                                       time.Duration
 	log                                           *slog.Logger
 	creds                                         authedit.Credentials // from the environment, with -atlas
+	opts                                          []authedit.Option    // -atlas's client options: -insecure-http
 	lookup                                        func(string) (string, bool)
 	newServer                                     func(...atlastest.Option) *atlastest.Server // the local mode's servers
 }
@@ -149,7 +150,10 @@ func atlasSettings(cfg *config) error {
 	}
 	creds, credsErr := authedit.CredentialsFromEnv(cfg.lookup)
 	cfg.creds = creds
-	_, err := authedit.NewClient(cfg.baseURL, creds, cfg.clientOpts()...) // checks the base URL before the credentials
+	if cfg.insecureHTTP {
+		cfg.opts = []authedit.Option{authedit.WithInsecureHTTP()}
+	}
+	_, err := authedit.NewClient(cfg.baseURL, creds, cfg.opts...) // checks the base URL before the credentials
 	if ce := (*authedit.CleartextError)(nil); errors.As(err, &ce) {
 		err = fmt.Errorf("-base-url %s is plain http to %s, which is not loopback: use https, or pass -insecure-http to send credentials in clear", cfg.baseURL, ce.Host)
 	} else if errors.As(err, new(*authedit.CredentialsError)) {
@@ -160,14 +164,6 @@ func atlasSettings(cfg *config) error {
 	return errors.Join(credsErr, err, check(cfg.orgID == "", "no organization: set -org or MONGODB_ATLAS_ORG_ID"),
 		check(cfg.orgID != "" && orgErr != nil, "-org: %w", orgErr), check(cfg.deleteKey != "" && keyErr != nil, "-delete-key: %w", keyErr),
 		check(cfg.tokenCache != "" && !isAccount, "-token-cache needs a service account: set MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET"))
-}
-
-// clientOpts are -atlas's client options: extra, and -insecure-http.
-func (cfg config) clientOpts(extra ...authedit.Option) []authedit.Option {
-	if cfg.insecureHTTP {
-		return append(extra, authedit.WithInsecureHTTP())
-	}
-	return extra
 }
 
 // check is an error when bad, else nil (which errors.Join drops).
@@ -184,7 +180,7 @@ func check(bad bool, format string, args ...any) error {
 // found", no failure. parseFlags has checked the settings (atlasSettings).
 func runAtlas(ctx context.Context, cfg config) (report, error) {
 	obs := &observer{log: cfg.log}
-	opts := cfg.clientOpts(authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout))
+	opts := append(cfg.opts, authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout))
 	_, isAccount := cfg.creds.(authedit.ServiceAccount)
 	auth, target := "digest", "digest API key (MONGODB_ATLAS_PUBLIC_API_KEY)"
 	if isAccount {
