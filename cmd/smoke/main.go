@@ -154,7 +154,7 @@ func atlasSettings(cfg *config) error {
 		cfg.opts = []authedit.Option{authedit.WithInsecureHTTP()}
 	}
 	_, err := authedit.NewClient(cfg.baseURL, creds, cfg.opts...) // checks the base URL before the credentials
-	if ce := (*authedit.CleartextError)(nil); errors.As(err, &ce) {
+	if ce, ok := errors.AsType[*authedit.CleartextError](err); ok {
 		err = fmt.Errorf("-base-url %s is plain http to %s, which is not loopback: use https, or pass -insecure-http to send credentials in clear", cfg.baseURL, ce.Host)
 	} else if errors.As(err, new(*authedit.CredentialsError)) {
 		err = nil // credsErr says it

@@ -89,7 +89,7 @@ func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []sc
 			s.Detail = strings.ReplaceAll(problem.Error(), "\n", "; ")
 		}
 		obs.log.Info("scenario", "name", s.Name, "auth", s.Auth, "got", s.Got, "pass", s.Pass)
-		if op := (*net.OpError)(nil); errors.As(err, &op) && op.Op == "dial" {
+		if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
 			s.Detail += fmt.Sprintf(" (the server is unreachable; scenarios not run: %d)", len(scenarios)-i-1)
 			return scenarios[:i+1]
 		}
@@ -128,10 +128,9 @@ func says(outcome authedit.Outcome, err error) (string, error) {
 			said = words
 		}
 	}
-	pe, te := (*authedit.ParamError)(nil), (*authedit.TokenError)(nil)
-	if errors.As(err, &pe) {
+	if pe, ok := errors.AsType[*authedit.ParamError](err); ok {
 		said = "ParamError " + pe.Name
-	} else if errors.As(err, &te) {
+	} else if te, ok := errors.AsType[*authedit.TokenError](err); ok {
 		said = fmt.Sprintf("token endpoint %d → %s", te.StatusCode, said)
 	}
 	return said, err
