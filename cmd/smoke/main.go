@@ -143,7 +143,7 @@ func parseFlags(args []string, stderr io.Writer, cfg config) (config, error) {
 }
 
 // atlasSettings checks -atlas's settings, sending and writing nothing, and
-// sets cfg.creds; nil without -atlas.
+// sets cfg.creds and cfg.opts; nil without -atlas.
 func atlasSettings(cfg *config) error {
 	if !cfg.atlas {
 		return nil
