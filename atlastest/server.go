@@ -230,13 +230,12 @@ func (s *Server) Keys() []string {
 
 // OrgKeys lists every key of an organization, sorted; nil for an unknown one.
 func (s *Server) OrgKeys(orgID string) []string {
-	o := s.orgs[orgID]
-	if o == nil {
-		return nil
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Sorted(maps.Keys(o.keys))
+	if o := s.orgs[orgID]; o != nil {
+		return slices.Sorted(maps.Keys(o.keys))
+	}
+	return nil
 }
 
 // AddKey adds a key to the default organization, in no project, and
