@@ -33,7 +33,10 @@ func NewClient(baseURL string, creds Credentials, opts ...Option) (*Client, erro
 		return nil, err
 	}
 	hc := &http.Client{Transport: t, CheckRedirect: refuseRedirect, Timeout: t.cfg.timeout}
-	api, err := gen.NewClient(baseURL, gen.WithHTTPClient(hc), gen.WithRequestEditorFn(setHeaders))
+	api, err := gen.NewClient(baseURL, gen.WithHTTPClient(hc), gen.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+		req.Header.Set("Accept", contract.AcceptHeader()) // Atlas requires a versioned one
+		return nil
+	}))
 	if err != nil {
 		return nil, err
 	}
@@ -99,12 +102,6 @@ func (c *Client) Revoke(ctx context.Context) error {
 		return ErrNotServiceAccount
 	}
 	return c.transport.tokens.revoke(ctx)
-}
-
-// setHeaders sets the versioned Accept header Atlas requires.
-func setHeaders(_ context.Context, req *http.Request) error {
-	req.Header.Set("Accept", contract.AcceptHeader())
-	return nil
 }
 
 func validate(_ context.Context, req *http.Request) error { return contract.ValidateRequest(req) }
