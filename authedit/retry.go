@@ -212,7 +212,7 @@ func retryableError(err error) bool {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.As(err, &ce):
 		return false
 	case errors.As(err, &te):
-		return retryableStatus(te.StatusCode) || te.StatusCode == 0 && te.Err != nil && retryableError(te.Err)
+		return retryableStatus(te.StatusCode) || te.StatusCode == 0 && retryableError(te.Err)
 	case errors.As(err, &dns):
 		return dns.IsTimeout || dns.IsTemporary
 	case errors.As(err, &oe) && oe.Op == "dial":
