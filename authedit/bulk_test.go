@@ -53,7 +53,7 @@ func ExampleRemover() {
 func TestRemoveAllAloneMeetsNo429(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := startInBubble(t, atlastest.WithRateLimit(10, 10, time.Second))
-		r := &authedit.Remover{Client: a.client(t, a.srv.Owner().ServiceAccount()), Capacity: 10, Refill: 10, Period: time.Second}
+		r := a.remover(t)
 		for _, run := range []struct {
 			keys int
 			took time.Duration // the bucket's minimum: what it does not hold at the start, at 10 a second
@@ -81,7 +81,7 @@ func TestRemoveAllAnotherCallerDrains(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := startInBubble(t, atlastest.WithRateLimit(10, 10, time.Second))
 		a.otherCallerAt(t, 2, -1)
-		r := &authedit.Remover{Client: a.client(t, a.srv.Owner().ServiceAccount()), Capacity: 10, Refill: 10, Period: time.Second}
+		r := a.remover(t)
 		keys := addKeys(a.srv, 30)
 		res := r.RemoveAll(t.Context(), a.srv.OrgID(), keys)
 
@@ -125,13 +125,7 @@ func TestRemoveAllLearnsWhatOthersSpent(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		r := &authedit.Remover{Client: a.client(t, a.srv.Owner().ServiceAccount()), Capacity: 10, Refill: 10, Period: time.Second}
-		keys := addKeys(a.srv, 20)
-		res := r.RemoveAll(t.Context(), a.srv.OrgID(), keys)
-		checkRemoved(t, a.srv, keys, res)
-		if n := a.count(func(h hit) bool { return h.status == http.StatusTooManyRequests }); n != 0 {
-			t.Errorf("the run met %d 429s, want 0", n)
-		}
+		a.removeAllMeetingNo429(t, 20)
 	})
 }
 
@@ -144,13 +138,7 @@ func TestRemoveAllCountsRequestsUnderWay(t *testing.T) {
 		a := startInBubble(t, atlastest.WithRateLimit(10, 10, time.Second))
 		a.delay = func(int) time.Duration { return 200 * time.Millisecond }
 		a.otherCallerAt(t, 2, 5)
-		r := &authedit.Remover{Client: a.client(t, a.srv.Owner().ServiceAccount()), Capacity: 10, Refill: 10, Period: time.Second}
-		keys := addKeys(a.srv, 30)
-		res := r.RemoveAll(t.Context(), a.srv.OrgID(), keys)
-		checkRemoved(t, a.srv, keys, res)
-		if n := a.count(func(h hit) bool { return h.status == http.StatusTooManyRequests }); n != 0 {
-			t.Errorf("the run met %d 429s, want 0", n)
-		}
+		a.removeAllMeetingNo429(t, 30)
 	})
 }
 
@@ -167,13 +155,7 @@ func TestRemoveAllSlowFirstAnswer(t *testing.T) {
 			}
 			return 0
 		}
-		r := &authedit.Remover{Client: a.client(t, a.srv.Owner().ServiceAccount()), Capacity: 10, Refill: 10, Period: time.Second}
-		keys := addKeys(a.srv, 20)
-		res := r.RemoveAll(t.Context(), a.srv.OrgID(), keys)
-		checkRemoved(t, a.srv, keys, res)
-		if n := a.count(func(h hit) bool { return h.status == http.StatusTooManyRequests }); n != 0 {
-			t.Errorf("the run met %d 429s, want 0", n)
-		}
+		a.removeAllMeetingNo429(t, 20)
 	})
 }
 
@@ -186,7 +168,7 @@ func TestRemoveAllRecoversFromADrain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := startInBubble(t, atlastest.WithRateLimit(10, 10, time.Second))
 		a.otherCallerAt(t, 25, -1)
-		r := &authedit.Remover{Client: a.client(t, a.srv.Owner().ServiceAccount()), Capacity: 10, Refill: 10, Period: time.Second}
+		r := a.remover(t)
 		keys := addKeys(a.srv, 60)
 		res := r.RemoveAll(t.Context(), a.srv.OrgID(), keys)
 		checkRemoved(t, a.srv, keys, res)
@@ -365,7 +347,7 @@ func TestRemoveAllContextEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		a := startInBubble(t, atlastest.WithRateLimit(10, 10, time.Second))
 		a.srv.SetLatency(250 * time.Millisecond) // some requests are under way at the deadline
-		r := &authedit.Remover{Client: a.client(t, a.srv.Owner().ServiceAccount()), Capacity: 10, Refill: 10, Period: time.Second}
+		r := a.remover(t)
 		keys := addKeys(a.srv, 50)
 		ctx, cancel := context.WithTimeout(t.Context(), 2520*time.Millisecond)
 		defer cancel()
@@ -538,6 +520,9 @@ type hit struct {
 	retryAfter string
 }
 
+// startInBubble serves atlastest over in-memory pipes. Call it inside a
+// synctest.Test bubble only: a.delay waits on the bubble's fake clock, so
+// outside one it would wait on the wall clock.
 func startInBubble(t *testing.T, opts ...atlastest.Option) *bubbleAtlas {
 	a := &bubbleAtlas{srv: atlastest.New(opts...)}
 	l := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
@@ -582,6 +567,24 @@ func (a *bubbleAtlas) serve(w http.ResponseWriter, r *http.Request) {
 		a.mu.Unlock()
 	}()
 	a.srv.Handler().ServeHTTP(sw, r)
+}
+
+// remover is a Remover of the owner's service account with the bucket the
+// tests give the server: 10 requests, regaining 10 a second.
+func (a *bubbleAtlas) remover(t *testing.T) *authedit.Remover {
+	return &authedit.Remover{Client: a.client(t, a.srv.Owner().ServiceAccount()), Capacity: 10, Refill: 10, Period: time.Second}
+}
+
+// removeAllMeetingNo429 removes n new keys with a.remover and checks that
+// every one is removed and that no request of the run met a 429.
+func (a *bubbleAtlas) removeAllMeetingNo429(t *testing.T, n int) {
+	t.Helper()
+	keys := addKeys(a.srv, n)
+	res := a.remover(t).RemoveAll(t.Context(), a.srv.OrgID(), keys)
+	checkRemoved(t, a.srv, keys, res)
+	if n := a.count(func(h hit) bool { return h.status == http.StatusTooManyRequests }); n != 0 {
+		t.Errorf("the run met %d 429s, want 0", n)
+	}
 }
 
 // client is a client of a's server for creds, through the in-memory
