@@ -341,14 +341,7 @@ func TestSpecAddsUpstreamFacts(t *testing.T) {
 // references needs its own why. A failure names the outermost key outside
 // the seed: a why there, or on each leaf below it, fixes it.
 func TestSpecExplainsAdditions(t *testing.T) {
-	raw, err := os.ReadFile(specPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(raw, &root); err != nil {
-		t.Fatal(err)
-	}
+	root, raw := specYAML(t)
 	w := &whyWalk{doc: root.Content[0], unexplained: map[int]string{}, why: map[int]bool{}}
 	for i, l := range strings.Split(string(raw), "\n") {
 		w.why[i+1] = strings.HasPrefix(strings.TrimSpace(l), "# why:")
@@ -556,14 +549,7 @@ func seedLeaves(sd seed, doc *openapi3.T) map[string]bool {
 // code outside gen/ (its name appears in a non-test .go file), so that no
 // extension is documented and silently ignored.
 func TestSpecExtensionsAreRead(t *testing.T) {
-	raw, err := os.ReadFile(specPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(raw, &root); err != nil {
-		t.Fatal(err)
-	}
+	root, _ := specYAML(t)
 	extensions := map[string]int{} // name -> first line
 	var collect func(*yaml.Node)
 	collect = func(n *yaml.Node) {
@@ -579,12 +565,12 @@ func TestSpecExtensionsAreRead(t *testing.T) {
 			}
 		}
 	}
-	collect(&root)
+	collect(root)
 	if len(extensions) == 0 {
 		t.Fatal("no x- extensions found: the walk reads nothing")
 	}
 	var code strings.Builder
-	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
 		switch {
 		case err != nil:
 			return err
@@ -605,4 +591,19 @@ func TestSpecExtensionsAreRead(t *testing.T) {
 			t.Errorf("%s:%d: extension %s is read by no Go code outside gen/ (no %q in a non-test .go file)", specPath, line, name, name)
 		}
 	}
+}
+
+// specYAML parses the spec file as YAML nodes, which keep its comments and
+// line numbers, and returns its text too.
+func specYAML(t *testing.T) (*yaml.Node, []byte) {
+	t.Helper()
+	raw, err := os.ReadFile(specPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		t.Fatal(err)
+	}
+	return &root, raw
 }
