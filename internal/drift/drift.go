@@ -1,0 +1,314 @@
+// Command drift compares the operation in our spec with the same operation in
+// Atlas's published spec: drift OURS.yaml UPSTREAM.yaml.
+//
+// Each spec is cut down to the DELETE on opPath, selected by path and method
+// (operationIds get renamed), with its path's parameters and the security
+// schemes it uses. $refs stay resolved, so components take part as far as the
+// operation uses them, whatever their names. oasdiff compares the two cuts;
+// each leaf of its report becomes one line:
+//
+//	FILE:LINE: SIDE PATH [(OURS → UPSTREAM)]: explained|UNEXPLAINED
+//
+// SIDE is ours-only, upstream-only or changed. PATH is where the difference
+// sits in our spec; after a $ref it goes on in the component the $ref names,
+// so a component several responses use is reported once. LINE is our spec's
+// deepest node on PATH, the line to edit. A "# why:" comment line directly
+// above that node's key or sequence item explains the difference. When our
+// spec lacks the node at PATH (upstream-only, or a value only upstream sets),
+// the deepest node is an ancestor, and its why must also name PATH's last
+// segment as a whole word. A why explains nothing deeper than its own node.
+//
+// The exit status is 0 when every difference is explained, 1 when one is
+// not, and 2 when a spec cannot be read.
+package main
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/oasdiff/oasdiff/diff"
+	"go.yaml.in/yaml/v3"
+)
+
+// opPath is the path of the one operation this module covers.
+const opPath = "/api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}"
+
+// yamlKeys maps the names in oasdiff's report to the spec's own keys.
+var yamlKeys = map[string]string{
+	"operationID": "operationId", "securityRequirements": "security", "OAuthFlows": "flows",
+	"tokenURL": "tokenUrl", "min": "minimum", "max": "maximum", "styleDiff": "style",
+}
+
+// difference is one leaf of oasdiff's report.
+type difference struct {
+	side           string   // ours-only, upstream-only or changed
+	path           []string // our spec's keys from the document root, $refs not followed
+	ours, upstream any      // the two values of a changed one
+	at             string   // PATH as printed
+	line           int
+	explained      bool
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 2 {
+		fmt.Fprintln(stderr, "usage: drift OURS.yaml UPSTREAM.yaml")
+		return 2
+	}
+	diffs, err := check(args[0], args[1])
+	if err != nil {
+		fmt.Fprintf(stderr, "drift: %v\n", err)
+		return 2
+	}
+	unexplained := 0
+	for _, d := range diffs {
+		verdict, values := "explained", ""
+		if !d.explained {
+			verdict, unexplained = "UNEXPLAINED", unexplained+1
+		}
+		if d.side == "changed" {
+			values = fmt.Sprintf(" (%s → %s)", short(d.ours, d.upstream), short(d.upstream, d.ours))
+		}
+		fmt.Fprintf(stdout, "%s:%d: %s %s%s: %s\n", args[0], d.line, d.side, d.at, values, verdict)
+	}
+	fmt.Fprintf(stdout, "%d differences from upstream, %d unexplained\n", len(diffs), unexplained)
+	if unexplained > 0 {
+		fmt.Fprintln(stderr, `drift: adopt upstream's value, or write a "# why:" above each line named`)
+		return 1
+	}
+	return 0
+}
+
+// check returns the differences between the two specs' operations, placed in
+// our spec and sorted by line.
+func check(oursPath, upstreamPath string) ([]difference, error) {
+	raw, err := os.ReadFile(oursPath)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	ours, err := operation(openapi3.NewLoader().LoadFromData(raw))
+	if err == nil {
+		err = yaml.Unmarshal(raw, &doc)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", oursPath, err)
+	}
+	upstream, err := operation(openapi3.NewLoader().LoadFromFile(upstreamPath))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", upstreamPath, err)
+	}
+	config := diff.NewConfig(diff.WithExcludeElements([]string{diff.ExcludeEndpointsOption}))
+	report, err := diff.Get(config, ours, upstream)
+	if err != nil {
+		return nil, fmt.Errorf("oasdiff: %w", err)
+	}
+	data, err := json.Marshal(report)
+	var tree any // the report as maps, lists and values
+	if err == nil {
+		err = json.Unmarshal(data, &tree)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("oasdiff's report: %w", err)
+	}
+	s := &spec{root: doc.Content[0], lines: strings.Split(string(raw), "\n")}
+	diffs := flatten(nil, tree)
+	for i := range diffs {
+		s.place(&diffs[i])
+	}
+	slices.SortStableFunc(diffs, func(a, b difference) int {
+		return cmp.Or(cmp.Compare(a.line, b.line), strings.Compare(a.at, b.at))
+	})
+	// A component several responses use differs once.
+	return slices.CompactFunc(diffs, func(a, b difference) bool {
+		return a.at == b.at && a.side == b.side
+	}), nil
+}
+
+// operation cuts a loaded document down to the DELETE on opPath.
+func operation(doc *openapi3.T, err error) (*openapi3.T, error) {
+	if err != nil {
+		return nil, err
+	}
+	item := doc.Paths.Value(opPath)
+	if item == nil || item.Delete == nil {
+		return nil, fmt.Errorf("no DELETE %s", opPath)
+	}
+	op := *item.Delete
+	if op.Security == nil {
+		op.Security = &doc.Security
+	}
+	schemes := openapi3.SecuritySchemes{}
+	for _, requirement := range *op.Security {
+		for name := range requirement {
+			schemes[name] = doc.Components.SecuritySchemes[name]
+		}
+	}
+	cut := &openapi3.PathItem{Delete: &op, Parameters: item.Parameters}
+	return &openapi3.T{
+		OpenAPI:    doc.OpenAPI,
+		Paths:      openapi3.NewPaths(openapi3.WithPath(opPath, cut)),
+		Components: &openapi3.Components{SecuritySchemes: schemes},
+	}, nil
+}
+
+// flatten returns the leaves of oasdiff's report below path.
+func flatten(path []string, node any) []difference {
+	m, ok := node.(map[string]any)
+	if !ok { // a flag such as enumAdded: true
+		return []difference{{side: "changed", path: path, upstream: node}}
+	}
+	if _, ok := m["from"]; ok && len(m) == 2 {
+		d := difference{side: "changed", path: path, ours: m["from"], upstream: m["to"]}
+		if d.ours == nil || d.ours == "" {
+			d.side = "upstream-only"
+		} else if d.upstream == nil || d.upstream == "" {
+			d.side = "ours-only"
+		}
+		return []difference{d}
+	}
+	var out []difference
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		switch value := m[key]; key {
+		case "added":
+			out = append(out, elements(path, value, "upstream-only")...)
+		case "deleted":
+			out = append(out, elements(path, value, "ours-only")...)
+		case "modified":
+			named, _ := value.(map[string]any)
+			for _, name := range slices.Sorted(maps.Keys(named)) {
+				out = append(out, flatten(append(slices.Clip(path), name), named[name])...)
+			}
+		case "operations", "extensions": // methods under modified; extensions are keys
+			out = append(out, flatten(path, value)...)
+		default:
+			out = append(out, flatten(append(slices.Clip(path), cmp.Or(yamlKeys[key], key)), value)...)
+		}
+	}
+	return out
+}
+
+// elements returns a leaf for each element an "added" or "deleted" holds:
+// true (the node itself), names or values, or names by parameter location.
+func elements(path []string, node any, side string) []difference {
+	var out []difference
+	switch v := node.(type) {
+	case []any:
+		for _, element := range v {
+			name := fmt.Sprint(element)
+			out = append(out, difference{side: side, path: append(slices.Clip(path), name)})
+		}
+	case map[string]any:
+		for _, in := range slices.Sorted(maps.Keys(v)) {
+			out = append(out, elements(append(slices.Clip(path), in), v[in], side)...)
+		}
+	default:
+		out = append(out, difference{side: side, path: path})
+	}
+	return out
+}
+
+// spec is our spec's YAML.
+type spec struct {
+	root  *yaml.Node
+	lines []string
+}
+
+// place finds our spec's deepest node on d's path, following $refs, and
+// decides whether a why explains d (see the package doc).
+func (s *spec) place(d *difference) {
+	key, node, at, rest := s.root, s.root, []string{}, d.path
+	for len(rest) > 0 {
+		if ref, ok := strings.CutPrefix(field(node, "$ref"), "#/"); ok {
+			at = strings.Split(ref, "/")
+			key, node = s.resolve(ref)
+		}
+		k, v, used := s.step(node, rest)
+		if v == nil {
+			break
+		}
+		key, node, at, rest = k, v, append(at, rest[:used]...), rest[used:]
+	}
+	at = append(at, rest...)
+	d.at, d.line = strings.Join(at, "."), key.Line
+	if len(at) > 2 && at[0] == "paths" && at[1] == opPath {
+		d.at = strings.TrimSpace(strings.ToUpper(at[2]) + " " + strings.Join(at[3:], "."))
+	}
+	why, ok := strings.CutPrefix(strings.TrimSpace(s.lines[max(key.Line-2, 0)]), "# why:")
+	if d.explained = ok && key.Line > 1; d.explained && len(rest) > 0 {
+		word := `(^|[^\w-])` + regexp.QuoteMeta(rest[len(rest)-1]) + `($|[^\w-])`
+		d.explained = regexp.MustCompile(word).MatchString(why)
+	}
+}
+
+// step finds rest's first names below node: a parameter by location and name,
+// or a mapping's key. It returns the item or key, its value, and how many
+// names it used.
+func (s *spec) step(node *yaml.Node, rest []string) (key, val *yaml.Node, used int) {
+	for _, item := range node.Content {
+		if node.Kind != yaml.SequenceNode {
+			break
+		}
+		param := item
+		if ref, ok := strings.CutPrefix(field(item, "$ref"), "#/"); ok {
+			_, param = s.resolve(ref)
+		}
+		if len(rest) > 1 && field(param, "in") == rest[0] && field(param, "name") == rest[1] {
+			return item, item, 2
+		}
+	}
+	key, val = pair(node, rest[0])
+	return key, val, 1
+}
+
+// resolve returns the key and value a local $ref (without "#/") names.
+func (s *spec) resolve(ref string) (key, val *yaml.Node) {
+	val = s.root
+	for _, name := range strings.Split(ref, "/") {
+		key, val = pair(val, name)
+	}
+	return key, val
+}
+
+// pair returns a mapping's key called name and its value, or nils.
+func pair(node *yaml.Node, name string) (key, val *yaml.Node) {
+	for i := 0; node != nil && node.Kind == yaml.MappingNode && i+1 < len(node.Content); i += 2 {
+		if strings.EqualFold(node.Content[i].Value, name) { // DELETE is delete
+			return node.Content[i], node.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+// field returns the scalar value of a mapping's key called name, or "".
+func field(node *yaml.Node, name string) string {
+	if _, val := pair(node, name); val != nil {
+		return val.Value
+	}
+	return ""
+}
+
+// short quotes 40 characters of v, from shortly before where it and other
+// part.
+func short(v, other any) string {
+	text, prefix := []rune(fmt.Sprint(v)), []rune(fmt.Sprint(other))
+	same := 0
+	for same < min(len(text), len(prefix)) && text[same] == prefix[same] {
+		same++
+	}
+	if same > 10 && len(text) > 40 {
+		text = append([]rune("…"), text[same-10:]...)
+	}
+	return fmt.Sprintf("%.40q", string(text))
+}
