@@ -7,7 +7,7 @@
 // operation uses them, whatever their names. oasdiff compares the two cuts;
 // each leaf of its report becomes one line:
 //
-//	FILE:LINE: SIDE PATH [(OURS → UPSTREAM)]: explained|UNEXPLAINED
+//	FILE:LINE: SIDE PATH [(upstream: VALUE)]: explained|UNEXPLAINED
 //
 // SIDE is ours-only, upstream-only or changed. PATH is where the difference
 // sits in our spec; after a $ref it goes on in the component the $ref names,
@@ -47,14 +47,13 @@ var yamlKeys = map[string]string{
 	"tokenURL": "tokenUrl", "min": "minimum", "max": "maximum", "styleDiff": "style",
 }
 
-// difference is one leaf of oasdiff's report.
+// difference is one leaf of oasdiff's report, placed in our spec.
 type difference struct {
-	side           string   // ours-only, upstream-only or changed
-	path           []string // our spec's keys from the document root, $refs not followed
-	ours, upstream any      // the two values of a changed one
-	at             string   // PATH as printed
-	line           int
-	explained      bool
+	side      string // ours-only, upstream-only or changed
+	at        string // PATH as printed
+	line      int
+	upstream  any // upstream's value, when changed
+	explained bool
 }
 
 func main() {
@@ -73,21 +72,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	unexplained := 0
 	for _, d := range diffs {
-		verdict, values := "explained", ""
+		verdict, value := "explained", ""
 		if !d.explained {
 			verdict, unexplained = "UNEXPLAINED", unexplained+1
 		}
 		if d.side == "changed" {
-			values = fmt.Sprintf(" (%s → %s)", short(d.ours, d.upstream), short(d.upstream, d.ours))
+			value = fmt.Sprintf(" (upstream: %.60q)", fmt.Sprint(d.upstream))
 		}
-		fmt.Fprintf(stdout, "%s:%d: %s %s%s: %s\n", args[0], d.line, d.side, d.at, values, verdict)
+		fmt.Fprintf(stdout, "%s:%d: %s %s%s: %s\n", args[0], d.line, d.side, d.at, value, verdict)
 	}
 	fmt.Fprintf(stdout, "%d differences from upstream, %d unexplained\n", len(diffs), unexplained)
-	if unexplained > 0 {
-		fmt.Fprintln(stderr, `drift: adopt upstream's value, or write a "# why:" above each line named`)
-		return 1
-	}
-	return 0
+	return min(unexplained, 1)
 }
 
 // check returns the differences between the two specs' operations, placed in
@@ -114,7 +109,14 @@ func check(oursPath, upstreamPath string) ([]difference, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oasdiff: %w", err)
 	}
-	data, err := json.Marshal(report)
+	if report == nil { // no difference
+		return nil, nil
+	}
+	data, err := json.Marshal(struct { // what the cuts can differ in
+		OpenAPI    *diff.ValueDiff      `json:"openapi,omitempty"`
+		Paths      *diff.PathsDiff      `json:"paths,omitempty"`
+		Components *diff.ComponentsDiff `json:"components,omitempty"`
+	}{report.OpenAPIDiff, report.PathsDiff, report.ComponentsDiff})
 	var tree any // the report as maps, lists and values
 	if err == nil {
 		err = json.Unmarshal(data, &tree)
@@ -123,15 +125,12 @@ func check(oursPath, upstreamPath string) ([]difference, error) {
 		return nil, fmt.Errorf("oasdiff's report: %w", err)
 	}
 	s := &spec{root: doc.Content[0], lines: strings.Split(string(raw), "\n")}
-	diffs := flatten(nil, tree)
-	for i := range diffs {
-		s.place(&diffs[i])
-	}
-	slices.SortStableFunc(diffs, func(a, b difference) int {
+	s.flatten(nil, tree)
+	slices.SortStableFunc(s.diffs, func(a, b difference) int {
 		return cmp.Or(cmp.Compare(a.line, b.line), strings.Compare(a.at, b.at))
 	})
 	// A component several responses use differs once.
-	return slices.CompactFunc(diffs, func(a, b difference) bool {
+	return slices.CompactFunc(s.diffs, func(a, b difference) bool {
 		return a.at == b.at && a.side == b.side
 	}), nil
 }
@@ -163,72 +162,73 @@ func operation(doc *openapi3.T, err error) (*openapi3.T, error) {
 	}, nil
 }
 
-// flatten returns the leaves of oasdiff's report below path.
-func flatten(path []string, node any) []difference {
-	m, ok := node.(map[string]any)
-	if !ok { // a flag such as enumAdded: true
-		return []difference{{side: "changed", path: path, upstream: node}}
-	}
-	if _, ok := m["from"]; ok && len(m) == 2 {
-		d := difference{side: "changed", path: path, ours: m["from"], upstream: m["to"]}
-		if d.ours == nil || d.ours == "" {
-			d.side = "upstream-only"
-		} else if d.upstream == nil || d.upstream == "" {
-			d.side = "ours-only"
-		}
-		return []difference{d}
-	}
-	var out []difference
-	for _, key := range slices.Sorted(maps.Keys(m)) {
-		switch value := m[key]; key {
-		case "added":
-			out = append(out, elements(path, value, "upstream-only")...)
-		case "deleted":
-			out = append(out, elements(path, value, "ours-only")...)
-		case "modified":
-			named, _ := value.(map[string]any)
-			for _, name := range slices.Sorted(maps.Keys(named)) {
-				out = append(out, flatten(append(slices.Clip(path), name), named[name])...)
-			}
-		case "operations", "extensions": // methods under modified; extensions are keys
-			out = append(out, flatten(path, value)...)
-		default:
-			out = append(out, flatten(append(slices.Clip(path), cmp.Or(yamlKeys[key], key)), value)...)
-		}
-	}
-	return out
-}
-
-// elements returns a leaf for each element an "added" or "deleted" holds:
-// true (the node itself), names or values, or names by parameter location.
-func elements(path []string, node any, side string) []difference {
-	var out []difference
-	switch v := node.(type) {
-	case []any:
-		for _, element := range v {
-			name := fmt.Sprint(element)
-			out = append(out, difference{side: side, path: append(slices.Clip(path), name)})
-		}
-	case map[string]any:
-		for _, in := range slices.Sorted(maps.Keys(v)) {
-			out = append(out, elements(append(slices.Clip(path), in), v[in], side)...)
-		}
-	default:
-		out = append(out, difference{side: side, path: path})
-	}
-	return out
-}
-
-// spec is our spec's YAML.
+// spec is our spec's YAML, and the differences placed in it.
 type spec struct {
 	root  *yaml.Node
 	lines []string
+	diffs []difference
 }
 
-// place finds our spec's deepest node on d's path, following $refs, and
-// decides whether a why explains d (see the package doc).
-func (s *spec) place(d *difference) {
-	key, node, at, rest := s.root, s.root, []string{}, d.path
+// flatten places each leaf of oasdiff's report below path.
+func (s *spec) flatten(path []string, node any) {
+	m, ok := node.(map[string]any)
+	if !ok { // a flag such as enumAdded: true
+		s.place("changed", path, node)
+		return
+	}
+	if from, ok := m["from"]; ok && len(m) == 2 {
+		switch to := m["to"]; {
+		case from == nil || from == "":
+			s.place("upstream-only", path, to)
+		case to == nil || to == "":
+			s.place("ours-only", path, nil)
+		default:
+			s.place("changed", path, to)
+		}
+		return
+	}
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		switch value := m[key]; key {
+		case "added":
+			s.elements(path, value, "upstream-only")
+		case "deleted":
+			s.elements(path, value, "ours-only")
+		case "modified":
+			named, _ := value.(map[string]any)
+			for _, name := range slices.Sorted(maps.Keys(named)) {
+				s.flatten(append(slices.Clip(path), name), named[name])
+			}
+		case "operations", "extensions": // methods under modified; extensions are keys
+			s.flatten(path, value)
+		default:
+			s.flatten(append(slices.Clip(path), cmp.Or(yamlKeys[key], key)), value)
+		}
+	}
+}
+
+// elements places each element an "added" or "deleted" holds: true (the node
+// itself), names or values, or names by parameter location.
+func (s *spec) elements(path []string, node any, side string) {
+	switch v := node.(type) {
+	case []any:
+		for _, element := range v {
+			s.place(side, append(slices.Clip(path), fmt.Sprint(element)), nil)
+		}
+	case map[string]any:
+		for _, in := range slices.Sorted(maps.Keys(v)) {
+			s.elements(append(slices.Clip(path), in), v[in], side)
+		}
+	default:
+		s.place(side, path, nil)
+	}
+}
+
+// place finds our spec's deepest node on path, following $refs, decides
+// whether a why explains the difference there (see the package doc) and
+// records it.
+func (s *spec) place(side string, path []string, upstream any) {
+	d := difference{side: side, upstream: upstream}
+	key, node, at, rest := s.root, s.root, []string{}, path
 	for len(rest) > 0 {
 		if ref, ok := strings.CutPrefix(field(node, "$ref"), "#/"); ok {
 			at = strings.Split(ref, "/")
@@ -250,6 +250,7 @@ func (s *spec) place(d *difference) {
 		word := `(^|[^\w-])` + regexp.QuoteMeta(rest[len(rest)-1]) + `($|[^\w-])`
 		d.explained = regexp.MustCompile(word).MatchString(why)
 	}
+	s.diffs = append(s.diffs, d)
 }
 
 // step finds rest's first names below node: a parameter by location and name,
@@ -258,7 +259,7 @@ func (s *spec) place(d *difference) {
 func (s *spec) step(node *yaml.Node, rest []string) (key, val *yaml.Node, used int) {
 	for _, item := range node.Content {
 		if node.Kind != yaml.SequenceNode {
-			break
+			break // node is never nil: kin-openapi resolved every $ref
 		}
 		param := item
 		if ref, ok := strings.CutPrefix(field(item, "$ref"), "#/"); ok {
@@ -297,18 +298,4 @@ func field(node *yaml.Node, name string) string {
 		return val.Value
 	}
 	return ""
-}
-
-// short quotes 40 characters of v, from shortly before where it and other
-// part.
-func short(v, other any) string {
-	text, prefix := []rune(fmt.Sprint(v)), []rune(fmt.Sprint(other))
-	same := 0
-	for same < min(len(text), len(prefix)) && text[same] == prefix[same] {
-		same++
-	}
-	if same > 10 && len(text) > 40 {
-		text = append([]rune("…"), text[same-10:]...)
-	}
-	return fmt.Sprintf("%.40q", string(text))
 }
