@@ -13,10 +13,16 @@
 // sits in our spec; after a $ref it goes on in the component the $ref names,
 // so a component several responses use is reported once. LINE is our spec's
 // deepest node on PATH, the line to edit. A "# why:" comment line directly
-// above that node's key or sequence item explains the difference. When our
-// spec lacks the node at PATH (upstream-only, or a value only upstream sets),
-// the deepest node is an ancestor, and its why must also name PATH's last
-// segment as a whole word. A why explains nothing deeper than its own node.
+// above that node's key or sequence item explains the difference when:
+//
+//   - ours-only: it is there;
+//   - changed: it says "unlike upstream" (the spec's whys also say why a node
+//     exists at all, such as "upstream pattern", and those explain no change);
+//   - absent from our spec (upstream-only, or a value only upstream sets):
+//     the node is then the nearest ancestor, and the why names PATH's last
+//     segment as a whole word.
+//
+// A why explains nothing deeper than its own node.
 //
 // The exit status is 0 when every difference is explained, 1 when one is
 // not, and 2 when a spec cannot be read.
@@ -104,8 +110,7 @@ func check(oursPath, upstreamPath string) ([]difference, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", upstreamPath, err)
 	}
-	config := diff.NewConfig(diff.WithExcludeElements([]string{diff.ExcludeEndpointsOption}))
-	report, err := diff.Get(config, ours, upstream)
+	report, err := diff.Get(diff.NewConfig(), ours, upstream)
 	if err != nil {
 		return nil, fmt.Errorf("oasdiff: %w", err)
 	}
@@ -246,10 +251,14 @@ func (s *spec) place(side string, path []string, upstream any) {
 		d.at = strings.TrimSpace(strings.ToUpper(at[2]) + " " + strings.Join(at[3:], "."))
 	}
 	why, ok := strings.CutPrefix(strings.TrimSpace(s.lines[max(key.Line-2, 0)]), "# why:")
-	if d.explained = ok && key.Line > 1; d.explained && len(rest) > 0 {
-		word := `(^|[^\w-])` + regexp.QuoteMeta(rest[len(rest)-1]) + `($|[^\w-])`
-		d.explained = regexp.MustCompile(word).MatchString(why)
+	word := "" // what the why must name
+	if len(rest) > 0 {
+		word = rest[len(rest)-1]
+	} else if side == "changed" {
+		word = "unlike upstream"
 	}
+	pattern := `(^|[^\w-])` + regexp.QuoteMeta(word) + `($|[^\w-])`
+	d.explained = ok && key.Line > 1 && (word == "" || regexp.MustCompile(pattern).MatchString(why))
 	s.diffs = append(s.diffs, d)
 }
 

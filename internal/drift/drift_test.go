@@ -22,7 +22,7 @@ var (
 `}
 	// Whys in ours.yaml: above the ours-only response and the changed nullable.
 	responseWhy = "        # why: the server answers 400 for a missing key\n"
-	nullableWhy = "          # why: the server sends null details\n"
+	nullableWhy = "          # why: unlike upstream, the server sends null details\n"
 )
 
 // nullable is the changed value the fixtures have on a component that is
@@ -45,7 +45,7 @@ func TestCheck(t *testing.T) {
 		lines: []string{
 			`ours.yaml:10: changed DELETE operationId (upstream: "deleteKey"): explained`,
 			"ours.yaml:22: ours-only DELETE responses.400: explained",
-			"ours.yaml:51: " + nullable + ": explained",
+			"ours.yaml:52: " + nullable + ": explained",
 			"3 differences from upstream, 0 unexplained",
 		},
 	}, {
@@ -74,11 +74,11 @@ func TestCheck(t *testing.T) {
 			"4 differences from upstream, 1 unexplained",
 		},
 	}, {
-		name:  "changed pattern",
+		name:  "changed pattern under a why that is not about the change",
 		edits: []edit{{"upstream.yaml", "{24}", "{26}"}},
 		code:  1,
 		lines: []string{
-			"ours.yaml:34: changed components.parameters.orgId.schema.pattern " +
+			"ours.yaml:35: changed components.parameters.orgId.schema.pattern " +
 				`(upstream: "^[a-f0-9]{26}$"): UNEXPLAINED`,
 			"4 differences from upstream, 1 unexplained",
 		},
@@ -107,7 +107,7 @@ func TestCheck(t *testing.T) {
 		},
 		code: 1,
 		lines: []string{
-			"ours.yaml:51: " + nullable + ": UNEXPLAINED",
+			"ours.yaml:52: " + nullable + ": UNEXPLAINED",
 			"3 differences from upstream, 1 unexplained",
 		},
 	}, {
