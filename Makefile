@@ -38,7 +38,7 @@ drift:
 	"$$bin/drift" openapi/deleteorgapikey.yaml "$(UPSTREAM)"
 
 # drift-test lints and tests the drift tool's module (lint's gofmt covers it
-# already), with the staticcheck this module pins.
+# already), with the staticcheck the root go.mod pins.
 drift-test:
 	@bin=$$(mktemp -d) && trap 'rm -rf "$$bin"' EXIT && \
 	$(GO) build -o "$$bin/staticcheck" honnef.co/go/tools/cmd/staticcheck && \
