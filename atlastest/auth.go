@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -85,7 +84,8 @@ func (s *Server) authenticate(r *http.Request) (*principal, *authFailure) {
 		return nil, &authFailure{detail: "This request requires authentication: " +
 			"HTTP Digest with an API key, or a service account's Bearer token."}
 	}
-	return nil, &authFailure{detail: fmt.Sprintf("Authorization scheme %.20q is not accepted: use Digest or Bearer.", scheme)}
+	return nil, &authFailure{detail: fmt.Sprintf(
+		"Authorization scheme %.20q is not accepted: use Digest or Bearer.", scheme)}
 }
 
 func (s *Server) verifyBearer(tok string) (*principal, *authFailure) {
@@ -114,7 +114,8 @@ func (s *Server) digestChallenges(stale bool) []string {
 	s.auth.mu.Unlock()
 	var out []string
 	for _, alg := range s.cfg.algs {
-		out = append(out, fmt.Sprintf(`Digest realm=%q, domain="", nonce=%q, algorithm=%s, qop="auth", stale=%t`,
+		out = append(out, fmt.Sprintf(
+			`Digest realm=%q, domain="", nonce=%q, algorithm=%s, qop="auth", stale=%t`,
 			Realm, nonce, alg, stale))
 	}
 	return out
@@ -125,7 +126,8 @@ func (s *Server) digestChallenges(stale bool) []string {
 // stale=true. Atlas sends no opaque, nor does this server.
 func (s *Server) verifyDigest(r *http.Request, header string) (*principal, *authFailure) {
 	fail := func(stale bool, format string, args ...any) (*principal, *authFailure) {
-		return nil, &authFailure{detail: "Digest authentication failed: " + fmt.Sprintf(format, args...), stale: stale}
+		detail := "Digest authentication failed: " + fmt.Sprintf(format, args...)
+		return nil, &authFailure{detail: detail, stale: stale}
 	}
 	c, err := digest.ParseCredentials(header)
 	if err != nil {
@@ -146,9 +148,9 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*principal, *auth
 	if cred == nil || !s.HasKey(cred.keyID) { // a deleted key's credentials went with it
 		return fail(false, "wrong username or password.")
 	}
-	want, err := digest.Digest(&digest.Challenge{Realm: Realm, Nonce: c.Nonce, Algorithm: alg, QOP: []string{"auth"}},
-		digest.Options{Method: r.Method, URI: c.URI, Count: c.Nc, Cnonce: c.Cnonce, Username: c.Username,
-			Password: cred.secret})
+	ch := &digest.Challenge{Realm: Realm, Nonce: c.Nonce, Algorithm: alg, QOP: []string{"auth"}}
+	want, err := digest.Digest(ch, digest.Options{Method: r.Method, URI: c.URI, Count: c.Nc,
+		Cnonce: c.Cnonce, Username: c.Username, Password: cred.secret})
 	if err != nil || want.Response != c.Response {
 		return fail(false, "wrong username or password.")
 	}
@@ -179,21 +181,16 @@ func oauthError(x *exchange, status int, code, description string) {
 	_, _ = x.Write(b)
 }
 
-// serveOAuth serves the token endpoint (RFC 6749 client credentials) or,
-// with f the revocation endpoint's faults, revocation (RFC 7009), in order:
-// POST, the client's credentials in HTTP Basic, faults, the client's token
-// bucket (not spent by revocation), a form-encoded body, then the token to
-// revoke or the grant. The credentials are the raw id:secret, as Atlas
+// serveOAuth serves the token endpoint (RFC 6749 client credentials) or
+// revocation (RFC 7009), in order: the client's credentials in HTTP Basic,
+// then for a token faults, the client's token bucket and the grant, for a
+// revocation the token. The credentials are the raw id:secret, as Atlas
 // reads them: no form-URL-decoding (MongoDB's own clients send them raw).
-func (s *Server) serveOAuth(x *exchange, r *http.Request, f *Faults) {
+func (s *Server) serveOAuth(x *exchange, r *http.Request, revoke bool) {
 	x.Header().Set("Cache-Control", "no-store") // RFC 6749 section 5.1 and RFC 7009
 	id, secret, basic := r.BasicAuth()
 	sa := s.accounts[id]
 	switch {
-	case r.Method != http.MethodPost:
-		x.Header().Set("Allow", http.MethodPost)
-		oauthError(x, http.StatusMethodNotAllowed, "invalid_request", "Use POST.")
-		return
 	case !basic:
 		oauthError(x, http.StatusUnauthorized, "invalid_client",
 			"Client authentication failed: send the client id and secret in HTTP Basic.")
@@ -203,45 +200,52 @@ func (s *Server) serveOAuth(x *exchange, r *http.Request, f *Faults) {
 		return
 	}
 	x.Principal = sa.who.name
-	fail, retryAfter := f.apply(x, r)
-	h, retryAfter := s.limits(s.cfg.tokens, sa.limiter, f == s.token && fail == "", retryAfter)
-	if f == s.token {
-		maps.Copy(x.Header(), h)
+	form := r.Method == http.MethodPost && r.ParseForm() == nil // a body of at most 10 MB
+	if revoke {
+		s.revokeToken(x, sa, form && r.PostForm.Get("token") != "", r.PostForm.Get("token"))
+		return
 	}
-	r.Body = http.MaxBytesReader(x, r.Body, 64<<10)
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	bad := func(desc string) { oauthError(x, http.StatusBadRequest, "invalid_request", desc) }
-	switch {
-	case fail != "":
-		s.write(x, s.answer(fail, h, s.params(fail, r, "", "", "", retryAfter)...))
-	case retryAfter >= 0:
-		s.write(x, s.answer(behavior.TokenRateLimited, h, s.params(behavior.TokenRateLimited, r, "", "", "", 0)...))
-	case mt != "application/x-www-form-urlencoded":
-		bad("Form-encoded body required: send Content-Type application/x-www-form-urlencoded.")
-	case r.ParseForm() != nil:
-		bad("The form does not parse, or is over 64 KB.")
-	case f == s.revoke && r.PostForm.Get("token") == "":
-		bad("token is required.")
-	case f == s.revoke: // the client's own token; 200 whether or not it was live
-		s.auth.mu.Lock()
-		if t := s.auth.tokens[r.PostForm.Get("token")]; t != nil && t.account == sa {
-			delete(s.auth.tokens, r.PostForm.Get("token"))
-		}
-		s.auth.mu.Unlock()
-		x.WriteHeader(http.StatusOK)
-	case r.PostForm.Get("grant_type") == "":
-		bad("grant_type is required.") // RFC 6749 section 5.2
-	case r.PostForm.Get("grant_type") != "client_credentials":
-		oauthError(x, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be client_credentials.")
+	fail, wait := s.token.apply(x, r)
+	h, wait := s.limits(s.cfg.tokens, sa.limiter, fail == "", wait)
+	maps.Copy(x.Header(), h)
+	limited := []any{r.URL.Path, s.cfg.tokens.Capacity, int(s.cfg.tokens.Period / time.Minute)}
+	switch grant := r.PostForm.Get("grant_type"); {
+	case fail == behavior.ServerError:
+		s.write(x, s.answer(fail, h))
+	case fail != "" || wait >= 0:
+		s.write(x, s.answer(behavior.TokenRateLimited, h, limited...))
+	case !form || grant == "": // RFC 6749 section 5.2
+		oauthError(x, http.StatusBadRequest, "invalid_request",
+			"Send grant_type=client_credentials in a form-encoded POST body.")
+	case grant != "client_credentials":
+		oauthError(x, http.StatusBadRequest, "unsupported_grant_type",
+			"grant_type must be client_credentials.")
 	default:
 		tok, now := rand.Text()+rand.Text(), s.cfg.now()
 		s.auth.mu.Lock()
-		track(s.auth.tokens, &s.auth.tokenPurge, tok, &issued{expires: now.Add(tokenTTL), account: sa}, now)
+		t := &issued{expires: now.Add(tokenTTL), account: sa}
+		track(s.auth.tokens, &s.auth.tokenPurge, tok, t, now)
 		s.auth.mu.Unlock()
 		x.TokenIssued = true
 		x.Header().Set("Content-Type", "application/json")
-		x.Header().Set("Pragma", "no-cache")
-		b, _ := json.Marshal(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": int(tokenTTL.Seconds())})
+		b, _ := json.Marshal(map[string]any{"access_token": tok, "token_type": "Bearer",
+			"expires_in": int(tokenTTL.Seconds())})
 		_, _ = x.Write(b)
 	}
+}
+
+// revokeToken revokes the client's own token; it answers 200 whether or
+// not the token was live, as RFC 7009 asks.
+func (s *Server) revokeToken(x *exchange, sa *credential, ok bool, tok string) {
+	if !ok {
+		oauthError(x, http.StatusBadRequest, "invalid_request",
+			"Send token=... in a form-encoded POST body.")
+		return
+	}
+	s.auth.mu.Lock()
+	if t := s.auth.tokens[tok]; t != nil && t.account == sa {
+		delete(s.auth.tokens, tok)
+	}
+	s.auth.mu.Unlock()
+	x.WriteHeader(http.StatusOK)
 }

@@ -3,12 +3,10 @@ package atlastest
 import (
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,97 +26,70 @@ func lastAuthError(srv *Server) string {
 	return rs[len(rs)-1].AuthError
 }
 
-// signed is an Authorization header for a DELETE of u answering c, by hand.
-func signed(t *testing.T, c *digest.Challenge, u string, p Principal) http.Header {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodDelete, u, nil)
-	cred, err := digest.Digest(c, digest.Options{Method: http.MethodDelete, URI: req.URL.RequestURI(), Count: 1,
-		Username: p.PublicKey, Password: p.PrivateKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return http.Header{"Authorization": {cred.String()}}
-}
-
-// challenge is the first challenge of a fresh 401.
-func challenge(t *testing.T, srv *Server) *digest.Challenge {
-	t.Helper()
-	resp, _ := del(t, plain(t), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
-	c, err := digest.FindChallenge(resp.Header)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// TestDigest: icholy/digest deletes with MD5, or SHA-256 when offered; a
-// request the server cannot verify is refused with a fresh challenge and a
-// reason in the log, and only a right hash on an expired or forgotten
-// nonce is told stale=true, which icholy/digest answers by itself.
+// TestDigest: icholy/digest deletes; a request the server cannot verify is
+// refused with a fresh challenge and a reason in the log, and only a right
+// hash on an expired or forgotten nonce is told stale=true.
 func TestDigest(t *testing.T) {
 	clk := newClock()
-	srv := NewTestServer(t, WithClock(clk.Now), WithNonceTTL(time.Minute), WithDigestAlgorithms("sha-256"))
-	owner, keys := srv.Owner(), srv.Keys()
-	resp, body := del(t, digestClient(t, owner), opURL(srv, srv.OrgID(), keys[0], ""))
+	srv := NewTestServer(t, WithClock(clk.Now), WithNonceTTL(time.Minute),
+		WithDigestAlgorithms("sha-256"))
+	owner, u := srv.Owner(), opURL(srv, srv.OrgID(), srv.Keys()[1], "")
+	resp, body := del(t, digestClient(t, owner), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
-	if ch := srv.Requests()[0]; ch.Status != http.StatusUnauthorized {
-		t.Fatalf("first exchange %+v, want the challenge", ch)
-	}
-
-	u := opURL(srv, srv.OrgID(), keys[1], "")
-	md5 := challenge(t, srv)
-	md5.Algorithm = "MD5"
-	wrong := owner
-	wrong.PrivateKey += "x"
-	stranger := owner
-	stranger.PublicKey = "nobody"
+	type (
+		challenge = digest.Challenge
+		options   = digest.Options
+	)
 	for _, c := range []struct {
-		name   string
-		header func() http.Header
-		detail string
-		stale  bool
+		name, raw string // raw: an Authorization header as it is
+		detail    string
+		stale     bool
+		// change: else signed after changing the challenge, the credentials or the uri
+		change func(*challenge, *options)
 	}{
-		{"none", func() http.Header { return nil }, "requires authentication", false},
-		{"another scheme", func() http.Header { return http.Header{"Authorization": {"Negotiate abc"}} }, "not accepted", false},
-		{"malformed", func() http.Header { return http.Header{"Authorization": {`Digest username="a", nc=zz`}} }, "malformed", false},
-		{"wrong password", func() http.Header { return signed(t, challenge(t, srv), u, wrong) }, "password", false},
-		{"unknown user", func() http.Header { return signed(t, challenge(t, srv), u, stranger) }, "password", false},
-		{"wrong uri", func() http.Header { return signed(t, challenge(t, srv), u+"?pretty=true", owner) }, "uri", false},
-		{"wrong realm", func() http.Header {
-			c := challenge(t, srv)
-			c.Realm = "elsewhere"
-			return signed(t, c, u, owner)
-		}, "realm", false},
-		{"no qop", func() http.Header {
-			c := challenge(t, srv)
-			c.QOP = nil
-			return signed(t, c, u, owner)
-		}, "qop", false},
-		{"MD5 where SHA-256 is offered", func() http.Header { return signed(t, md5, u, owner) }, "not offered", false},
-		{"forgotten nonce", func() http.Header {
-			c := challenge(t, srv)
-			c.Nonce = strings.Repeat("A", 32)
-			return signed(t, c, u, owner)
-		}, "not one this server tracks", true},
-		{"expired nonce", func() http.Header {
-			c := challenge(t, srv)
-			clk.Advance(time.Minute)
-			return signed(t, c, u, owner)
-		}, "expired", true},
+		{"none", "", "requires authentication", false, nil},
+		{"another scheme", "Negotiate abc", "not accepted", false, nil},
+		{"malformed", `Digest username="a", nc=zz`, "malformed", false, nil},
+		{"bad password", "", "password", false, func(_ *challenge, o *options) { o.Password = "" }},
+		{"unknown user", "", "password", false, func(_ *challenge, o *options) { o.Username = "" }},
+		{"wrong uri", "", "uri", false, func(_ *challenge, o *options) { o.URI += "?pretty=true" }},
+		{"wrong realm", "", "realm", false, func(c *challenge, _ *options) { c.Realm = "x" }},
+		{"no qop", "", "qop", false, func(c *challenge, _ *options) { c.QOP = nil }},
+		{"MD5", "", "not offered", false, func(c *challenge, _ *options) { c.Algorithm = "MD5" }},
+		{"forgotten nonce", "", "not one this server tracks", true,
+			func(c *challenge, _ *options) { c.Nonce = strings.Repeat("A", 32) }},
+		{"old nonce", "", "expired", true, func(*challenge, *options) { clk.Advance(time.Hour) }},
 	} {
-		resp, body := send(t, plain(t), http.MethodDelete, u, c.header())
-		chals := resp.Header.Values("Www-Authenticate")
-		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(lastAuthError(srv), c.detail) ||
-			len(chals) != 1 || !strings.Contains(chals[0], "algorithm=SHA-256") || strings.Contains(chals[0], "stale=true") != c.stale {
+		header := http.Header{}
+		if c.raw != "" {
+			header.Set("Authorization", c.raw)
+		} else if c.change != nil {
+			resp, _ := del(t, plain(t), u)
+			ch, err := digest.FindChallenge(resp.Header)
+			opts := options{Method: http.MethodDelete, URI: strings.TrimPrefix(u, srv.URL),
+				Count: 1, Username: owner.PublicKey, Password: owner.PrivateKey}
+			c.change(ch, &opts)
+			cred, derr := digest.Digest(ch, opts)
+			if err != nil || derr != nil {
+				t.Fatal(err, derr)
+			}
+			header.Set("Authorization", cred.String())
+		}
+		resp, body := send(t, plain(t), http.MethodDelete, u, header)
+		ch, why := resp.Header.Values("Www-Authenticate"), lastAuthError(srv)
+		stale := len(ch) == 1 && strings.Contains(ch[0], "stale=true")
+		if resp.StatusCode != 401 || !strings.Contains(why, c.detail) || len(ch) != 1 ||
+			!strings.Contains(ch[0], "SHA-256") || stale != c.stale {
 			t.Errorf("%s: %d %q, challenges %q; want 401 saying %q, stale=%v: %s",
-				c.name, resp.StatusCode, lastAuthError(srv), chals, c.detail, c.stale, body)
+				c.name, resp.StatusCode, why, ch, c.detail, c.stale, body)
 		}
 	}
-	if !srv.HasKey(keys[1]) {
+	if !srv.HasKey(srv.Keys()[0]) {
 		t.Error("a refused request deleted its key")
 	}
-	if ch := New(WithDigestAlgorithms("MD5", "SHA-256")).digestChallenges(false); len(ch) != 2 || !strings.Contains(ch[1], "SHA-256") {
-		t.Errorf("WithDigestAlgorithms(MD5, SHA-256): challenges %q", ch)
+	both := New(WithDigestAlgorithms("MD5", "SHA-256")).digestChallenges(false)
+	if len(both) != 2 || !strings.Contains(both[1], "SHA-256") {
+		t.Errorf("WithDigestAlgorithms(MD5, SHA-256): challenges %q", both)
 	}
 }
 
@@ -127,7 +98,7 @@ func TestDigest(t *testing.T) {
 func TestConcurrentDeletesOfOneKey(t *testing.T) {
 	srv := NewTestServer(t)
 	client := digestClient(t, srv.Owner())
-	del(t, client, opURL(srv, srv.OrgID(), srv.Keys()[1], "")) // the challenge, once
+	del(t, client, opURL(srv, srv.OrgID(), absent, "")) // the challenge, once
 	key := srv.Keys()[0]
 	var mu sync.Mutex
 	count := map[int]int{}
@@ -140,23 +111,17 @@ func TestConcurrentDeletesOfOneKey(t *testing.T) {
 			count[resp.StatusCode]++
 		})
 	}
-	wg.Wait()
-	if count[http.StatusNoContent] != 1 || count[http.StatusBadRequest] != 31 {
+	if wg.Wait(); count[http.StatusNoContent] != 1 || count[http.StatusBadRequest] != 31 {
 		t.Fatalf("statuses %v, want one 204 and 31 400", count)
 	}
 }
 
-// TestBoundedState: expired nonces and tokens are purged as the maps grow,
-// and past maxTracked arbitrary ones go too, so that a server running for
-// hours keeps its memory bounded; revoking frees a token at once.
+// TestBoundedState: expired nonces are purged as the map grows, and past
+// maxTracked arbitrary ones go too, so that a server running for hours
+// keeps its memory bounded. Tokens are kept in the same kind of map.
 func TestBoundedState(t *testing.T) {
 	clk := newClock()
-	srv := New(WithClock(clk.Now), WithTokenRateLimit(1<<20, time.Minute), WithLogLimit(1))
-	tracked := func(m map[string]*issued) int {
-		srv.auth.mu.Lock()
-		defer srv.auth.mu.Unlock()
-		return len(m)
-	}
+	srv := New(WithClock(clk.Now))
 	for range 3000 {
 		srv.digestChallenges(false)
 	}
@@ -164,35 +129,30 @@ func TestBoundedState(t *testing.T) {
 	for range 3000 {
 		srv.digestChallenges(false)
 	}
-	if n := tracked(srv.auth.nonces); n >= 4000 {
+	if n := len(srv.auth.nonces); n >= 4000 {
 		t.Errorf("%d nonces tracked after 3000 expired and 3000 new: the expired ones stayed", n)
 	}
 	for range maxTracked + 100 {
 		srv.digestChallenges(false)
 	}
-	if n := tracked(srv.auth.nonces); n > maxTracked {
+	if n := len(srv.auth.nonces); n > maxTracked {
 		t.Errorf("%d nonces tracked, over the bound %d", n, maxTracked)
-	}
-	owner := srv.Owner()
-	for range 100 {
-		form := "token=" + issueToken(t, srv, owner)
-		if rec := handle(srv, http.MethodPost, contract.RevokePath(), owner.ClientID+":"+owner.ClientSecret, form); rec.Code != 200 {
-			t.Fatalf("revoke: %d %s", rec.Code, rec.Body)
-		}
-	}
-	if n := tracked(srv.auth.tokens); n != 0 {
-		t.Errorf("%d tokens tracked after revoking each", n)
 	}
 }
 
-// handle serves one form POST in-process, with basic as the raw id:secret
-// ("" for none); a dropped answer is an empty recorder.
-func handle(srv *Server, method, path, basic, form string) (rec *httptest.ResponseRecorder) {
+// formRequest is a form to path, with basic as the raw id:secret ("" for
+// none), for the handler in-process.
+func formRequest(method, path, basic, form string) *http.Request {
 	req := httptest.NewRequest(method, path, strings.NewReader(form))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if basic != "" {
 		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(basic)))
 	}
+	return req
+}
+
+// serve serves req in-process; a dropped answer leaves the recorder empty.
+func serve(srv *Server, req *http.Request) (rec *httptest.ResponseRecorder) {
 	rec = httptest.NewRecorder()
 	defer func() {
 		if p := recover(); p != nil && p != http.ErrAbortHandler {
@@ -203,65 +163,60 @@ func handle(srv *Server, method, path, basic, form string) (rec *httptest.Respon
 	return rec
 }
 
-func issueToken(t *testing.T, srv *Server, p Principal) string {
+// handle serves a formRequest in-process.
+func handle(srv *Server, method, path, basic, form string) *httptest.ResponseRecorder {
+	return serve(srv, formRequest(method, path, basic, form))
+}
+
+// issueToken gets a token for p's service account, in-process.
+func issueToken(t testing.TB, srv *Server, p Principal) string {
 	t.Helper()
-	rec := handle(srv, http.MethodPost, contract.TokenPath(), p.ClientID+":"+p.ClientSecret, "grant_type=client_credentials")
+	rec := handle(srv, "POST", contract.TokenPath(), basic(p), "grant_type=client_credentials")
 	return decode[struct {
 		AccessToken string `json:"access_token"`
-	}](t, rec.Body.Bytes()).AccessToken
+	}](t, rec.Body.Bytes(), true).AccessToken
 }
 
-// tokenRequest asks srv for a token over the network, as id/secret in HTTP
-// Basic, and returns the answer with its body read.
-func tokenRequest(t *testing.T, srv *Server, id, secret, form string) (*http.Response, []byte) {
-	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+contract.TokenPath(), strings.NewReader(form))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(id, secret)
-	resp, err := plain(t).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, body
-}
+func basic(p Principal) string { return p.ClientID + ":" + p.ClientSecret }
 
-// TestServiceAccount: x/oauth2 gets a token that deletes until it expires
-// or is revoked (then Atlas's one digest challenge); revoking someone
-// else's token does nothing.
+// TestServiceAccount: a token deletes until it expires or its account
+// revokes it (then Atlas's one digest challenge); revoking another
+// account's token does nothing; x/oauth2 gets a new one.
 func TestServiceAccount(t *testing.T) {
 	clk := newClock()
-	srv := NewTestServer(t, WithClock(clk.Now))
-	owner, member := srv.Owner(), srv.Member()
-	keys := srv.Keys()
-	tok := issueToken(t, srv, owner)
+	srv := NewTestServer(t, WithClock(clk.Now), WithSeedKeys(2))
+	owner, keys := srv.Owner(), srv.Keys()
+	var tok string
+	revoke := func(p Principal) func() {
+		return func() { handle(srv, "POST", contract.RevokePath(), basic(p), "token="+tok) }
+	}
 	bearer := func(key string) (*http.Response, []byte) {
-		return send(t, plain(t), http.MethodDelete, opURL(srv, srv.OrgID(), key, ""), http.Header{"Authorization": {"Bearer " + tok}})
+		return send(t, plain(t), http.MethodDelete, opURL(srv, srv.OrgID(), key, ""),
+			http.Header{"Authorization": {"Bearer " + tok}})
 	}
-	resp, body := bearer(keys[0])
-	wantStatus(t, resp, body, http.StatusNoContent)
-
-	handle(srv, http.MethodPost, contract.RevokePath(), member.ClientID+":"+member.ClientSecret, "token="+tok)
-	clk.Advance(time.Hour - time.Nanosecond) // Atlas's tokens live an hour
-	resp, body = bearer(keys[1])
-	wantStatus(t, resp, body, http.StatusNoContent)
-	clk.Advance(time.Nanosecond)
-	resp, body = bearer(keys[2])
-	if wantAnswer(t, resp, body, rowOf(behavior.Unauthenticated)); !strings.Contains(lastAuthError(srv), "expired") {
-		t.Errorf("expired token: %q", lastAuthError(srv))
+	for i, c := range []struct {
+		step        func()
+		status      int
+		refusedWhen string
+	}{
+		{func() { tok = issueToken(t, srv, owner) }, 204, ""},
+		{revoke(srv.Member()), 204, ""},
+		{func() { clk.Advance(time.Hour - 1) }, 204, ""}, // Atlas's tokens live an hour
+		{func() { clk.Advance(time.Nanosecond) }, 401, "expired"},
+		{func() { tok = issueToken(t, srv, owner) }, 204, ""},
+		{revoke(owner), 401, "revoked"},
+	} {
+		c.step()
+		resp, body := bearer(keys[i])
+		if resp.StatusCode != c.status || !strings.Contains(lastAuthError(srv), c.refusedWhen) {
+			t.Errorf("step %d: %d %q, want %d saying %q: %s", i, resp.StatusCode,
+				lastAuthError(srv), c.status, c.refusedWhen, body)
+		}
+		if c.status == http.StatusUnauthorized {
+			wantAnswer(t, resp, body, rowOf(behavior.Unauthenticated))
+		}
 	}
-
-	tok = issueToken(t, srv, owner)
-	handle(srv, http.MethodPost, contract.RevokePath(), owner.ClientID+":"+owner.ClientSecret, "token="+tok)
-	resp, body = bearer(keys[2])
-	if wantStatus(t, resp, body, http.StatusUnauthorized); !strings.Contains(lastAuthError(srv), "revoked") {
-		t.Errorf("revoked token: %q", lastAuthError(srv))
-	}
-	resp, body = del(t, bearerClient(t, srv, owner), opURL(srv, srv.OrgID(), keys[2], ""))
+	resp, body := del(t, bearerClient(t, srv, owner), opURL(srv, srv.OrgID(), keys[5], ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
 }
 
@@ -271,124 +226,104 @@ func TestServiceAccount(t *testing.T) {
 func TestTokenEndpoint(t *testing.T) {
 	srv := New()
 	owner := srv.Owner()
-	basic := owner.ClientID + ":" + owner.ClientSecret
-	encoded := owner.ClientID + ":" + percentEncode(owner.ClientSecret)
+	var encoded strings.Builder // what a client that form-encodes first would send
+	for _, c := range []byte(owner.ClientSecret) {
+		fmt.Fprintf(&encoded, "%%%02X", c)
+	}
 	const refused = `{"error_description":"Invalid credentials provided.","error":"invalid_client"}`
+	token, revoke := contract.TokenPath(), contract.RevokePath()
+	grant, ok := "grant_type=client_credentials", basic(owner)
+	apiKey := owner.PublicKey + ":" + owner.PrivateKey
+	encodedSecret := owner.ClientID + ":" + encoded.String()
 	for _, c := range []struct {
 		name, method, path, basic, form string
 		status                          int
 		want                            string
 	}{
-		{"raw credentials", http.MethodPost, contract.TokenPath(), basic, "grant_type=client_credentials", 200, "access_token"},
-		{"percent-encoded secret", http.MethodPost, contract.TokenPath(), encoded, "grant_type=client_credentials", 401, refused},
-		{"wrong secret", http.MethodPost, contract.TokenPath(), owner.ClientID + ":nope", "grant_type=client_credentials", 401, refused},
-		{"API key as client", http.MethodPost, contract.RevokePath(), owner.PublicKey + ":" + owner.PrivateKey, "token=x", 401, refused},
-		{"no credentials", http.MethodPost, contract.TokenPath(), "", "grant_type=client_credentials", 401, "HTTP Basic"},
-		{"GET", http.MethodGet, contract.TokenPath(), basic, "", 405, "Use POST"},
-		{"no grant", http.MethodPost, contract.TokenPath(), basic, "", 400, "grant_type is required"},
-		{"password grant", http.MethodPost, contract.TokenPath(), basic, "grant_type=password", 400, "unsupported_grant_type"},
-		{"revoke without token", http.MethodPost, contract.RevokePath(), basic, "", 400, "token is required"},
-		{"revoke unknown token", http.MethodPost, contract.RevokePath(), basic, "token=abc", 200, ""},
-		{"form that does not parse", http.MethodPost, contract.RevokePath(), basic, "token=%zz", 400, "does not parse"},
+		{"raw", "POST", token, ok, grant, 200, `"token_type":"Bearer"`},
+		{"percent-encoded", "POST", token, encodedSecret, grant, 401, refused},
+		{"wrong secret", "POST", token, owner.ClientID + ":nope", grant, 401, refused},
+		{"API key", "POST", revoke, apiKey, "token=x", 401, refused},
+		{"no credentials", "POST", token, "", grant, 401, "HTTP Basic"},
+		{"GET", "GET", token, ok, grant, 400, "POST body"},
+		{"no grant", "POST", token, ok, "", 400, "grant_type=client_credentials in a form"},
+		{"password grant", "POST", token, ok, "grant_type=password", 400, "unsupported_grant_type"},
+		{"no token to revoke", "POST", revoke, ok, "", 400, "token=... in a form"},
+		{"unknown token", "POST", revoke, ok, "token=abc", 200, ""},
+		{"not a form", "POST", revoke, ok, "token=%zz", 400, "form-encoded"},
 	} {
 		rec := handle(srv, c.method, c.path, c.basic, c.form)
-		if rec.Code != c.status || !strings.Contains(rec.Body.String(), c.want) || c.want == refused && rec.Body.String() != refused {
-			t.Errorf("%s: %d %s, want %d with %s", c.name, rec.Code, rec.Body, c.status, c.want)
+		if got := rec.Body.String(); rec.Code != c.status || !strings.Contains(got, c.want) ||
+			c.want == refused && got != refused {
+			t.Errorf("%s: %d %s, want %d with %s", c.name, rec.Code, got, c.status, c.want)
 		}
 	}
-	req := httptest.NewRequest(http.MethodPost, contract.TokenPath(), strings.NewReader(`{"grant_type":"client_credentials"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.SetBasicAuth(owner.ClientID, owner.ClientSecret)
-	rec := httptest.NewRecorder()
-	srv.Handler().ServeHTTP(rec, req)
-	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "Form-encoded body required") {
-		t.Errorf("JSON body: %d %s", rec.Code, rec.Body)
-	}
 }
 
-func percentEncode(s string) string {
-	var b strings.Builder
-	for _, c := range []byte(s) {
-		fmt.Fprintf(&b, "%%%02X", c)
-	}
-	return b.String()
-}
-
-// TestTokenLimit: by default 50 token requests a minute per client, the
-// 51st answered as Atlas does; other clients and refused credentials are
-// not charged; time refills the bucket.
+// TestTokenLimit: a client may ask for as many tokens a period as the
+// limit says (by default Atlas's 50 a minute), then gets Atlas's 429;
+// other clients and refused credentials are not charged; time refills.
 func TestTokenLimit(t *testing.T) {
 	clk := newClock()
-	srv := NewTestServer(t, WithClock(clk.Now), WithTokenRateLimit(3, 2*time.Minute))
-	owner, member := srv.Owner(), srv.Member()
+	srv := New(WithClock(clk.Now), WithTokenRateLimit(3, 2*time.Minute))
+	owner, grant, path := srv.Owner(), "grant_type=client_credentials", contract.TokenPath()
 	for i := range 3 {
-		resp, body := tokenRequest(t, srv, owner.ClientID, owner.ClientSecret, "grant_type=client_credentials")
-		if resp.StatusCode != http.StatusOK || resp.Header.Get("Ratelimit-Remaining") != fmt.Sprint(2-i) {
-			t.Fatalf("request %d: %d %v %s", i+1, resp.StatusCode, resp.Header, body)
+		if rec := handle(srv, "POST", contract.TokenPath(), basic(owner), grant); rec.Code != 200 ||
+			rec.Header().Get("Ratelimit-Remaining") != fmt.Sprint(2-i) {
+			t.Fatalf("request %d: %d %v %s", i+1, rec.Code, rec.Header(), rec.Body)
 		}
 	}
-	resp, body := tokenRequest(t, srv, owner.ClientID, owner.ClientSecret, "grant_type=client_credentials")
-	if wantAnswer(t, resp, body, rowOf(behavior.TokenRateLimited), contract.TokenPath(), 3, 2); resp.Header.Get("Retry-After") != "40" {
-		t.Errorf("the 4th request: Retry-After %q, want 40", resp.Header.Get("Retry-After"))
+	rec := handle(srv, "POST", path, basic(owner), grant)
+	wantAnswer(t, rec.Result(), rec.Body.Bytes(), rowOf(behavior.TokenRateLimited), path, 3, 2)
+	for who, want := range map[string]int{basic(srv.Member()): 200, owner.ClientID + ":x": 401} {
+		if rec := handle(srv, "POST", path, who, grant); rec.Code != want {
+			t.Errorf("another client, or a wrong secret, while the owner is limited: %d, want %d",
+				rec.Code, want)
+		}
 	}
-	if resp, _ := tokenRequest(t, srv, member.ClientID, member.ClientSecret, "grant_type=client_credentials"); resp.StatusCode != 200 {
-		t.Errorf("another client while the owner is limited: %d", resp.StatusCode)
+	if clk.Advance(40 * time.Second); rec.Header().Get("Retry-After") != "40" ||
+		handle(srv, "POST", contract.TokenPath(), basic(owner), grant).Code != 200 {
+		t.Errorf("after Retry-After %q: still limited", rec.Header().Get("Retry-After"))
 	}
-	if resp, _ := tokenRequest(t, srv, owner.ClientID, "wrong", "grant_type=client_credentials"); resp.StatusCode != 401 {
-		t.Errorf("a wrong secret while limited: %d, want 401", resp.StatusCode)
-	}
-	clk.Advance(40 * time.Second)
-	if resp, body := tokenRequest(t, srv, owner.ClientID, owner.ClientSecret, "grant_type=client_credentials"); resp.StatusCode != 200 {
-		t.Errorf("after Retry-After: %d %s", resp.StatusCode, body)
-	}
-	if b := New().cfg.tokens; b != (contract.Budget{Capacity: 50, Refill: 50, Period: time.Minute}) {
+	if b := New().cfg.tokens; b != (contract.Budget{Capacity: 50, Refill: 50, Period: 60e9}) {
 		t.Errorf("default token budget %+v, want Atlas's 50 a minute", b)
 	}
 }
 
-// TestTokenFaults: the token and revocation endpoints take faults after
-// client authentication; an injected 429 charges nothing; a drop takes
-// effect (a token issued, a token revoked) and loses the answer.
+// TestTokenFaults: the token endpoint takes faults after client
+// authentication; an injected 429 charges nothing; a drop issues a token
+// and loses the answer; other statuses panic.
 func TestTokenFaults(t *testing.T) {
-	srv := NewTestServer(t)
-	owner := srv.Owner()
-	tokens := srv.TokenEndpoint()
+	srv := New()
+	owner, grant, tokens := srv.Owner(), "grant_type=client_credentials", srv.TokenEndpoint()
+	path := contract.TokenPath()
 	tokens.SetRetryAfter(90 * time.Second)
 	tokens.FailNext(1, http.StatusTooManyRequests)
-	if resp, _ := tokenRequest(t, srv, owner.ClientID, "wrong", ""); resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("wrong secret with a fault armed: %d, want 401", resp.StatusCode)
+	if rec := handle(srv, "POST", path, owner.ClientID+":wrong", grant); rec.Code != 401 {
+		t.Errorf("wrong secret with a fault armed: %d, want 401", rec.Code)
 	}
-	resp, body := tokenRequest(t, srv, owner.ClientID, owner.ClientSecret, "grant_type=client_credentials")
-	if wantAnswer(t, resp, body, rowOf(behavior.TokenRateLimited), contract.TokenPath(), 50, 1); resp.Header.Get("Retry-After") != "90" {
-		t.Errorf("injected 429: Retry-After %q, want 90", resp.Header.Get("Retry-After"))
+	rec := handle(srv, "POST", path, basic(owner), grant)
+	wantAnswer(t, rec.Result(), rec.Body.Bytes(), rowOf(behavior.TokenRateLimited), path, 50, 1)
+	if got := rec.Header().Get("Retry-After"); got != "90" {
+		t.Errorf("injected 429: Retry-After %q, want 90", got)
 	}
 	tokens.FailNext(1, http.StatusInternalServerError)
-	resp, body = tokenRequest(t, srv, owner.ClientID, owner.ClientSecret, "grant_type=client_credentials")
-	wantAnswer(t, resp, body, rowOf(behavior.ServerError))
-
-	tokens.DropNext(1)
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+contract.TokenPath(), strings.NewReader("grant_type=client_credentials"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(owner.ClientID, owner.ClientSecret)
-	if _, err := plain(t).Do(req); err == nil {
+	rec = handle(srv, "POST", path, basic(owner), grant)
+	wantAnswer(t, rec.Result(), rec.Body.Bytes(), rowOf(behavior.ServerError))
+	if tokens.DropNext(1); handle(srv, "POST", path, basic(owner), grant).Body.Len() != 0 {
 		t.Error("a dropped token request was answered")
 	}
-	live := issueToken(t, srv, owner)
-	srv.RevokeEndpoint().DropNext(1)
-	handle(srv, http.MethodPost, contract.RevokePath(), owner.ClientID+":"+owner.ClientSecret, "token="+live)
-	resp, body = send(t, plain(t), http.MethodDelete, opURL(srv, srv.OrgID(), srv.Keys()[0], ""), http.Header{"Authorization": {"Bearer " + live}})
-	wantStatus(t, resp, body, http.StatusUnauthorized)
-	var got []string
-	for _, r := range srv.Requests() {
-		if r.Dropped {
-			got = append(got, fmt.Sprintf("%s %d %v", r.Path, r.Status, r.TokenIssued))
-		}
+	last := srv.Requests()[len(srv.Requests())-1]
+	if !last.Dropped || !last.TokenIssued || last.Principal != "owner" {
+		t.Errorf("the dropped request logged as %+v", last)
 	}
-	if want := []string{contract.TokenPath() + " 200 true", contract.RevokePath() + " 200 false"}; !slices.Equal(got, want) {
-		t.Errorf("dropped requests logged %q, want %q", got, want)
+	rec = handle(srv, "POST", path, basic(owner), grant)
+	if got := rec.Header().Get("Ratelimit-Remaining"); got != "48" { // the drop and this one spent
+		t.Errorf("after the faults %s of 50 left, want 48: a fault charged the bucket", got)
 	}
 	for _, status := range []int{400, 401, 404} {
-		if p := panicOf(func() { tokens.FailNext(1, status) }); !strings.HasPrefix(fmt.Sprint(p), "atlastest: FailNext") {
+		p := panicOf(func() { tokens.FailNext(1, status) })
+		if !strings.HasPrefix(fmt.Sprint(p), "atlastest: FailNext") {
 			t.Errorf("token endpoint FailNext(1, %d): panic %v", status, p)
 		}
 	}
@@ -412,21 +347,22 @@ func TestIndependentClients(t *testing.T) {
 		}
 		return string(out)
 	}
-	curl := func(user string) string {
-		return tool("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--digest", "-u", user,
-			"-H", "Accept: "+contract.AcceptHeader(), "-X", "DELETE", opURL(srv, srv.OrgID(), keys[0], ""))
+	target := opURL(srv, srv.OrgID(), keys[0], "")
+	for user, want := range map[string]string{owner.PublicKey + ":" + owner.PrivateKey: "204",
+		owner.PublicKey + ":wrong": "401"} {
+		got := tool("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--digest", "-u", user,
+			"-H", "Accept: "+contract.AcceptHeader(), "-X", "DELETE", target)
+		if got != want {
+			t.Errorf("curl --digest -u %s: %s, want %s", user, got, want)
+		}
 	}
-	if got := curl(owner.PublicKey + ":" + owner.PrivateKey); got != "204" {
-		t.Errorf("curl --digest delete: %s, want 204", got)
-	}
-	if got := curl(owner.PublicKey + ":wrong"); got != "401" {
-		t.Errorf("curl --digest with a wrong key: %s, want 401", got)
-	}
-	got := tool("python3", "testdata/digest_client.py", srv.URL, srv.OrgID(), owner.PublicKey, owner.PrivateKey,
-		owner.ClientID, owner.ClientSecret, keys[1], keys[2], contract.AcceptHeader())
+	got := tool("python3", "testdata/digest_client.py", srv.URL, srv.OrgID(), owner.PublicKey,
+		owner.PrivateKey, owner.ClientID, owner.ClientSecret, keys[1], keys[2],
+		contract.AcceptHeader())
 	gone, bad := rowOf(behavior.KeyNotFound), rowOf(behavior.InvalidParameter)
-	want := fmt.Sprintf("digest-delete 204 -\ndigest-again %d %s\ntoken Bearer 3600\nbearer-delete 204 -\n"+
-		"bearer-again %d %s\nbearer-malformed %d %s\n", gone.Status, gone.ErrorCode, gone.Status, gone.ErrorCode, bad.Status, bad.ErrorCode)
+	want := fmt.Sprintf("digest-delete 204 -\ndigest-again %d %s\ntoken Bearer 3600\n"+
+		"bearer-delete 204 -\nbearer-again %d %s\nbearer-malformed %d %s\n", gone.Status,
+		gone.ErrorCode, gone.Status, gone.ErrorCode, bad.Status, bad.ErrorCode)
 	if got != want {
 		t.Errorf("python client printed:\n%s\nwant:\n%s", got, want)
 	}

@@ -2,8 +2,8 @@ package atlastest_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -22,6 +22,21 @@ func accept(_ context.Context, req *http.Request) error {
 	return nil
 }
 
+// client is the generated client for srv over httpClient, as in Example.
+func client(srv *atlastest.Server, httpClient *http.Client) *gen.ClientWithResponses {
+	c, err := gen.NewClientWithResponses(srv.URL, gen.WithHTTPClient(httpClient),
+		gen.WithRequestEditorFn(accept))
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// digestClient sends requests as p's API key, over HTTP Digest.
+func digestClient(p atlastest.Principal) *http.Client {
+	return &http.Client{Transport: &digest.Transport{Username: p.PublicKey, Password: p.PrivateKey}}
+}
+
 // Delete an API key with the generated client over HTTP Digest, as code
 // under test would against Atlas; a second delete gets Atlas's answer for
 // a key that is gone.
@@ -30,14 +45,16 @@ func Example() {
 	defer srv.Close()
 
 	owner := srv.Owner()
-	httpClient := &http.Client{Transport: &digest.Transport{Username: owner.PublicKey, Password: owner.PrivateKey}}
-	client, err := gen.NewClientWithResponses(srv.URL, gen.WithHTTPClient(httpClient), gen.WithRequestEditorFn(accept))
+	httpClient := &http.Client{Transport: &digest.Transport{Username: owner.PublicKey,
+		Password: owner.PrivateKey}}
+	c, err := gen.NewClientWithResponses(srv.URL, gen.WithHTTPClient(httpClient),
+		gen.WithRequestEditorFn(accept))
 	if err != nil {
 		panic(err)
 	}
 	key := srv.Keys()[0]
 	for range 2 {
-		resp, err := client.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
+		resp, err := c.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
 		if err != nil {
 			panic(err)
 		}
@@ -83,18 +100,16 @@ func ExampleServer_Member() {
 	member := srv.Member()
 	cfg := clientcredentials.Config{ClientID: member.ClientID, ClientSecret: member.ClientSecret,
 		TokenURL: srv.URL + "/api/oauth/token", AuthStyle: oauth2.AuthStyleInHeader}
-	client, err := gen.NewClientWithResponses(srv.URL, gen.WithHTTPClient(cfg.Client(context.Background())),
-		gen.WithRequestEditorFn(accept))
+	c := client(srv, cfg.Client(context.Background()))
+	key := srv.Keys()[0]
+	resp, err := c.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
 	if err != nil {
 		panic(err)
 	}
-	resp, err := client.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), srv.Keys()[0], nil)
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(resp.StatusCode(), resp.JSON401.ErrorCode, resp.HTTPResponse.Header.Get("WWW-Authenticate") == "")
+	challenged := resp.HTTPResponse.Header.Get("WWW-Authenticate") != ""
+	fmt.Println(resp.StatusCode(), resp.JSON401.ErrorCode, challenged)
 	// Output:
-	// 401 USER_UNAUTHORIZED true
+	// 401 USER_UNAUTHORIZED false
 }
 
 // Give the owner an IP access list without loopback: its requests are then
@@ -102,15 +117,11 @@ func ExampleServer_Member() {
 func ExampleServer_SetAccessList() {
 	srv := atlastest.NewServer()
 	defer srv.Close()
-	owner := srv.Owner()
-	srv.SetAccessList(owner, "192.0.2.0/24")
+	srv.SetAccessList(srv.Owner(), "192.0.2.0/24")
 
-	httpClient := &http.Client{Transport: &digest.Transport{Username: owner.PublicKey, Password: owner.PrivateKey}}
-	client, err := gen.NewClientWithResponses(srv.URL, gen.WithHTTPClient(httpClient), gen.WithRequestEditorFn(accept))
-	if err != nil {
-		panic(err)
-	}
-	resp, err := client.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), srv.Keys()[0], nil)
+	c := client(srv, digestClient(srv.Owner()))
+	key := srv.Keys()[0]
+	resp, err := c.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -124,21 +135,16 @@ func ExampleServer_SetAccessList() {
 func ExampleServer_DropNext() {
 	srv := atlastest.NewServer()
 	defer srv.Close()
-	owner := srv.Owner()
-	client := &http.Client{Transport: &digest.Transport{Username: owner.PublicKey, Password: owner.PrivateKey}}
-	url := srv.URL + "/api/atlas/v2/orgs/" + srv.OrgID() + "/apiKeys/" + srv.Keys()[0]
+	c, key := client(srv, digestClient(srv.Owner())), srv.Keys()[0]
 
 	srv.DropNext(1)
 	for range 2 {
-		req, _ := http.NewRequest(http.MethodDelete, url, nil)
-		req.Header.Set("Accept", "application/vnd.atlas.2023-01-01+json")
-		resp, err := client.Do(req)
+		resp, err := c.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
 		if err != nil {
 			fmt.Println("no answer")
 			continue
 		}
-		resp.Body.Close()
-		fmt.Println(resp.StatusCode)
+		fmt.Println(resp.StatusCode())
 	}
 	// Output:
 	// no answer
@@ -153,18 +159,20 @@ func ExampleServer_TokenEndpoint() {
 	srv.TokenEndpoint().FailNext(1, http.StatusTooManyRequests)
 
 	owner := srv.Owner()
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/oauth/token", strings.NewReader("grant_type=client_credentials"))
+	form := strings.NewReader("grant_type=client_credentials")
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/oauth/token", form)
 	req.SetBasicAuth(owner.ClientID, owner.ClientSecret)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		panic(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	fmt.Println(resp.StatusCode, "Retry-After:", resp.Header.Get("Retry-After"))
-	fmt.Println(string(body))
+	defer resp.Body.Close()
+	var body struct{ Detail, ErrorCode string }
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	fmt.Println(resp.StatusCode, body.ErrorCode, "Retry-After:", resp.Header.Get("Retry-After"))
+	fmt.Println(body.Detail)
 	// Output:
-	// 429 Retry-After: 2
-	// {"detail":"Resource /api/oauth/token is limited to 50 requests every 1 minutes.","error":429,"errorCode":"RATE_LIMITED","parameters":["/api/oauth/token",50,1],"reason":"Too Many Requests"}
+	// 429 RATE_LIMITED Retry-After: 2
+	// Resource /api/oauth/token is limited to 50 requests every 1 minutes.
 }

@@ -55,20 +55,26 @@ func (x *exchange) Write(b []byte) (int, error) {
 func (s *Server) newHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(contract.TokenPath(), func(w http.ResponseWriter, r *http.Request) {
-		s.serveOAuth(w.(*exchange), r, s.token)
+		s.serveOAuth(w.(*exchange), r, false)
 	})
 	mux.HandleFunc(contract.RevokePath(), func(w http.ResponseWriter, r *http.Request) {
-		s.serveOAuth(w.(*exchange), r, s.revoke)
+		s.serveOAuth(w.(*exchange), r, true)
 	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { s.noSuchResource(w.(*exchange), r) })
-	gen.HandlerWithOptions(operation{s}, gen.StdHTTPServerOptions{BaseRouter: mux, ErrorHandlerFunc: s.badFlag})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.noSuchResource(w.(*exchange), r)
+	})
+	opts := gen.StdHTTPServerOptions{BaseRouter: mux, ErrorHandlerFunc: s.badFlag}
+	gen.HandlerWithOptions(operation{s}, opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 		x := &exchange{ResponseWriter: w, start: time.Now(), Request: Request{Method: r.Method,
-			Path: clip(r.URL.EscapedPath(), 256), Query: clip(r.URL.RawQuery, 256), Auth: authScheme(r)}}
+			Path: clip(r.URL.EscapedPath(), 256), Query: clip(r.URL.RawQuery, 256),
+			Auth: clip(cmp.Or(strings.ToLower(scheme), "none"), 16)}}
 		defer func() {
 			s.record(x.Request) // before the client can see the answer or the lost connection
 			if x.Dropped {
-				panic(http.ErrAbortHandler) // net/http closes the connection (HTTP/2: resets the stream)
+				// net/http closes the connection (HTTP/2: resets the stream)
+				panic(http.ErrAbortHandler)
 			}
 		}()
 		if !clean(r.URL.Path) { // ServeMux would redirect it: no such path is served
@@ -97,16 +103,18 @@ func (s *Server) noSuchResource(x *exchange, r *http.Request) {
 // badFlag answers a query flag the generated router could not bind, once
 // the caller has authenticated.
 func (s *Server) badFlag(w http.ResponseWriter, r *http.Request, err error) {
-	x := w.(*exchange)
-	var bad *gen.InvalidParamFormatError // what the router reports for a flag
-	if errors.As(err, &bad) && s.authenticated(x, r) {
-		s.write(x, s.answer(behavior.InvalidFlag, nil, bad.ParamName))
+	x, name := w.(*exchange), err.Error()
+	if bad := (*gen.InvalidParamFormatError)(nil); errors.As(err, &bad) { // what the router reports
+		name = bad.ParamName
+	}
+	if s.authenticated(x, r) {
+		s.write(x, s.answer(behavior.InvalidFlag, nil, name))
 	}
 }
 
 // acceptsVersion: Accept names a resource version on or after the spec's.
 // Atlas refuses a missing or unversioned Accept (reported) and serves later
-// dates (recorded).
+// dates (recorded). A media range with q=0 refuses.
 func acceptsVersion(h http.Header) bool {
 	prefix, suffix, _ := strings.Cut(contract.AcceptHeader(), contract.APIVersion())
 	for _, v := range h.Values("Accept") {
@@ -114,23 +122,15 @@ func acceptsVersion(h http.Header) bool {
 			mt, params, err := mime.ParseMediaType(mediaRange)
 			date, versioned := strings.CutPrefix(mt, prefix)
 			date, plusJSON := strings.CutSuffix(date, suffix)
-			if err != nil || !versioned || !plusJSON || params["q"] != "" && strings.Trim(params["q"], "0.") == "" {
-				continue
-			}
-			if _, err := time.Parse(time.DateOnly, date); err == nil && date >= contract.APIVersion() {
+			refused := params["q"] != "" && strings.Trim(params["q"], "0.") == ""
+			_, dateErr := time.Parse(time.DateOnly, date)
+			served := dateErr == nil && date >= contract.APIVersion()
+			if err == nil && versioned && plusJSON && !refused && served {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-func authScheme(r *http.Request) string {
-	scheme, _, _ := strings.Cut(strings.ToLower(r.Header.Get("Authorization")), " ")
-	if scheme = cmp.Or(scheme, "none"); !slices.Contains([]string{"none", "digest", "bearer", "basic"}, scheme) {
-		return "other"
-	}
-	return scheme
 }
 
 // operation implements the generated server interface; its ResponseWriter
@@ -147,8 +147,8 @@ func (op operation) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	x.readFlags(flags)
-	var bad *contract.ParamError
-	if errors.As(cmp.Or(contract.CheckParam("orgId", orgID), contract.CheckParam("apiUserId", keyID)), &bad) {
+	idErr := cmp.Or(contract.CheckParam("orgId", orgID), contract.CheckParam("apiUserId", keyID))
+	if bad := (*contract.ParamError)(nil); errors.As(idErr, &bad) {
 		s.write(x, s.answer(behavior.InvalidParameter, nil, bad.Name))
 		return
 	}
@@ -156,14 +156,14 @@ func (op operation) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request,
 		s.write(x, s.answer(behavior.InvalidVersion, nil))
 		return
 	}
-	sit, retryAfter := s.op.apply(x, r)
+	sit, wait := s.op.apply(x, r)
 	known := orgID == s.org.id
 	ip := remoteIP(r)
 	allowed := known && s.allows(x.who, ip)
 	owner := allowed && hasRoles(x.who)
 	var h http.Header
 	if known { // an unknown organization has no bucket
-		h, retryAfter = s.limits(s.cfg.ops, s.org.limiter, sit == "" && owner, retryAfter)
+		h, wait = s.limits(s.cfg.ops, s.org.limiter, sit == "" && owner, wait)
 	}
 	switch {
 	case sit != "":
@@ -173,14 +173,22 @@ func (op operation) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request,
 		sit = behavior.IPNotAllowed
 	case !owner:
 		sit = behavior.NotOwner
-	case h.Get(behavior.RetryAfter) != "":
+	case wait >= 0:
 		sit = behavior.RateLimited
 	case !s.deleteKey(keyID):
 		sit = behavior.KeyNotFound
 	default:
 		sit = behavior.Removed
 	}
-	s.write(x, s.answer(sit, h, s.params(sit, r, orgID, keyID, ip.String(), retryAfter)...))
+	b := s.cfg.ops
+	params := map[behavior.Situation][]any{ // what each answer names in its detail and parameters
+		behavior.KeyNotFound:  {keyID},
+		behavior.IPNotAllowed: {ip.String()},
+		behavior.OrgNotFound:  {orgID},
+		behavior.RateLimited: {strings.TrimPrefix(r.URL.EscapedPath(), "/"), seconds(wait),
+			b.Capacity, b.Refill, int(b.Period / time.Second)},
+	}
+	s.write(x, s.answer(sit, h, params[sit]...))
 }
 
 // readFlags takes the query flags the generated router bound. A query
@@ -198,44 +206,26 @@ func hasRoles(who *principal) bool {
 	})
 }
 
-// params are the values an answer names in its detail and parameters.
-func (s *Server) params(sit behavior.Situation, r *http.Request, orgID, keyID, ip string, retryAfter time.Duration) []any {
-	switch sit {
-	case behavior.KeyNotFound:
-		return []any{keyID}
-	case behavior.IPNotAllowed:
-		return []any{ip}
-	case behavior.OrgNotFound:
-		return []any{orgID}
-	case behavior.RateLimited:
-		b := s.cfg.ops
-		return []any{strings.TrimPrefix(r.URL.EscapedPath(), "/"), seconds(retryAfter), b.Capacity, b.Refill,
-			int(b.Period / time.Second)}
-	case behavior.TokenRateLimited:
-		return []any{r.URL.Path, s.cfg.tokens.Capacity, int(s.cfg.tokens.Period / time.Minute)}
-	}
-	return nil
-}
-
 // limits shows a bucket as rate-limit headers, first spending a request if
-// spend is set. When the bucket had none, or retryAfter is not negative
-// (an injected 429), the headers say so with Retry-After; it returns the
-// wait it names.
-func (s *Server) limits(b contract.Budget, lim *rate.Limiter, spend bool, retryAfter time.Duration) (http.Header, time.Duration) {
+// spend is set. When the bucket had none, or wait is not negative (an
+// injected 429), the headers say so with Retry-After. It returns the
+// headers and the wait they name, -1 for none.
+func (s *Server) limits(b contract.Budget, lim *rate.Limiter, spend bool,
+	wait time.Duration) (http.Header, time.Duration) {
 	now, h := s.cfg.now(), http.Header{}
 	h.Set(behavior.RateLimitLimit, strconv.Itoa(b.Capacity))
 	if spend {
 		if r := lim.ReserveN(now, 1); r.DelayFrom(now) > 0 {
-			retryAfter = r.DelayFrom(now)
+			wait = r.DelayFrom(now)
 			r.CancelAt(now)
 		}
 	}
 	h.Set(behavior.RateLimitRemaining, strconv.Itoa(max(0, int(lim.TokensAt(now)))))
-	if retryAfter >= 0 {
+	if wait >= 0 {
 		h.Set(behavior.RateLimitRemaining, "0")
-		h.Set(behavior.RetryAfter, strconv.Itoa(seconds(retryAfter)))
+		h.Set(behavior.RetryAfter, strconv.Itoa(seconds(wait)))
 	}
-	return h, retryAfter
+	return h, wait
 }
 
 func newLimiter(b contract.Budget) *rate.Limiter {
@@ -290,7 +280,8 @@ func (s *Server) write(x *exchange, a answer) {
 		body = plainBody{status, reason, detail, row.ErrorCode}
 	default:
 		ps := append([]any{}, a.params...) // [] when none
-		body = gen.ApiError{Error: int32(status), ErrorCode: row.ErrorCode, Reason: &reason, Detail: &detail, Parameters: &ps}
+		body = gen.ApiError{Error: int32(status), ErrorCode: row.ErrorCode, Reason: &reason,
+			Detail: &detail, Parameters: &ps}
 	}
 	if x.envelope && x.who != nil {
 		env := struct {
@@ -325,7 +316,8 @@ func setServerHeaders(h http.Header, took time.Duration) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Java-Method", "ApiOrganizationApiUsersResource::deleteApiUser")
 	h.Set("X-Java-Version", "17.0.12+7")
-	h.Set("X-Mongodb-Service-Version", "gitHash=6e0137abb37d10f0d6179c1d69ee492495b18e9d; versionString=master")
+	h.Set("X-Mongodb-Service-Version",
+		"gitHash=6e0137abb37d10f0d6179c1d69ee492495b18e9d; versionString=master")
 	h.Set("X-Permitted-Cross-Domain-Policies", "none")
 }
 
@@ -334,7 +326,9 @@ func setServerHeaders(h http.Header, took time.Duration) {
 // for each open object; arrays on one line as [ a, b ]; { } and [ ] empty.
 func jackson(compact []byte) []byte {
 	var out, open []byte // open: the containers open here, '{' or '['
-	newline := func() { out = append(out, "\n"+strings.Repeat("  ", bytes.Count(open, []byte{'{'}))...) }
+	newline := func() {
+		out = append(out, "\n"+strings.Repeat("  ", bytes.Count(open, []byte{'{'}))...)
+	}
 	for i := 0; i < len(compact); i++ {
 		switch c := compact[i]; {
 		case c == '"': // json.Marshal's strings are Go string literals too
@@ -391,7 +385,8 @@ func operationStatuses() map[int]behavior.Situation {
 		}
 	}
 	for _, a := range slices.Backward(behavior.Table()) {
-		if _, ok := m[a.Status]; ok && a.ErrorCode != "" && a.Situation != behavior.Unauthenticated {
+		_, documented := m[a.Status]
+		if documented && a.ErrorCode != "" && a.Situation != behavior.Unauthenticated {
 			m[a.Status] = a.Situation
 		}
 	}
@@ -402,21 +397,22 @@ func operationStatuses() map[int]behavior.Situation {
 // Atlas would: with the first row of internal/behavior's table for it that
 // an authenticated caller can get (400 API_KEY_NOT_FOUND, 401 the role
 // error USER_UNAUTHORIZED, 403 IP_ADDRESS_NOT_ON_ACCESS_LIST, 404
-// ORG_NOT_FOUND, 406, 429 the token bucket's, 500), and at the token and
-// revocation endpoints 429 as Atlas's token limit or 500. A 429 shows an
+// ORG_NOT_FOUND, 406, 429 the token bucket's, 500), and at the token
+// endpoint 429 as Atlas's token limit or 500. A 429 shows an
 // empty bucket and Retry-After. Any other status panics. n <= 0 cancels;
 // a call replaces the previous one. To refuse credentials, send wrong
 // ones, or let a token expire (WithClock).
 func (f *Faults) FailNext(n, status int) {
 	sit, ok := f.statuses[status]
-	check(ok, "FailNext(%d, %d): %s answers only %v", n, status, f.where, slices.Sorted(maps.Keys(f.statuses)))
-	check(sit != "", "FailNext(%d, %d): the spec documents %d, but internal/behavior's table has no answer "+
-		"with it for an authenticated caller: add its row", n, status, status)
+	check(ok, "FailNext(%d, %d): %s answers only %v", n, status, f.where,
+		slices.Sorted(maps.Keys(f.statuses)))
+	check(sit != "", "FailNext(%d, %d): the spec documents %d, but internal/behavior's table "+
+		"has no answer with it for an authenticated caller: add its row", n, status, status)
 	f.locked(func() { f.failN, f.fail = max(0, n), sit })
 }
 
 // DropNext makes the next n requests take effect (a key deleted, a token
-// issued or revoked), then closes the connection unanswered. n <= 0 cancels.
+// issued), then closes the connection unanswered. n <= 0 cancels.
 func (f *Faults) DropNext(n int) { f.locked(func() { f.dropN = max(0, n) }) }
 
 // SetLatency delays every request by d from now on; d <= 0 removes the
@@ -437,10 +433,10 @@ func (f *Faults) locked(set func()) {
 // apply waits out the latency (a client leaving meanwhile aborts the
 // request), then returns what FailNext asked for, with the Retry-After of
 // an injected 429 (else -1), or arms a drop.
-func (f *Faults) apply(x *exchange, r *http.Request) (fail behavior.Situation, retryAfter time.Duration) {
+func (f *Faults) apply(x *exchange, r *http.Request) (fail behavior.Situation, wait time.Duration) {
 	var latency time.Duration
 	f.locked(func() {
-		latency, retryAfter = f.latency, f.retryAfter
+		latency, wait = f.latency, f.retryAfter
 		if f.failN > 0 {
 			f.failN, fail = f.failN-1, f.fail
 		} else if f.dropN > 0 {
@@ -457,13 +453,13 @@ func (f *Faults) apply(x *exchange, r *http.Request) (fail behavior.Situation, r
 			panic(http.ErrAbortHandler) // the client left: no answer, no state change
 		}
 	}
-	if status := f.statuses; fail == "" || status[http.StatusTooManyRequests] != fail {
+	switch {
+	case fail == "" || f.statuses[http.StatusTooManyRequests] != fail:
 		return fail, -1
+	case wait < 0: // the bucket's time to regain a request
+		return fail, f.budget.Period / time.Duration(f.budget.Refill)
 	}
-	if retryAfter < 0 {
-		retryAfter = f.budget.Period / time.Duration(f.budget.Refill)
-	}
-	return fail, retryAfter
+	return fail, wait
 }
 
 // FailNext, DropNext, SetLatency and SetRetryAfter are the operation's
@@ -475,6 +471,3 @@ func (s *Server) SetRetryAfter(d time.Duration) { s.op.SetRetryAfter(d) }
 
 // TokenEndpoint scripts the token endpoint's faults.
 func (s *Server) TokenEndpoint() *Faults { return s.token }
-
-// RevokeEndpoint scripts the revocation endpoint's faults.
-func (s *Server) RevokeEndpoint() *Faults { return s.revoke }

@@ -26,14 +26,14 @@ type Server struct {
 	// empty for a Server from New.
 	URL string
 
-	cfg               config
-	handler           http.Handler
-	ts                *httptest.Server
-	rows              map[behavior.Situation]behavior.Answer // internal/behavior's table
-	op, token, revoke *Faults
-	org               *org                   // the organization; its keys are guarded by mu
-	keys, accounts    map[string]*credential // by public key and by client id; read-only after New
-	auth              authState
+	cfg            config
+	handler        http.Handler
+	ts             *httptest.Server
+	rows           map[behavior.Situation]behavior.Answer // internal/behavior's table
+	op, token      *Faults
+	org            *org                   // the organization; its keys are guarded by mu
+	keys, accounts map[string]*credential // by public key and by client id; read-only after New
+	auth           authState
 
 	mu     sync.Mutex // guards org.keys, lastID and the access lists
 	lastID int
@@ -82,7 +82,8 @@ func (p Principal) APIKey() authedit.APIKey {
 // ServiceAccount is the principal's service account as authedit takes it
 // (OAuth2 client credentials).
 func (p Principal) ServiceAccount() authedit.ServiceAccount {
-	return authedit.ServiceAccount{ClientID: p.ClientID, ClientSecret: authedit.Secret(p.ClientSecret)}
+	secret := authedit.Secret(p.ClientSecret)
+	return authedit.ServiceAccount{ClientID: p.ClientID, ClientSecret: secret}
 }
 
 // Option configures a Server. Options panic on invalid values.
@@ -113,10 +114,13 @@ func WithSeedKeys(n int) Option {
 // WithRateLimit sets the organization's bucket: it holds capacity requests
 // and regains refill of them per period. The default is the spec's: 500,
 // as recorded, and 250 a minute, which no evidence gives.
+// per must be whole seconds, as Atlas's 429 counts in seconds.
 func WithRateLimit(capacity, refill int, per time.Duration) Option {
-	check(capacity > 0 && refill > 0 && per >= time.Second,
-		"WithRateLimit(%d, %d, %v): counts must be positive and per at least a second", capacity, refill, per)
-	return func(c *config) { c.ops = contract.Budget{Capacity: capacity, Refill: refill, Period: per} }
+	check(capacity > 0 && refill > 0 && per >= time.Second && per%time.Second == 0,
+		"WithRateLimit(%d, %d, %v): counts must be positive, per whole seconds",
+		capacity, refill, per)
+	b := contract.Budget{Capacity: capacity, Refill: refill, Period: per}
+	return func(c *config) { c.ops = b }
 }
 
 // WithTokenRateLimit lets each service account make n token requests per
@@ -143,7 +147,8 @@ func WithDigestAlgorithms(algs ...string) Option {
 	algs = slices.Clone(algs)
 	for i, a := range algs {
 		algs[i] = strings.ToUpper(a)
-		check(algs[i] == "SHA-256" || algs[i] == "MD5", "WithDigestAlgorithms: %q is not SHA-256 or MD5", a)
+		check(algs[i] == "SHA-256" || algs[i] == "MD5",
+			"WithDigestAlgorithms: %q is not SHA-256 or MD5", a)
 	}
 	return func(c *config) { c.algs = algs }
 }
@@ -164,7 +169,8 @@ func WithLogLimit(n int) Option {
 // New builds a Server without listening: serve [Server.Handler] yourself.
 func New(opts ...Option) *Server {
 	cfg := config{ops: contract.OperationBudget(), tokens: contract.TokenBudget(),
-		nonceTTL: 5 * time.Minute, algs: []string{"MD5"}, now: time.Now} // Atlas offers one MD5 challenge (recorded)
+		nonceTTL: 5 * time.Minute, now: time.Now,
+		algs: []string{"MD5"}} // Atlas offers one MD5 challenge (recorded)
 	for _, opt := range opts {
 		opt(&cfg)
 	}
@@ -173,13 +179,13 @@ func New(opts ...Option) *Server {
 	for _, a := range behavior.Table() {
 		s.rows[a.Situation] = a
 	}
-	s.op = &Faults{where: "the operation", statuses: operationStatuses(), budget: cfg.ops, retryAfter: -1}
-	oauth := map[int]behavior.Situation{
-		http.StatusTooManyRequests:     behavior.TokenRateLimited,
-		http.StatusInternalServerError: behavior.ServerError,
-	}
-	s.token = &Faults{where: "the token endpoint", statuses: oauth, budget: cfg.tokens, retryAfter: -1}
-	s.revoke = &Faults{where: "the revocation endpoint", statuses: oauth, budget: cfg.tokens, retryAfter: -1}
+	s.op = &Faults{where: "the operation", statuses: operationStatuses(), budget: cfg.ops,
+		retryAfter: -1}
+	s.token = &Faults{where: "the token endpoint", budget: cfg.tokens, retryAfter: -1,
+		statuses: map[int]behavior.Situation{
+			http.StatusTooManyRequests:     behavior.TokenRateLimited,
+			http.StatusInternalServerError: behavior.ServerError,
+		}}
 	s.auth.nonces, s.auth.tokens = map[string]*issued{}, map[string]*issued{}
 	s.seed(5 + cfg.seedKeys) // five keys to delete, and WithSeedKeys'
 	s.handler = s.newHandler()
@@ -233,7 +239,8 @@ func (s *Server) Member() Principal { return s.org.member }
 // a Principal not of this server, panics.
 func (s *Server) SetAccessList(p Principal, cidrs ...string) {
 	cred := s.keys[p.PublicKey]
-	check(cred != nil && cred.keyID == p.KeyID, "SetAccessList: %s is not a principal of this server", p.KeyID)
+	check(cred != nil && cred.keyID == p.KeyID,
+		"SetAccessList: %s is not a principal of this server", p.KeyID)
 	var list []netip.Prefix
 	for _, c := range cidrs {
 		prefix, err := netip.ParsePrefix(c)
@@ -252,7 +259,8 @@ func (s *Server) SetAccessList(p Principal, cidrs ...string) {
 func (s *Server) allows(who *principal, ip netip.Addr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(who.access) == 0 || slices.ContainsFunc(who.access, func(p netip.Prefix) bool { return p.Contains(ip) })
+	in := func(p netip.Prefix) bool { return p.Contains(ip) }
+	return len(who.access) == 0 || slices.ContainsFunc(who.access, in)
 }
 
 // remoteIP is the address a request came from; the zero Addr when net/http
@@ -351,18 +359,21 @@ func (s *Server) seed(n int) {
 	o := &org{id: ids[0], projects: [3]string(ids[1:4]), keys: make(map[string]uint8, n+2),
 		limiter: newLimiter(s.cfg.ops)}
 	s.org = o
-	roles := map[string][]string{"owner": contract.RequiredRoles(), "member": {"Organization Member"}}
-	for i, p := range []*Principal{&o.owner, &o.member} {
-		who := &principal{name: []string{"owner", "member"}[i]}
-		who.roles = roles[who.name]
+	owner := &principal{name: "owner", roles: contract.RequiredRoles()}
+	member := &principal{name: "member", roles: []string{"Organization Member"}}
+	for i, who := range []*principal{owner, member} {
 		kid, b := ids[4+2*i], make([]byte, 16)
 		_, _ = rand.Read(b) // crypto/rand.Read never fails
-		*p = Principal{KeyID: kid, ClientID: "mdb_sa_id_" + ids[5+2*i], ClientSecret: "mdb_sa_sk_" + rand.Text(),
-			PublicKey:  strings.Map(func(r rune) rune { return 'a' + r%32 }, kid[16:]),        // 8 letters and
-			PrivateKey: fmt.Sprintf("%x-%x-%x-%x-%x", b[:4], b[4:6], b[6:8], b[8:10], b[10:])} // a UUID, as Atlas's
+		p := Principal{KeyID: kid, ClientID: "mdb_sa_id_" + ids[5+2*i],
+			ClientSecret: "mdb_sa_sk_" + rand.Text(),
+			// 8 letters and a UUID, as Atlas's
+			PublicKey:  strings.Map(func(r rune) rune { return 'a' + r%32 }, kid[16:]),
+			PrivateKey: fmt.Sprintf("%x-%x-%x-%x-%x", b[:4], b[4:6], b[6:8], b[8:10], b[10:])}
 		o.keys[kid] = 0
 		s.keys[p.PublicKey] = &credential{who: who, keyID: kid, secret: p.PrivateKey}
-		s.accounts[p.ClientID] = &credential{who: who, secret: p.ClientSecret, limiter: newLimiter(s.cfg.tokens)}
+		s.accounts[p.ClientID] = &credential{who: who, secret: p.ClientSecret,
+			limiter: newLimiter(s.cfg.tokens)}
+		*[]*Principal{&o.owner, &o.member}[i] = p
 	}
 	for i, kid := range ids[8:] {
 		o.keys[kid] = 1<<(i%3) | uint8(1-i%2)<<((i+1)%3)
@@ -374,7 +385,7 @@ type Request struct {
 	Method string
 	Path   string // escaped path, cut to 256 bytes
 	Query  string // raw query, cut to 256 bytes
-	Auth   string // Authorization scheme: "digest", "bearer", "basic", "none" or "other"
+	Auth   string // Authorization scheme in lower case, e.g. "digest", "bearer", "basic"; or "none"
 	// Principal is who the request authenticated as, "owner" or "member"
 	// (at the token and revocation endpoints, the service account's
 	// principal); "" when it did not authenticate.

@@ -16,7 +16,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -30,36 +29,27 @@ import (
 
 // Operation is the document's one operation, loaded and validated once.
 type Operation struct {
-	Doc  *openapi3.T         // the whole document
-	Path string              // the path template, /api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}
-	Op   *openapi3.Operation // the operation under Path
-
+	Doc   *openapi3.T         // the whole document
+	Path  string              // the path template, /api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}
+	Op    *openapi3.Operation // the operation under Path
 	route *routers.Route
-	path  *regexp.Regexp // matches an escaped URL path ending in Path
 }
 
 var load = sync.OnceValues(func() (*Operation, error) {
 	doc, err := openapi3.NewLoader().LoadFromData(openapi.YAML())
-	if err != nil {
-		return nil, fmt.Errorf("contract: load openapi/deleteorgapikey.yaml: %w", err)
+	if err == nil {
+		err = doc.Validate(context.Background())
 	}
-	if err := doc.Validate(context.Background()); err != nil {
-		return nil, fmt.Errorf("contract: openapi/deleteorgapikey.yaml is invalid: %w", err)
-	}
-	if doc.Paths.Len() != 1 {
-		return nil, fmt.Errorf("contract: the spec has %d paths, want 1", doc.Paths.Len())
+	if err != nil || doc.Paths.Len() != 1 {
+		return nil, fmt.Errorf("contract: openapi/deleteorgapikey.yaml: want one valid path: %v", err)
 	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			// Each {name} becomes a group matching one escaped segment.
-			template := regexp.QuoteMeta(strings.TrimPrefix(path, "/"))
-			expr := regexp.MustCompile(`\\\{(\w+)\\\}`).ReplaceAllString(template, `(?P<$1>[^/]*)`)
 			route := &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
-			return &Operation{Doc: doc, Path: path, Op: op, route: route,
-				path: regexp.MustCompile(`(?:^|/)` + expr + `$`)}, nil
+			return &Operation{Doc: doc, Path: path, Op: op, route: route}, nil
 		}
 	}
-	return nil, errors.New("contract: the spec has no operation")
+	return nil, errors.New("contract: openapi/deleteorgapikey.yaml has no operation")
 })
 
 // MustLoad returns the operation. It panics if openapi/deleteorgapikey.yaml
@@ -88,12 +78,11 @@ func APIVersion() string {
 // AcceptHeader is the versioned media type Atlas expects in Accept.
 func AcceptHeader() string { return "application/vnd.atlas." + APIVersion() + "+json" }
 
-// RequiredRoles are the roles a caller needs, the operation's x-rolesRequirements.
+// RequiredRoles are the roles a caller needs: the operation's x-rolesRequirements.
 func RequiredRoles() []string {
 	var roles []string
-	raw, _ := json.Marshal(MustLoad().Op.Extensions["x-rolesRequirements"])
-	if err := json.Unmarshal(raw, &roles); err != nil || len(roles) == 0 {
-		panic(fmt.Sprintf("contract: x-rolesRequirements %s: want a list of roles", raw))
+	for _, r := range MustLoad().Op.Extensions["x-rolesRequirements"].([]any) {
+		roles = append(roles, r.(string))
 	}
 	return roles
 }
@@ -109,13 +98,14 @@ func TokenPath() string { return urlPath(serviceAccountFlow().TokenURL) }
 
 // RevokePath is the path of the token revocation endpoint, from the
 // ServiceAccounts scheme's x-revocation-url.
-func RevokePath() string { return urlPath(serviceAccountFlow().Extensions["x-revocation-url"]) }
+func RevokePath() string {
+	return urlPath(serviceAccountFlow().Extensions["x-revocation-url"].(string))
+}
 
-func urlPath(raw any) string {
-	s, _ := raw.(string)
-	u, err := url.Parse(s)
-	if err != nil || u.Path == "" {
-		panic(fmt.Sprintf("contract: spec URL %q has no path: %v", s, err))
+func urlPath(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		panic(fmt.Sprintf("contract: spec URL %q: %v", raw, err))
 	}
 	return u.Path
 }
@@ -136,8 +126,8 @@ func TokenBudget() Budget { return budget(serviceAccountFlow().Extensions) }
 func budget(extensions map[string]any) Budget {
 	raw, _ := json.Marshal(extensions["x-atlas-rate-limit"])
 	var b struct{ Capacity, Refill, PeriodSeconds int }
-	if err := json.Unmarshal(raw, &b); err != nil || b.Capacity < 1 || b.Refill < 1 || b.PeriodSeconds < 1 {
-		panic(fmt.Sprintf("contract: x-atlas-rate-limit %s: want positive capacity, refill and periodSeconds", raw))
+	if err := json.Unmarshal(raw, &b); err != nil || min(b.Capacity, b.Refill, b.PeriodSeconds) < 1 {
+		panic(fmt.Sprintf("contract: x-atlas-rate-limit %s: want positive numbers", raw))
 	}
 	return Budget{Capacity: b.Capacity, Refill: b.Refill, Period: time.Duration(b.PeriodSeconds) * time.Second}
 }
@@ -145,22 +135,12 @@ func budget(extensions map[string]any) Budget {
 // ParamError reports a path parameter the spec does not allow.
 type ParamError struct {
 	Name   string // e.g. "apiUserId"; "path" when the path does not fit the template
-	Value  string // the offending value, quoted and cut short for display
+	Value  string // the offending value
 	Reason string
 }
 
 func (e *ParamError) Error() string {
-	return fmt.Sprintf("invalid path parameter %s=%s: %s", e.Name, e.Value, e.Reason)
-}
-
-// paramError quotes value, cut short so that hostile values stay readable.
-func paramError(name, value, reason string) *ParamError {
-	const max = 64
-	shown := fmt.Sprintf("%q", value)
-	if len(value) > max {
-		shown = fmt.Sprintf("%q…(%d bytes)", value[:max], len(value))
-	}
-	return &ParamError{Name: name, Value: shown, Reason: reason}
+	return fmt.Sprintf("invalid path parameter %s=%q: %s", e.Name, e.Value, e.Reason)
 }
 
 // CheckParam validates the value of the path parameter name (orgId or
@@ -168,14 +148,10 @@ func paramError(name, value, reason string) *ParamError {
 func CheckParam(name, value string) error {
 	p := MustLoad().Op.Parameters.GetByInAndName(openapi3.ParameterInPath, name)
 	if p == nil {
-		return paramError(name, value, "not a path parameter of this operation")
+		return &ParamError{name, value, "not a path parameter of this operation"}
 	}
 	if err := p.Schema.Value.VisitJSON(value); err != nil {
-		reason := "does not match the spec"
-		if se := (*openapi3.SchemaError)(nil); errors.As(err, &se) {
-			reason = se.Reason
-		}
-		return paramError(name, value, reason)
+		return &ParamError{name, value, "does not match " + p.Schema.Value.Pattern}
 	}
 	return nil
 }
@@ -184,18 +160,23 @@ func CheckParam(name, value string) error {
 // template and returns the unescaped path parameters, unchecked. Anything
 // before the template is taken as the server's base path.
 func MatchPath(escapedPath string) (map[string]string, error) {
-	o := MustLoad()
-	m := o.path.FindStringSubmatch(escapedPath)
-	if m == nil {
-		return nil, paramError("path", escapedPath, "does not match "+o.Path)
+	template := strings.Split(strings.TrimPrefix(MustLoad().Path, "/"), "/")
+	segments := strings.Split(escapedPath, "/")
+	if len(segments) < len(template) {
+		return nil, &ParamError{"path", escapedPath, "does not match " + MustLoad().Path}
 	}
 	params := map[string]string{}
-	for i, name := range o.path.SubexpNames()[1:] {
-		v, err := url.PathUnescape(m[i+1])
-		if err != nil {
-			return nil, paramError(name, m[i+1], "bad percent-encoding")
+	for i, seg := range segments[len(segments)-len(template):] {
+		name, isParam := strings.CutPrefix(template[i], "{")
+		v, err := url.PathUnescape(seg)
+		switch {
+		case !isParam && seg != template[i]:
+			return nil, &ParamError{"path", escapedPath, "does not match " + MustLoad().Path}
+		case err != nil:
+			return nil, &ParamError{strings.TrimSuffix(name, "}"), seg, "bad percent-encoding"}
+		case isParam:
+			params[strings.TrimSuffix(name, "}")] = v
 		}
-		params[name] = v
 	}
 	return params, nil
 }
@@ -209,11 +190,10 @@ const MaxBody = 1 << 20
 // fit their schemas, and a response that documents no body schema (the
 // 204) must carry no body. It reads at most MaxBody bytes of the body and
 // restores it, so that the caller can still decode it. Its errors begin
-// "response <status> breaks the spec".
+// "response <status>".
 func CheckResponse(ctx context.Context, resp *http.Response) error {
-	status := resp.StatusCode
 	breaks := func(format string, args ...any) error {
-		return fmt.Errorf("response %d breaks the spec: "+format, append([]any{status}, args...)...)
+		return fmt.Errorf("response %d breaks the spec: "+format, append([]any{resp.StatusCode}, args...)...)
 	}
 	if resp.Request == nil {
 		return breaks("no request to check it against")
@@ -226,15 +206,15 @@ func CheckResponse(ctx context.Context, resp *http.Response) error {
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	switch {
 	case err != nil:
-		return fmt.Errorf("response %d: read body: %w", status, err)
+		return fmt.Errorf("response %d: read body: %w", resp.StatusCode, err)
 	case len(body) > MaxBody:
 		return breaks("body exceeds %d bytes", MaxBody)
 	}
-	ref := MustLoad().Op.Responses.Status(status)
+	ref := MustLoad().Op.Responses.Status(resp.StatusCode)
 	bodiless := ref != nil && !hasSchema(ref.Value.Content)
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: resp.Request, Route: MustLoad().route},
-		Status:                 status,
+		Status:                 resp.StatusCode,
 		Header:                 resp.Header,
 		Options:                &openapi3filter.Options{IncludeResponseStatus: true, ExcludeResponseBody: bodiless},
 	}
