@@ -2,12 +2,10 @@ package openapi_test
 
 import (
 	"bytes"
-	"context"
-	"io/fs"
+	"cmp"
 	"iter"
 	"maps"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
 	"github.com/atlascontract/deleteorgapikey/openapi"
 )
 
@@ -24,28 +23,19 @@ const (
 	opPath   = "/api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}"
 )
 
-func loadSpec(t *testing.T) *openapi3.T {
-	t.Helper()
-	doc, err := openapi3.NewLoader().LoadFromData(openapi.YAML())
-	if err != nil {
-		t.Fatalf("load %s: %v", specPath, err)
-	}
-	if err := doc.Validate(context.Background()); err != nil || doc.OpenAPI != "3.0.1" {
-		t.Fatalf("%s: openapi %q, validation: %v", specPath, doc.OpenAPI, err)
-	}
-	return doc
-}
-
-// TestYAML: YAML is the file beside it, a fresh copy on each call.
+// TestYAML: YAML is the file beside it, a fresh copy on each call, and a
+// valid OpenAPI 3.0.1 document, as upstream's (contract validates it).
 func TestYAML(t *testing.T) {
 	onDisk, err := os.ReadFile(specPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := openapi.YAML()
-	got[0] = '!'
+	openapi.YAML()[0] = '!' // a caller's change to its copy
 	if again := openapi.YAML(); !bytes.Equal(again, onDisk) {
 		t.Errorf("YAML() differs from %s, or a caller's change reached it", specPath)
+	}
+	if v := contract.MustLoad().Doc.OpenAPI; v != "3.0.1" {
+		t.Errorf("openapi %s, want 3.0.1", v)
 	}
 }
 
@@ -93,7 +83,8 @@ func fields(s string) []field {
 		if m == nil {
 			return out
 		}
-		out = append(out, field{rest[m[2]:m[3]], rest[m[4]:m[5]], plain(rest[max(m[6], 0):max(m[7], 0)])})
+		description := plain(rest[max(m[6], 0):max(m[7], 0)]) // the group may be absent: -1
+		out = append(out, field{rest[m[2]:m[3]], rest[m[4]:m[5]], description})
 		rest = rest[m[5]:] // on after the type, so the next "- **" is seen
 	}
 }
@@ -105,15 +96,18 @@ func parseSeed(t *testing.T) seed {
 		t.Fatal(err)
 	}
 	s := strings.TrimSpace(string(raw)) + " [Powered by"
+	servers := between(t, s, "## Servers", "## Authentication")
 	sd := seed{summary: strings.TrimSpace(between(t, s, "# ", " **DELETE")),
 		description: plain(between(t, s, "apiKeys/{apiUserId}** ", " [Configure")),
-		server:      strings.TrimSpace(between(t, between(t, s, "## Servers", "## Authentication"), "- ", ": ")),
-		params: map[string][]field{"path": fields(between(t, s, "### Path parameters", "### Query parameters")),
+		server:      strings.TrimSpace(between(t, servers, "- ", ": ")),
+		params: map[string][]field{
+			"path":  fields(between(t, s, "### Path parameters", "### Query parameters")),
 			"query": fields(between(t, s, "### Query parameters", "## Responses"))},
 		responses: map[string]response{}}
 	link := docsLink.FindStringSubmatch(s)
 	sd.docsText, sd.docsURL = link[1], link[2]
-	for _, m := range strings.Split(between(t, s, "## Authentication methods", "## Parameters"), " - ") {
+	methods := between(t, s, "## Authentication methods", "## Parameters")
+	for _, m := range strings.Split(methods, " - ") {
 		if m = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(m), "-")); m != "" {
 			sd.authMethods = append(sd.authMethods, m)
 		}
@@ -129,8 +123,8 @@ func parseSeed(t *testing.T) seed {
 		sd.responses[resp[loc[2]:loc[3]]] = response{plain(desc), fields(body)}
 	}
 	// The parser must read the whole page, or the comparison below passes by reading nothing.
-	if len(sd.params["path"]) != 2 || len(sd.params["query"]) != 2 || len(sd.responses) != 5 || len(sd.authMethods) != 2 ||
-		len(sd.responses["401"].fields) != 6 {
+	if len(sd.params["path"]) != 2 || len(sd.params["query"]) != 2 || len(sd.responses) != 5 ||
+		len(sd.authMethods) != 2 || len(sd.responses["401"].fields) != 6 {
 		t.Fatalf("seed parsed as %+v", sd)
 	}
 	return sd
@@ -144,21 +138,23 @@ var fromUpstream = map[string]string{"204": "No Content"}
 // server, auth methods, each parameter (place, type, description) and each
 // response (description, body fields and their types) are the seed's.
 func TestSpecHoldsEverythingTheSeedStates(t *testing.T) {
-	sd, doc := parseSeed(t), loadSpec(t)
+	sd, doc := parseSeed(t), contract.MustLoad().Doc
 	op := doc.Paths.Find(opPath).Delete
 	ext := op.ExternalDocs
-	if op.Summary != sd.summary || plain(op.Description) != sd.description || ext.URL != sd.docsURL ||
-		ext.Description != sd.docsText || doc.Servers[0].URL != sd.server {
+	if op.Summary != sd.summary || plain(op.Description) != sd.description ||
+		ext.URL != sd.docsURL || ext.Description != sd.docsText || doc.Servers[0].URL != sd.server {
 		t.Errorf("summary, description, externalDocs or server differ from the seed %+v", sd)
 	}
-	kinds := map[string]string{"Service accounts": "oauth2 ServiceAccounts", "Digest auth": "digest DigestAuth"}
-	for _, m := range sd.authMethods {
-		kind, name, _ := strings.Cut(kinds[m], " ")
-		s := doc.Components.SecuritySchemes[name]
-		required := slices.ContainsFunc(*op.Security, func(r openapi3.SecurityRequirement) bool { return r[name] != nil })
-		if s == nil || s.Value.Type != kind && s.Value.Scheme != kind || !required {
-			t.Errorf("seed auth method %q: no %s scheme %s that the operation requires", m, kind, name)
-		}
+	// The seed's "Service accounts" is the oauth2 scheme ServiceAccounts, "Digest auth" DigestAuth.
+	schemes, required := doc.Components.SecuritySchemes, []string{}
+	for _, r := range *op.Security {
+		required = append(required, slices.Collect(maps.Keys(r))...)
+	}
+	oauth, digest := schemes["ServiceAccounts"].Value, schemes["DigestAuth"].Value
+	if !slices.Equal(sd.authMethods, []string{"Service accounts", "Digest auth"}) ||
+		!slices.Equal(required, []string{"ServiceAccounts", "DigestAuth"}) ||
+		oauth.Type != "oauth2" || digest.Scheme != "digest" {
+		t.Errorf("the seed's auth methods %q: the operation requires %q", sd.authMethods, required)
 	}
 	for in, list := range sd.params {
 		for _, f := range list {
@@ -170,24 +166,19 @@ func TestSpecHoldsEverythingTheSeedStates(t *testing.T) {
 	}
 	for code, r := range sd.responses {
 		resp := op.Responses.Value(code)
-		if want := cmpOr(fromUpstream[code], r.description); resp == nil || plain(*resp.Value.Description) != want {
+		want := cmp.Or(fromUpstream[code], r.description)
+		if resp == nil || plain(*resp.Value.Description) != want {
 			t.Errorf("response %s: description differs from %q", code, want)
 			continue
 		}
 		for _, f := range r.fields {
 			prop := resp.Value.Content.Get("application/json").Schema.Value.Properties[f.name]
-			if prop == nil || plain(prop.Value.Description) != f.description || !fits(prop.Value, f.typ) {
+			if prop == nil || plain(prop.Value.Description) != f.description ||
+				!fits(prop.Value, f.typ) {
 				t.Errorf("response %s field %s differs from the seed's %+v", code, f.name, f)
 			}
 		}
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // fits reports whether s has the seed's rendered type, e.g. integer(int32)
@@ -196,8 +187,9 @@ func cmpOr(a, b string) string {
 func fits(s *openapi3.Schema, typ string) bool {
 	typ, format, _ := strings.Cut(strings.TrimSuffix(typ, ")"), "(")
 	typ, items, _ := strings.Cut(strings.TrimSuffix(typ, "]"), "[")
-	return s.Type.Is(typ) && (format == "" || s.Format == format) &&
-		(items == "" || s.Items != nil && (s.Items.Value.Type.Is(items) || items == "object" && s.Items.Value.Type == nil))
+	itemsFit := s.Items != nil &&
+		(s.Items.Value.Type.Is(items) || items == "object" && s.Items.Value.Type == nil)
+	return s.Type.Is(typ) && (format == "" || s.Format == format) && (items == "" || itemsFit)
 }
 
 // TestSpecExplainsAdditions: every value that is not the seed's has a
@@ -208,7 +200,8 @@ func fits(s *openapi3.Schema, typ string) bool {
 // seed: a why there, or on each value below it, fixes it.
 func TestSpecExplainsAdditions(t *testing.T) {
 	root, lines := specYAML(t)
-	w := &whyWalk{doc: root.Content[0], unexplained: map[int]string{}, why: map[int]bool{}, seed: seedPaths(parseSeed(t))}
+	w := &whyWalk{doc: root.Content[0], unexplained: map[int]string{}, why: map[int]bool{},
+		seed: seedPaths(parseSeed(t))}
 	inWhy := false // a comment block that begins "# why:" explains the key below it
 	for i, l := range lines {
 		l = strings.TrimSpace(l)
@@ -230,15 +223,16 @@ func TestSpecExplainsAdditions(t *testing.T) {
 	for section, defs := range pairs(lookup(w.doc, "components")) {
 		for name := range pairs(defs) {
 			ref := "#/components/" + section.Value + "/" + name.Value
-			if section.Value != "securitySchemes" && !bytes.Contains([]byte(strings.Join(lines, "\n")), []byte(`"`+ref+`"`)) &&
-				!w.why[name.Line-1] {
+			used := strings.Contains(strings.Join(lines, "\n"), `"`+ref+`"`)
+			if section.Value != "securitySchemes" && !used && !w.why[name.Line-1] {
 				w.unexplained[name.Line] = ref + " is referenced nowhere"
 			}
 		}
 	}
 	for _, line := range slices.Sorted(maps.Keys(w.unexplained)) {
-		t.Errorf("%s:%d: %s: not in the seed page and no `# why:` comment above it or an enclosing key",
-			specPath, line, strings.Replace(w.unexplained[line], "paths."+opPath+".delete.", "DELETE ", 1))
+		what := strings.Replace(w.unexplained[line], "paths."+opPath+".delete.", "DELETE ", 1)
+		t.Errorf("%s:%d: %s: not in the seed page and no `# why:` comment above it or above an "+
+			"enclosing key", specPath, line, what)
 	}
 }
 
@@ -253,7 +247,8 @@ type whyWalk struct {
 
 // key visits the key or sequence item at line whose value is val; out and
 // outLine are the outermost key on the way that is outside the seed.
-func (w *whyWalk) key(path string, line int, val *yaml.Node, explained bool, out string, outLine int) {
+func (w *whyWalk) key(path string, line int, val *yaml.Node, explained bool, out string,
+	outLine int) {
 	if out == "" && !w.seed[path] {
 		out, outLine = path, line
 	}
@@ -272,7 +267,7 @@ func (w *whyWalk) value(path string, val *yaml.Node, explained bool, out string,
 		for k, v := range pairs(val) {
 			w.key(path+"."+k.Value, k.Line, v, explained, out, outLine)
 		}
-	case val.Kind == yaml.SequenceNode && slices.ContainsFunc(val.Content, func(n *yaml.Node) bool { return n.Kind != yaml.ScalarNode }):
+	case val.Kind == yaml.SequenceNode && slices.ContainsFunc(val.Content, notScalar):
 		for _, item := range val.Content {
 			name := "-"
 			if ref := lookup(item, "$ref"); ref != nil {
@@ -291,6 +286,8 @@ func (w *whyWalk) value(path string, val *yaml.Node, explained bool, out string,
 		}
 	}
 }
+
+func notScalar(n *yaml.Node) bool { return n.Kind != yaml.ScalarNode }
 
 // resolve finds the key and value of a local $ref such as #/components/schemas/ApiError.
 func (w *whyWalk) resolve(ref string) (key, val *yaml.Node) {
@@ -330,8 +327,9 @@ func lookup(n *yaml.Node, name string) *yaml.Node {
 // states, and every prefix of them.
 func seedPaths(sd seed) map[string]bool {
 	op := "paths." + opPath + ".delete."
-	leaves := []string{"openapi", "info.title", "info.version", "servers.-.url", "servers.-.description",
-		op + "summary", op + "description", op + "externalDocs.description", op + "externalDocs.url"}
+	leaves := []string{"openapi", "info.title", "info.version", "servers.-.url",
+		"servers.-.description", op + "summary", op + "description",
+		op + "externalDocs.description", op + "externalDocs.url"}
 	for _, p := range append(sd.params["path"], sd.params["query"]...) {
 		for _, k := range []string{"name", "in", "required", "description", "schema.type"} {
 			leaves = append(leaves, op+"parameters."+p.name+"."+k)
@@ -350,8 +348,9 @@ func seedPaths(sd seed) map[string]bool {
 		}
 	}
 	for _, name := range []string{"ServiceAccounts", "DigestAuth"} { // the seed's two auth methods
-		leaves = append(leaves, op+"security.-."+name, "components.securitySchemes."+name+".type",
-			"components.securitySchemes."+name+".scheme", "components.securitySchemes."+name+".flows")
+		scheme := "components.securitySchemes." + name + "."
+		leaves = append(leaves, op+"security.-."+name, scheme+"type", scheme+"scheme",
+			scheme+"flows")
 	}
 	set := map[string]bool{}
 	for _, l := range leaves {
@@ -365,34 +364,22 @@ func seedPaths(sd seed) map[string]bool {
 	return set
 }
 
-// TestSpecExtensionsAreRead: every x- extension in the spec is read by Go
-// code outside gen/ (its name appears quoted in a non-test .go file), so
-// that no extension is documented and silently ignored.
+// TestSpecExtensionsAreRead: every x- extension in the spec is read by
+// internal/contract, which enforces the spec at run time (its name appears
+// quoted there), so that no extension is documented and silently ignored.
 func TestSpecExtensionsAreRead(t *testing.T) {
 	_, lines := specYAML(t)
-	extension := regexp.MustCompile(`^\s*(x-[\w-]+):`)
-	var code bytes.Buffer
-	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			return err
-		case d.IsDir() && (d.Name() == "gen" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".") && path != ".."):
-			return filepath.SkipDir
-		case d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go"):
-			return nil
-		}
-		src, err := os.ReadFile(path)
-		code.Write(src)
-		return err
-	})
+	const reader = "../internal/contract/contract.go"
+	code, err := os.ReadFile(reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := 0
+	found, extension := 0, regexp.MustCompile(`^\s*(x-[\w-]+):`)
 	for i, l := range lines {
 		if m := extension.FindStringSubmatch(l); m != nil {
-			if found++; !bytes.Contains(code.Bytes(), []byte(`"`+m[1]+`"`)) {
-				t.Errorf("%s:%d: extension %s is read by no Go code outside gen/ (no %q in a non-test .go file)", specPath, i+1, m[1], m[1])
+			if found++; !bytes.Contains(code, []byte(`"`+m[1]+`"`)) {
+				t.Errorf("%s:%d: extension %s is read nowhere: read it in %s, or drop it",
+					specPath, i+1, m[1], reader)
 			}
 		}
 	}

@@ -194,7 +194,8 @@ func Table() []Answer {
 		Situation: NoSuchResource, Status: 404, ErrorCode: "RESOURCE_NOT_FOUND",
 		Detail:      "No resource at %s: this server serves DELETE %s.",
 		ContentType: jsonType, Headers: codeOnly, Evidence: Ours,
-		Source: "the spec documents no 405; a wrong path or method gets a 404 before authentication",
+		Source: "the spec documents no 405; " +
+			"a wrong path or method gets a 404 before authentication",
 	}, {
 		Situation: ServerError, Status: 500, ErrorCode: "UNEXPECTED_ERROR",
 		Detail:      "Unexpected error.",

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,37 +16,44 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-var update = flag.Bool("update", false, "rewrite the README's fidelity table from the behaviour table")
+var update = flag.Bool("update", false, "rewrite the README's fidelity table from the table")
 
 const (
 	readme     = "../../README.md"
 	recordings = "../../testdata/atlas"
-	tableStart = "<!-- fidelity table: generated from internal/behavior by `go test ./internal/behavior -update` -->"
-	tableEnd   = "<!-- end of fidelity table -->"
+	tableStart = "<!-- fidelity table: generated from internal/behavior by " +
+		"`go test ./internal/behavior -update` -->"
+	tableEnd = "<!-- end of fidelity table -->"
 )
 
 // TestTableMatchesSpec: every answer of the operation is a status the spec
 // documents, with its errorCode among that status's examples and the
-// headers it sends documented there; every documented status has an answer.
+// headers it lists documented there. Every documented status has an
+// answer, and every documented header a row that lists it, so that
+// atlastest sends it (atlastest's tests hold it to its rows).
 func TestTableMatchesSpec(t *testing.T) {
 	op := contract.MustLoad().Op
 	covered := map[string]bool{}
+	listed := map[string][]string{} // status -> the headers its rows list
 	for _, a := range behavior.Table() {
 		if a.Situation == behavior.TokenRateLimited {
 			continue // the token endpoint's answer, outside the operation
 		}
 		code := strconv.Itoa(a.Status)
 		covered[code] = true
-		fix := fmt.Sprintf("the row %s in internal/behavior/behavior.go or the %s response in openapi/deleteorgapikey.yaml",
-			a.Situation, code)
+		listed[code] = append(listed[code], a.Headers...)
+		fix := fmt.Sprintf("the row %s in internal/behavior/behavior.go or the %s response in "+
+			"openapi/deleteorgapikey.yaml", a.Situation, code)
 		ref := op.Responses.Value(code)
 		if ref == nil {
 			t.Errorf("%s: status %d is not documented; fix %s", a.Situation, a.Status, fix)
 			continue
 		}
 		for _, h := range a.Headers {
-			if !slices.ContainsFunc(slices.Collect(maps.Keys(ref.Value.Headers)), func(k string) bool { return strings.EqualFold(k, h) }) {
-				t.Errorf("%s: header %s is not documented on %d; fix %s", a.Situation, h, a.Status, fix)
+			same := func(k string) bool { return strings.EqualFold(k, h) }
+			if !slices.ContainsFunc(slices.Collect(maps.Keys(ref.Value.Headers)), same) {
+				t.Errorf("%s: header %s is not documented on %d; fix %s", a.Situation, h, a.Status,
+					fix)
 			}
 		}
 		if a.ErrorCode == "" {
@@ -61,12 +69,22 @@ func TestTableMatchesSpec(t *testing.T) {
 			}
 		}
 		if !slices.Contains(codes, any(a.ErrorCode)) {
-			t.Errorf("%s: errorCode %s is not among the examples of %d (%v); fix %s", a.Situation, a.ErrorCode, a.Status, codes, fix)
+			t.Errorf("%s: errorCode %s is not among the examples of %d (%v); fix %s", a.Situation,
+				a.ErrorCode, a.Status, codes, fix)
 		}
 	}
-	for code := range op.Responses.Map() {
+	for code, ref := range op.Responses.Map() {
 		if !covered[code] {
-			t.Errorf("the spec documents status %s, which no row of internal/behavior/behavior.go answers: add its row", code)
+			t.Errorf("the spec documents status %s, which no row of internal/behavior/behavior.go "+
+				"answers: add its row", code)
+		}
+		for name := range ref.Value.Headers {
+			if !slices.Contains(listed[code], http.CanonicalHeaderKey(name)) {
+				t.Errorf("the spec documents header %s on %s, but no row of "+
+					"internal/behavior/behavior.go with that status lists it, so atlastest never "+
+					"sends it: add it to a row, or drop it from openapi/deleteorgapikey.yaml",
+					name, code)
+			}
 		}
 	}
 }
@@ -89,16 +107,20 @@ func TestRecordedRowsHaveRecordings(t *testing.T) {
 	}
 	seen := map[behavior.Situation]bool{}
 	for _, a := range behavior.Table() {
-		if seen[a.Situation] || a.Source == "" || (a.Evidence == behavior.Recorded) != (a.Recording != "") {
-			t.Errorf("%s: listed twice, or without a source, or evidence %s with recording %q", a.Situation, a.Evidence, a.Recording)
+		recorded := a.Evidence == behavior.Recorded
+		if seen[a.Situation] || a.Source == "" || recorded != (a.Recording != "") {
+			t.Errorf("%s: listed twice, or without a source, or evidence %s with recording %q",
+				a.Situation, a.Evidence, a.Recording)
 		}
 		seen[a.Situation] = true
 		r, ok := byFile[a.Recording]
 		if a.Recording == "" {
 			continue
 		}
-		if !ok || r.Situation != a.Situation || r.Status != a.Status || r.Header.Get("Content-Type") != a.ContentType {
-			t.Errorf("%s: recording %s is %q %d %q", a.Situation, a.Recording, r.Situation, r.Status, r.Header.Get("Content-Type"))
+		ct := r.Header.Get("Content-Type")
+		if !ok || r.Situation != a.Situation || r.Status != a.Status || ct != a.ContentType {
+			t.Errorf("%s: recording %s is %q %d %q", a.Situation, a.Recording, r.Situation,
+				r.Status, ct)
 		}
 		for _, h := range a.Headers {
 			if r.Header.Get(h) == "" {
@@ -115,7 +137,8 @@ func TestRecordedRowsHaveRecordings(t *testing.T) {
 			}
 		}
 		if slices.Sort(server); !slices.Equal(server, behavior.ServerHeaders()) {
-			t.Errorf("%s carries server headers %v; ServerHeaders() says %v", a.Recording, server, behavior.ServerHeaders())
+			t.Errorf("%s carries server headers %v; ServerHeaders() says %v", a.Recording, server,
+				behavior.ServerHeaders())
 		}
 	}
 }
@@ -124,7 +147,7 @@ func TestRecordedRowsHaveRecordings(t *testing.T) {
 // shows, where and when it was observed.
 func TestReadRecordingsRefusesFilesWithoutEvidence(t *testing.T) {
 	for name, raw := range map[string]string{
-		"no source": "HTTP/1.1 204 No Content\r\nEvidence-Situation: removed\r\nEvidence-Date: 2026-08\r\n\r\n",
+		"no source": "HTTP/1.1 204 No Content\r\nEvidence-Situation: removed\r\n\r\n",
 		"not HTTP":  "{}",
 	} {
 		dir := t.TempDir()
@@ -145,7 +168,8 @@ func TestEvidenceString(t *testing.T) {
 	for e := range behavior.Evidence(6) {
 		got = append(got, e.String())
 	}
-	if want := "Evidence(0),recorded,upstream spec/docs,reported,ours,Evidence(5)"; strings.Join(got, ",") != want {
+	want := "Evidence(0),recorded,upstream spec/docs,reported,ours,Evidence(5)"
+	if strings.Join(got, ",") != want {
 		t.Errorf("got %v, want %s", got, want)
 	}
 	if _, ok := behavior.Lookup("nonsense"); ok {
@@ -169,17 +193,19 @@ func TestREADMEFidelityTable(t *testing.T) {
 	if got := text[start : end+len(tableEnd)]; got == want {
 		return
 	} else if !*update {
-		t.Fatalf("README.md's fidelity table differs from internal/behavior; run `go test ./internal/behavior -update`.\n"+
-			"got:\n%s\nwant:\n%s", got, want)
+		t.Fatalf("README.md's fidelity table differs from internal/behavior; "+
+			"run `go test ./internal/behavior -update`.\ngot:\n%s\nwant:\n%s", got, want)
 	}
-	if err := os.WriteFile(readme, []byte(text[:start]+want+text[end+len(tableEnd):]), 0o644); err != nil {
+	text = text[:start] + want + text[end+len(tableEnd):]
+	if err := os.WriteFile(readme, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func fidelityTable() string {
 	var b strings.Builder
-	b.WriteString("| situation | status | errorCode | headers besides Content-Type | evidence | source |\n")
+	b.WriteString("| situation | status | errorCode | headers besides Content-Type | evidence | " +
+		"source |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- |\n")
 	for _, a := range behavior.Table() {
 		status := strconv.Itoa(a.Status)
@@ -194,8 +220,8 @@ func fidelityTable() string {
 		if a.Recording != "" {
 			source += fmt.Sprintf(" ([%s](testdata/atlas/%s))", a.Recording, a.Recording)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", a.Situation, status, or(a.ErrorCode), or(strings.Join(headers, ", ")),
-			a.Evidence, strings.ReplaceAll(source, "|", "\\|"))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", a.Situation, status, or(a.ErrorCode),
+			or(strings.Join(headers, ", ")), a.Evidence, strings.ReplaceAll(source, "|", "\\|"))
 	}
 	return b.String()
 }

@@ -41,11 +41,12 @@ var load = sync.OnceValues(func() (*Operation, error) {
 		err = doc.Validate(context.Background())
 	}
 	if err != nil || doc.Paths.Len() != 1 {
-		return nil, fmt.Errorf("contract: openapi/deleteorgapikey.yaml: want one valid path: %v", err)
+		return nil, fmt.Errorf("contract: openapi/deleteorgapikey.yaml: want one path: %w", err)
 	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			route := &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
+			route := &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method}
+			route.Operation = op
 			return &Operation{Doc: doc, Path: path, Op: op, route: route}, nil
 		}
 	}
@@ -88,7 +89,8 @@ func RequiredRoles() []string {
 }
 
 func serviceAccountFlow() *openapi3.OAuthFlow {
-	return MustLoad().Doc.Components.SecuritySchemes["ServiceAccounts"].Value.Flows.ClientCredentials
+	scheme := MustLoad().Doc.Components.SecuritySchemes["ServiceAccounts"]
+	return scheme.Value.Flows.ClientCredentials
 }
 
 // TokenPath is the path of the service accounts' token endpoint, from the
@@ -126,10 +128,12 @@ func TokenBudget() Budget { return budget(serviceAccountFlow().Extensions) }
 func budget(extensions map[string]any) Budget {
 	raw, _ := json.Marshal(extensions["x-atlas-rate-limit"])
 	var b struct{ Capacity, Refill, PeriodSeconds int }
-	if err := json.Unmarshal(raw, &b); err != nil || min(b.Capacity, b.Refill, b.PeriodSeconds) < 1 {
+	err := json.Unmarshal(raw, &b)
+	if err != nil || min(b.Capacity, b.Refill, b.PeriodSeconds) < 1 {
 		panic(fmt.Sprintf("contract: x-atlas-rate-limit %s: want positive numbers", raw))
 	}
-	return Budget{Capacity: b.Capacity, Refill: b.Refill, Period: time.Duration(b.PeriodSeconds) * time.Second}
+	period := time.Duration(b.PeriodSeconds) * time.Second
+	return Budget{Capacity: b.Capacity, Refill: b.Refill, Period: period}
 }
 
 // ParamError reports a path parameter the spec does not allow.
@@ -193,7 +197,8 @@ const MaxBody = 1 << 20
 // "response <status>".
 func CheckResponse(ctx context.Context, resp *http.Response) error {
 	breaks := func(format string, args ...any) error {
-		return fmt.Errorf("response %d breaks the spec: "+format, append([]any{resp.StatusCode}, args...)...)
+		args = append([]any{resp.StatusCode}, args...)
+		return fmt.Errorf("response %d breaks the spec: "+format, args...)
 	}
 	if resp.Request == nil {
 		return breaks("no request to check it against")
@@ -212,12 +217,10 @@ func CheckResponse(ctx context.Context, resp *http.Response) error {
 	}
 	ref := MustLoad().Op.Responses.Status(resp.StatusCode)
 	bodiless := ref != nil && !hasSchema(ref.Value.Content)
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: resp.Request, Route: MustLoad().route},
-		Status:                 resp.StatusCode,
-		Header:                 resp.Header,
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true, ExcludeResponseBody: bodiless},
-	}
+	req := &openapi3filter.RequestValidationInput{Request: resp.Request, Route: MustLoad().route}
+	opts := &openapi3filter.Options{IncludeResponseStatus: true, ExcludeResponseBody: bodiless}
+	in := &openapi3filter.ResponseValidationInput{RequestValidationInput: req,
+		Status: resp.StatusCode, Header: resp.Header, Options: opts}
 	in.SetBodyBytes(body)
 	switch err := openapi3filter.ValidateResponse(ctx, in); {
 	case err != nil:
