@@ -130,27 +130,6 @@ func ExampleServer_SetAccessList() {
 	// 403 IP address 127.0.0.1 is not allowed to access this resource.
 }
 
-// Script a lost answer: the delete happens, the client sees a broken
-// connection, and its retry learns the key is gone.
-func ExampleServer_DropNext() {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	c, key := client(srv, digestClient(srv.Owner())), srv.Keys()[0]
-
-	srv.DropNext(1)
-	for range 2 {
-		resp, err := c.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
-		if err != nil {
-			fmt.Println("no answer")
-			continue
-		}
-		fmt.Println(resp.StatusCode())
-	}
-	// Output:
-	// no answer
-	// 400
-}
-
 // Make the token endpoint answer the next token request as Atlas does past
 // its per-client limit.
 func ExampleServer_TokenEndpoint() {

@@ -20,10 +20,7 @@ import (
 const absent = "0123456789abcdef01234567" // an id no organization or key has
 
 func rowOf(s behavior.Situation) behavior.Answer {
-	row, ok := behavior.Lookup(s)
-	if !ok {
-		panic("no row " + s)
-	}
+	row, _ := behavior.Lookup(s) // the zero Answer for none: the tests then fail
 	return row
 }
 
@@ -269,9 +266,7 @@ func TestAcceptVersion(t *testing.T) {
 	owner := digestClient(t, srv.Owner())
 	for accept, ok := range map[string]bool{
 		"":                                      false,
-		"application/json":                      false,
 		"*/*":                                   false,
-		"application/vnd.atlas+json":            false,
 		"application/vnd.atlas.2022-12-31+json": false,
 		"application/vnd.atlas.2023-02-30+json": false,
 		"application/vnd.atlas.2023-01-01":      false,
@@ -337,9 +332,6 @@ func TestRateLimit(t *testing.T) {
 		left, retryAfter string
 	}{{member, 401, "2", ""}, {owner, 204, "1", ""}, {owner, 204, "0", ""}, {member, 401, "0", ""},
 		{owner, 429, "0", "60"}} {
-		if i == 5 {
-			clk.Advance(time.Minute)
-		}
 		resp, body := del(t, c.client, opURL(srv, srv.OrgID(), keys[i], ""))
 		h := resp.Header
 		if resp.StatusCode != c.status || h.Get("Ratelimit-Limit") != "2" ||
@@ -353,10 +345,11 @@ func TestRateLimit(t *testing.T) {
 	wantStatus(t, resp, body, http.StatusNoContent)
 }
 
-// TestFailNext: each documented error status gets its row, changing
-// nothing and not spent by requests that do not authenticate; an injected
-// 429 names its Retry-After; any other status panics.
-func TestFailNext(t *testing.T) {
+// TestFaults: each documented error status FailNext takes gets its row,
+// changing nothing and not spent by requests that do not authenticate; an
+// injected 429 names its Retry-After; any other status panics. A dropped
+// delete takes effect, and the client sees a lost connection.
+func TestFaults(t *testing.T) {
 	srv := NewTestServer(t)
 	owner := bearerClient(t, srv, srv.Owner())
 	key := srv.Keys()[0]
@@ -380,31 +373,21 @@ func TestFailNext(t *testing.T) {
 	if resp, _ := del(t, owner, u); resp.Header.Get("Retry-After") != "2" {
 		t.Errorf("SetRetryAfter(1.5s): headers %v", resp.Header)
 	}
-	if resp, body := del(t, owner, u); resp.StatusCode != http.StatusNoContent || srv.HasKey(key) {
-		t.Errorf("after the faults: %d %s, key kept %v", resp.StatusCode, body, srv.HasKey(key))
+	srv.DropNext(1)
+	req, _ := http.NewRequest(http.MethodDelete, u, nil)
+	req.Header.Set("Accept", contract.AcceptHeader())
+	if _, err := owner.Do(req); err == nil || srv.HasKey(key) {
+		t.Errorf("a dropped delete: error %v, key kept %v", err, srv.HasKey(key))
+	}
+	dropped := func(r Request) bool { return r.Dropped && r.Status == http.StatusNoContent }
+	if n := srv.CountRequests(dropped); n != 1 {
+		t.Errorf("log %+v, want one dropped 204", srv.Requests())
 	}
 	for _, status := range []int{200, 204, 302, 409, 503} {
 		p := panicOf(func() { srv.FailNext(1, status) })
 		if !strings.HasPrefix(fmt.Sprint(p), "atlastest: FailNext") {
 			t.Errorf("FailNext(1, %d): panic %v", status, p)
 		}
-	}
-}
-
-// TestDropNext: a dropped delete takes effect, and the client sees a lost
-// connection instead of the answer.
-func TestDropNext(t *testing.T) {
-	srv := NewTestServer(t)
-	key := srv.Keys()[0]
-	srv.DropNext(1)
-	req, _ := http.NewRequest(http.MethodDelete, opURL(srv, srv.OrgID(), key, ""), nil)
-	req.Header.Set("Accept", contract.AcceptHeader())
-	if _, err := digestClient(t, srv.Owner()).Do(req); err == nil || srv.HasKey(key) {
-		t.Errorf("dropped delete: error %v, key kept %v", err, srv.HasKey(key))
-	}
-	dropped := func(r Request) bool { return r.Dropped && r.Status == http.StatusNoContent }
-	if n := srv.CountRequests(dropped); n != 1 {
-		t.Errorf("log %+v, want one dropped 204", srv.Requests())
 	}
 }
 
