@@ -1,16 +1,11 @@
-package atlastest_test
+package atlastest
 
 import (
-	"bufio"
-	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
+	"net/http/httptest"
+	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,182 +13,97 @@ import (
 	"time"
 
 	"github.com/icholy/digest"
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/atlascontract/deleteorgapikey/atlastest"
-	"github.com/atlascontract/deleteorgapikey/authedit"
 	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-func TestServiceAccount(t *testing.T) {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	owner := srv.Owner()
-	cfg := clientcredentials.Config{
-		ClientID:     owner.ClientID,
-		ClientSecret: owner.ClientSecret,
-		TokenURL:     srv.URL + contract.TokenPath(),
-		AuthStyle:    oauth2.AuthStyleInHeader,
-	}
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, plain(t))
-	tok, err := cfg.Token(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tok.TokenType != "Bearer" || fmt.Sprint(tok.Extra("expires_in")) != "3600" {
-		t.Errorf("token type %q, expires in %v s", tok.TokenType, tok.Extra("expires_in"))
-	}
-	client := oauth2.NewClient(ctx, oauth2.StaticTokenSource(tok))
+var nonce = regexp.MustCompile(`nonce="[A-Za-z0-9+/]{32}"`)
 
-	key := srv.Keys()[0]
-	resp, body := del(t, client, opURL(srv, srv.OrgID(), key, ""))
-	wantStatus(t, resp, body, http.StatusNoContent)
-	if has(srv.OrgKeys(srv.OrgID()), key) {
-		t.Error("key still there")
-	}
-
-	// Revoked: the same token is refused, with Atlas's one digest challenge.
-	form := url.Values{"token": {tok.AccessToken}}
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+contract.RevokePath(), strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(owner.ClientID, owner.ClientSecret)
-	rresp, err := http.DefaultClient.Do(req)
-	if err != nil || rresp.StatusCode != http.StatusOK {
-		t.Fatalf("revoke: %v %v", rresp, err)
-	}
-	rresp.Body.Close()
-	resp, body = del(t, client, opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
-	wantStatus(t, resp, body, http.StatusUnauthorized)
-	if ch := resp.Header.Values("WWW-Authenticate"); len(ch) != 1 || !strings.HasPrefix(ch[0], `Digest realm="MMS Public API"`) {
-		t.Errorf("challenge %q", ch)
-	}
-	if !strings.Contains(authError(srv), "revoked") {
-		t.Errorf("revoked token: %q", authError(srv))
-	}
-
-	// A fresh token from x/oauth2's own token source works again.
-	resp, body = del(t, cfg.Client(ctx), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
-	wantStatus(t, resp, body, http.StatusNoContent)
-}
-
-// authError is why srv refused its last request, from its request log
-// (Atlas's 401 body does not say).
-func authError(srv *atlastest.Server) string {
+// lastAuthError is why srv refused its last request (Atlas's 401 does not say).
+func lastAuthError(srv *Server) string {
 	rs := srv.Requests()
-	if len(rs) == 0 {
-		return ""
-	}
 	return rs[len(rs)-1].AuthError
 }
 
-// clock is a time source tests move by hand (WithClock): nothing waits.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func TestTokenExpires(t *testing.T) {
+// TestDigest: icholy/digest deletes; a request the server cannot verify is
+// refused with a fresh challenge and a reason in the log, and only a right
+// hash on an expired or forgotten nonce is told stale=true.
+func TestDigest(t *testing.T) {
 	clk := newClock()
-	srv := atlastest.NewServer(atlastest.WithClock(clk.Now))
-	defer srv.Close()
-	tok := fetchToken(t, srv, srv.Owner().ClientID, srv.Owner().ClientSecret)
-	client := bearerClient(t, tok)
-	key := srv.Keys()[0]
-	clk.Advance(time.Hour - time.Nanosecond) // Atlas's tokens live an hour
-	resp, body := del(t, client, opURL(srv, srv.OrgID(), srv.Keys()[1], ""))
+	srv := NewTestServer(t, WithClock(clk.Now), WithNonceTTL(time.Minute),
+		WithDigestAlgorithms("sha-256"))
+	owner, u := srv.Owner(), opURL(srv, srv.OrgID(), srv.Keys()[1], "")
+	resp, body := del(t, digestClient(t, owner), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
-	clk.Advance(time.Nanosecond)
-	resp, body = del(t, client, opURL(srv, srv.OrgID(), key, ""))
-	wantStatus(t, resp, body, http.StatusUnauthorized)
-	if !strings.Contains(authError(srv), "expired") || !has(srv.Keys(), key) {
-		t.Errorf("expired token: %q", authError(srv))
-	}
-}
-
-func TestTokenEndpointErrors(t *testing.T) {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	owner := srv.Owner()
-	post := func(path, user, pass, form string) *http.Response {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(form))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if user != "" {
-			req.SetBasicAuth(user, pass)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
-	}
+	type (
+		challenge = digest.Challenge
+		options   = digest.Options
+	)
 	for _, c := range []struct {
-		name, path, user, pass, form string
-		want                         int
+		name, raw string // raw: an Authorization header as it is
+		detail    string
+		stale     bool
+		// change: else signed after changing the challenge, the credentials or the uri
+		change func(*challenge, *options)
 	}{
-		{"wrong secret", contract.TokenPath(), owner.ClientID, "nope", "grant_type=client_credentials", 401},
-		{"unknown client", contract.TokenPath(), "someone", owner.ClientSecret, "grant_type=client_credentials", 401},
-		{"no client", contract.TokenPath(), "", "", "grant_type=client_credentials", 401},
-		{"grant type", contract.TokenPath(), owner.ClientID, owner.ClientSecret, "grant_type=password", 400},
-		{"api key as client", contract.TokenPath(), owner.PublicKey, owner.PrivateKey, "grant_type=client_credentials", 401},
-		{"revoke without token", contract.RevokePath(), owner.ClientID, owner.ClientSecret, "", 400},
-		{"revoke unknown token", contract.RevokePath(), owner.ClientID, owner.ClientSecret, "token=abc", 200},
-		{"revoke wrong client", contract.RevokePath(), owner.ClientID, "nope", "token=abc", 401},
+		{"none", "", "requires authentication", false, nil},
+		{"another scheme", "Negotiate abc", "not accepted", false, nil},
+		{"malformed", `Digest username="a", nc=zz`, "malformed", false, nil},
+		{"bad password", "", "password", false, func(_ *challenge, o *options) { o.Password = "" }},
+		{"unknown user", "", "password", false, func(_ *challenge, o *options) { o.Username = "" }},
+		{"wrong uri", "", "uri", false, func(_ *challenge, o *options) { o.URI += "?pretty=true" }},
+		{"wrong realm", "", "realm", false, func(c *challenge, _ *options) { c.Realm = "x" }},
+		{"no qop", "", "qop", false, func(c *challenge, _ *options) { c.QOP = nil }},
+		{"MD5", "", "not offered", false, func(c *challenge, _ *options) { c.Algorithm = "MD5" }},
+		{"forgotten nonce", "", "not one this server tracks", true,
+			func(c *challenge, _ *options) { c.Nonce = strings.Repeat("A", 32) }},
+		{"old nonce", "", "expired", true, func(*challenge, *options) { clk.Advance(time.Hour) }},
 	} {
-		if resp := post(c.path, c.user, c.pass, c.form); resp.StatusCode != c.want {
-			t.Errorf("%s: %d, want %d", c.name, resp.StatusCode, c.want)
-		} else if c.want == 401 && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Basic ") {
-			t.Errorf("%s: challenge %q", c.name, resp.Header.Get("WWW-Authenticate"))
+		header := http.Header{}
+		if c.raw != "" {
+			header.Set("Authorization", c.raw)
+		} else if c.change != nil {
+			resp, _ := del(t, plain(t), u)
+			ch, err := digest.FindChallenge(resp.Header)
+			opts := options{Method: http.MethodDelete, URI: strings.TrimPrefix(u, srv.URL),
+				Count: 1, Username: owner.PublicKey, Password: owner.PrivateKey}
+			c.change(ch, &opts)
+			cred, derr := digest.Digest(ch, opts)
+			if err != nil || derr != nil {
+				t.Fatal(err, derr)
+			}
+			header.Set("Authorization", cred.String())
+		}
+		resp, body := send(t, plain(t), http.MethodDelete, u, header)
+		ch, why := resp.Header.Values("Www-Authenticate"), lastAuthError(srv)
+		stale := len(ch) == 1 && strings.Contains(ch[0], "stale=true")
+		if resp.StatusCode != 401 || !strings.Contains(why, c.detail) || len(ch) != 1 ||
+			!strings.Contains(ch[0], "SHA-256") || stale != c.stale {
+			t.Errorf("%s: %d %q, challenges %q; want 401 saying %q, stale=%v: %s",
+				c.name, resp.StatusCode, why, ch, c.detail, c.stale, body)
 		}
 	}
-	resp, err := http.Get(srv.URL + contract.TokenPath())
-	if err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Fatalf("GET token: %v %v", resp, err)
+	if !srv.HasKey(srv.Keys()[0]) {
+		t.Error("a refused request deleted its key")
 	}
-	resp.Body.Close()
-
-	// Revoking someone else's token does nothing.
-	tok := fetchToken(t, srv, owner.ClientID, owner.ClientSecret)
-	post(contract.RevokePath(), srv.Member().ClientID, srv.Member().ClientSecret, "token="+tok)
-	resp2, body := del(t, bearerClient(t, tok), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
-	wantStatus(t, resp2, body, http.StatusNoContent)
+	both := New(WithDigestAlgorithms("MD5", "SHA-256")).digestChallenges(false)
+	if len(both) != 2 || !strings.Contains(both[1], "SHA-256") {
+		t.Errorf("WithDigestAlgorithms(MD5, SHA-256): challenges %q", both)
+	}
 }
 
+// TestConcurrentDeletesOfOneKey: requests sharing one nonce, in any order,
+// delete a key once.
 func TestConcurrentDeletesOfOneKey(t *testing.T) {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	owner := srv.Owner()
-	client, _ := digestClient(t, owner.PublicKey, owner.PrivateKey)
-	// Warm the transport: the 64 requests then share one nonce, with nc
-	// values that reach the server in any order.
-	gone, _ := behavior.Lookup(behavior.KeyNotFound)
-	resp, body := del(t, client, opURL(srv, srv.OrgID(), strings.Repeat("0", 24), ""))
-	wantStatus(t, resp, body, gone.Status)
-
-	key := srv.Keys()[0]
-	const n = 64
-	statuses := make(chan int, n)
+	srv := NewTestServer(t)
+	client := digestClient(t, srv.Owner())
+	del(t, client, opURL(srv, srv.OrgID(), absent, "")) // the challenge, once
+	u, statuses := opURL(srv, srv.OrgID(), srv.Keys()[0], ""), make(chan int, 32)
 	var wg sync.WaitGroup
-	for range n {
+	for range cap(statuses) {
 		wg.Go(func() {
-			resp, _ := del(t, client, opURL(srv, srv.OrgID(), key, ""))
+			resp, _ := del(t, client, u)
 			statuses <- resp.StatusCode
 		})
 	}
@@ -203,393 +113,256 @@ func TestConcurrentDeletesOfOneKey(t *testing.T) {
 	for s := range statuses {
 		count[s]++
 	}
-	if count[http.StatusNoContent] != 1 || count[gone.Status] != n-1 {
-		t.Fatalf("statuses %v, want one 204 and %d %d", count, n-1, gone.Status)
-	}
-	if has(srv.OrgKeys(srv.OrgID()), key) {
-		t.Error("key still there")
+	if count[http.StatusNoContent] != 1 || count[http.StatusBadRequest] != 31 {
+		t.Fatalf("statuses %v, want one 204 and 31 400", count)
 	}
 }
 
-// challenge fetches a fresh digest challenge (the first one).
-func challenge(t *testing.T, srv *atlastest.Server) *digest.Challenge {
-	t.Helper()
-	resp, body := del(t, plain(t), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
-	wantStatus(t, resp, body, http.StatusUnauthorized)
-	c, err := digest.FindChallenge(resp.Header)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func TestDigestProtocol(t *testing.T) {
-	srv := atlastest.NewServer(atlastest.WithSeedKeys(5))
-	defer srv.Close()
-	owner := srv.Owner()
-	keys := srv.Keys()
-	org := srv.OrgID()
-	client := plain(t)
-	send := func(c *digest.Challenge, key string, nc int) (*http.Response, []byte) {
-		t.Helper()
-		u := opURL(srv, org, key, "")
-		return do(t, client, http.MethodDelete, u, authHeader(t, c, u, owner.PublicKey, owner.PrivateKey, nc))
-	}
-
-	t.Run("replay", func(t *testing.T) {
-		c := challenge(t, srv)
-		u := opURL(srv, org, keys[0], "")
-		h := authHeader(t, c, u, owner.PublicKey, owner.PrivateKey, 1)
-		resp, body := do(t, client, http.MethodDelete, u, h)
-		wantStatus(t, resp, body, http.StatusNoContent)
-		resp, body = do(t, client, http.MethodDelete, u, h)
-		wantStatus(t, resp, body, http.StatusUnauthorized)
-		if !strings.Contains(authError(srv), "already used") {
-			t.Errorf("replay: %q", authError(srv))
-		}
-	})
-	t.Run("out-of-order nc", func(t *testing.T) {
-		c := challenge(t, srv)
-		for i, nc := range []int{3, 1, 2} {
-			resp, body := send(c, keys[1+i], nc)
-			wantStatus(t, resp, body, http.StatusNoContent)
-		}
-		resp, body := send(c, keys[4], 2) // nc 2 again
-		wantStatus(t, resp, body, http.StatusUnauthorized)
-		resp, body = send(c, keys[4], 2000) // a jump ahead is fine
-		wantStatus(t, resp, body, http.StatusNoContent)
-		resp, body = send(c, keys[5], 4) // 1996 behind: below the window, so a new nonce is asked for
-		wantStatus(t, resp, body, http.StatusUnauthorized)
-		if !strings.Contains(authError(srv), "too far behind") || !strings.Contains(strings.Join(resp.Header.Values("WWW-Authenticate"), " "), "stale=true") {
-			t.Errorf("nc below the window: %s %q", body, resp.Header.Values("WWW-Authenticate"))
-		}
-		if !has(srv.Keys(), keys[5]) {
-			t.Errorf("key deleted by a refused request")
-		}
-	})
-	t.Run("nc window", func(t *testing.T) {
-		var w atlastest.NcWindowProbe
-		for _, c := range []struct {
-			nc   uint32
-			want string
-		}{{5, "fresh"}, {1, "fresh"}, {5, "replay"}, {0, "replay"}, {1028, "fresh"}, {5, "replay"}, {4, "too old"}, {6, "fresh"}, {1027, "fresh"}, {1028, "replay"}, {6, "replay"}, {5000, "fresh"}, {4000, "fresh"}, {3977, "fresh"}, {3977, "replay"}, {3976, "too old"}} {
-			if got := w.Use(c.nc); got != c.want {
-				t.Errorf("after %v, nc %d: %s, want %s", w.History, c.nc, got, c.want)
-			}
-			w.History = append(w.History, c.nc)
-		}
-	})
-
-	rejected := func(t *testing.T, h http.Header, key string, wantDetail string) http.Header {
-		t.Helper()
-		resp, body := do(t, client, http.MethodDelete, opURL(srv, org, key, ""), h)
-		wantStatus(t, resp, body, http.StatusUnauthorized)
-		if !strings.Contains(authError(srv), wantDetail) {
-			t.Errorf("refused because %q, want it to mention %q", authError(srv), wantDetail)
-		}
-		if !has(srv.Keys(), key) {
-			t.Errorf("key %s deleted by a rejected request", key)
-		}
-		return resp.Header
-	}
-	key := keys[6]
-	u := opURL(srv, org, key, "")
-	t.Run("wrong uri", func(t *testing.T) {
-		rejected(t, authHeader(t, challenge(t, srv), opURL(srv, org, keys[7], ""), owner.PublicKey, owner.PrivateKey, 1), key, "uri")
-	})
-	t.Run("tampered nonce", func(t *testing.T) {
-		c := challenge(t, srv)
-		b := []byte(c.Nonce)
-		b[10] ^= 'A' ^ 'B' // another base64url letter
-		c.Nonce = string(b)
-		h := rejected(t, authHeader(t, c, u, owner.PublicKey, owner.PrivateKey, 1), key, "nonce")
-		if strings.Contains(h.Get("WWW-Authenticate"), "stale=true") {
-			t.Error("a forged nonce is not stale")
-		}
-	})
-	t.Run("wrong realm", func(t *testing.T) {
-		c := challenge(t, srv)
-		c.Realm = "Somewhere Else"
-		rejected(t, authHeader(t, c, u, owner.PublicKey, owner.PrivateKey, 1), key, "realm")
-	})
-	t.Run("wrong password", func(t *testing.T) {
-		rejected(t, authHeader(t, challenge(t, srv), u, owner.PublicKey, owner.PrivateKey+"x", 1), key, "password")
-	})
-	t.Run("unknown user", func(t *testing.T) {
-		rejected(t, authHeader(t, challenge(t, srv), u, "nobody", owner.PrivateKey, 1), key, "password")
-	})
-	t.Run("no qop", func(t *testing.T) {
-		c := challenge(t, srv)
-		c.QOP = nil
-		rejected(t, authHeader(t, c, u, owner.PublicKey, owner.PrivateKey, 1), key, "qop")
-	})
-	t.Run("basic", func(t *testing.T) {
-		basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(owner.PublicKey+":"+owner.PrivateKey))
-		h := rejected(t, http.Header{"Authorization": {basic}}, key, "not accepted")
-		if ch := h.Values("WWW-Authenticate"); len(ch) != 1 || !strings.HasPrefix(ch[0], "Digest ") {
-			t.Errorf("challenges %q", ch)
-		}
-	})
-	t.Run("garbage", func(t *testing.T) {
-		rejected(t, http.Header{"Authorization": {`Digest username="a", nc=zz`}}, key, "malformed")
-	})
-}
-
-func TestStaleNonce(t *testing.T) {
+// TestBoundedState: expired nonces are purged as the map grows, and past
+// maxTracked arbitrary ones go too, so that a server running for hours
+// keeps its memory bounded. Tokens are kept in the same kind of map.
+func TestBoundedState(t *testing.T) {
 	clk := newClock()
-	srv := atlastest.NewServer(atlastest.WithNonceTTL(time.Minute), atlastest.WithClock(clk.Now),
-		atlastest.WithDigestAlgorithms("MD5", "SHA-256"))
-	defer srv.Close()
-	owner := srv.Owner()
-	c := challenge(t, srv)
-	clk.Advance(time.Minute + time.Nanosecond)
-	key := srv.Keys()[0]
-	u := opURL(srv, srv.OrgID(), key, "")
+	srv := New(WithClock(clk.Now))
+	for i := range 6000 {
+		if i == 3000 {
+			clk.Advance(time.Hour) // the first 3000 expire
+		}
+		srv.digestChallenges(false)
+	}
+	if n := len(srv.auth.nonces); n >= 4000 {
+		t.Errorf("%d nonces tracked after 3000 expired and 3000 new: the expired ones stayed", n)
+	}
+	for range maxTracked + 100 {
+		srv.digestChallenges(false)
+	}
+	if n := len(srv.auth.nonces); n > maxTracked {
+		t.Errorf("%d nonces tracked, over the bound %d", n, maxTracked)
+	}
+}
 
-	// Wrong password on an old nonce: not stale, the client must not retry.
-	resp, body := do(t, plain(t), http.MethodDelete, u, authHeader(t, c, u, owner.PublicKey, "wrong", 1))
-	wantStatus(t, resp, body, http.StatusUnauthorized)
-	if strings.Contains(resp.Header.Get("WWW-Authenticate"), "stale=true") {
-		t.Errorf("stale offered for a wrong password: %q", resp.Header.Values("WWW-Authenticate"))
+// formRequest is a form to path, with basic as the raw id:secret ("" for
+// none), for the handler in-process.
+func formRequest(method, path, basic, form string) *http.Request {
+	req := httptest.NewRequest(method, path, strings.NewReader(form))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if basic != "" {
+		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(basic)))
 	}
-	resp, body = do(t, plain(t), http.MethodDelete, u, authHeader(t, c, u, owner.PublicKey, owner.PrivateKey, 1))
-	wantStatus(t, resp, body, http.StatusUnauthorized)
-	chals := resp.Header.Values("WWW-Authenticate")
-	if len(chals) != 2 {
-		t.Fatalf("challenges %q", chals)
+	return req
+}
+
+// serve serves req in-process; a dropped answer leaves the recorder empty.
+func serve(srv *Server, req *http.Request) (rec *httptest.ResponseRecorder) {
+	rec = httptest.NewRecorder()
+	defer func() {
+		if p := recover(); p != nil && p != http.ErrAbortHandler {
+			panic(p)
+		}
+	}()
+	srv.Handler().ServeHTTP(rec, req)
+	return rec
+}
+
+// handle serves a formRequest in-process.
+func handle(srv *Server, method, path, basic, form string) *httptest.ResponseRecorder {
+	return serve(srv, formRequest(method, path, basic, form))
+}
+
+// issueToken gets a token for p's service account, in-process.
+func issueToken(t testing.TB, srv *Server, p Principal) string {
+	t.Helper()
+	rec := handle(srv, "POST", contract.TokenPath(), basic(p), "grant_type=client_credentials")
+	return decode[struct {
+		AccessToken string `json:"access_token"`
+	}](t, rec.Body.Bytes(), true).AccessToken
+}
+
+func basic(p Principal) string { return p.ClientID + ":" + p.ClientSecret }
+
+// TestServiceAccount: a token deletes until it expires or its account
+// revokes it (then Atlas's one digest challenge); revoking another
+// account's token does nothing; x/oauth2 gets a new one.
+func TestServiceAccount(t *testing.T) {
+	clk := newClock()
+	srv := NewTestServer(t, WithClock(clk.Now), WithSeedKeys(2))
+	owner, keys := srv.Owner(), srv.Keys()
+	var tok string
+	revoke := func(p Principal) func() {
+		return func() { handle(srv, "POST", contract.RevokePath(), basic(p), "token="+tok) }
 	}
-	for _, v := range chals {
-		fresh, err := digest.ParseChallenge(v)
-		if err != nil || !fresh.Stale || fresh.Nonce == c.Nonce {
-			t.Errorf("challenge %q: want stale=true and a new nonce (%v)", v, err)
+	bearer := func(key string) (*http.Response, []byte) {
+		return send(t, plain(t), http.MethodDelete, opURL(srv, srv.OrgID(), key, ""),
+			http.Header{"Authorization": {"Bearer " + tok}})
+	}
+	for i, c := range []struct {
+		step        func()
+		status      int
+		refusedWhen string
+	}{
+		{func() { tok = issueToken(t, srv, owner) }, 204, ""},
+		{revoke(srv.Member()), 204, ""},
+		{func() { clk.Advance(time.Hour - 1) }, 204, ""}, // Atlas's tokens live an hour
+		{func() { clk.Advance(time.Nanosecond) }, 401, "expired"},
+		{func() { tok = issueToken(t, srv, owner) }, 204, ""},
+		{revoke(owner), 401, "revoked"},
+	} {
+		c.step()
+		resp, body := bearer(keys[i])
+		if resp.StatusCode != c.status || !strings.Contains(lastAuthError(srv), c.refusedWhen) {
+			t.Errorf("step %d: %d %q, want %d saying %q: %s", i, resp.StatusCode,
+				lastAuthError(srv), c.status, c.refusedWhen, body)
+		}
+		if c.status == http.StatusUnauthorized {
+			wantAnswer(t, resp, body, rowOf(behavior.Unauthenticated))
 		}
 	}
-	if !has(srv.Keys(), key) {
-		t.Error("deleted with a stale nonce")
-	}
-	// icholy/digest answers the stale challenge by itself.
-	client, _ := digestClient(t, owner.PublicKey, owner.PrivateKey)
-	resp, body = del(t, client, u)
+	resp, body := del(t, bearerClient(t, srv, owner), opURL(srv, srv.OrgID(), keys[5], ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
 }
 
-// oauthPost sends form to path (which may carry a query) with content
-// type ct, as id/secret in HTTP Basic unless id is empty, and decodes the
-// JSON answer (nil for an empty body).
-func oauthPost(t *testing.T, srv *atlastest.Server, path, id, secret, ct, form string) (*http.Response, map[string]any) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(form))
-	req.Header.Set("Content-Type", ct)
-	if id != "" {
-		req.SetBasicAuth(id, secret)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil && err != io.EOF {
-		t.Fatalf("%s: body: %v", path, err)
-	}
-	return resp, body
-}
-
-const formType = "application/x-www-form-urlencoded"
-
-// TestTokenEndpointFollowsRFC6749: no-cache headers on a token (section
-// 5.1); invalid_request for a missing grant_type (5.2) and for any
-// parameter sent twice (3.1), on both endpoints, with nothing issued or
-// revoked.
-func TestTokenEndpointFollowsRFC6749(t *testing.T) {
-	srv := atlastest.NewServer()
-	defer srv.Close()
+// TestTokenEndpoint: the client id and secret are read from HTTP Basic
+// raw, as Atlas reads them; refused credentials get Atlas's answer byte
+// for byte; a request that is not a client-credentials grant says why.
+func TestTokenEndpoint(t *testing.T) {
+	srv := New()
 	owner := srv.Owner()
-	tok, revoke := contract.TokenPath(), contract.RevokePath()
-	resp, body := oauthPost(t, srv, tok, owner.ClientID, owner.ClientSecret, formType, "grant_type=client_credentials")
-	if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" || body["access_token"] == nil {
-		t.Errorf("token answer: headers %v body keys %d", resp.Header, len(body))
-	}
-	live, _ := body["access_token"].(string)
+	// what a client that form-encodes first would send, where it could matter
+	encoded := fmt.Sprintf("%%%02X%s", owner.ClientSecret[0], owner.ClientSecret[1:])
+	const refused = `{"error_description":"Invalid credentials provided.","error":"invalid_client"}`
+	token, revoke := contract.TokenPath(), contract.RevokePath()
+	grant, ok := "grant_type=client_credentials", basic(owner)
+	apiKey := owner.PublicKey + ":" + owner.PrivateKey
+	encodedSecret := owner.ClientID + ":" + encoded
 	for _, c := range []struct {
-		name, path, form, want string
+		name, method, path, basic, form string
+		status                          int
+		want                            string
 	}{
-		{"missing grant_type", tok, "", "grant_type is required"},
-		{"grant_type twice", tok, "grant_type=client_credentials&grant_type=client_credentials", `"grant_type" is sent more than once`},
-		{"grant_type twice, differing", tok, "grant_type=client_credentials&grant_type=password", `"grant_type" is sent more than once`},
-		{"grant_type in the query and the body", tok + "?grant_type=client_credentials", "grant_type=client_credentials", `"grant_type" is sent more than once`},
-		{"scope twice", tok, "grant_type=client_credentials&scope=a&scope=b", `"scope" is sent more than once`},
-		{"token twice", revoke, "token=" + live + "&token=" + live, `"token" is sent more than once`},
+		{"raw", "POST", token, ok, grant, 200, `"token_type":"Bearer"`},
+		{"percent-encoded", "POST", token, encodedSecret, grant, 401, refused},
+		{"wrong secret", "POST", token, owner.ClientID + ":nope", grant, 401, refused},
+		{"API key", "POST", revoke, apiKey, "token=x", 401, refused},
+		{"no credentials", "POST", token, "", grant, 401, "HTTP Basic"},
+		{"GET", "GET", token, ok, grant, 400, "POST body"},
+		{"no grant", "POST", token, ok, "", 400, "grant_type=client_credentials in a form"},
+		{"password grant", "POST", token, ok, "grant_type=password", 400, "unsupported_grant_type"},
+		{"no token to revoke", "POST", revoke, ok, "", 400, "token=... in a form"},
+		{"unknown token", "POST", revoke, ok, "token=abc", 200, ""},
+		{"not a form", "POST", revoke, ok, "token=%zz", 400, "form-encoded"},
 	} {
-		resp, body := oauthPost(t, srv, c.path, owner.ClientID, owner.ClientSecret, formType, c.form)
-		desc, _ := body["error_description"].(string)
-		if resp.StatusCode != http.StatusBadRequest || body["error"] != "invalid_request" || !strings.Contains(desc, c.want) || body["access_token"] != nil {
-			t.Errorf("%s: %d %v, want 400 invalid_request saying %q", c.name, resp.StatusCode, body, c.want)
+		rec := handle(srv, c.method, c.path, c.basic, c.form)
+		if got := rec.Body.String(); rec.Code != c.status || !strings.Contains(got, c.want) ||
+			c.want == refused && got != refused {
+			t.Errorf("%s: %d %s, want %d with %s", c.name, rec.Code, got, c.status, c.want)
 		}
-	}
-	dresp, dbody := del(t, bearerClient(t, live), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
-	wantStatus(t, dresp, dbody, http.StatusNoContent) // the refused revocation left the token live
-}
-
-// TestTokenEndpointSaysWhatIsWrong (issue 13, item 2): refused client
-// credentials are called wrong, not "send them in HTTP Basic" when they
-// were; a body that is not form-encoded is called that, not a missing
-// grant_type.
-func TestTokenEndpointSaysWhatIsWrong(t *testing.T) {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	owner := srv.Owner()
-	tok, revoke := contract.TokenPath(), contract.RevokePath()
-	grant := "grant_type=client_credentials"
-	inBody := grant + "&client_id=" + url.QueryEscape(owner.ClientID) + "&client_secret=" + url.QueryEscape(owner.ClientSecret)
-	for _, c := range []struct {
-		name, path, id, secret, ct, form string
-		status                           int
-		code, want, never                string
-	}{
-		{"wrong secret", tok, owner.ClientID, "nope", formType, grant, 401, "invalid_client", "wrong", "Basic"},
-		{"unknown client", tok, "someone", owner.ClientSecret, formType, grant, 401, "invalid_client", "wrong", "Basic"},
-		{"wrong secret, revoke", revoke, owner.ClientID, "nope", formType, "token=x", 401, "invalid_client", "wrong", "Basic"},
-		{"credentials in the body", tok, "", "", formType, inBody, 401, "invalid_client", "HTTP Basic", "wrong"},
-		{"JSON body", tok, owner.ClientID, owner.ClientSecret, "application/json", `{"grant_type":"client_credentials"}`, 400, "invalid_request", "form-encoded body required", "grant_type"},
-		{"form without its content type", tok, owner.ClientID, owner.ClientSecret, "text/plain", grant, 400, "invalid_request", "form-encoded body required", "grant_type"},
-		{"JSON body, revoke", revoke, owner.ClientID, owner.ClientSecret, "application/json", `{"token":"x"}`, 400, "invalid_request", "form-encoded body required", "token is"},
-	} {
-		resp, body := oauthPost(t, srv, c.path, c.id, c.secret, c.ct, c.form)
-		desc, _ := body["error_description"].(string)
-		if lower := strings.ToLower(desc); resp.StatusCode != c.status || body["error"] != c.code || !strings.Contains(lower, strings.ToLower(c.want)) || strings.Contains(lower, strings.ToLower(c.never)) {
-			t.Errorf("%s: %d %v, want %d %s saying %q, not %q", c.name, resp.StatusCode, body, c.status, c.code, c.want, c.never)
-		}
-		if strings.Contains(desc, owner.ClientSecret) || strings.Contains(desc, "nope") {
-			t.Errorf("%s: the description echoes a secret: %q", c.name, desc)
-		}
-	}
-	// A form with parameters on its media type is a form.
-	resp, body := oauthPost(t, srv, tok, owner.ClientID, owner.ClientSecret, formType+"; charset=utf-8", grant)
-	if resp.StatusCode != http.StatusOK || body["access_token"] == nil {
-		t.Errorf("form with charset: %d %v", resp.StatusCode, body)
 	}
 }
 
-// recordedChallenge is Atlas's challenge from testdata/atlas, with its nonce
-// replaced by N (see oneChallenge).
-func recordedChallenge(t *testing.T) string {
-	t.Helper()
-	f, err := os.Open(filepath.Join("..", "testdata", "atlas", "unauthenticated.http"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	resp, err := http.ReadResponse(bufio.NewReader(f), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return oneChallenge(t, resp.Header)
-}
-
-var nonceParam = regexp.MustCompile(`nonce="([^"]*)"`)
-
-// oneChallenge returns the only WWW-Authenticate value of h, its nonce
-// checked to look like Atlas's (32 base64 characters) and replaced by N.
-func oneChallenge(t *testing.T, h http.Header) string {
-	t.Helper()
-	vs := h.Values("WWW-Authenticate")
-	if len(vs) != 1 {
-		t.Fatalf("challenges %q, want exactly one", vs)
-	}
-	m := nonceParam.FindStringSubmatch(vs[0])
-	if m == nil || !regexp.MustCompile(`^[A-Za-z0-9+/]{32}$`).MatchString(m[1]) {
-		t.Fatalf("challenge %q: nonce is not 32 base64 characters", vs[0])
-	}
-	return nonceParam.ReplaceAllString(vs[0], `nonce="N"`)
-}
-
-// TestChallengeLikeAtlas: whatever was wrong, a 401 carries Atlas's one
-// challenge, parameter for parameter apart from the nonce; the Bearer
-// challenge only on request.
-func TestChallengeLikeAtlas(t *testing.T) {
-	want := recordedChallenge(t)
-	if want != `Digest realm="MMS Public API", domain="", nonce="N", algorithm=MD5, qop="auth", stale=false` {
-		t.Fatalf("recorded challenge %q", want)
-	}
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	owner := srv.Owner()
-	u := opURL(srv, srv.OrgID(), srv.Keys()[0], "")
-	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(owner.ClientID+":"+owner.ClientSecret))
-	for name, auth := range map[string][]string{
-		"none":           nil,
-		"unknown token":  {"Bearer " + strings.Repeat("A", 43)},
-		"basic":          {basic},
-		"two headers":    {"Bearer x", "Bearer y"},
-		"digest garbage": {`Digest username="a", nc=zz`},
-	} {
-		resp, body := do(t, plain(t), http.MethodDelete, u, http.Header{"Authorization": auth})
-		wantStatus(t, resp, body, http.StatusUnauthorized)
-		if got := oneChallenge(t, resp.Header); got != want {
-			t.Errorf("%s: challenge\n%s\nwant\n%s", name, got, want)
-		}
-	}
-	wrong, ct := digestClient(t, owner.PublicKey, "wrong")
-	resp, body := del(t, wrong, u)
-	wantStatus(t, resp, body, http.StatusUnauthorized)
-	for _, e := range ct.exchanges() {
-		if got := oneChallenge(t, e.Header); got != want {
-			t.Errorf("wrong digest password: challenge %s", got)
-		}
-	}
-	if !has(srv.Keys(), srv.Keys()[0]) {
-		t.Fatal("a refused request deleted a key")
-	}
-
-	t.Run("WithBearerChallenge", func(t *testing.T) {
-		srv := atlastest.NewServer(atlastest.WithBearerChallenge())
-		defer srv.Close()
-		u := opURL(srv, srv.OrgID(), srv.Keys()[0], "")
-		resp, body := del(t, plain(t), u)
-		wantStatus(t, resp, body, http.StatusUnauthorized)
-		vs := resp.Header.Values("WWW-Authenticate")
-		if len(vs) != 2 || nonceParam.ReplaceAllString(vs[0], `nonce="N"`) != want || vs[1] != `Bearer realm="MMS Public API"` {
-			t.Errorf("challenges %q", vs)
-		}
-		resp, body = do(t, plain(t), http.MethodDelete, u, http.Header{"Authorization": {"Bearer nope"}})
-		wantStatus(t, resp, body, http.StatusUnauthorized)
-		if vs := resp.Header.Values("WWW-Authenticate"); len(vs) != 2 || !strings.HasPrefix(vs[1], `Bearer realm="MMS Public API", error="invalid_token"`) {
-			t.Errorf("refused token: challenges %q", vs)
-		}
-	})
-}
-
-// TestBearerClientNeedsNoBearerChallenge: authedit's service-account
-// client takes any 401 on its token as a refused token, so a token the
-// server dropped (here: expired on the server's clock only) is replaced
-// without a Bearer challenge.
-func TestBearerClientNeedsNoBearerChallenge(t *testing.T) {
+// TestTokenLimit: a client may ask for as many tokens a period as the
+// limit says (by default Atlas's 50 a minute), then gets Atlas's 429;
+// other clients and refused credentials are not charged; time refills.
+func TestTokenLimit(t *testing.T) {
 	clk := newClock()
-	srv := atlastest.NewServer(atlastest.WithClock(clk.Now))
-	defer srv.Close()
-	client, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount())
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := srv.Keys()
-	for i, key := range keys[:2] {
-		if out, err := client.Remove(t.Context(), srv.OrgID(), key); err != nil || out != authedit.Removed {
-			t.Fatalf("remove %d: %v %v", i, out, err)
-		}
-		clk.Advance(2 * time.Hour) // past the server's token TTL
-	}
-	var tokens, refused int
-	for _, r := range srv.Requests() {
-		switch {
-		case r.Path == contract.TokenPath():
-			tokens++
-		case r.Status == http.StatusUnauthorized:
-			refused++
+	srv := New(WithClock(clk.Now), WithTokenRateLimit(3, 2*time.Minute))
+	owner, grant, path := srv.Owner(), "grant_type=client_credentials", contract.TokenPath()
+	for i := range 3 {
+		if rec := handle(srv, "POST", contract.TokenPath(), basic(owner), grant); rec.Code != 200 ||
+			rec.Header().Get("Ratelimit-Remaining") != fmt.Sprint(2-i) {
+			t.Fatalf("request %d: %d %v %s", i+1, rec.Code, rec.Header(), rec.Body)
 		}
 	}
-	if tokens != 2 || refused != 1 {
-		t.Errorf("%d token requests and %d refused calls, want 2 and 1", tokens, refused)
+	rec := handle(srv, "POST", path, basic(owner), grant)
+	wantAnswer(t, rec.Result(), rec.Body.Bytes(), rowOf(behavior.TokenRateLimited), path, 3, 2)
+	for who, want := range map[string]int{basic(srv.Member()): 200, owner.ClientID + ":x": 401} {
+		if rec := handle(srv, "POST", path, who, grant); rec.Code != want {
+			t.Errorf("another client, or a wrong secret, while the owner is limited: %d, want %d",
+				rec.Code, want)
+		}
+	}
+	if clk.Advance(40 * time.Second); rec.Header().Get("Retry-After") != "40" ||
+		handle(srv, "POST", contract.TokenPath(), basic(owner), grant).Code != 200 {
+		t.Errorf("after Retry-After %q: still limited", rec.Header().Get("Retry-After"))
+	}
+}
+
+// TestTokenFaults: the token endpoint takes faults after client
+// authentication; an injected 429 charges nothing; a drop issues a token
+// and loses the answer; other statuses panic.
+func TestTokenFaults(t *testing.T) {
+	srv := New()
+	owner, grant, tokens := srv.Owner(), "grant_type=client_credentials", srv.TokenEndpoint()
+	path := contract.TokenPath()
+	tokens.SetRetryAfter(90 * time.Second)
+	tokens.FailNext(1, http.StatusTooManyRequests)
+	if rec := handle(srv, "POST", path, owner.ClientID+":wrong", grant); rec.Code != 401 {
+		t.Errorf("wrong secret with a fault armed: %d, want 401", rec.Code)
+	}
+	rec := handle(srv, "POST", path, basic(owner), grant)
+	wantAnswer(t, rec.Result(), rec.Body.Bytes(), rowOf(behavior.TokenRateLimited), path, 50, 1)
+	if got := rec.Header().Get("Retry-After"); got != "90" {
+		t.Errorf("injected 429: Retry-After %q, want 90", got)
+	}
+	tokens.FailNext(1, http.StatusInternalServerError)
+	rec = handle(srv, "POST", path, basic(owner), grant)
+	wantAnswer(t, rec.Result(), rec.Body.Bytes(), rowOf(behavior.ServerError))
+	if tokens.DropNext(1); handle(srv, "POST", path, basic(owner), grant).Body.Len() != 0 {
+		t.Error("a dropped token request was answered")
+	}
+	last := srv.Requests()[len(srv.Requests())-1]
+	if !last.Dropped || !last.TokenIssued || last.Principal != "owner" {
+		t.Errorf("the dropped request logged as %+v", last)
+	}
+	rec = handle(srv, "POST", path, basic(owner), grant)
+	if got := rec.Header().Get("Ratelimit-Remaining"); got != "48" { // the drop and this one spent
+		t.Errorf("after the faults %s of 50 left, want 48: a fault charged the bucket", got)
+	}
+	for _, status := range []int{400, 401, 404} {
+		p := panicOf(func() { tokens.FailNext(1, status) })
+		if !strings.HasPrefix(fmt.Sprint(p), "atlastest: FailNext") {
+			t.Errorf("token endpoint FailNext(1, %d): panic %v", status, p)
+		}
+	}
+}
+
+// TestIndependentClients talks to the server with clients that share no
+// code with this module: curl's digest and Python's standard library.
+// Both are on every machine this project runs on (.ci/run installs them),
+// so a missing one is a failure, not a skip.
+func TestIndependentClients(t *testing.T) {
+	srv := NewTestServer(t)
+	owner, keys := srv.Owner(), srv.Keys()
+	tool := func(name string, args ...string) string {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			t.Fatalf("%s is needed for this test (see .ci/run): %v", name, err)
+		}
+		out, err := exec.CommandContext(t.Context(), path, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, out)
+		}
+		return string(out)
+	}
+	target := opURL(srv, srv.OrgID(), keys[0], "")
+	for user, want := range map[string]string{owner.PublicKey + ":" + owner.PrivateKey: "204",
+		owner.PublicKey + ":wrong": "401"} {
+		got := tool("curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--digest", "-u", user,
+			"-H", "Accept: "+contract.AcceptHeader(), "-X", "DELETE", target)
+		if got != want {
+			t.Errorf("curl --digest -u %s: %s, want %s", user, got, want)
+		}
+	}
+	got := tool("python3", "testdata/digest_client.py", srv.URL, srv.OrgID(), owner.PublicKey,
+		owner.PrivateKey, owner.ClientID, owner.ClientSecret, keys[1], keys[2],
+		contract.AcceptHeader())
+	gone, bad := rowOf(behavior.KeyNotFound), rowOf(behavior.InvalidParameter)
+	want := fmt.Sprintf("digest-delete 204 -\ndigest-again %d %s\ntoken Bearer 3600\n"+
+		"bearer-delete 204 -\nbearer-again %d %s\nbearer-malformed %d %s\n", gone.Status,
+		gone.ErrorCode, gone.Status, gone.ErrorCode, bad.Status, bad.ErrorCode)
+	if got != want {
+		t.Errorf("python client printed:\n%s\nwant:\n%s", got, want)
+	}
+	if srv.HasKey(keys[0]) || srv.HasKey(keys[1]) || srv.HasKey(keys[2]) {
+		t.Error("a key survived the independent clients")
 	}
 }

@@ -2,19 +2,40 @@ package atlastest_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/icholy/digest"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
-	"github.com/atlascontract/deleteorgapikey/authedit"
 	"github.com/atlascontract/deleteorgapikey/gen"
 )
+
+// accept names the resource version, as Atlas requires (else 406).
+func accept(_ context.Context, req *http.Request) error {
+	req.Header.Set("Accept", "application/vnd.atlas.2023-01-01+json")
+	return nil
+}
+
+// client is the generated client for srv over httpClient, as in Example.
+func client(srv *atlastest.Server, httpClient *http.Client) *gen.ClientWithResponses {
+	c, err := gen.NewClientWithResponses(srv.URL, gen.WithHTTPClient(httpClient),
+		gen.WithRequestEditorFn(accept))
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// digestClient sends requests as p's API key, over HTTP Digest.
+func digestClient(p atlastest.Principal) *http.Client {
+	return &http.Client{Transport: &digest.Transport{Username: p.PublicKey, Password: p.PrivateKey}}
+}
 
 // Delete an API key with the generated client over HTTP Digest, as code
 // under test would against Atlas; a second delete gets Atlas's answer for
@@ -24,58 +45,24 @@ func Example() {
 	defer srv.Close()
 
 	owner := srv.Owner()
-	httpClient := &http.Client{Transport: &digest.Transport{Username: owner.PublicKey, Password: owner.PrivateKey}}
-	client, err := gen.NewClientWithResponses(srv.URL, gen.WithHTTPClient(httpClient), gen.WithRequestEditorFn(accept))
+	httpClient := &http.Client{Transport: &digest.Transport{Username: owner.PublicKey,
+		Password: owner.PrivateKey}}
+	c, err := gen.NewClientWithResponses(srv.URL, gen.WithHTTPClient(httpClient),
+		gen.WithRequestEditorFn(accept))
 	if err != nil {
 		panic(err)
 	}
-
 	key := srv.Keys()[0]
-	resp, err := client.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
-	if err != nil {
-		panic(err)
+	for range 2 {
+		resp, err := c.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(resp.StatusCode(), srv.HasKey(key))
 	}
-	fmt.Println(resp.StatusCode(), srv.HasKey(key))
-
-	resp, _ = client.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
-	fmt.Println(resp.StatusCode(), resp.JSON400.ErrorCode)
 	// Output:
 	// 204 false
-	// 400 API_KEY_NOT_FOUND
-}
-
-// Script a lost answer: the delete happens, the client sees a broken
-// connection, and its retry learns the key is gone.
-func ExampleServer_DropNext() {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	owner := srv.Owner()
-	client := &http.Client{Transport: &digest.Transport{Username: owner.PublicKey, Password: owner.PrivateKey}}
-	url := srv.URL + "/api/atlas/v2/orgs/" + srv.OrgID() + "/apiKeys/" + srv.Keys()[0]
-
-	srv.DropNext(1)
-	req, _ := http.NewRequest(http.MethodDelete, url, nil)
-	req.Header.Set("Accept", "application/vnd.atlas.2023-01-01+json")
-	_, err := client.Do(req)
-	fmt.Println("first attempt failed:", err != nil)
-
-	req, _ = http.NewRequest(http.MethodDelete, url, nil)
-	req.Header.Set("Accept", "application/vnd.atlas.2023-01-01+json")
-	resp, err := client.Do(req)
-	if err != nil {
-		panic(err)
-	}
-	resp.Body.Close()
-	fmt.Println("retry:", resp.StatusCode)
-	// Output:
-	// first attempt failed: true
-	// retry: 400
-}
-
-// accept names the resource version, as Atlas requires (else 406).
-func accept(_ context.Context, req *http.Request) error {
-	req.Header.Set("Accept", "application/vnd.atlas.2023-01-01+json")
-	return nil
+	// 400 false
 }
 
 // exampleT stands in for the *testing.T a test would pass: it runs the
@@ -87,114 +74,60 @@ type exampleT struct {
 
 func (t *exampleT) Cleanup(f func()) { t.cleanups = append(t.cleanups, f) }
 
-func (t *exampleT) end() {
-	for i := len(t.cleanups) - 1; i >= 0; i-- {
-		t.cleanups[i]()
-	}
-}
-
 // In a test, NewTestServer(t) is all it takes: the server closes when the
 // test ends.
 func ExampleNewTestServer() {
 	t := &exampleT{} // a test's t
 	srv := atlastest.NewTestServer(t)
-	client, err := authedit.NewClient(srv.URL, srv.Owner().APIKey())
-	if err != nil {
-		panic(err)
-	}
-	outcome, err := client.Remove(context.Background(), srv.OrgID(), srv.Keys()[0])
-	fmt.Println(outcome, err)
+	fmt.Println(srv.URL != "", len(srv.Keys()))
 
-	t.end() // the test is over
-	_, err = http.Get(srv.URL)
+	for _, cleanup := range t.cleanups { // the test is over
+		cleanup()
+	}
+	_, err := http.Get(srv.URL)
 	fmt.Println("closed:", err != nil)
 	// Output:
-	// removed <nil>
+	// true 5
 	// closed: true
 }
 
-// Add a key while the server runs, then delete it as the code under test
-// would, and see it gone.
-func ExampleServer_AddKey() {
+// The member's service account gets a token from the token endpoint with
+// x/oauth2, but it is not an Organization Owner: Atlas answers its delete
+// with the role error, a 401 without a challenge.
+func ExampleServer_Member() {
 	srv := atlastest.NewServer()
 	defer srv.Close()
-	key := srv.AddKey()
-	fmt.Println("added:", srv.HasKey(key))
-
-	client, err := authedit.NewClient(srv.URL, srv.Owner().ServiceAccount())
-	if err != nil {
-		panic(err)
-	}
-	outcome, err := client.Remove(context.Background(), srv.OrgID(), key)
-	fmt.Println(outcome, err, srv.HasKey(key))
-	// Output:
-	// added: true
-	// removed <nil> false
-}
-
-// HasKey answers "is it still there?" for any organization's key.
-func ExampleServer_HasKey() {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	fmt.Println(srv.HasKey(srv.Keys()[0]), srv.HasKey(srv.Owner().KeyID), srv.HasKey("0123456789abcdef01234567"))
-	// Output:
-	// true true false
-}
-
-// Script a 429 with the Retry-After your code must honour.
-func ExampleServer_SetRetryAfter() {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	srv.FailNext(1, http.StatusTooManyRequests)
-	srv.SetRetryAfter(3 * time.Second)
-
-	client, err := authedit.NewClient(srv.URL, srv.Owner().APIKey(), authedit.WithoutRetry())
-	if err != nil {
-		panic(err)
-	}
-	resp, err := client.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), srv.Keys()[0], nil)
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(resp.StatusCode(), resp.HTTPResponse.Header.Get("Retry-After"))
-	// Output:
-	// 429 3
-}
-
-// The owner's API key, ready for authedit (HTTP Digest).
-func ExamplePrincipal_APIKey() {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	client, err := authedit.NewClient(srv.URL, srv.Owner().APIKey())
-	if err != nil {
-		panic(err)
-	}
+	member := srv.Member()
+	cfg := clientcredentials.Config{ClientID: member.ClientID, ClientSecret: member.ClientSecret,
+		TokenURL: srv.URL + "/api/oauth/token", AuthStyle: oauth2.AuthStyleInHeader}
+	c := client(srv, cfg.Client(context.Background()))
 	key := srv.Keys()[0]
-	for range 2 {
-		outcome, err := client.Remove(context.Background(), srv.OrgID(), key)
-		fmt.Println(outcome, err)
+	resp, err := c.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
+	if err != nil {
+		panic(err)
 	}
+	challenged := resp.HTTPResponse.Header.Get("WWW-Authenticate") != ""
+	fmt.Println(resp.StatusCode(), resp.JSON401.ErrorCode, challenged)
 	// Output:
-	// removed <nil>
-	// not found <nil>
+	// 401 USER_UNAUTHORIZED false
 }
 
-// The member's service account, ready for authedit (OAuth2 client
-// credentials): it is not an Organization Owner, so the delete is refused.
-func ExamplePrincipal_ServiceAccount() {
+// Give the owner an IP access list without loopback: its requests are then
+// refused as Atlas refuses them, naming the address they came from.
+func ExampleServer_SetAccessList() {
 	srv := atlastest.NewServer()
 	defer srv.Close()
-	client, err := authedit.NewClient(srv.URL, srv.Member().ServiceAccount())
+	srv.SetAccessList(srv.Owner(), "192.0.2.0/24")
+
+	c := client(srv, digestClient(srv.Owner()))
+	key := srv.Keys()[0]
+	resp, err := c.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
 	if err != nil {
 		panic(err)
 	}
-	resp, err := client.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), srv.Keys()[0], nil)
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(resp.StatusCode(), resp.JSON403.ErrorCode, srv.HasKey(srv.Keys()[0]))
+	fmt.Println(resp.StatusCode(), *resp.JSON403.Detail)
 	// Output:
-	// 403 USER_UNAUTHORIZED true
+	// 403 IP address 127.0.0.1 is not allowed to access this resource.
 }
 
 // Make the token endpoint answer the next token request as Atlas does past
@@ -205,18 +138,20 @@ func ExampleServer_TokenEndpoint() {
 	srv.TokenEndpoint().FailNext(1, http.StatusTooManyRequests)
 
 	owner := srv.Owner()
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/oauth/token", strings.NewReader("grant_type=client_credentials"))
+	form := strings.NewReader("grant_type=client_credentials")
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/oauth/token", form)
 	req.SetBasicAuth(owner.ClientID, owner.ClientSecret)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		panic(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	fmt.Println(resp.StatusCode, "Retry-After:", resp.Header.Get("Retry-After"))
-	fmt.Println(string(body))
+	defer resp.Body.Close()
+	var body struct{ Detail, ErrorCode string }
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	fmt.Println(resp.StatusCode, body.ErrorCode, "Retry-After:", resp.Header.Get("Retry-After"))
+	fmt.Println(body.Detail)
 	// Output:
-	// 429 Retry-After: 2
-	// {"detail":"Resource /api/oauth/token is limited to 50 requests every 1 minutes.","error":429,"errorCode":"RATE_LIMITED","parameters":["/api/oauth/token",50,1],"reason":"Too Many Requests"}
+	// 429 RATE_LIMITED Retry-After: 2
+	// Resource /api/oauth/token is limited to 50 requests every 1 minutes.
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,12 +25,13 @@ import (
 )
 
 // exchange is one request: the ResponseWriter handlers write through (it
-// notes the status, and sends nothing for a dropped request), its log entry,
-// and what admit learnt.
+// notes the status, and sends nothing for a dropped request), its log
+// entry, and what the checks learnt.
 type exchange struct {
 	http.ResponseWriter
 	Request
-	caller           *caller // once authenticated
+	start            time.Time
+	who              *principal // once authenticated
 	pretty, envelope bool
 }
 
@@ -48,77 +50,71 @@ func (x *exchange) Write(b []byte) (int, error) {
 	return x.ResponseWriter.Write(b)
 }
 
-// queryFlags are the query parameters implemented, a flag counting when sent
-// once, as true; TestEveryQueryParameterIsImplemented holds them to the spec.
-var queryFlags = map[string]func(*exchange){
-	"envelope": func(x *exchange) { x.envelope = true },
-	"pretty":   func(x *exchange) { x.pretty = true },
-}
-
-// newHandler serves the token and revocation endpoints, and the operation
-// through the generated server once admit lets the request in.
+// newHandler routes with the generated server: the token and revocation
+// endpoints, the operation, and a 404 for any other path or method.
 func (s *Server) newHandler() http.Handler {
-	api := gen.Handler(operation{s})
-	slashes := strings.Count(contract.MustLoad().Path, "/")
+	mux := http.NewServeMux()
+	mux.HandleFunc(contract.TokenPath(), func(w http.ResponseWriter, r *http.Request) {
+		s.serveOAuth(w.(*exchange), r, false)
+	})
+	mux.HandleFunc(contract.RevokePath(), func(w http.ResponseWriter, r *http.Request) {
+		s.serveOAuth(w.(*exchange), r, true)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.noSuchResource(w.(*exchange), r)
+	})
+	opts := gen.StdHTTPServerOptions{BaseRouter: mux, ErrorHandlerFunc: s.badFlag}
+	gen.HandlerWithOptions(operation{s}, opts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		x := &exchange{ResponseWriter: w, Request: Request{Method: r.Method, Path: clip(r.URL.EscapedPath(), 256),
-			Query: clip(r.URL.RawQuery, 256), Auth: authScheme(r)}}
+		scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		x := &exchange{ResponseWriter: w, start: time.Now(), Request: Request{Method: r.Method,
+			Path: clip(r.URL.EscapedPath(), 256), Query: clip(r.URL.RawQuery, 256),
+			Auth: clip(cmp.Or(strings.ToLower(scheme), "none"), 16)}}
 		defer func() {
 			s.record(x.Request) // before the client can see the answer or the lost connection
 			if x.Dropped {
-				panic(http.ErrAbortHandler) // net/http closes the connection (HTTP/2: resets the stream), unanswered
+				// net/http closes the connection (HTTP/2: resets the stream)
+				panic(http.ErrAbortHandler)
 			}
 		}()
-		switch r.URL.Path {
-		case contract.TokenPath():
-			s.serveOAuth(x, r, s.token)
-		case contract.RevokePath():
-			s.serveOAuth(x, r, s.revoke)
-		default:
-			if s.admit(x, r, slashes) {
-				api.ServeHTTP(x, r)
-			}
+		if !clean(r.URL.Path) { // ServeMux would redirect it: no such path is served
+			s.noSuchResource(x, r)
+			return
 		}
+		mux.ServeHTTP(x, r)
 	})
 }
 
-// admit runs the checks before the operation's, in doc.go's order.
-func (s *Server) admit(x *exchange, r *http.Request, slashes int) bool {
-	q := r.URL.Query()
-	for name, set := range queryFlags {
-		if vs := q[name]; len(vs) == 1 && vs[0] == "true" {
-			set(x)
-		}
+// clean reports whether ServeMux leaves p as it is, with no "." or ".."
+// segment and no empty one but a trailing slash.
+func clean(p string) bool {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
 	}
-	_, err := contract.CheckRequest(r)
-	var pe *contract.ParamError
-	errors.As(err, &pe) // CheckRequest's only error type
-	switch {
-	case strings.Count(r.URL.EscapedPath(), "/") != slashes || pe != nil && pe.Name == "path" || r.Method != http.MethodDelete:
-		target := clip(r.Method+" "+r.URL.EscapedPath(), 100)
-		s.write(x, s.answer(behavior.NoSuchResource, nil, target, contract.MustLoad().Path))
-	case pe != nil:
-		a := s.answer(behavior.InvalidParameter, nil, pe.In, pe.Name)
-		a.field = &gen.FieldViolation{Field: pe.Name, Description: pe.Reason}
-		s.write(x, a)
-	default:
-		c, fail := s.authenticate(r)
-		switch x.caller = c; {
-		case fail != nil:
-			x.AuthError = fail.detail
-			s.write(x, s.unauthorized(fail))
-		case !acceptsVersion(r.Header):
-			s.write(x, s.answer(behavior.InvalidVersion, nil))
-		default:
-			return true
-		}
+	return c == p
+}
+
+func (s *Server) noSuchResource(x *exchange, r *http.Request) {
+	target := clip(r.Method+" "+r.URL.EscapedPath(), 100)
+	s.write(x, s.answer(behavior.NoSuchResource, nil, target, contract.MustLoad().Path))
+}
+
+// badFlag answers a query flag the generated router could not bind, once
+// the caller has authenticated.
+func (s *Server) badFlag(w http.ResponseWriter, r *http.Request, err error) {
+	x, name := w.(*exchange), err.Error()
+	if bad := (*gen.InvalidParamFormatError)(nil); errors.As(err, &bad) { // what the router reports
+		name = bad.ParamName
 	}
-	return false
+	if s.authenticated(x, r) {
+		s.write(x, s.answer(behavior.InvalidFlag, nil, name))
+	}
 }
 
 // acceptsVersion: Accept names a resource version on or after the spec's.
 // Atlas refuses a missing or unversioned Accept (reported) and serves later
-// dates (recorded).
+// dates (recorded). A media range with q=0 refuses.
 func acceptsVersion(h http.Header) bool {
 	prefix, suffix, _ := strings.Cut(contract.AcceptHeader(), contract.APIVersion())
 	for _, v := range h.Values("Accept") {
@@ -126,10 +122,10 @@ func acceptsVersion(h http.Header) bool {
 			mt, params, err := mime.ParseMediaType(mediaRange)
 			date, versioned := strings.CutPrefix(mt, prefix)
 			date, plusJSON := strings.CutSuffix(date, suffix)
-			if err != nil || !versioned || !plusJSON || params["q"] != "" && strings.Trim(params["q"], "0.") == "" {
-				continue
-			}
-			if _, err := time.Parse(time.DateOnly, date); err == nil && date >= contract.APIVersion() {
+			refused := params["q"] != "" && strings.Trim(params["q"], "0.") == ""
+			_, dateErr := time.Parse(time.DateOnly, date)
+			served := dateErr == nil && date >= contract.APIVersion()
+			if err == nil && versioned && plusJSON && !refused && served {
 				return true
 			}
 		}
@@ -137,73 +133,99 @@ func acceptsVersion(h http.Header) bool {
 	return false
 }
 
-func authScheme(r *http.Request) string {
-	scheme, _, _ := strings.Cut(strings.ToLower(r.Header.Get("Authorization")), " ")
-	if scheme = cmp.Or(scheme, "none"); !slices.Contains([]string{"none", "digest", "bearer", "basic"}, scheme) {
-		return "other"
-	}
-	return scheme
-}
-
 // operation implements the generated server interface; its ResponseWriter
-// is the admitted request's *exchange.
+// is the request's *exchange.
 type operation struct{ s *Server }
 
-// DeleteOrgApiKey goes on in doc.go's order: faults, the organization, the
-// role, the bucket (so that only authorized requests spend it), the key.
-func (op operation) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request, orgID gen.OrgId, keyID gen.ApiUserId, _ gen.DeleteOrgApiKeyParams) {
+// DeleteOrgApiKey answers in doc.go's order: authentication, the ids,
+// Accept, faults, the organization, the access list, the role, the bucket
+// (so that only authorized requests spend it), the key.
+func (op operation) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request,
+	orgID gen.OrgId, keyID gen.ApiUserId, flags gen.DeleteOrgApiKeyParams) {
 	s, x := op.s, w.(*exchange)
-	fail, retryAfter := s.op.apply(x, r)
-	o, known := s.orgs[orgID]
-	if !known {
-		o = &org{limiter: newLimiter(s.cfg.ops)} // reads full, holds nothing
-	}
-	authorized := fail == "" && x.caller.org == o && x.caller.owner
-	h, ok := limits(s.cfg.ops, o.limiter, s.cfg.now(), authorized)
-	sit := behavior.Removed
-	switch {
-	case fail != "":
-		s.write(x, s.injected(fail, h, retryAfter, s.params(fail, "", orgID, keyID)...))
+	if !s.authenticated(x, r) {
 		return
+	}
+	x.readFlags(flags)
+	idErr := cmp.Or(contract.CheckParam("orgId", orgID), contract.CheckParam("apiUserId", keyID))
+	if bad := (*contract.ParamError)(nil); errors.As(idErr, &bad) {
+		s.write(x, s.answer(behavior.InvalidParameter, nil, bad.Name))
+		return
+	}
+	if !acceptsVersion(r.Header) {
+		s.write(x, s.answer(behavior.InvalidVersion, nil))
+		return
+	}
+	sit, wait := s.op.apply(x, r)
+	known := orgID == s.org.id
+	ip := remoteIP(r)
+	allowed := known && s.allows(x.who, ip)
+	owner := allowed && hasRoles(x.who)
+	var h http.Header
+	if known { // an unknown organization has no bucket
+		h, wait = s.limits(s.cfg.ops, s.org.limiter, sit == "" && owner, wait)
+	}
+	switch {
+	case sit != "":
 	case !known:
 		sit = behavior.OrgNotFound
-	case !authorized:
+	case !allowed:
+		sit = behavior.IPNotAllowed
+	case !owner:
 		sit = behavior.NotOwner
-	case !ok:
+	case wait >= 0:
 		sit = behavior.RateLimited
-	case !s.deleteKey(o, keyID):
+	case !s.deleteKey(keyID):
 		sit = behavior.KeyNotFound
+	default:
+		sit = behavior.Removed
 	}
-	s.write(x, s.answer(sit, h, s.params(sit, "", orgID, keyID)...))
+	b := s.cfg.ops
+	params := map[behavior.Situation][]any{ // what each answer names in its detail and parameters
+		behavior.KeyNotFound:  {keyID},
+		behavior.IPNotAllowed: {ip.String()},
+		behavior.OrgNotFound:  {orgID},
+		behavior.RateLimited: {strings.TrimPrefix(r.URL.EscapedPath(), "/"), seconds(wait),
+			b.Capacity, b.Refill, int(b.Period / time.Second)},
+	}
+	s.write(x, s.answer(sit, h, params[sit]...))
 }
 
-// params are the values an answer names in its detail and parameters.
-func (s *Server) params(sit behavior.Situation, path, orgID, keyID string) []any {
-	switch sit {
-	case behavior.KeyNotFound:
-		return []any{keyID}
-	case behavior.NotOwner, behavior.OrgNotFound:
-		return []any{orgID}
-	case behavior.TokenRateLimited:
-		return []any{path, s.cfg.tokens.Capacity, int(s.cfg.tokens.Period / time.Minute)}
-	}
-	return nil
+// readFlags takes the query flags the generated router bound. A query
+// parameter added to the spec adds a field to gen.DeleteOrgApiKeyParams:
+// implement it here (TestEveryQueryParameterIsImplemented checks).
+func (x *exchange) readFlags(flags gen.DeleteOrgApiKeyParams) {
+	x.envelope = flags.Envelope != nil && *flags.Envelope
+	x.pretty = flags.Pretty != nil && *flags.Pretty
 }
 
-// limits shows a bucket as rate-limit headers, first spending a request
-// if spend is set: ok is false, and Retry-After set, when it had none.
-func limits(b contract.Budget, lim *rate.Limiter, now time.Time, spend bool) (http.Header, bool) {
-	h, ok := http.Header{}, true
+// hasRoles: who holds every role the spec's x-rolesRequirements names.
+func hasRoles(who *principal) bool {
+	return !slices.ContainsFunc(contract.RequiredRoles(), func(role string) bool {
+		return !slices.Contains(who.roles, role)
+	})
+}
+
+// limits shows a bucket as rate-limit headers, first spending a request if
+// spend is set. When the bucket had none, or wait is not negative (an
+// injected 429), the headers say so with Retry-After. It returns the
+// headers and the wait they name, -1 for none.
+func (s *Server) limits(b contract.Budget, lim *rate.Limiter, spend bool,
+	wait time.Duration) (http.Header, time.Duration) {
+	now, h := s.cfg.now(), http.Header{}
+	h.Set(behavior.RateLimitLimit, strconv.Itoa(b.Capacity))
 	if spend {
 		if r := lim.ReserveN(now, 1); r.DelayFrom(now) > 0 {
-			h.Set(behavior.RetryAfter, seconds(r.DelayFrom(now)))
+			wait = r.DelayFrom(now)
 			r.CancelAt(now)
-			ok = false
 		}
 	}
-	h.Set(behavior.RateLimitLimit, strconv.Itoa(b.Capacity))
 	h.Set(behavior.RateLimitRemaining, strconv.Itoa(max(0, int(lim.TokensAt(now)))))
-	return h, ok
+	if wait >= 0 {
+		h.Set(behavior.RateLimitRemaining, "0")
+		h.Set(behavior.RetryAfter, strconv.Itoa(seconds(wait)))
+	}
+	return h, wait
 }
 
 func newLimiter(b contract.Budget) *rate.Limiter {
@@ -211,7 +233,7 @@ func newLimiter(b contract.Budget) *rate.Limiter {
 }
 
 // seconds is d in whole seconds, rounded up, as Retry-After counts.
-func seconds(d time.Duration) string { return strconv.Itoa(int(math.Ceil(d.Seconds()))) }
+func seconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
 
 // answer is a row of internal/behavior's table, the values of its detail
 // and parameters, and of the headers it lists.
@@ -219,7 +241,6 @@ type answer struct {
 	row    behavior.Answer
 	params []any
 	header http.Header
-	field  *gen.FieldViolation // the parameter a VALIDATION_ERROR names
 }
 
 func (s *Server) answer(sit behavior.Situation, h http.Header, params ...any) answer {
@@ -235,8 +256,9 @@ type plainBody struct {
 	ErrorCode string `json:"errorCode"`
 }
 
-// write sends a: its row's status, content type and headers, and an
-// ApiError for an error, enveloped and pretty-printed as doc.go says.
+// write sends a: its row's status, content type and headers, Atlas's
+// server headers if the row has them, and an ApiError for an error,
+// enveloped and pretty-printed as doc.go says.
 func (s *Server) write(x *exchange, a answer) {
 	row, status, h := a.row, a.row.Status, x.Header()
 	for _, name := range row.Headers {
@@ -245,6 +267,9 @@ func (s *Server) write(x *exchange, a answer) {
 		} else if vs := a.header[name]; len(vs) > 0 {
 			h[name] = vs
 		}
+	}
+	if row.ServerHeaders {
+		setServerHeaders(h, time.Since(x.start))
 	}
 	h.Set(behavior.ContentType, row.ContentType)
 	var body any
@@ -255,13 +280,10 @@ func (s *Server) write(x *exchange, a answer) {
 		body = plainBody{status, reason, detail, row.ErrorCode}
 	default:
 		ps := append([]any{}, a.params...) // [] when none
-		e := gen.ApiError{Error: int32(status), ErrorCode: row.ErrorCode, Reason: &reason, Detail: &detail, Parameters: &ps}
-		if a.field != nil {
-			e.BadRequestDetail = &gen.BadRequestDetail{Fields: &[]gen.FieldViolation{*a.field}}
-		}
-		body = e
+		body = gen.ApiError{Error: int32(status), ErrorCode: row.ErrorCode, Reason: &reason,
+			Detail: &detail, Parameters: &ps}
 	}
-	if x.envelope && x.caller != nil && status != http.StatusUnauthorized {
+	if x.envelope && x.who != nil {
 		env := struct {
 			Content json.RawMessage `json:"content,omitempty"`
 			Status  int             `json:"status"`
@@ -282,12 +304,31 @@ func (s *Server) write(x *exchange, a answer) {
 	}
 }
 
+// setServerHeaders adds the headers Atlas's servers send with an answer
+// that reached the operation (behavior.ServerHeaders), with the values of
+// testdata/atlas/removed.http; the service time is measured.
+func setServerHeaders(h http.Header, took time.Duration) {
+	h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+	h.Set("Server", "mdbws")
+	h.Set("Strict-Transport-Security", "max-age=31536000; includeSubdomains;")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Envoy-Upstream-Service-Time", strconv.FormatInt(took.Milliseconds(), 10))
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Java-Method", "ApiOrganizationApiUsersResource::deleteApiUser")
+	h.Set("X-Java-Version", "17.0.12+7")
+	h.Set("X-Mongodb-Service-Version",
+		"gitHash=6e0137abb37d10f0d6179c1d69ee492495b18e9d; versionString=master")
+	h.Set("X-Permitted-Cross-Domain-Policies", "none")
+}
+
 // jackson re-prints compact JSON as Atlas (Jackson's default printer,
 // recorded on the 401) does: one "key" : value a line, indented two spaces
 // for each open object; arrays on one line as [ a, b ]; { } and [ ] empty.
 func jackson(compact []byte) []byte {
 	var out, open []byte // open: the containers open here, '{' or '['
-	newline := func() { out = append(out, "\n"+strings.Repeat("  ", bytes.Count(open, []byte{'{'}))...) }
+	newline := func() {
+		out = append(out, "\n"+strings.Repeat("  ", bytes.Count(open, []byte{'{'}))...)
+	}
 	for i := 0; i < len(compact); i++ {
 		switch c := compact[i]; {
 		case c == '"': // json.Marshal's strings are Go string literals too
@@ -320,8 +361,9 @@ func jackson(compact []byte) []byte {
 	return out
 }
 
-// Faults scripts an endpoint's failures, applied in arrival order to requests
-// whose caller authenticated (and, at the operation, named a version).
+// Faults scripts an endpoint's failures, applied in arrival order to
+// requests whose caller authenticated (and, at the operation, sent valid
+// ids and a versioned Accept).
 type Faults struct {
 	where               string
 	statuses            map[int]behavior.Situation // what FailNext may send
@@ -332,17 +374,19 @@ type Faults struct {
 	latency, retryAfter time.Duration // retryAfter < 0: the bucket's time to regain a request
 }
 
-// operationStatuses maps each error status the spec documents to the first
-// row of internal/behavior's table with it, or to "".
+// operationStatuses maps each error status the spec documents to the
+// answer FailNext sends with it: the first row of internal/behavior's table
+// with that status that an authenticated caller can get, or "" for none.
 func operationStatuses() map[int]behavior.Situation {
 	m := map[int]behavior.Situation{}
 	for code := range contract.MustLoad().Op.Responses.Map() {
-		if status, err := strconv.Atoi(code); err == nil && status >= 400 {
+		if status, _ := strconv.Atoi(code); status >= 400 {
 			m[status] = ""
 		}
 	}
 	for _, a := range slices.Backward(behavior.Table()) {
-		if _, ok := m[a.Status]; ok && a.ErrorCode != "" {
+		_, documented := m[a.Status]
+		if documented && a.ErrorCode != "" && a.Situation != behavior.Unauthenticated {
 			m[a.Status] = a.Situation
 		}
 	}
@@ -350,19 +394,25 @@ func operationStatuses() map[int]behavior.Situation {
 }
 
 // FailNext answers the next n requests with status, changing nothing, as
-// Atlas would: with the first row of internal/behavior's table for it (at
-// the token and revocation endpoints: 429 as Atlas's token limit, or 500);
-// a 429 shows an empty bucket and Retry-After. Any other status panics.
-// n <= 0 cancels; a call replaces the previous one.
+// Atlas would: with the first row of internal/behavior's table for it that
+// an authenticated caller can get (400 API_KEY_NOT_FOUND, 401 the role
+// error USER_UNAUTHORIZED, 403 IP_ADDRESS_NOT_ON_ACCESS_LIST, 404
+// ORG_NOT_FOUND, 406, 429 the token bucket's, 500), and at the token
+// endpoint 429 as Atlas's token limit or 500. A 429 shows an
+// empty bucket and Retry-After. Any other status panics. n <= 0 cancels;
+// a call replaces the previous one. To refuse credentials, send wrong
+// ones, or let a token expire (WithClock).
 func (f *Faults) FailNext(n, status int) {
 	sit, ok := f.statuses[status]
-	check(ok, "FailNext(%d, %d): %s answers only %v", n, status, f.where, slices.Sorted(maps.Keys(f.statuses)))
-	check(sit != "", "FailNext(%d, %d): the spec documents %d, but internal/behavior's table has no answer with it: add its row", n, status, status)
+	check(ok, "FailNext(%d, %d): %s answers only %v", n, status, f.where,
+		slices.Sorted(maps.Keys(f.statuses)))
+	check(sit != "", "FailNext(%d, %d): the spec documents %d, but internal/behavior's table "+
+		"has no answer with it for an authenticated caller: add its row", n, status, status)
 	f.locked(func() { f.failN, f.fail = max(0, n), sit })
 }
 
 // DropNext makes the next n requests take effect (a key deleted, a token
-// issued or revoked), then closes the connection unanswered. n <= 0 cancels.
+// issued), then closes the connection unanswered. n <= 0 cancels.
 func (f *Faults) DropNext(n int) { f.locked(func() { f.dropN = max(0, n) }) }
 
 // SetLatency delays every request by d from now on; d <= 0 removes the
@@ -371,7 +421,7 @@ func (f *Faults) SetLatency(d time.Duration) { f.locked(func() { f.latency = max
 
 // SetRetryAfter sets the Retry-After of injected 429s, in seconds rounded
 // up; by default, or for d < 0, the time the endpoint's bucket takes to
-// regain a request (1 s at Atlas's organization rates, 2 s at its token rates).
+// regain a request (1 s at the spec's organization rates, 2 s at its token rates).
 func (f *Faults) SetRetryAfter(d time.Duration) { f.locked(func() { f.retryAfter = d }) }
 
 func (f *Faults) locked(set func()) {
@@ -381,12 +431,12 @@ func (f *Faults) locked(set func()) {
 }
 
 // apply waits out the latency (a client leaving meanwhile aborts the
-// request), then returns what FailNext asked for and its Retry-After, or
-// arms a drop.
-func (f *Faults) apply(x *exchange, r *http.Request) (fail behavior.Situation, retryAfter time.Duration) {
+// request), then returns what FailNext asked for, with the Retry-After of
+// an injected 429 (else -1), or arms a drop.
+func (f *Faults) apply(x *exchange, r *http.Request) (fail behavior.Situation, wait time.Duration) {
 	var latency time.Duration
 	f.locked(func() {
-		latency, retryAfter = f.latency, f.retryAfter
+		latency, wait = f.latency, f.retryAfter
 		if f.failN > 0 {
 			f.failN, fail = f.failN-1, f.fail
 		} else if f.dropN > 0 {
@@ -403,24 +453,13 @@ func (f *Faults) apply(x *exchange, r *http.Request) (fail behavior.Situation, r
 			panic(http.ErrAbortHandler) // the client left: no answer, no state change
 		}
 	}
-	if retryAfter < 0 {
-		retryAfter = f.budget.Period / time.Duration(f.budget.Refill)
+	switch {
+	case fail == "" || f.statuses[http.StatusTooManyRequests] != fail:
+		return fail, -1
+	case wait < 0: // the bucket's time to regain a request
+		return fail, f.budget.Period / time.Duration(f.budget.Refill)
 	}
-	return fail, retryAfter
-}
-
-// injected is the answer FailNext asked for: with the rate-limit headers h,
-// and the challenges or the Retry-After its row lists.
-func (s *Server) injected(sit behavior.Situation, h http.Header, retryAfter time.Duration, params ...any) answer {
-	a := s.answer(sit, h, params...)
-	if slices.Contains(a.row.Headers, behavior.WWWAuthenticate) {
-		return s.unauthorized(&authFailure{detail: "Injected by FailNext."})
-	}
-	if slices.Contains(a.row.Headers, behavior.RetryAfter) {
-		h.Set(behavior.RateLimitRemaining, "0")
-		h.Set(behavior.RetryAfter, seconds(retryAfter))
-	}
-	return a
+	return fail, wait
 }
 
 // FailNext, DropNext, SetLatency and SetRetryAfter are the operation's
@@ -432,6 +471,3 @@ func (s *Server) SetRetryAfter(d time.Duration) { s.op.SetRetryAfter(d) }
 
 // TokenEndpoint scripts the token endpoint's faults.
 func (s *Server) TokenEndpoint() *Faults { return s.token }
-
-// RevokeEndpoint scripts the revocation endpoint's faults.
-func (s *Server) RevokeEndpoint() *Faults { return s.revoke }

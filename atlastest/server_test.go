@@ -1,173 +1,254 @@
-package atlastest_test
+package atlastest
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/atlascontract/deleteorgapikey/atlastest"
+	"github.com/icholy/digest"
+	"go.uber.org/goleak"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-var idPattern = regexp.MustCompile(`^[a-f0-9]{24}$`)
+// TestMain fails the run if any test leaves a goroutine behind: a server
+// not closed, a connection not drained, a handler still running.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// specCheck is the transport under every test client: it holds each
+// answer to a request for the operation to the spec.
+type specCheck struct {
+	t    testing.TB
+	base http.RoundTripper
+}
+
+func (c specCheck) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.base.RoundTrip(req)
+	if _, notOp := contract.MatchPath(req.URL.EscapedPath()); err == nil && notOp == nil {
+		if err := contract.CheckResponse(req.Context(), resp); err != nil {
+			c.t.Errorf("%s %s: %v", req.Method, req.URL, err)
+		}
+	}
+	return resp, err
+}
+
+func newSpecCheck(t testing.TB) specCheck {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	t.Cleanup(base.CloseIdleConnections)
+	return specCheck{t, base}
+}
+
+// plain sends requests as they are.
+func plain(t testing.TB) *http.Client { return &http.Client{Transport: newSpecCheck(t)} }
+
+// digestClient authenticates as p's API key with icholy/digest.
+func digestClient(t testing.TB, p Principal) *http.Client {
+	tr := &digest.Transport{Username: p.PublicKey, Password: p.PrivateKey}
+	tr.Transport = newSpecCheck(t)
+	return &http.Client{Transport: tr}
+}
+
+// bearerClient authenticates as p's service account with x/oauth2.
+func bearerClient(t testing.TB, srv *Server, p Principal) *http.Client {
+	cfg := clientcredentials.Config{ClientID: p.ClientID, ClientSecret: p.ClientSecret,
+		TokenURL: srv.URL + contract.TokenPath(), AuthStyle: oauth2.AuthStyleInHeader}
+	return cfg.Client(context.WithValue(t.Context(), oauth2.HTTPClient, plain(t)))
+}
+
+func opURL(srv *Server, orgID, keyID, query string) string {
+	u := srv.URL + "/api/atlas/v2/orgs/" + orgID + "/apiKeys/" + keyID
+	if query != "" {
+		u += "?" + query
+	}
+	return u
+}
+
+// send sends a request with the spec's Accept unless header names one, and
+// returns the answer with its body read.
+func send(t testing.TB, c *http.Client, method, u string, h http.Header) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", contract.AcceptHeader())
+	maps.Copy(req.Header, h)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+func del(t testing.TB, c *http.Client, u string) (*http.Response, []byte) {
+	t.Helper()
+	return send(t, c, http.MethodDelete, u, nil)
+}
+
+func wantStatus(t testing.TB, resp *http.Response, body []byte, want int) {
+	t.Helper()
+	if resp.StatusCode != want {
+		t.Fatalf("%s: status %d, want %d: %s", resp.Request.URL, resp.StatusCode, want, body)
+	}
+}
+
+// clock is a time source tests move by hand (WithClock): nothing waits.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// panicOf runs f and returns what it panicked with, nil if nothing.
+func panicOf(f func()) (p any) {
+	defer func() { p = recover() }()
+	f()
+	return nil
+}
 
 func TestDefaults(t *testing.T) {
-	srv := atlastest.NewServer()
-	defer srv.Close()
+	srv := NewTestServer(t, WithSeedKeys(3))
 	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {
 		t.Errorf("URL %s is not on loopback", srv.URL)
 	}
-	keys := srv.Keys()
-	if len(keys) < 5 || !slices.IsSorted(keys) {
-		t.Errorf("Keys() = %v, want >= 5 sorted", keys)
+	keys, owner, member := srv.Keys(), srv.Owner(), srv.Member()
+	if len(keys) != 8 || !slices.IsSorted(keys) {
+		t.Errorf("Keys() = %v, want 5+3 sorted", keys)
 	}
-	owner, member := srv.Owner(), srv.Member()
 	all := srv.OrgKeys(srv.OrgID())
-	if len(all) != len(keys)+2 || !has(all, owner.KeyID) || !has(all, member.KeyID) || has(keys, owner.KeyID) {
-		t.Errorf("OrgKeys %v vs Keys %v", all, keys)
+	want := slices.Sorted(slices.Values(append(keys, owner.KeyID, member.KeyID)))
+	if !slices.Equal(all, want) {
+		t.Errorf("OrgKeys = %v, want the Keys and the principals' %v", all, want)
 	}
-	for _, v := range append([]string{srv.OrgID(), owner.KeyID}, keys...) {
-		if !idPattern.MatchString(v) {
-			t.Errorf("id %q does not fit the spec", v)
+	for _, id := range append([]string{srv.OrgID()}, all...) {
+		if err := contract.CheckParam("apiUserId", id); err != nil {
+			t.Error(err)
 		}
 	}
-	for _, c := range []atlastest.Principal{owner, member} {
-		if c.PublicKey == "" || c.PrivateKey == "" || c.ClientID == "" || c.ClientSecret == "" {
-			t.Errorf("incomplete credentials %+v", c)
+	for _, p := range []Principal{owner, member} {
+		key, sa := p.APIKey(), p.ServiceAccount()
+		if p.PrivateKey == "" || p.ClientSecret == "" || key.PublicKey != p.PublicKey ||
+			string(key.PrivateKey) != p.PrivateKey || sa.ClientID != p.ClientID ||
+			string(sa.ClientSecret) != p.ClientSecret {
+			t.Errorf("credentials %+v: as authedit takes them %+v %+v", p, key, sa)
 		}
 	}
-	projects := srv.OrgProjects(srv.OrgID())
-	if len(projects) != 3 {
-		t.Fatalf("projects %v", projects)
+	again := New(WithSeedKeys(3)).Owner()
+	if !slices.Equal(New(WithSeedKeys(3)).Keys(), keys) || again.PublicKey != owner.PublicKey {
+		t.Error("the same options gave different ids")
 	}
-	inProjects := 0
-	for _, p := range projects {
-		inProjects += len(srv.ProjectKeys(p))
+	if again.PrivateKey == owner.PrivateKey || again.ClientSecret == owner.ClientSecret {
+		t.Error("secrets must not be deterministic")
 	}
-	perKey := 0
-	for _, k := range keys {
-		perKey += len(srv.KeyProjects(k))
-	}
-	if perKey != inProjects || perKey < len(keys) {
-		t.Errorf("project memberships: %d by key, %d by project", perKey, inProjects)
-	}
-	if srv.OrgKeys("nope") != nil || srv.KeyProjects("nope") != nil || srv.ProjectKeys(srv.OrgID()) != nil || srv.OrgProjects("nope") != nil {
-		t.Error("lookups of unknown ids should be nil")
+	if srv.OrgKeys(keys[0]) != nil || srv.KeyProjects(srv.OrgID()) != nil || srv.HasKey("nope") {
+		t.Error("lookups of unknown ids should find nothing")
 	}
 }
 
-func TestAddKeyAndHasKey(t *testing.T) {
-	srv := atlastest.NewTestServer(t, atlastest.WithOrgs(2))
-	other, _, _ := srv.OtherOrg()
-	otherKey := srv.OrgKeys(other)[0]
-	before := srv.Keys()
-	key := srv.AddKey()
-	if !idPattern.MatchString(key) || has(before, key) || !has(srv.Keys(), key) || len(srv.Keys()) != len(before)+1 {
-		t.Fatalf("AddKey() = %q; Keys %v -> %v", key, before, srv.Keys())
-	}
-	if !srv.HasKey(key) || !srv.HasKey(srv.Owner().KeyID) || !srv.HasKey(otherKey) {
-		t.Error("HasKey misses a key that exists")
-	}
-	for _, k := range []string{"0123456789abcdef01234567", "nope", "", strings.ToUpper(key)} {
-		if srv.HasKey(k) {
-			t.Errorf("HasKey(%q) = true", k)
+// TestKeys: a delete takes the key out of every project it is in, keys
+// added later delete like seeded ones, and a principal's own key takes its
+// digest credentials with it.
+func TestKeys(t *testing.T) {
+	srv := NewTestServer(t)
+	var key string
+	for _, k := range srv.Keys() {
+		if key = k; len(srv.KeyProjects(k)) == 2 {
+			break
 		}
 	}
-	if got := srv.KeyProjects(key); len(got) != 0 {
-		t.Errorf("a key from AddKey is in projects %v", got)
+	added := srv.AddKey()
+	projects := srv.KeyProjects(added)
+	if !slices.Contains(srv.Keys(), added) || len(projects) != 0 {
+		t.Fatalf("AddKey() = %q: Keys %v, its projects %v", added, srv.Keys(), projects)
 	}
-	// Added keys delete like seeded ones; ids stay deterministic.
-	resp, body := del(t, ownerBearer(t, srv), opURL(srv, srv.OrgID(), key, ""))
-	wantStatus(t, resp, body, http.StatusNoContent)
-	if srv.HasKey(key) {
-		t.Error("HasKey after the delete")
+	owner := digestClient(t, srv.Owner())
+	for _, k := range []string{key, added, srv.Member().KeyID} {
+		resp, body := del(t, owner, opURL(srv, srv.OrgID(), k, ""))
+		wantStatus(t, resp, body, http.StatusNoContent)
+		if srv.HasKey(k) || srv.KeyProjects(k) != nil {
+			t.Errorf("key %s still there: projects %v", k, srv.KeyProjects(k))
+		}
 	}
-	if again := atlastest.New().AddKey(); again != atlastest.New().AddKey() {
-		t.Error("AddKey ids are not deterministic")
+	resp, body := del(t, digestClient(t, srv.Member()), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
+	wantStatus(t, resp, body, http.StatusUnauthorized)
+	if got := lastAuthError(srv); !strings.Contains(got, "wrong username or password") {
+		t.Errorf("a deleted key's credentials: %q", got)
 	}
 }
 
-// TestNewTestServerClosesOnCleanup: the server NewTestServer starts is
-// closed when the test that made it ends.
-func TestNewTestServerClosesOnCleanup(t *testing.T) {
+// TestNewTestServer: the server closes when its test ends.
+func TestNewTestServer(t *testing.T) {
 	var url string
-	t.Run("user", func(t *testing.T) {
-		srv := atlastest.NewTestServer(t)
-		url = srv.URL
-		resp, body := del(t, plain(t), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
-		wantStatus(t, resp, body, http.StatusUnauthorized)
-	})
+	t.Run("user", func(t *testing.T) { url = NewTestServer(t).URL })
 	if conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://")); err == nil {
 		conn.Close()
 		t.Error("the server still listens after its test ended")
 	}
 }
 
-func TestDeterministicIDs(t *testing.T) {
-	a, b := atlastest.New(), atlastest.New()
-	if a.OrgID() != b.OrgID() || !slices.Equal(a.Keys(), b.Keys()) || a.Owner().PublicKey != b.Owner().PublicKey {
-		t.Error("the same options gave different ids")
-	}
-	if a.Owner().PrivateKey == b.Owner().PrivateKey || a.Owner().ClientSecret == b.Owner().ClientSecret {
-		t.Error("secrets must not be deterministic")
-	}
-}
-
-func TestNewServesOnAnyListener(t *testing.T) {
-	srv := atlastest.New()
-	defer srv.Close() // never started: a no-op
-	if srv.URL != "" {
-		t.Fatalf("URL %q before Start", srv.URL)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv.Handler()}
-	go func() { _ = hs.Serve(l) }()
-	defer hs.Close()
-	srv.URL = "http://" + l.Addr().String() // what cmd/smoke knows
-	owner := srv.Owner()
-	client, _ := digestClient(t, owner.PublicKey, owner.PrivateKey)
-	resp, body := del(t, client, opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
-	wantStatus(t, resp, body, http.StatusNoContent)
-}
-
 func TestRequestLog(t *testing.T) {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	owner := srv.Owner()
-	tok := fetchToken(t, srv, owner.ClientID, owner.ClientSecret)
-	client, _ := digestClient(t, owner.PublicKey, owner.PrivateKey)
-	resp, body := del(t, client, opURL(srv, srv.OrgID(), srv.Keys()[0], "pretty=true"))
-	wantStatus(t, resp, body, http.StatusNoContent)
-	resp, body = del(t, bearerClient(t, tok), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
-	wantStatus(t, resp, body, http.StatusNoContent)
-	resp, body = do(t, plain(t), http.MethodGet, srv.URL+"/elsewhere", nil)
-	wantStatus(t, resp, body, http.StatusNotFound)
+	srv := NewTestServer(t, WithLogLimit(6))
+	del(t, digestClient(t, srv.Owner()), opURL(srv, srv.OrgID(), srv.Keys()[0], "pretty=true"))
+	del(t, bearerClient(t, srv, srv.Member()), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
+	send(t, plain(t), http.MethodGet, srv.URL+"/"+strings.Repeat("p", 1000), nil)
 
 	var got []string
 	for _, r := range srv.Requests() {
-		got = append(got, fmt.Sprintf("%s %s %s %d", r.Method, r.Auth, r.Query, r.Status))
+		got = append(got, fmt.Sprintf("%s %d %s %q %q %d %v",
+			r.Method, len(r.Path), r.Auth, r.Query, r.Principal, r.Status, r.TokenIssued))
 	}
 	want := []string{
-		"POST basic  200",
-		"DELETE none pretty=true 401",
-		"DELETE digest pretty=true 204",
-		"DELETE bearer  204",
-		"GET none  404",
+		`DELETE 76 none "pretty=true" "" 401 false`,
+		`DELETE 76 digest "pretty=true" "owner" 204 false`,
+		`POST 16 basic "" "member" 200 true`,
+		`DELETE 76 bearer "" "member" 401 false`,
+		`GET 259 none "" "" 404 false`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if n := srv.CountRequests(func(r atlastest.Request) bool { return r.Path == contract.TokenPath() }); n != 1 {
-		t.Errorf("token requests %d", n)
+	if n := srv.CountRequests(func(r Request) bool { return r.TokenIssued }); n != 1 {
+		t.Errorf("CountRequests(token issued) = %d, want 1", n)
+	}
+	for range 3 {
+		send(t, plain(t), http.MethodGet, srv.URL+"/elsewhere", nil)
+	}
+	got = nil
+	for _, r := range srv.Requests() {
+		got = append(got, r.Path)
+	}
+	if len(got) != 6 || got[0] != contract.TokenPath() || got[5] != "/elsewhere" {
+		t.Errorf("WithLogLimit(6) kept %+v", got)
 	}
 	srv.ResetRequests()
 	if len(srv.Requests()) != 0 {
@@ -175,127 +256,55 @@ func TestRequestLog(t *testing.T) {
 	}
 }
 
-// TestDeleteReachesProjectsAndCredentials: a delete takes the key out of
-// every project it is in, and a key that authenticates takes its digest
-// credentials with it.
-func TestDeleteReachesProjectsAndCredentials(t *testing.T) {
-	srv := atlastest.NewServer(atlastest.WithSeedKeys(3))
-	defer srv.Close()
-	org := srv.OrgID()
-	if n := len(srv.Keys()); n != 8 {
-		t.Errorf("default org has %d deletable keys, want 5+3", n)
+// TestSetAccessList: a principal with an access list that does not hold
+// loopback gets Atlas's 403 naming its address, with either credential;
+// its token requests are not checked; no entries remove the list.
+func TestSetAccessList(t *testing.T) {
+	srv := NewTestServer(t)
+	owner := srv.Owner()
+	srv.SetAccessList(owner, "192.0.2.0/24", "2001:db8::1")
+	for _, c := range []*http.Client{digestClient(t, owner), bearerClient(t, srv, owner)} {
+		resp, body := del(t, c, opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
+		wantAnswer(t, resp, body, rowOf(behavior.IPNotAllowed), "127.0.0.1")
 	}
-	if srv.OrgKeys("not an id") != nil || srv.OrgProjects("not an id") != nil {
-		t.Error("a malformed id found an organization")
-	}
-	var key string
-	var projects []string
-	for _, k := range srv.Keys() {
-		if key, projects = k, srv.KeyProjects(k); len(projects) == 2 {
-			break
-		}
-	}
-	if len(projects) != 2 {
-		t.Fatalf("no key is in two projects")
-	}
-	owner, member := srv.Owner(), srv.Member()
-	memberKey, _ := digestClient(t, member.PublicKey, member.PrivateKey)
-	resp, body := del(t, memberKey, opURL(srv, org, key, ""))
-	wantStatus(t, resp, body, http.StatusForbidden)
-	ownerKey, _ := digestClient(t, owner.PublicKey, owner.PrivateKey)
-	resp, body = del(t, ownerKey, opURL(srv, org, key, ""))
+	srv.SetAccessList(owner, "10.0.0.0/8", "127.0.0.1")
+	resp, body := del(t, digestClient(t, owner), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
-	for _, p := range projects {
-		if has(srv.ProjectKeys(p), key) {
-			t.Errorf("project %s still has %s", p, key)
-		}
-	}
-	resp, body = del(t, ownerKey, opURL(srv, org, member.KeyID, ""))
+	srv.SetAccessList(owner)
+	resp, body = del(t, digestClient(t, owner), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
 	wantStatus(t, resp, body, http.StatusNoContent)
-	resp, body = del(t, memberKey, opURL(srv, org, srv.Keys()[0], ""))
-	wantStatus(t, resp, body, http.StatusUnauthorized)
 }
 
-func TestInvalidOptionsPanic(t *testing.T) {
-	for name, opt := range map[string]func() atlastest.Option{
-		"negative seed keys":      func() atlastest.Option { return atlastest.WithSeedKeys(-1) },
-		"rate limit":              func() atlastest.Option { return atlastest.WithRateLimit(0, 1, 1) },
-		"nonce ttl":               func() atlastest.Option { return atlastest.WithNonceTTL(-1) },
-		"digest algorithm":        func() atlastest.Option { return atlastest.WithDigestAlgorithms("SHA-512") },
-		"no digest algorithm":     func() atlastest.Option { return atlastest.WithDigestAlgorithms() },
-		"no token requests":       func() atlastest.Option { return atlastest.WithTokenRateLimit(0, time.Minute) },
-		"negative token requests": func() atlastest.Option { return atlastest.WithTokenRateLimit(-1, time.Minute) },
-		"no token period":         func() atlastest.Option { return atlastest.WithTokenRateLimit(5, 0) },
-		"not whole minutes":       func() atlastest.Option { return atlastest.WithTokenRateLimit(5, 90*time.Second) },
-		"nil clock":               func() atlastest.Option { return atlastest.WithClock(nil) },
-		"log limit":               func() atlastest.Option { return atlastest.WithLogLimit(0) },
+// TestInvalidSetUpPanics: set-up a server cannot honour panics, saying why.
+func TestInvalidSetUpPanics(t *testing.T) {
+	srv := New()
+	for name, f := range map[string]func(){
+		"negative seed keys":  func() { WithSeedKeys(-1) },
+		"rate limit":          func() { WithRateLimit(0, 1, time.Minute) },
+		"rate period":         func() { WithRateLimit(1, 1, time.Millisecond) },
+		"nonce ttl":           func() { WithNonceTTL(0) },
+		"digest algorithm":    func() { WithDigestAlgorithms("SHA-512") },
+		"no digest algorithm": func() { WithDigestAlgorithms() },
+		"no token requests":   func() { WithTokenRateLimit(0, time.Minute) },
+		"not whole minutes":   func() { WithTokenRateLimit(5, 90*time.Second) },
+		"nil clock":           func() { WithClock(nil) },
+		"log limit":           func() { WithLogLimit(0) },
+		"malformed CIDR":      func() { srv.SetAccessList(srv.Owner(), "192.0.2.0/33") },
+		"another principal":   func() { srv.SetAccessList(Principal{PublicKey: "nobody"}) },
 	} {
-		if p := panicOf(func() { atlastest.New(opt()) }); !strings.HasPrefix(fmt.Sprint(p), "atlastest: ") {
+		if p := panicOf(f); !strings.HasPrefix(fmt.Sprint(p), "atlastest: ") {
 			t.Errorf("%s: panic %v, want an atlastest: message", name, p)
 		}
 	}
 }
 
-// recordingTB catches what checkResponse reports, to prove it can fail.
-type recordingTB struct {
-	testing.TB
-	errs []string
-}
-
-func (r *recordingTB) Helper() {}
-func (r *recordingTB) Errorf(format string, args ...any) {
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
-
-func TestCheckResponseCatchesViolations(t *testing.T) {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	req, _ := http.NewRequest(http.MethodDelete, opURL(srv, srv.OrgID(), srv.Keys()[0], ""), nil)
-	for name, resp := range map[string]*http.Response{
-		"204 with a body":    {StatusCode: 204, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(`{"x":1}`))},
-		"undocumented 405":   {StatusCode: 405, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(`{"error":405,"errorCode":"X","reason":"r","detail":"d"}`))},
-		"404 without detail": {StatusCode: 404, Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(`{"error":404,"errorCode":"X"}`))},
-		"429 bad header":     {StatusCode: 429, Header: http.Header{"Content-Type": {"application/json"}, "Retry-After": {"soon"}}, Body: io.NopCloser(strings.NewReader(`{"error":429,"errorCode":"X","reason":"r","detail":"d"}`))},
-	} {
-		resp.Request = req
-		rec := &recordingTB{TB: t}
-		checkResponse(rec, resp)
-		if len(rec.errs) == 0 {
-			t.Errorf("%s: not reported", name)
-		}
+// decode unmarshals a JSON body if want is set, failing the test if it is
+// not JSON; otherwise it returns the zero T.
+func decode[T any](t testing.TB, body []byte, want bool) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(body, &v); want && err != nil {
+		t.Fatalf("body %s: %v", body, err)
 	}
-}
-
-func TestLogLimitKeepsTheLastRequests(t *testing.T) {
-	srv := atlastest.NewServer(atlastest.WithLogLimit(3))
-	defer srv.Close()
-	for i := range 10 {
-		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/nowhere/%d", srv.URL, i), nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-	got := srv.Requests()
-	if len(got) != 3 || got[0].Path != "/nowhere/7" || got[2].Path != "/nowhere/9" {
-		t.Fatalf("log %+v, want the last three requests", got)
-	}
-	if n := srv.CountRequests(func(atlastest.Request) bool { return true }); n != 3 {
-		t.Fatalf("CountRequests = %d, want 3", n)
-	}
-}
-
-func TestLogClipsHugeRequestLines(t *testing.T) {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/" + strings.Repeat("p", 100_000) + "?" + strings.Repeat("q", 50_000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	got := srv.Requests()
-	if len(got) != 1 || len(got[0].Path) > 300 || len(got[0].Query) > 300 || !strings.HasPrefix(got[0].Path, "/ppp") {
-		t.Fatalf("logged path %d bytes, query %d bytes", len(got[0].Path), len(got[0].Query))
-	}
+	return v
 }

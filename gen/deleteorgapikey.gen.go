@@ -6,20 +6,15 @@
 package gen
 
 import (
-	"bytes"
-	"compress/flate"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oapi-codegen/runtime"
 )
 
@@ -63,10 +58,10 @@ type BadRequestDetail struct {
 
 // FieldViolation defines model for FieldViolation.
 type FieldViolation struct {
-	// Description A description of why the element failed validation.
+	// Description A description of why the request element is bad.
 	Description string `json:"description"`
 
-	// Field Path to the element of the request that failed validation.
+	// Field A path that leads to a field in the request body.
 	Field string `json:"field"`
 }
 
@@ -360,7 +355,10 @@ type DeleteOrgApiKeyResponse400Headers struct {
 
 // DeleteOrgApiKeyResponse401Headers the declared response headers of an HTTP 401 response for DeleteOrgApiKey
 type DeleteOrgApiKeyResponse401Headers struct {
-	WWWAuthenticate *string
+	RateLimitLimit     *int
+	RateLimitRemaining *int
+	WWWAuthenticate    *string
+	XErrorCode         *string
 }
 
 // DeleteOrgApiKeyResponse403Headers the declared response headers of an HTTP 403 response for DeleteOrgApiKey
@@ -372,9 +370,7 @@ type DeleteOrgApiKeyResponse403Headers struct {
 
 // DeleteOrgApiKeyResponse404Headers the declared response headers of an HTTP 404 response for DeleteOrgApiKey
 type DeleteOrgApiKeyResponse404Headers struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	XErrorCode         *string
+	XErrorCode *string
 }
 
 // DeleteOrgApiKeyResponse406Headers the declared response headers of an HTTP 406 response for DeleteOrgApiKey
@@ -539,9 +535,6 @@ func ParseDeleteOrgApiKeyResponse(rsp *http.Response) (*DeleteOrgApiKeyResponse,
 		}
 		response.JSON200 = &dest
 
-	case rsp.StatusCode == 204:
-		break // No content-type
-
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest BadRequest
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -637,12 +630,33 @@ func ParseDeleteOrgApiKeyResponse(rsp *http.Response) (*DeleteOrgApiKeyResponse,
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers DeleteOrgApiKeyResponse401Headers
+		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitRemaining = &value
+		}
 		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			}
 			headers.WWWAuthenticate = &value
+		}
+		if values := rsp.Header.Values("X-Error-Code"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Error-Code", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XErrorCode = &value
 		}
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
@@ -671,20 +685,6 @@ func ParseDeleteOrgApiKeyResponse(rsp *http.Response) (*DeleteOrgApiKeyResponse,
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteOrgApiKeyResponse404Headers
-		if values := rsp.Header.Values("RateLimit-Limit"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Limit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitLimit = &value
-		}
-		if values := rsp.Header.Values("RateLimit-Remaining"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Remaining", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RateLimitRemaining = &value
-		}
 		if values := rsp.Header.Values("X-Error-Code"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Error-Code", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -966,499 +966,4 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId}", wrapper.DeleteOrgApiKey)
 
 	return m
-}
-
-type BadRequestResponseHeaders struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	XErrorCode         *string
-}
-type BadRequestJSONResponse struct {
-	Body ApiError
-
-	Headers BadRequestResponseHeaders
-}
-
-type ForbiddenResponseHeaders struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	XErrorCode         *string
-}
-type ForbiddenJSONResponse struct {
-	Body ApiError
-
-	Headers ForbiddenResponseHeaders
-}
-
-type InternalServerErrorResponseHeaders struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	XErrorCode         *string
-}
-type InternalServerErrorJSONResponse struct {
-	Body ApiError
-
-	Headers InternalServerErrorResponseHeaders
-}
-
-type NotAcceptableResponseHeaders struct {
-	XErrorCode *string
-}
-type NotAcceptableJSONResponse struct {
-	Body ApiError
-
-	Headers NotAcceptableResponseHeaders
-}
-
-type NotFoundResponseHeaders struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	XErrorCode         *string
-}
-type NotFoundJSONResponse struct {
-	Body ApiError
-
-	Headers NotFoundResponseHeaders
-}
-
-type TooManyRequestsResponseHeaders struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-	RetryAfter         *int
-	XErrorCode         *string
-}
-type TooManyRequestsJSONResponse struct {
-	Body ApiError
-
-	Headers TooManyRequestsResponseHeaders
-}
-
-type UnauthorizedResponseHeaders struct {
-	WWWAuthenticate *string
-}
-type UnauthorizedJSONResponse struct {
-	Body ApiError
-
-	Headers UnauthorizedResponseHeaders
-}
-
-type DeleteOrgApiKeyRequestObject struct {
-	OrgId     OrgId     `json:"orgId"`
-	ApiUserId ApiUserId `json:"apiUserId"`
-	Params    DeleteOrgApiKeyParams
-}
-
-type DeleteOrgApiKeyResponseObject interface {
-	VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error
-}
-
-type DeleteOrgApiKey200JSONResponse ApiEnvelope
-
-func (response DeleteOrgApiKey200JSONResponse) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DeleteOrgApiKey204ResponseHeaders struct {
-	RateLimitLimit     *int
-	RateLimitRemaining *int
-}
-
-type DeleteOrgApiKey204Response struct {
-	Headers DeleteOrgApiKey204ResponseHeaders
-}
-
-func (response DeleteOrgApiKey204Response) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	w.WriteHeader(204)
-	return nil
-}
-
-type DeleteOrgApiKey400JSONResponse struct{ BadRequestJSONResponse }
-
-func (response DeleteOrgApiKey400JSONResponse) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.XErrorCode != nil {
-		w.Header().Set("X-Error-Code", fmt.Sprint(*response.Headers.XErrorCode))
-	}
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DeleteOrgApiKey401JSONResponse struct{ UnauthorizedJSONResponse }
-
-func (response DeleteOrgApiKey401JSONResponse) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.WWWAuthenticate != nil {
-		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
-	}
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DeleteOrgApiKey403JSONResponse struct{ ForbiddenJSONResponse }
-
-func (response DeleteOrgApiKey403JSONResponse) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.XErrorCode != nil {
-		w.Header().Set("X-Error-Code", fmt.Sprint(*response.Headers.XErrorCode))
-	}
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DeleteOrgApiKey404JSONResponse struct{ NotFoundJSONResponse }
-
-func (response DeleteOrgApiKey404JSONResponse) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.XErrorCode != nil {
-		w.Header().Set("X-Error-Code", fmt.Sprint(*response.Headers.XErrorCode))
-	}
-	w.WriteHeader(404)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DeleteOrgApiKey406JSONResponse struct{ NotAcceptableJSONResponse }
-
-func (response DeleteOrgApiKey406JSONResponse) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.XErrorCode != nil {
-		w.Header().Set("X-Error-Code", fmt.Sprint(*response.Headers.XErrorCode))
-	}
-	w.WriteHeader(406)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DeleteOrgApiKey429JSONResponse struct{ TooManyRequestsJSONResponse }
-
-func (response DeleteOrgApiKey429JSONResponse) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
-	if response.Headers.XErrorCode != nil {
-		w.Header().Set("X-Error-Code", fmt.Sprint(*response.Headers.XErrorCode))
-	}
-	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-type DeleteOrgApiKey500JSONResponse struct {
-	InternalServerErrorJSONResponse
-}
-
-func (response DeleteOrgApiKey500JSONResponse) VisitDeleteOrgApiKeyResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if response.Headers.RateLimitLimit != nil {
-		w.Header().Set("RateLimit-Limit", fmt.Sprint(*response.Headers.RateLimitLimit))
-	}
-	if response.Headers.RateLimitRemaining != nil {
-		w.Header().Set("RateLimit-Remaining", fmt.Sprint(*response.Headers.RateLimitRemaining))
-	}
-	if response.Headers.XErrorCode != nil {
-		w.Header().Set("X-Error-Code", fmt.Sprint(*response.Headers.XErrorCode))
-	}
-	w.WriteHeader(500)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
-// StrictServerInterface represents all server handlers.
-type StrictServerInterface interface {
-	// DeleteOrgApiKey Remove One Organization API Key
-	// (DELETE /api/atlas/v2/orgs/{orgId}/apiKeys/{apiUserId})
-	DeleteOrgApiKey(ctx context.Context, request DeleteOrgApiKeyRequestObject) (DeleteOrgApiKeyResponseObject, error)
-}
-
-type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
-type StrictMiddlewareFunc func(f StrictHandlerFunc, operationID string) StrictHandlerFunc
-
-type StrictHTTPServerOptions struct {
-	RequestErrorHandlerFunc  func(w http.ResponseWriter, r *http.Request, err error)
-	ResponseErrorHandlerFunc func(w http.ResponseWriter, r *http.Request, err error)
-}
-
-func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareFunc) ServerInterface {
-	return &strictHandler{ssi: ssi, middlewares: middlewares, options: StrictHTTPServerOptions{
-		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-		},
-		ResponseErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-		},
-	}}
-}
-
-func NewStrictHandlerWithOptions(ssi StrictServerInterface, middlewares []StrictMiddlewareFunc, options StrictHTTPServerOptions) ServerInterface {
-	if options.RequestErrorHandlerFunc == nil {
-		options.RequestErrorHandlerFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-		}
-	}
-	if options.ResponseErrorHandlerFunc == nil {
-		options.ResponseErrorHandlerFunc = func(w http.ResponseWriter, r *http.Request, err error) {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-		}
-	}
-	return &strictHandler{ssi: ssi, middlewares: middlewares, options: options}
-}
-
-type strictHandler struct {
-	ssi         StrictServerInterface
-	middlewares []StrictMiddlewareFunc
-	options     StrictHTTPServerOptions
-}
-
-// DeleteOrgApiKey operation middleware
-func (sh *strictHandler) DeleteOrgApiKey(w http.ResponseWriter, r *http.Request, orgId OrgId, apiUserId ApiUserId, params DeleteOrgApiKeyParams) {
-	var request DeleteOrgApiKeyRequestObject
-
-	request.OrgId = orgId
-	request.ApiUserId = apiUserId
-	request.Params = params
-
-	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
-		return sh.ssi.DeleteOrgApiKey(ctx, request.(DeleteOrgApiKeyRequestObject))
-	}
-	for _, middleware := range sh.middlewares {
-		handler = middleware(handler, "DeleteOrgApiKey")
-	}
-
-	response, err := handler(r.Context(), w, r, request)
-
-	if err != nil {
-		sh.options.ResponseErrorHandlerFunc(w, r, err)
-	} else if validResponse, ok := response.(DeleteOrgApiKeyResponseObject); ok {
-		if err := validResponse.VisitDeleteOrgApiKeyResponse(w); err != nil {
-			sh.options.ResponseErrorHandlerFunc(w, r, err)
-		}
-	} else if response != nil {
-		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
-	}
-}
-
-// Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
-// Stored as a slice of fixed-width chunks rather than one concatenated
-// const string: with thousands of chunks the chained `+` fold is several
-// times slower for the Go compiler than parsing a slice literal.
-var swaggerSpec = []string{
-	"3Fpbc9s20/4rO2xnmsynkyXFSZTJhXxI66+JlfGhad/EbwqRKxENCDAAKFvN6L+/swBJkRJluWkuOr3J",
-	"xCKxWOw+e3rAL0GoklRJlNYEoy9BjCxC7f57wSy+5gm3bfcv/RShCTVPLVcyGAUX+DlDYw3YGEHpOZP8",
-	"T0bPfjAwzcJPaCFWIjJwG6OEWSZEJ2gFJowxYSQN71iSCgxGT3q9VpBwyZMsCUa9VmCXKQajgEuLc9TB",
-	"atWqaHOBCeOSy/k9GgmcWeByt2Y7NBk+f75fE7R62R7PLOptDS4xVDIyYBXcMm5hijOl0elRmIQZ0Eol",
-	"wOaMyx16DPZq8Wv7VGul28cqwm01rmIEpOf0GNTMKTBOuVtTGGaqouWO/YPx27OPP5/+9vF8cvXx1eT6",
-	"/CQotTBWk/FXpEXKNEvQ5ohhKb82qM+ibYWuJf+cIfSH7RjvWIQhT5iAiM+5BS8QbMws8Ail5TOOhCpu",
-	"as6D8dsz+IROZ05CU2bjoBVIlpBe691bgcbPGdcYBSOrM2w+4qA/PcTBcDqInh8cDp+y6bTfw6fTZwEd",
-	"y1rUtMV/H71n7Vmv/fzmS3+4evx9gxlaAcoFCpU2+OGVYMXBZMRDZtFFg41RwzhNBf1EJ7vVLPVxpNGk",
-	"ShokJzEJvxeyf4f/v5ycg5r+gaHtwKVK0NkjFJxiF0ImpbLAwhCNl/TT1dXbtbg8sEFpMJbZzECoIuzA",
-	"lQKNCUacWXQmb4FBC8W2L8l+BWA+Z6iXHTiVUaq4dIHPLGi0mZbAQHBjCWsaTSasgcxgcST3t9cdmKGD",
-	"FRt0anZgUeSVz3Us8UUBVTNPAV4HBKfYGgmlP6qOj3DGMmGD0YwJg6Ubp0oJZNL5Uen5N8NuPe/4F0Il",
-	"LePSwFJlGlKtyB6mA9e5obpKzw1gbl46skarOS4QmBA1gT7DxDyM3UqW2Zg2J4RFZHjt8oxHw4548ad9",
-	"WKwMnz17Nhz22WDwZPjs4Cl7Ouj3cHp48NdjJdVo7fKvRcqW48HEKhMRTEtoerGpJrvNlE6Y3QWOXIG/",
-	"BI0VWcnv7xLdlEV5qaG/yK0orc+AJZa7fxg6WGlFt/ATLs+VfaUy6XBmsiRhepkn7E+4hEihAQpkvKNo",
-	"eqQxVDrCCJQEjUzA2ApmHgetYMFElmccy7gIRsG5KjIk3HIbw9kJ7MpxXrxDhisTwWhINbgsGTsqQDXd",
-	"v9+dQG/IXMwdPzhiERS2IjsumOAR806vGmAMCRPkOYyAR5SmZoLNq+dcG/0kP/GXYMZRRKTMJpySzFhI",
-	"mA1jaIClW1YrGaubVWttyXyfdcAyCVw61cHpQxgDCqdKhiqF3WfVX8avz07GV2eT84+nFxeTi02j7jbd",
-	"qorY7zXOglHwXXfdvXX9U9MtyrxfUzdLRWQHxmVF9YFXx16LfCAVCCXnqHPAtIAb0JgqTXkmRo0eaute",
-	"Yws2L2qONYVnjV+4aQ+y3f09aNPR8xXdzdd3940Pk7Je0tBx3Sei9q7zw0zpKY8ilA/PGLXgpgQRMiFQ",
-	"r/0Us4UvHJNqqZncStSglcAaEAd1IF5fnl58vD4fX1/9NLk4+8/pyX1IfFUq/01QWIr713qbOnUtmbhE",
-	"vUDtDfF1fh9LyCTepRhSxDkPggrDTGusJponm4nm+vz017enx1enJ/sTzVmuLXh1IXfct3B1o+h/rdul",
-	"suMwxNSyqXfjVzj8LK8zzAnK+3bKmgvUhuI7YrYe2Yd1z5+du6T68ZfTi0vKqyfjq9P7vH+uLFS0/iZu",
-	"r8vs5P8HV5WpDwNGDZ3KdIjFuVqAnXkHqmZayKjDqN/p9Hv9Qbt30O4d/B/ZbgNAf9tpZUP2Ff46V/VO",
-	"v2i9drXMTa3XsO7BycWP97RdO3vxTaf6U30zfzpx/9rQtUq9YXJZMEhfCYaLAtQ0fU0RJWiaqwVpi1EH",
-	"HHcEbGbzqSZCwZY0w1RIpSoy+s/ryLgYX51+fH325uzq/oJ9pRTQcaA8zzeBwZbYfzAcNmi6eyVUXv3b",
-	"QMokDeNK8z/xa1PKbyoDptH1eGthbuZwpFiROms55GBv/S/RcV1V8ZsAoypxAxPv3r1rjyv0RDNZWSEw",
-	"KImGMbW6cu7bW89x+erBpLn1MdLEU5zwOc1tNCknLz8Eb95cwttsKnhIc8mHoAWRIoi8/BDQH1LJEOm1",
-	"uIds+OPrsBcuJmYqjl4PZn8emjH++tNBeBBP6F0m5kpzGycv35w8acFnlb78EJDW9NBYJvClYw+aeNL1",
-	"7OYsQoasMIapVilqy3Ez6WxbyXEfZJFM3mqWphjl9oBbx4e4gSBkWnOMXgCbGvR0CDDo94adtW6einO+",
-	"d0Tb9naOPawwhXu3jZnvRwtf9KmqeSrGU9eDftAKEnbnWe0nNab9oNfMcq+5qfeFpjcNhyihuWXOJtLg",
-	"PpAfbb5foQU2TXTi/prmdJ9JMeQzHkKoZMQ9R6c0+KDLqdKQZQYBWRgDnQHUzHf0ZDiZCeHbRk/DbaCo",
-	"jPS9jvJ8LEa+E3EJo9xkyx8aWTSRYrmxa+mDWlLZ3LrK3PrJZK8CO/Zbn7J+o1Df7235DDKDEVgFc75A",
-	"SJRG4NIfztHIU5VZ55VyY24xIZGrbUvv0IlpzZbBap039x8/QWPY/H4LPHD3CmVaDQIPgqpXmuLhqAH1",
-	"20SQzlkuj2/SrR47Bbm2G/dMCFhwJXJKmktgRbLOhVdNf2/gvaLNfilk0SHqblg1HHNjzVbw19Te8h5U",
-	"/qZIvI19bkWBicubjAt0fF9OWHaCBrzmVOI2VMnxqiYwv4YrzO4ywkM22YCA37FegbdBQKkdw0xzu7wk",
-	"E3uL+PpI5bhBZa3mmiUUQmFBDJoXnl33NfQTLoH7bJcZGutpkJNRTsDzBbW6nk1ESJkxt0pHZaUm5SK3",
-	"/fqEsbUpGfES9YKHOA5DleUX0ZvXqu4FGordG6CmlnEJJlbatgVfYARHyLS7KPqE0sCjwWGvB+ZxEYII",
-	"Ezp2P8dnO9TormuYMDAT6vZFtdOg8VtGYDDUaGGuCNkuzx4xw8MOXPk9QiZhSg5dqE9UEy10Wcq7itqC",
-	"rv/VJV2hbn1td9KP1zs7CjxUKeaZyel+rUVuGjPqdkOhsqiTKDlX0bQTqqSyhXs9aAV3bTclt2nWaIui",
-	"8w5ZykJul8HoSa8VpKi5ivLr6WB02CNQzbgQ/rHTIhjlKpJP7tp0Ap/e2tmDdfLHrsUr/d4veLGZIt0E",
-	"D1EaV1Lya5njYzj6rX1+3L4cw6DTg+vLoBVsbKuRWb7AUCWJkqaj9LybCzLd6bItw7Zh3UGn181M12UQ",
-	"bl1X+IY0PTnydycwjqjtMFavL5UfXWCiFggTucGl0sOfcenuWzxNEYyCfqdXMTpLebvyrCQqSAGVomQp",
-	"D0bBoNPr5LdlsXO7M5mT0F303cVf94u7kVvRk59xabpfyhuFlY8IgU3ts9fdgJLYeF0OM62SaouCUe29",
-	"DryLUcJSZaC9GdjGWiZrC1pQGPSYgABMGJUvzfucysplec/pH/lLYf+Ou332P1SmmlY1S3I5hyL48/RA",
-	"XVXuFz8SPIgGv/M85IkKG9LLsZIzPs80FhB5e+YoK2O2QBip0OSkVDUAwkKCw4O/d+1+Z2zUFmyKoo2S",
-	"an7lYVtwY3OMeCSeRZQhnZMnej52INic8Ztr6PqVrr/UXbX2vli5+tr/cnmh/oB38/vV1c3GnWm/13vA",
-	"OPzwUbRUaXsaLZ4VY0oL3CCkpFj6b5FqXzd04Kr4WiJvo7mBfq/3ovxI5gdTPHG1N5+wah8q2Px6Jp+I",
-	"lI1R33KD5WzUchUlP30pGbhtGN3gkaRgLge3xx0CSr83bJoKeeWLgfJmqPwmY+t7iX8kW0MuHHp8NK0t",
-	"cdStXLy7JQf7l2QbZMewN9i/aFa98Bp6w9+/omSR3YLDBy2os+7D/vP9qzZpylUrePIQwzVdSFV7RJdb",
-	"ttqw9zcU8NWm8f0NBfb62n5P4aRWj80dbb3VXlKNo8Z1f/dyf/vSr/Yv1ToV5MyLO3LTRwI7+5nt1mPr",
-	"DTJDfrRNsW+YpCEwbeqnaQjYKKed9bcpzTZa3az+FwAA//8=",
-}
-
-// decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
-// after base64-decoding and flate-decompressing the embedded blob.
-func decodeSpec() ([]byte, error) {
-	encoded := strings.Join(swaggerSpec, "")
-	compressed, err := base64.StdEncoding.DecodeString(encoded)
-	if err != nil {
-		return nil, fmt.Errorf("error base64 decoding spec: %w", err)
-	}
-	zr := flate.NewReader(bytes.NewReader(compressed))
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(zr); err != nil {
-		return nil, fmt.Errorf("read flate: %w", err)
-	}
-	if err := zr.Close(); err != nil {
-		return nil, fmt.Errorf("close flate reader: %w", err)
-	}
-
-	return buf.Bytes(), nil
-}
-
-var rawSpec = decodeSpecCached()
-
-// a naive cache of the decoded OpenAPI spec
-func decodeSpecCached() func() ([]byte, error) {
-	data, err := decodeSpec()
-	return func() ([]byte, error) {
-		return data, err
-	}
-}
-
-// Constructs a synthetic filesystem for resolving external references when loading openapi specifications.
-func PathToRawSpec(pathToFile string) map[string]func() ([]byte, error) {
-	res := make(map[string]func() ([]byte, error))
-	if len(pathToFile) > 0 {
-		res[pathToFile] = rawSpec
-	}
-
-	return res
-}
-
-// GetSpec returns the OpenAPI specification corresponding to the generated
-// code in this file. External references in the spec are resolved through
-// PathToRawSpec; externally-referenced files must be embedded in their
-// corresponding Go packages (via the import-mapping feature). URL-based
-// external refs are not supported.
-func GetSpec() (swagger *openapi3.T, err error) {
-	resolvePath := PathToRawSpec("")
-
-	loader := openapi3.NewLoader()
-	loader.IsExternalRefsAllowed = true
-	loader.ReadFromURIFunc = func(loader *openapi3.Loader, url *url.URL) ([]byte, error) {
-		pathToFile := url.String()
-		pathToFile = path.Clean(pathToFile)
-		getSpec, ok := resolvePath[pathToFile]
-		if !ok {
-			err1 := fmt.Errorf("path not found: %s", pathToFile)
-			return nil, err1
-		}
-		return getSpec()
-	}
-	var specData []byte
-	specData, err = rawSpec()
-	if err != nil {
-		return
-	}
-	swagger, err = loader.LoadFromData(specData)
-	if err != nil {
-		return
-	}
-	return
-}
-
-// GetSpecJSON returns the raw JSON bytes of the embedded OpenAPI
-// specification: decompressed but not unmarshaled. External references
-// are not resolved here; the bytes are the spec exactly as embedded by
-// codegen. The result is cached at package init time, so repeated calls
-// are cheap.
-func GetSpecJSON() ([]byte, error) {
-	return rawSpec()
-}
-
-// GetSwagger returns the OpenAPI specification corresponding to the
-// generated code in this file.
-//
-// Deprecated: GetSwagger predates kin-openapi renaming openapi3.Swagger
-// to openapi3.T. Use [GetSpec] instead. This wrapper is retained for
-// backwards compatibility.
-func GetSwagger() (*openapi3.T, error) {
-	return GetSpec()
 }
