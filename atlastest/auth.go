@@ -282,6 +282,7 @@ func (s *Server) serveOAuth(x *exchange, r *http.Request, f *Faults) {
 		oauthError(x, http.StatusUnauthorized, "invalid_client", detail)
 		return
 	}
+	x.caller = &sa.caller
 	fail, retryAfter := f.apply(x, r)
 	h, ok := limits(s.cfg.tokens, sa.limiter, s.cfg.now(), f == s.token && fail == "")
 	if f == s.token {
@@ -317,6 +318,7 @@ func (s *Server) serveOAuth(x *exchange, r *http.Request, f *Faults) {
 		oauthError(x, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be client_credentials.")
 	default:
 		tok, now := rand.Text()+rand.Text(), s.cfg.now()
+		x.TokenIssued = true
 		s.auth.mu.Lock()
 		track(s.auth.tokens, &s.auth.tokenPurge, tokenKey(tok), &issued{expires: now.Add(tokenTTL), account: sa}, now)
 		s.auth.mu.Unlock()

@@ -64,6 +64,9 @@ func (s *Server) newHandler() http.Handler {
 		x := &exchange{ResponseWriter: w, Request: Request{Method: r.Method, Path: clip(r.URL.EscapedPath(), 256),
 			Query: clip(r.URL.RawQuery, 256), Auth: authScheme(r)}}
 		defer func() {
+			if x.caller != nil {
+				x.Principal = map[bool]string{true: "owner", false: "member"}[x.caller.owner]
+			}
 			s.record(x.Request) // before the client can see the answer or the lost connection
 			if x.Dropped {
 				panic(http.ErrAbortHandler) // net/http closes the connection (HTTP/2: resets the stream), unanswered

@@ -341,6 +341,13 @@ type Request struct {
 	Auth    string // Authorization scheme: "digest", "bearer", "basic", "none" or "other"
 	Status  int    // status sent; for a dropped request the one it would have had; 0 if aborted
 	Dropped bool   // DropNext closed the connection instead of answering
+	// Principal is who the request authenticated as: "owner" or "member"
+	// (at the token and revocation endpoints, the service account's
+	// principal); "" when it did not authenticate.
+	Principal string
+	// TokenIssued is true when the request minted an access token, even
+	// if DropNext then lost the answer.
+	TokenIssued bool
 	// AuthError says why a 401 was sent, which Atlas's answer does not:
 	// e.g. "Digest authentication failed: uri does not match the request."
 	AuthError string
