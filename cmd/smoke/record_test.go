@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/atlascontract/deleteorgapikey/atlastest"
+	"github.com/atlascontract/deleteorgapikey/internal/behavior"
+	"github.com/atlascontract/deleteorgapikey/internal/contract"
+)
+
+// TestRecord: -record writes every answer as a testdata/atlas file that
+// http.ReadResponse reads, with a situation of the table, the headers in
+// the order sent, only the spec's example ids, and no secret in any form
+// even when the server echoes them; a symlink in the directory is replaced,
+// not followed.
+func TestRecord(t *testing.T) {
+	examples := map[string]bool{}
+	for _, name := range []string{"orgId", "apiUserId"} {
+		examples[contract.MustLoad().Op.Parameters.GetByInAndName("path", name).Schema.Value.Example.(string)] = true
+	}
+	for _, digest := range []bool{true, false} {
+		srv := atlastest.NewTestServer(t)
+		sp, url := newSpy(t, srv, true)
+		dir, outside := t.TempDir(), filepath.Join(t.TempDir(), "outside")
+		if err := errors.Join(os.WriteFile(outside, nil, 0o600), os.Symlink(outside, filepath.Join(dir, "removed.http"))); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runSmoke(t, env(atlasEnv(url, srv, srv.Owner(), digest)), "-atlas", "-record", dir,
+			"-delete-key", srv.Keys()[0], "-confirm")
+		if code != exitPass {
+			t.Fatalf("digest=%v: exit %d\n%s%s", digest, code, out, errOut)
+		}
+		if raw, err := os.ReadFile(outside); err != nil || len(raw) > 0 {
+			t.Errorf("the symlink's target was written: %v, %q", err, raw)
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "*"))
+		var names []string
+		for _, f := range files {
+			names = append(names, filepath.Base(f))
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range regexp.MustCompile(`[0-9a-f]{24}`).FindAllString(string(raw), -1) {
+				if !examples[id] {
+					t.Errorf("%s holds the id %s, not one of the spec's examples", f, id)
+				}
+			}
+			if found := leaks(string(raw), sp.known()); len(found) > 0 {
+				t.Errorf("%s holds %v:\n%s", f, found, raw)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			situation := behavior.Situation(resp.Header.Get("Evidence-Situation"))
+			if a, ok := behavior.Lookup(situation); !ok || a.Status != resp.StatusCode || resp.Header.Get("Evidence-Source") == "" ||
+				resp.Header.Get("Evidence-Date") == "" {
+				t.Errorf("%s: status %d, evidence headers %v", f, resp.StatusCode, resp.Header)
+			}
+			if situation == behavior.Unauthenticated {
+				continue // the spy's own answer: Go's header order
+			}
+			var order []string // the spy sends headers in reverse order, and a chunked body
+			for _, l := range strings.Split(string(raw[:bytes.Index(raw, []byte("\r\n\r\n"))]), "\r\n")[4:] {
+				order = append(order, strings.Split(l, ":")[0])
+			}
+			if !slices.IsSortedFunc(order, func(a, b string) int { return strings.Compare(b, a) }) ||
+				!slices.Contains(order, "Set-Cookie") || slices.Contains(order, "Transfer-Encoding") {
+				t.Errorf("%s: headers %v, want the spy's, in its order, but for Transfer-Encoding", f, order)
+			}
+		}
+		for _, want := range []string{"unauthenticated.http", "key-not-found.http", "removed.http"} {
+			if !slices.Contains(names, want) {
+				t.Errorf("digest=%v: recorded %v, want %s among them", digest, names, want)
+			}
+		}
+	}
+}
+
+func TestRedactorCoversEchoes(t *testing.T) {
+	secret := `Digest username="k", response="a+b/c"`
+	j, _ := json.Marshal(secret)
+	for _, echo := range []string{secret, string(j[1 : len(j)-1]), url.QueryEscape(secret), url.PathEscape(secret)} {
+		if got := redactor([]string{secret}, nil).Replace("<" + echo + ">"); got != "<[redacted]>" {
+			t.Errorf("%s: redacted to %s", echo, got)
+		}
+	}
+}
