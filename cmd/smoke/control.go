@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strings"
@@ -12,10 +13,11 @@ import (
 	"github.com/atlascontract/deleteorgapikey/atlastest"
 )
 
-// controlPath is the control API's root, the announcement's controlUrl. No
-// Atlas path starts with it. Its routes, JSON in and out:
+// controlPath is the root of the control API, the announcement's
+// controlUrl; no Atlas path starts with it. It drives the server through
+// the methods a Go test calls. Its routes, JSON in and out:
 //
-//	POST   /faults/{operation|token|revoke}  body faultScript; 204
+//	POST   /faults/{operation|token|revoke}  body: faultScript  204
 //	POST   /keys                             201 {"id": "..."}
 //	GET    /keys/{id}                        200 {"id": "...", "exists": true}
 //	GET    /requests                         200 {"requests": [logEntry, ...]}
@@ -25,7 +27,7 @@ import (
 // for an unknown route or endpoint.
 const controlPath = "/__atlastest"
 
-// faults is what a Go test scripts at one endpoint of an *atlastest.Server.
+// faults is what a Go test scripts at one endpoint of an atlastest.Server.
 type faults interface {
 	FailNext(n, status int)
 	DropNext(n int)
@@ -33,8 +35,8 @@ type faults interface {
 	SetRetryAfter(d time.Duration)
 }
 
-// faultScript calls the Faults method of each field given, with the same
-// meaning; a field left out changes nothing.
+// faultScript calls the method of each field given, with the same meaning;
+// a field left out changes nothing.
 type faultScript struct {
 	FailNext *struct {
 		Count  int `json:"count"`
@@ -48,64 +50,74 @@ type faultScript struct {
 // logEntry is a request as the control API and -v show it: no header, no
 // query, no secret.
 type logEntry struct {
-	Method      string `json:"method"`
-	Path        string `json:"path"`
-	Auth        string `json:"auth"`      // Authorization scheme: digest, bearer, basic, none or other
-	Principal   string `json:"principal"` // owner or member once authenticated, else ""
-	Status      int    `json:"status"`    // 0 if the client left first
-	Dropped     bool   `json:"dropped"`   // dropNext lost the answer; status is the one it would have had
-	TokenIssued bool   `json:"tokenIssued"`
+	Method    string `json:"method"`
+	Path      string `json:"path"`
+	Auth      string `json:"auth"`      // digest, bearer, basic, none or other
+	Principal string `json:"principal"` // owner or member once authenticated, else ""
+	Status    int    `json:"status"`    // 0 if the client left first
+	// Dropped: dropNext lost the answer; Status is the one it would have had.
+	Dropped     bool `json:"dropped"`
+	TokenIssued bool `json:"tokenIssued"`
 }
 
 func entry(r atlastest.Request) logEntry {
-	return logEntry{Method: r.Method, Path: r.Path, Auth: r.Auth, Principal: r.Principal, Status: r.Status,
-		Dropped: r.Dropped, TokenIssued: r.TokenIssued}
+	return logEntry{Method: r.Method, Path: r.Path, Auth: r.Auth, Principal: r.Principal,
+		Status: r.Status, Dropped: r.Dropped, TokenIssued: r.TokenIssued}
 }
 
-// withControl serves the control API under controlPath, and the rest
-// through t to srv.
+// withControl serves the control API, and the rest through t to srv.
 func withControl(srv *atlastest.Server, t *tail) http.Handler {
-	endpoints := map[string]faults{"operation": srv, "token": srv.TokenEndpoint(), "revoke": srv.RevokeEndpoint()}
+	endpoints := map[string]faults{"operation": srv, "token": srv.TokenEndpoint(),
+		"revoke": srv.RevokeEndpoint()}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+controlPath+"/faults/{endpoint}", func(w http.ResponseWriter, r *http.Request) {
+	route := func(pattern string, h func(r *http.Request) (int, any)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			status, body := h(r)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			if body != nil {
+				_ = json.NewEncoder(w).Encode(body)
+			}
+		})
+	}
+	route("POST "+controlPath+"/faults/{endpoint}", func(r *http.Request) (int, any) {
 		f, ok := endpoints[r.PathValue("endpoint")]
 		if !ok {
-			reply(w, http.StatusNotFound, problem("no endpoint %q: operation, token or revoke", r.PathValue("endpoint")))
-			return
+			return problem(http.StatusNotFound, "no endpoint %q: operation, token or revoke",
+				r.PathValue("endpoint"))
 		}
 		var s faultScript
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&s); err != nil || dec.More() {
-			reply(w, http.StatusBadRequest, problem("the body must be one JSON object of failNext, dropNext, "+
-				"latencySeconds and retryAfterSeconds: %v", err))
-			return
+			return problem(http.StatusBadRequest, "the body must be one JSON object of failNext, "+
+				"dropNext, latencySeconds and retryAfterSeconds: %v", err)
 		}
 		if err := s.apply(f); err != nil {
-			reply(w, http.StatusBadRequest, problem("%v", err))
-			return
+			return problem(http.StatusBadRequest, "%v", err)
 		}
-		w.WriteHeader(http.StatusNoContent)
+		return http.StatusNoContent, nil
 	})
-	mux.HandleFunc("POST "+controlPath+"/keys", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, http.StatusCreated, map[string]string{"id": srv.AddKey()})
+	route("POST "+controlPath+"/keys", func(*http.Request) (int, any) {
+		return http.StatusCreated, map[string]string{"id": srv.AddKey()}
 	})
-	mux.HandleFunc("GET "+controlPath+"/keys/{id}", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, http.StatusOK, map[string]any{"id": r.PathValue("id"), "exists": srv.HasKey(r.PathValue("id"))})
+	route("GET "+controlPath+"/keys/{id}", func(r *http.Request) (int, any) {
+		id := r.PathValue("id")
+		return http.StatusOK, map[string]any{"id": id, "exists": srv.HasKey(id)}
 	})
-	mux.HandleFunc("GET "+controlPath+"/requests", func(w http.ResponseWriter, r *http.Request) {
+	route("GET "+controlPath+"/requests", func(*http.Request) (int, any) {
 		entries := []logEntry{}
 		for _, q := range srv.Requests() {
 			entries = append(entries, entry(q))
 		}
-		reply(w, http.StatusOK, map[string]any{"requests": entries})
+		return http.StatusOK, map[string]any{"requests": entries}
 	})
-	mux.HandleFunc("DELETE "+controlPath+"/requests", func(w http.ResponseWriter, r *http.Request) {
+	route("DELETE "+controlPath+"/requests", func(*http.Request) (int, any) {
 		t.reset()
-		w.WriteHeader(http.StatusNoContent)
+		return http.StatusNoContent, nil
 	})
-	mux.HandleFunc(controlPath+"/", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, http.StatusNotFound, problem("no control route %s %s: see smoke serve's README section", r.Method, r.URL.Path))
+	route(controlPath+"/", func(r *http.Request) (int, any) {
+		return problem(http.StatusNotFound, "no control route %s %s", r.Method, r.URL.Path)
 	})
 	api := srv.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -117,12 +129,16 @@ func withControl(srv *atlastest.Server, t *tail) http.Handler {
 	})
 }
 
+func problem(status int, format string, args ...any) (int, any) {
+	return status, map[string]string{"error": fmt.Sprintf(format, args...)}
+}
+
 // apply calls f's methods. FailNext goes first: it refuses (panics on) a
 // status its endpoint does not answer, and then nothing has changed.
 func (s faultScript) apply(f faults) (err error) {
 	for _, v := range []*float64{s.LatencySeconds, s.RetryAfterSeconds} {
 		if v != nil && math.Abs(*v) > 86400 {
-			return fmt.Errorf("latencySeconds and retryAfterSeconds must be within a day, not %v", *v)
+			return fmt.Errorf("latencySeconds and retryAfterSeconds are within a day, not %v", *v)
 		}
 	}
 	defer func() {
@@ -145,23 +161,13 @@ func (s faultScript) apply(f faults) (err error) {
 	return nil
 }
 
-func problem(format string, args ...any) map[string]string {
-	return map[string]string{"error": fmt.Sprintf(format, args...)}
-}
-
-func reply(w http.ResponseWriter, status int, body any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
-}
-
 // tail writes each request the server logs to enc as a JSON line (-v);
-// with enc nil it only serves. The server's log keeps the last limit
-// requests and does not say which are new, so tail counts since the last
-// reset. While the log is not full, the new entries are those past the ones
-// printed. Once it is full, they are the last ones answered since then,
-// which is known only when no request is running: under constant traffic
-// past limit requests, lines come in bursts.
+// with enc nil it only serves. The server's log keeps its last limit
+// entries and does not say which are new, so tail counts since the last
+// reset. While the log is not full, the new entries are those past the
+// ones printed. Once it is full, they are the last ones answered since the
+// last print, which is known only when no request is running: past limit
+// requests, constant traffic gets its lines in bursts.
 type tail struct {
 	srv   *atlastest.Server
 	enc   *json.Encoder
@@ -179,7 +185,7 @@ func (t *tail) serve(h http.Handler, w http.ResponseWriter, r *http.Request) {
 	t.mu.Lock()
 	t.running++
 	t.mu.Unlock()
-	defer t.flush() // also when a dropped answer panics
+	defer t.flush() // a dropped answer panics: flush anyway
 	h.ServeHTTP(w, r)
 }
 
@@ -188,19 +194,20 @@ func (t *tail) flush() {
 	defer t.mu.Unlock()
 	t.running--
 	t.answered++
-	log, next := t.srv.Requests(), t.printed
-	if len(log) == t.limit {
-		if t.running > 0 {
-			return
-		}
-		log, next = log[max(0, len(log)-(t.answered-t.printed)):], t.answered
-	} else {
-		log, next = log[min(t.printed, len(log)):], len(log)
+	log := t.srv.Requests()
+	printed := len(log)
+	switch {
+	case len(log) < t.limit:
+		log = log[min(t.printed, len(log)):]
+	case t.running > 0:
+		return
+	default:
+		log, printed = log[max(0, len(log)-(t.answered-t.printed)):], t.answered
 	}
 	for _, r := range log {
 		_ = t.enc.Encode(entry(r))
 	}
-	t.printed = next
+	t.printed = printed
 }
 
 // reset forgets the requests logged so far.

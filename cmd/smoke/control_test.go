@@ -20,7 +20,8 @@ import (
 // answer into out, if not nil; it returns the status.
 func ctl(t *testing.T, a announcement, method, route, body string, out any) int {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), method, a.ControlURL+route, strings.NewReader(body))
+	req, _ := http.NewRequestWithContext(t.Context(), method, a.ControlURL+route,
+		strings.NewReader(body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -43,48 +44,49 @@ func TestControlDrivesTheServer(t *testing.T) {
 			t.Fatalf("faults/%s %s: %d", endpoint, body, got)
 		}
 	}
-	addKey := func() (id string, exists func() bool) {
-		var key struct{ ID string }
-		if got := ctl(t, a, "POST", "/keys", "", &key); got != http.StatusCreated {
-			t.Fatalf("POST keys: %d", got)
-		}
-		return key.ID, func() bool {
-			var got struct{ Exists bool }
-			ctl(t, a, "GET", "/keys/"+key.ID, "", &got)
-			return got.Exists
-		}
+	var key, lost struct{ ID string }
+	exists := func(id string) (got struct{ Exists bool }) {
+		ctl(t, a, "GET", "/keys/"+id, "", &got)
+		return got
 	}
 	script("token", `{"failNext": {"count": 1, "status": 500}}`)
-	if resp, err := http.PostForm(a.TokenURL, nil); err != nil || resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("a token request without credentials: %v, %v", resp, err) // not the scripted answer
+	if resp, err := http.PostForm(a.TokenURL, nil); err != nil || resp.StatusCode != 401 {
+		t.Fatalf("no credentials: %v, %v, want the 401, not the scripted 500", resp, err)
 	}
-	if tok := token(t, a, a.Owner); tok != "" {
+	if token(t, a, a.Owner) != "" {
 		t.Fatal("the scripted 500 issued a token")
 	}
 	tok := token(t, a, a.Owner)
-	key, exists := addKey()
-	script("operation", `{"failNext": {"count": 1, "status": 429}, "retryAfterSeconds": 7, "latencySeconds": 0}`)
+	if got := ctl(t, a, "POST", "/keys", "", &key); got != 201 || !exists(key.ID).Exists {
+		t.Fatalf("POST keys: %d, %q", got, key.ID)
+	}
+	script("operation", `{"failNext": {"count": 1, "status": 429}, "retryAfterSeconds": 7}`)
 	limited, _ := behavior.Lookup(behavior.RateLimited)
-	if resp, err := remove(t, a, tok, key); err != nil ||
-		resp.StatusCode != limited.Status || resp.Header.Get("Retry-After") != "7" || !exists() {
+	resp, err := remove(t, a, tok, key.ID)
+	if err != nil || resp.StatusCode != limited.Status || resp.Header.Get("Retry-After") != "7" {
 		t.Fatalf("scripted 429: %v, %v", resp, err)
 	}
-	if resp, err := remove(t, a, tok, key); err != nil || resp.StatusCode != http.StatusNoContent || exists() {
+	resp, err = remove(t, a, tok, key.ID)
+	if err != nil || resp.StatusCode != 204 || exists(key.ID).Exists {
 		t.Fatalf("after the 429: %v, %v", resp, err)
 	}
-	lost, existsLost := addKey()
-	script("operation", `{"dropNext": 1}`)
-	if _, err := remove(t, a, tok, lost); err == nil || existsLost() {
-		t.Fatalf("dropped answer: %v; the key is still there: %v", err, existsLost())
+	ctl(t, a, "POST", "/keys", "", &lost)
+	script("operation", `{"dropNext": 1, "latencySeconds": 0}`)
+	if _, err := remove(t, a, tok, lost.ID); err == nil || exists(lost.ID).Exists {
+		t.Fatalf("dropped answer: %v; the key is still there: %v", err, exists(lost.ID))
 	}
 
 	var log struct{ Requests []logEntry }
 	ctl(t, a, "GET", "/requests", "", &log)
-	tp, path := contract.TokenPath(), keyPath(a, key)
-	want := []logEntry{{"POST", tp, "none", "", 401, false, false}, {"POST", tp, "basic", "owner", 500, false, false},
-		{"POST", tp, "basic", "owner", 200, false, true}, {"DELETE", path, "bearer", "owner", limited.Status, false, false},
-		{"DELETE", path, "bearer", "owner", 204, false, false}, {"DELETE", keyPath(a, lost), "bearer", "owner", 204, true, false}}
-	if got := ctl(t, a, "DELETE", "/requests", "", nil); fmt.Sprint(log.Requests) != fmt.Sprint(want) || got != 204 {
+	tp, del := contract.TokenPath(), keyPath(a, key.ID)
+	want := fmt.Sprint([]logEntry{{"POST", tp, "none", "", 401, false, false},
+		{"POST", tp, "basic", "owner", 500, false, false},
+		{"POST", tp, "basic", "owner", 200, false, true},
+		{"DELETE", del, "bearer", "owner", limited.Status, false, false},
+		{"DELETE", del, "bearer", "owner", 204, false, false},
+		{"DELETE", keyPath(a, lost.ID), "bearer", "owner", 204, true, false}})
+	got := ctl(t, a, "DELETE", "/requests", "", nil)
+	if fmt.Sprint(log.Requests) != want || got != 204 {
 		t.Errorf("DELETE requests: %d; log:\n%v\nwant\n%v", got, log.Requests, want)
 	}
 	ctl(t, a, "GET", "/requests", "", &log)
@@ -97,8 +99,9 @@ func TestControlDrivesTheServer(t *testing.T) {
 		}
 		logged = append(logged, e)
 	}
-	if code != exitPass || len(log.Requests) != 0 || fmt.Sprint(logged) != fmt.Sprint(want) {
-		t.Errorf("exit %d; log after the reset %v; -v wrote\n%v\nwant\n%v", code, log.Requests, logged, want)
+	if code != exitPass || len(log.Requests) != 0 || fmt.Sprint(logged) != want {
+		t.Errorf("exit %d; log after the reset %v; -v wrote\n%v\nwant\n%v", code, log.Requests,
+			logged, want)
 	}
 	if found := leaks(errOut, []string{tok, a.Owner.ClientSecret}); len(found) > 0 {
 		t.Errorf("-v wrote %v", found)
@@ -109,28 +112,33 @@ func TestControlDrivesTheServer(t *testing.T) {
 // wrong, and changes nothing.
 func TestControlRefusesMalformedRequests(t *testing.T) {
 	a, _ := startServe(t)
+	op := "POST /faults/operation"
 	for _, c := range []struct {
-		method, route, body string
-		status              int
-		want                string
+		route, body string
+		status      int
+		want        string
 	}{
-		{"POST", "/faults/nowhere", `{}`, 404, `no endpoint "nowhere"`},
-		{"POST", "/faults/operation", `{"dropNext": 1, "failNext": {"count": 1, "status": 418}}`, 400, "answers only [400 "},
-		{"POST", "/faults/token", `{"failNext": {"count": 1, "status": 404}}`, 400, "answers only [429 500]"},
-		{"POST", "/faults/operation", `{"dropNext": 1, "latencySeconds": 1e9}`, 400, "must be within a day, not 1e+09"},
-		{"POST", "/faults/operation", `{"dropNext": "1"}`, 400, "cannot unmarshal string"},
-		{"POST", "/faults/operation", `{"dropNext": 1, "drop": 1}`, 400, `unknown field "drop"`},
-		{"POST", "/faults/operation", `{"dropNext": 1} {}`, 400, "one JSON object"},
-		{"POST", "/faults/operation", ``, 400, "EOF"},
-		{"GET", "/faults/operation", ``, 404, "no control route GET /__atlastest/faults/operation"},
+		{"POST /faults/nowhere", `{}`, 404, `no endpoint "nowhere"`},
+		{op, `{"dropNext": 1, "failNext": {"count": 1, "status": 418}}`, 400, "answers only [400 "},
+		{"POST /faults/token", `{"failNext": {"count": 1, "status": 404}}`, 400, "only [429 500]"},
+		{op, `{"dropNext": 1, "latencySeconds": 1e9}`, 400, "within a day"},
+		{op, `{"dropNext": "1"}`, 400, "cannot unmarshal string"},
+		{op, `{"dropNext": 1, "drop": 1}`, 400, `unknown field "drop"`},
+		{op, `{"dropNext": 1} {}`, 400, "one JSON object"},
+		{op, ``, 400, "EOF"},
+		{"GET /faults/operation", ``, 404, "no control route GET /__atlastest/faults/operation"},
 	} {
 		var got struct{ Error string }
-		if status := ctl(t, a, c.method, c.route, c.body, &got); status != c.status || !strings.Contains(got.Error, c.want) {
-			t.Errorf("%s %s %s: %d %q, want %d and %q", c.method, c.route, c.body, status, got.Error, c.status, c.want)
+		method, route, _ := strings.Cut(c.route, " ")
+		status := ctl(t, a, method, route, c.body, &got)
+		if status != c.status || !strings.Contains(got.Error, c.want) {
+			t.Errorf("%s %s: %d %q, want %d %q", c.route, c.body, status, got.Error,
+				c.status, c.want)
 		}
 	}
-	if resp, err := remove(t, a, token(t, a, a.Owner), a.Keys[0]); err != nil || resp.StatusCode != http.StatusNoContent {
-		t.Errorf("after refused scripts, a delete: %v, %v (want an answer, and 204)", resp, err)
+	resp, err := remove(t, a, token(t, a, a.Owner), a.Keys[0])
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Errorf("after the refused scripts, a delete: %v, %v, want a 204", resp, err)
 	}
 }
 
@@ -140,7 +148,7 @@ func TestVerboseKeepsUpPastTheLogLimit(t *testing.T) {
 	srv := atlastest.New(atlastest.WithLogLimit(3))
 	var out bytes.Buffer
 	v := &tail{srv: srv, enc: json.NewEncoder(&out), limit: 3}
-	var want []string
+	var want, got []string
 	for i := range 7 {
 		want = append(want, fmt.Sprint("/", i))
 		v.serve(srv.Handler(), httptest.NewRecorder(), httptest.NewRequest("GET", want[i], nil))
@@ -148,7 +156,6 @@ func TestVerboseKeepsUpPastTheLogLimit(t *testing.T) {
 			v.reset()
 		}
 	}
-	var got []string
 	for dec := json.NewDecoder(&out); dec.More(); {
 		var e logEntry
 		_ = dec.Decode(&e)
@@ -160,29 +167,33 @@ func TestVerboseKeepsUpPastTheLogLimit(t *testing.T) {
 }
 
 // TestPythonExample runs the README's Python example against a built
-// binary, as a user would, and then checks that closing the server's stdin
-// stops it (-exit-on-stdin-eof), as a dying parent does.
+// binary, as a user would; then it closes a server's stdin, as a parent
+// that dies does, and the server stops (-exit-on-stdin-eof).
 func TestPythonExample(t *testing.T) {
 	python, err := exec.LookPath("python3")
 	if err != nil {
 		t.Fatalf("python3 is needed for this test (see the README's Quickstart): %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "smoke")
-	if out, err := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	out, err := exec.CommandContext(t.Context(), python, "testdata/example.py", bin).CombinedOutput()
+	example := exec.CommandContext(t.Context(), python, "testdata/example.py", bin)
+	out, err := example.CombinedOutput()
 	limited, _ := behavior.Lookup(behavior.RateLimited)
 	gone, _ := behavior.Lookup(behavior.KeyNotFound)
 	want := fmt.Sprintf("digest delete: 204, exists: False\nbearer delete: 204\n"+
-		"first try: %d %s, Retry-After: 1\nafter Retry-After: 204\nlost answer: the connection closed\n"+
-		"retry: %d %s, exists: False\ntokens minted: 1, bearer calls: 5, all as owner: True\nexit status: 0\n",
+		"first try: %d %s, Retry-After: 1\nafter Retry-After: 204\n"+
+		"lost answer: the connection closed\nretry: %d %s, exists: False\n"+
+		"tokens minted: 1, bearer calls: 5, all as owner: True\nexit status: 0\n",
 		limited.Status, limited.ErrorCode, gone.Status, gone.ErrorCode)
 	if err != nil || string(out) != want {
 		t.Errorf("example.py: %v\n%s\nwant\n%s", err, out, want)
 	}
 
-	cmd := exec.CommandContext(t.Context(), bin, "serve", "-addr", "127.0.0.1:0", "-exit-on-stdin-eof")
+	cmd := exec.CommandContext(t.Context(), bin, "serve", "-addr", "127.0.0.1:0",
+		"-exit-on-stdin-eof")
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {

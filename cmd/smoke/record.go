@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/tls"
@@ -26,17 +25,13 @@ import (
 )
 
 // writeRecords writes answers as testdata/atlas files named after their
-// situation, so that recording there refreshes the evidence. A file keeps
-// the status line and every header as Atlas sent them, in order (sorted
-// when the head was not kept: through a proxy), with Content-Length counted
-// again and without Transfer-Encoding: the file's body is read to its end.
-// Every id sent becomes the spec's example for its parameter. Secrets,
-// cookies, and each Authorization value sent, each of its parts too, are
-// redacted wherever they appear: raw, JSON-escaped or URL-escaped. A file is
-// written beside its name and renamed onto it: a symlink there is replaced,
-// never followed.
-func writeRecords(dir string, answers []answer, secrets []string, ids map[string]string, source string,
-	now time.Time) error {
+// situation, so that recording there refreshes the evidence. Every id sent
+// becomes the spec's example for its parameter. Secrets, cookies and each
+// Authorization value sent, each of its parts too, are redacted wherever
+// they appear: raw, JSON-escaped or URL-escaped. A file is written beside
+// its name and renamed onto it: a symlink there is replaced, not followed.
+func writeRecords(dir string, answers []answer, secrets []string, ids map[string]string,
+	source string, now time.Time) error {
 	redact := redactor(secrets, ids)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -48,36 +43,45 @@ func writeRecords(dir string, answers []answer, secrets []string, ids map[string
 		if written[s]++; written[s] > 1 { // key-not-found, key-not-found-2, ...
 			name += fmt.Sprint("-", written[s])
 		}
-		head := a.head
-		if !strings.HasPrefix(head, fmt.Sprintf("HTTP/1.1 %d ", a.status)) {
-			var b strings.Builder
-			fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", a.status, http.StatusText(a.status))
-			_ = a.header.Write(&b)
-			head = b.String()
-		}
-		body := redact.Replace(string(a.body))
-		lines := strings.Split(strings.TrimSuffix(head, "\r\n"), "\r\n")
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s\r\nEvidence-Situation: %s\r\nEvidence-Source: %s\r\nEvidence-Date: %s\r\n",
-			lines[0], s, source, now.UTC().Format(time.DateOnly))
-		for _, l := range lines[1:] {
-			name, _, _ := strings.Cut(l, ":")
-			switch http.CanonicalHeaderKey(strings.TrimSpace(name)) {
-			case "Transfer-Encoding":
-				continue
-			case "Content-Length":
-				l = fmt.Sprintf("%s: %d", name, len(body))
-			case "Set-Cookie":
-				l = name + ": [redacted]"
-			}
-			b.WriteString(redact.Replace(l) + "\r\n")
-		}
-		b.WriteString("\r\n" + body)
-		if err := replaceFile(filepath.Join(dir, name+".http"), b.String()); err != nil {
+		evidence := fmt.Sprintf("Evidence-Situation: %s\r\nEvidence-Source: %s\r\n"+
+			"Evidence-Date: %s\r\n", s, source, now.UTC().Format(time.DateOnly))
+		err := replaceFile(filepath.Join(dir, name+".http"), record(a, evidence, redact))
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// record is a as raw HTTP: the status line, the evidence headers, then
+// every header as Atlas sent it, in order (sorted when the head was not
+// kept: through a proxy), but for Transfer-Encoding (the file's body is
+// read to its end) and with Content-Length counted again; then the body.
+func record(a answer, evidence string, redact *strings.Replacer) string {
+	head := a.head
+	if !strings.HasPrefix(head, fmt.Sprintf("HTTP/1.1 %d ", a.status)) {
+		var b strings.Builder
+		fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", a.status, http.StatusText(a.status))
+		_ = a.header.Write(&b)
+		head = b.String()
+	}
+	body := redact.Replace(string(a.body))
+	lines := strings.Split(strings.TrimSuffix(head, "\r\n"), "\r\n")
+	var b strings.Builder
+	b.WriteString(lines[0] + "\r\n" + evidence)
+	for _, l := range lines[1:] {
+		name, _, _ := strings.Cut(l, ":")
+		switch http.CanonicalHeaderKey(strings.TrimSpace(name)) {
+		case "Transfer-Encoding":
+			continue
+		case "Content-Length":
+			l = fmt.Sprintf("%s: %d", name, len(body))
+		case "Set-Cookie":
+			l = name + ": [redacted]"
+		}
+		b.WriteString(redact.Replace(l) + "\r\n")
+	}
+	return b.String() + "\r\n" + body
 }
 
 // replaceFile writes a new file beside name and renames it onto name.
@@ -104,7 +108,8 @@ func redactor(secrets []string, ids map[string]string) *strings.Replacer {
 		j, _ := json.Marshal(s)
 		forms = append(forms, s, string(j[1:len(j)-1]), url.QueryEscape(s), url.PathEscape(s))
 	}
-	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) }) // a whole value before its parts
+	// Longest first: a whole value before its parts.
+	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
 	for _, f := range forms {
 		if f != "" {
 			pairs = append(pairs, f, "[redacted]")
@@ -158,7 +163,8 @@ func recordingTransport() http.RoundTripper {
 		return keep(d.DialContext(ctx, network, addr))
 	}
 	t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		return keep((&tls.Dialer{NetDialer: d}).DialContext(ctx, network, addr)) // no ALPN: HTTP/1.1
+		tlsDialer := &tls.Dialer{NetDialer: d} // no ALPN: HTTP/1.1
+		return keep(tlsDialer.DialContext(ctx, network, addr))
 	}
 	t.ForceAttemptHTTP2 = false
 	return t
@@ -181,35 +187,31 @@ func withHead(req *http.Request) (_ *http.Request, head func() string) {
 	}
 }
 
-// headConn keeps the head of the first answer read since take: the status
-// line and headers, up to the blank line (at most 64 KiB).
+// headConn keeps what it reads after take, at most 64 KiB: the start of the
+// next answer, its head included.
 type headConn struct {
 	net.Conn
 	mu   sync.Mutex
-	head []byte
-	done bool
+	kept []byte
 }
 
 func (c *headConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.done {
-		c.head = append(c.head, p[:n]...)
-		if i := bytes.Index(c.head, []byte("\r\n\r\n")); i >= 0 {
-			c.head, c.done = c.head[:i+2], true
-		} else if len(c.head) > 64<<10 {
-			c.head, c.done = nil, true
-		}
-	}
+	c.kept = append(c.kept, p[:min(n, 64<<10-len(c.kept))]...)
 	return n, err
 }
 
-// take returns the head kept, and starts keeping the next.
+// take returns the head kept (the status line and headers, each line ending
+// in CRLF), "" if it is incomplete, and starts keeping anew.
 func (c *headConn) take() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	head := string(c.head)
-	c.head, c.done = nil, false
-	return head
+	head, _, ok := strings.Cut(string(c.kept), "\r\n\r\n")
+	c.kept = nil
+	if !ok {
+		return ""
+	}
+	return head + "\r\n"
 }

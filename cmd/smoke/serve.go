@@ -21,10 +21,10 @@ import (
 // test values: printing them is the point.
 type announcement struct {
 	BaseURL    string              `json:"baseUrl"`
-	TokenURL   string              `json:"tokenUrl"`   // POST grant_type=client_credentials, client id and secret in HTTP Basic
-	RevokeURL  string              `json:"revokeUrl"`  // POST token=..., same Basic credentials
-	ControlURL string              `json:"controlUrl"` // faults, keys and the request log (control.go)
-	Accept     string              `json:"accept"`     // the versioned Accept every request to the operation needs
+	TokenURL   string              `json:"tokenUrl"`   // POST grant_type=client_credentials
+	RevokeURL  string              `json:"revokeUrl"`  // POST token=..., the same Basic credentials
+	ControlURL string              `json:"controlUrl"` // faults, keys, the request log
+	Accept     string              `json:"accept"`     // the versioned Accept the operation needs
 	OrgID      string              `json:"orgId"`
 	Owner      atlastest.Principal `json:"owner"`  // Organization Owner: its deletes succeed
 	Member     atlastest.Principal `json:"member"` // no Owner role: its deletes are refused
@@ -33,17 +33,17 @@ type announcement struct {
 
 const serveUsage = `Usage: smoke serve [flags]
 
-Runs the reference Atlas server and prints one JSON line: baseUrl, tokenUrl, revokeUrl, controlUrl,
-accept, orgId, owner and member credentials (made-up test values) and deletable key ids.
-The control API under controlUrl scripts faults, adds keys and reads the request log. It asks for
-no credentials: serve is for loopback and test networks only.
-SIGINT and SIGTERM stop it: requests in flight get 5 s to finish, then are cut; the exit status is 0.
-Start a built binary (go build -o smoke ./cmd/smoke), not go run: go run does not pass the signal on.
+Runs the reference Atlas server and prints one JSON line: baseUrl, tokenUrl, revokeUrl,
+controlUrl, accept, orgId, owner and member credentials (made-up test values), and key ids.
+The control API (controlUrl) scripts faults, adds keys and reads the request log, and asks
+for no credentials: serve is for loopback and test networks only.
+SIGINT and SIGTERM stop it: requests in flight get 5 s to finish, then are cut; exit status 0.
+Start a built binary (go build -o smoke ./cmd/smoke): go run does not pass signals on.
 
 Flags:
 `
 
-// shutdownBound is how long requests in flight get to finish once serve is told to stop.
+// shutdownBound is how long requests in flight get to finish once serve stops.
 const shutdownBound = 5 * time.Second
 
 // logLimit is how many requests the log keeps: serve may run for days.
@@ -52,29 +52,30 @@ const logLimit = 10_000
 func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("smoke serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8080", "loopback address to listen on; port 0 picks a free port (baseUrl names it)")
-	remote := fs.Bool("allow-remote", false,
-		"allow an -addr that is not loopback (\"\", \":8080\", 0.0.0.0, a host's address): whoever reaches it controls the server")
-	stdinEOF := fs.Bool("exit-on-stdin-eof", false, "stop, as on SIGTERM, when stdin closes (for example when the parent process dies)")
-	verbose := fs.Bool("v", false, "write each request to stderr as a JSON line, as the control API's log shows it")
+	addr := fs.String("addr", "127.0.0.1:8080", "loopback address to listen on (port 0: any free)")
+	remote := fs.Bool("allow-remote", false, "allow an -addr that is not loopback "+
+		"(\"\", \":8080\", 0.0.0.0, the host's address): whoever reaches it controls the server")
+	stdinEOF := fs.Bool("exit-on-stdin-eof", false, "stop, as on SIGTERM, when stdin closes")
+	verbose := fs.Bool("v", false, "write each request to stderr as a JSON line, as in the log")
 	seedKeys := fs.Int("seed-keys", 0, "extra deletable keys in the default organization")
-	printKeys := fs.Int("print-keys", -1, "how many deletable key ids to print; -1 prints every one (the default keys plus -seed-keys)")
+	printKeys := fs.Int("print-keys", -1, "how many deletable key ids to print; -1: every one")
 	capacity := fs.Int("rate-capacity", 500, "requests an organization's bucket holds")
 	refill := fs.Int("rate-refill", 250, "requests the bucket regains each -rate-period")
 	period := fs.Duration("rate-period", time.Minute, "refill period of the bucket")
-	maxConns := fs.Int("max-conns", 256, "open connections at most (see connLimit for which one a new connection closes)")
+	maxConns := fs.Int("max-conns", 256, "open connections at most")
 	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); fs.PrintDefaults() }
 	fail := func(err any) int { fmt.Fprintln(stderr, "smoke serve:", err); return exitUsage }
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return exitPass
-	} else if err != nil || fs.NArg() > 0 || *seedKeys < 0 || *printKeys < -1 || *capacity < 1 || *refill < 1 || *period <= 0 || *maxConns < 1 {
+	} else if err != nil || fs.NArg() > 0 || *seedKeys < 0 || *printKeys < -1 || *capacity < 1 ||
+		*refill < 1 || *period <= 0 || *maxConns < 1 {
 		return fail("bad arguments (see -h)")
 	} else if !*remote && !loopback(*addr) {
-		return fail(fmt.Sprintf("-addr %q is not a loopback address, and the control API asks for no credentials: "+
-			"use 127.0.0.1:PORT, or pass -allow-remote on a test network", *addr))
+		return fail(fmt.Sprintf("-addr %q is not loopback, and the control API asks for no "+
+			"credentials: use 127.0.0.1:PORT, or -allow-remote on a test network", *addr))
 	}
-	srv := atlastest.New(atlastest.WithSeedKeys(*seedKeys), atlastest.WithRateLimit(*capacity, *refill, *period),
-		atlastest.WithLogLimit(logLimit))
+	srv := atlastest.New(atlastest.WithSeedKeys(*seedKeys), atlastest.WithLogLimit(logLimit),
+		atlastest.WithRateLimit(*capacity, *refill, *period))
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fail(err)
@@ -85,8 +86,8 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	}
 	base := "http://" + dialable(ln.Addr().(*net.TCPAddr))
 	_ = json.NewEncoder(stdout).Encode(announcement{
-		BaseURL: base, TokenURL: base + contract.TokenPath(), RevokeURL: base + contract.RevokePath(),
-		ControlURL: base + controlPath, Accept: contract.AcceptHeader(),
+		BaseURL: base, TokenURL: base + contract.TokenPath(), ControlURL: base + controlPath,
+		RevokeURL: base + contract.RevokePath(), Accept: contract.AcceptHeader(),
 		OrgID: srv.OrgID(), Owner: srv.Owner(), Member: srv.Member(), Keys: keys,
 	})
 	t := &tail{srv: srv, limit: logLimit}
@@ -116,7 +117,7 @@ func stop(hs *http.Server, bound time.Duration, stderr io.Writer) {
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	if hs.Shutdown(ctx) != nil {
-		fmt.Fprintf(stderr, "smoke serve: requests still running %v after the stop were cut\n", bound)
+		fmt.Fprintf(stderr, "smoke serve: cut requests still running %v after the stop\n", bound)
 		_ = hs.Close()
 	}
 }
@@ -133,8 +134,9 @@ func loopback(addr string) bool {
 // request within 30 s, an answer within 30 s, 60 s idle, maxConns connections.
 func newHTTPServer(h http.Handler, maxConns int) (*http.Server, *connLimit) {
 	lim := &connLimit{max: maxConns, open: map[net.Conn]connState{}}
-	return &http.Server{Handler: h, MaxHeaderBytes: 64 << 10, ConnState: lim.track, ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}, lim
+	return &http.Server{Handler: h, MaxHeaderBytes: 64 << 10, ConnState: lim.track,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}, lim
 }
 
 // connLimit bounds open connections. At the bound, a new connection closes
@@ -150,7 +152,7 @@ type connLimit struct {
 }
 
 type connState struct {
-	idle   uint64 // the sequence number of when it was accepted or last became idle; 0 while busy
+	idle   uint64 // when it was accepted or last became idle, by sequence number; 0 while busy
 	served bool   // it has served a request
 }
 
@@ -172,7 +174,8 @@ func (l *connLimit) track(c net.Conn, state http.ConnState) {
 	victim := c
 	for oc, st := range l.open {
 		v := l.open[victim]
-		if oc != c && st.idle != 0 && (victim == c || st.served == v.served && st.idle < v.idle || v.served && !st.served) {
+		older := st.served == v.served && st.idle < v.idle
+		if oc != c && st.idle != 0 && (victim == c || older || v.served && !st.served) {
 			victim = oc
 		}
 	}
