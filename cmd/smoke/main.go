@@ -208,7 +208,8 @@ func runAtlas(ctx context.Context, cfg config) (report, error) {
 	remove := func(key string) func(context.Context) (string, error) {
 		return func(ctx context.Context) (string, error) { return says(client.Remove(ctx, org, key)) }
 	}
-	scenarios := []scenario{unauthenticated(cfg.baseURL, org, obs), {Name: "absent key (forbidden if not an owner)", Auth: auth, Retries: true,
+	scenarios := []scenario{unauthenticated(cfg.baseURL, org, obs), {Auth: auth, Retries: true,
+		Name: "absent key (forbidden if not an owner)",
 		want: one(behavior.KeyNotFound), or: behavior.NotOwner, outcome: "not found or forbidden", run: remove(randomID())}}
 	if cfg.deleteKey != "" { // Remove counts a delete whose answer was lost and whose retry found no key as done
 		scenarios = append(scenarios, scenario{Name: "delete " + cfg.deleteKey, Auth: auth, Retries: true, want: one(behavior.Removed),
@@ -222,7 +223,8 @@ func runAtlas(ctx context.Context, cfg config) (report, error) {
 			secrets = append(secrets, v)
 		}
 		source := fmt.Sprintf("smoke -atlas against %s, auth %s", cfg.baseURL, auth)
-		if err := writeRecords(cfg.record, obs.answers, secrets, obs.ids, source, time.Now()); err != nil {
+		err := writeRecords(cfg.record, obs.answers, secrets, obs.ids, source, time.Now())
+		if err != nil {
 			return rep, fmt.Errorf("-record: %w", err)
 		}
 	}
@@ -289,6 +291,17 @@ func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
 			return says(c.Remove(ctx, org, key))
 		}
 	}
+	// again removes key after a scripted 429, then calls again: RETRY is off,
+	// so the scenario retries, as a caller honouring Retry-After would.
+	again := func(key string) call {
+		return func(ctx context.Context, c *authedit.Client) (string, error) {
+			srv.FailNext(1, http.StatusTooManyRequests)
+			if said, err := says(c.Remove(ctx, org, key)); said != "rate limited" {
+				return said, fmt.Errorf("first call: want a 429: %w", err)
+			}
+			return says(c.Remove(ctx, org, key))
+		}
+	}
 	// raw calls with flags Remove does not offer; it says what the body showed.
 	raw := func(key string, p *gen.DeleteOrgApiKeyParams, editors ...gen.RequestEditorFn) call {
 		return func(ctx context.Context, c *authedit.Client) (string, error) {
@@ -350,15 +363,9 @@ func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
 			row(scenario{Name: "envelope=true wraps the 204", want: one(behavior.Enveloped), outcome: "{status: 204}", after: left(enveloped)}, owner,
 				raw(enveloped, &gen.DeleteOrgApiKeyParams{Envelope: new(true)})),
 			row(scenario{Name: "injected 500 changes nothing", want: one(behavior.ServerError), outcome: "server error"}, owner, remove(org, kept, 1, 0)),
-			// RETRY is off: the scenario calls again itself, as a caller honouring Retry-After would.
-			row(scenario{Name: "429, then 204 when called again", want: []behavior.Situation{behavior.RateLimited, behavior.Removed},
-				outcome: "removed"}, owner, func(ctx context.Context, c *authedit.Client) (string, error) {
-				srv.FailNext(1, http.StatusTooManyRequests)
-				if said, err := says(c.Remove(ctx, org, keys[6+i])); said != "rate limited" {
-					return said, fmt.Errorf("first call: want a 429: %w", err)
-				}
-				return says(c.Remove(ctx, org, keys[6+i]))
-			}),
+			row(scenario{Name: "429, then 204 when called again", outcome: "removed",
+				want: []behavior.Situation{behavior.RateLimited, behavior.Removed}},
+				owner, again(keys[6+i])),
 			// The delete applies, its answer is lost, the retry finds no key: already removed.
 			row(scenario{Name: "retry after a 500 and a lost answer", Retries: true, want: []behavior.Situation{behavior.ServerError, behavior.KeyNotFound},
 				outcome: authedit.AlreadyRemoved.String(), after: left(lost)}, owner, remove(org, lost, 1, 1)),

@@ -50,7 +50,8 @@ func TestLocalMatrixPasses(t *testing.T) {
 	if strings.Contains(out, "…") {
 		t.Errorf("a cell is cut:\n%s", out)
 	}
-	for _, want := range []string{"429, 204 → removed", "500, 400 → already removed", "400 API_KEY_NOT_FOUND → not found",
+	for _, want := range []string{"429, 204 → removed", "500, 400 → already removed",
+		"400 API_KEY_NOT_FOUND → not found",
 		"406 INVALID_VERSION_DATE", "ParamError apiUserId", "200 → {status: 204}", "token endpoint 401 → refused"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
@@ -196,7 +197,8 @@ func (s *spy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	esc, _ := json.Marshal(auth)
 	echo := append([]byte(`"detail":"`), esc[1:len(esc)-1]...)
-	body = bytes.Replace(bytes.ReplaceAll(body, []byte(`"detail" : "`), []byte(`"detail":"`)), []byte(`"detail":"`), append(echo, ' '), 1)
+	body = bytes.ReplaceAll(body, []byte(`"detail" : "`), []byte(`"detail":"`))
+	body = bytes.Replace(body, []byte(`"detail":"`), append(echo, ' '), 1)
 	h.Set("X-Echo", auth)
 	h.Set("X-Echo-Url", url.QueryEscape(auth))
 	h.Set("X-Echo-Parts", strings.Join(parts, " "))
@@ -244,7 +246,8 @@ func TestAtlasMode(t *testing.T) {
 		// A non-owner passes too: its delete is forbidden.
 		notOwner, _ := behavior.Lookup(behavior.NotOwner)
 		forbidden := fmt.Sprintf("%d %s → forbidden", notOwner.Status, notOwner.ErrorCode)
-		if code, out, _ := runSmoke(t, env(atlasEnv(srv.URL, srv, srv.Member(), digest)), "-atlas"); code != exitPass || !strings.Contains(out, forbidden) {
+		code, out, _ = runSmoke(t, env(atlasEnv(srv.URL, srv, srv.Member(), digest)), "-atlas")
+		if code != exitPass || !strings.Contains(out, forbidden) {
 			t.Errorf("digest=%v, non-owner: exit %d\n%s", digest, code, out)
 		}
 
@@ -293,8 +296,9 @@ func TestAtlasModeStopsWhenUnreachable(t *testing.T) {
 	_ = ln.Close() // nothing listens there now
 	srv := atlastest.NewTestServer(t)
 	code, out, _ := runSmoke(t, env(atlasEnv(url, srv, srv.Owner(), true)), "-atlas", "-delete-key", srv.Keys()[0], "-confirm")
-	if code != exitFail || !strings.Contains(out, "cannot reach "+url+": ") || !strings.Contains(out, "(scenarios not run: 2)") ||
-		strings.Contains(out, "learnt") || !strings.HasSuffix(out, "0 passed, 1 failed\n") {
+	if code != exitFail || !strings.Contains(out, "cannot reach "+url+": ") ||
+		strings.Contains(out, "learnt") || !strings.Contains(out, "(scenarios not run: 2)") ||
+		!strings.HasSuffix(out, "0 passed, 1 failed\n") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 }
@@ -373,7 +377,8 @@ func leaks(output string, secrets []string) []string {
 	var found []string
 	for _, s := range secrets {
 		j, _ := json.Marshal(s)
-		if s != "" && (strings.Contains(output, s) || strings.Contains(output, string(j[1:len(j)-1])) ||
+		escaped := string(j[1 : len(j)-1])
+		if s != "" && (strings.Contains(output, s) || strings.Contains(output, escaped) ||
 			strings.Contains(output, url.QueryEscape(s))) {
 			found = append(found, "a secret")
 		}

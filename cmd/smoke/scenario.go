@@ -240,8 +240,8 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	var e struct{ ErrorCode, Detail string } // an ApiError's; null or no JSON leaves them empty
 	_ = json.Unmarshal(body, &e)
-	o.answers = append(o.answers, answer{status: resp.StatusCode, header: resp.Header.Clone(), head: head(), body: body,
-		code: e.ErrorCode, detail: e.Detail})
+	o.answers = append(o.answers, answer{status: resp.StatusCode, header: resp.Header.Clone(),
+		head: head(), body: body, code: e.ErrorCode, detail: e.Detail})
 	return resp, nil
 }
 
@@ -278,8 +278,9 @@ func (r *report) write(w io.Writer, asJSON bool) error {
 	retry, verdict := map[bool]string{true: "on", false: "off"}, map[bool]string{true: "PASS", false: "FAIL"}
 	var failures strings.Builder // in full, under the table
 	for _, res := range r.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", res.Name, res.Auth, retry[res.Retries], res.Expected, res.Got,
-			res.RoundTrips, res.Duration.Round(100*time.Microsecond), verdict[res.Pass])
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", res.Name, res.Auth, retry[res.Retries],
+			res.Expected, res.Got, res.RoundTrips, res.Duration.Round(100*time.Microsecond),
+			verdict[res.Pass])
 		if !res.Pass {
 			fmt.Fprintf(&failures, "FAIL %s [%s]: expected %s; got %s; %s\n", res.Name, res.Auth, res.Expected, res.Got, res.Detail)
 		}

@@ -25,7 +25,7 @@ owner = serve["owner"]
 
 
 def send(method, url, headers, data=None, opener=urllib.request.build_opener()):
-    """Returns the status, headers and JSON body (None if empty); an error status is an answer too."""
+    """Returns the status, headers and JSON body (None if empty); 4xx and 5xx are answers too."""
     try:
         resp = opener.open(urllib.request.Request(url, data=data, method=method, headers=headers))
     except urllib.error.HTTPError as err:
@@ -65,7 +65,8 @@ status, _, _ = send("DELETE", key_url(control("POST", "/keys")["id"]), bearer)
 print(f"bearer delete: {status}")
 
 # The next answer is a 429 with Retry-After: 1; the one after it, a 204.
-control("POST", "/faults/operation", {"failNext": {"count": 1, "status": 429}, "retryAfterSeconds": 1})
+control("POST", "/faults/operation",
+        {"failNext": {"count": 1, "status": 429}, "retryAfterSeconds": 1})
 key = control("POST", "/keys")["id"]
 status, headers, body = send("DELETE", key_url(key), bearer)
 print(f'first try: {status} {body["errorCode"]}, Retry-After: {headers["Retry-After"]}')
@@ -80,7 +81,7 @@ try:
     send("DELETE", key_url(key), bearer)
 except (ConnectionError, urllib.error.URLError):
     print("lost answer: the connection closed")
-status, _, body = send("DELETE", key_url(key), bearer)  # the retry finds the key gone: already removed
+status, _, body = send("DELETE", key_url(key), bearer)  # the key is gone: already removed
 print(f'retry: {status} {body["errorCode"]}, exists: {exists(key)}')
 
 # The request log (method, path, auth, principal, status, dropped, tokenIssued; no secret).
