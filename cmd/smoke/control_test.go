@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -174,13 +175,18 @@ func TestPythonExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("python3 is needed for this test (see the README's Quickstart): %v", err)
 	}
+	example, _ := os.ReadFile("testdata/example.py")
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil || !bytes.Contains(readme, example) {
+		t.Errorf("the README does not show testdata/example.py as it is (%v)", err)
+	}
 	bin := filepath.Join(t.TempDir(), "smoke")
 	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	example := exec.CommandContext(t.Context(), python, "testdata/example.py", bin)
-	out, err := example.CombinedOutput()
+	py := exec.CommandContext(t.Context(), python, "testdata/example.py", bin)
+	out, err := py.CombinedOutput()
 	limited, _ := behavior.Lookup(behavior.RateLimited)
 	gone, _ := behavior.Lookup(behavior.KeyNotFound)
 	want := fmt.Sprintf("digest delete: 204, exists: False\nbearer delete: 204\n"+

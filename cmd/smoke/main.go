@@ -67,13 +67,14 @@ preferred) or MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY (an
 MONGODB_ATLAS_ORG_ID and MONGODB_ATLAS_OPS_MANAGER_URL, the defaults of -org and -base-url.
 Report: EXPECTED and GOT show Atlas's answers (status and errorCode, or the statuses), then after → what
 the client told its caller. RETRY (the client retrying failed attempts) is off in every local scenario
-but the one about retrying, on for -atlas's authenticated calls.
+but the one about retrying, on for -atlas's authenticated calls; with RETRY off, a row with several
+answers made its calls itself.
 Exit status: 0 every scenario passed, 1 a scenario failed, 2 bad usage or settings (nothing sent); go run
 reports every non-zero status as 1, so scripts should run a built binary. Secrets are never printed.
 `
 
 // run is main with its surroundings passed in; newServer makes the local
-// mode's reference servers (tests pass one that learns their secrets).
+// mode's reference server (tests pass one that learns its secrets).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool),
 	newServer func(...atlastest.Option) *atlastest.Server) int {
 	if len(args) > 0 && args[0] == "serve" {
