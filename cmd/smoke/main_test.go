@@ -18,10 +18,11 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/icholy/digest"
+
 	"github.com/atlascontract/deleteorgapikey/atlastest"
 	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
-	"github.com/icholy/digest"
 )
 
 func env(vars map[string]string) func(string) (string, bool) {
@@ -35,26 +36,52 @@ func runSmoke(t *testing.T, lookup func(string) (string, bool), args ...string) 
 	return code, out.String(), errOut.String()
 }
 
-func TestLocalMatrixPasses(t *testing.T) {
-	code, out, errOut := runSmoke(t, env(nil))
-	if code != exitPass {
-		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
-	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if last := lines[len(lines)-1]; !regexp.MustCompile(`^\d+ passed, 0 failed$`).MatchString(last) {
-		t.Fatalf("last line %q", last)
-	}
-	if !strings.HasPrefix(lines[0], "target: embedded reference server http://127.0.0.1:") {
-		t.Errorf("first line %q does not name the target", lines[0])
-	}
-	if strings.Contains(out, "…") {
-		t.Errorf("a cell is cut:\n%s", out)
-	}
-	for _, want := range []string{"429, 204 → removed", "500, 400 → already removed",
-		"400 API_KEY_NOT_FOUND → not found",
-		"406 INVALID_VERSION_DATE", "ParamError apiUserId", "200 → {status: 204}", "token endpoint 401 → refused"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("report lacks %q:\n%s", want, out)
+// TestLocalMode runs the local matrix in each output form: every scenario
+// passes, and no output holds a secret of the server it made up. The table
+// names its target and cuts no cell; -json parses; -v logs round trips.
+func TestLocalMode(t *testing.T) {
+	for _, args := range [][]string{nil, {"-json"}, {"-v"}} {
+		var srv *atlastest.Server
+		newServer := func(o ...atlastest.Option) *atlastest.Server {
+			srv = atlastest.NewServer(o...)
+			return srv
+		}
+		var stdout, stderr bytes.Buffer
+		if code := run(t.Context(), args, &stdout, &stderr, env(nil), newServer); code != exitPass {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, &stdout, &stderr)
+		}
+		out, errOut := stdout.String(), stderr.String()
+		secrets := []string{srv.Owner().PrivateKey, srv.Owner().ClientSecret,
+			srv.Member().PrivateKey, srv.Member().ClientSecret}
+		if found := leaks(out+errOut, secrets); len(found) > 0 {
+			t.Errorf("%v: output holds %v", args, found)
+		}
+		var rep struct {
+			Target  string
+			Results []scenario
+			Passed  int
+		}
+		switch lines := strings.Split(strings.TrimSpace(out), "\n"); {
+		case args == nil:
+			target := "target: embedded reference server http://127.0.0.1:"
+			if !strings.HasPrefix(lines[0], target) || strings.Contains(out, "…") ||
+				!strings.HasSuffix(lines[len(lines)-1], " passed, 0 failed") {
+				t.Errorf("no target first, no count last, or a cell cut:\n%s", out)
+			}
+			for _, want := range []string{"429, 204 → removed", "500, 400 → already removed",
+				"400 API_KEY_NOT_FOUND → not found", "406 INVALID_VERSION_DATE",
+				"ParamError apiUserId", "200 → {status: 204}", "token endpoint 401 → refused"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("the table lacks %q:\n%s", want, out)
+				}
+			}
+		case args[0] == "-json":
+			err := json.Unmarshal(stdout.Bytes(), &rep)
+			if err != nil || rep.Passed != len(rep.Results) || rep.Passed < 20 || rep.Target == "" {
+				t.Errorf("-json: %v, %q, %d of %d", err, rep.Target, rep.Passed, len(rep.Results))
+			}
+		case !strings.Contains(errOut, `msg="round trip"`), !strings.Contains(errOut, "status=204"):
+			t.Errorf("-v logs:\n%.2000s", errOut)
 		}
 	}
 }
@@ -78,39 +105,6 @@ func TestMatrixCoversDocumentedStatuses(t *testing.T) {
 		if status, err := strconv.Atoi(code); err != nil || !covered[status] {
 			t.Errorf("the spec documents response %q, and no scenario of smoke's local matrix expects it", code)
 		}
-	}
-}
-
-func TestLocalJSON(t *testing.T) {
-	code, out, _ := runSmoke(t, env(nil), "-json")
-	var rep struct {
-		Target  string
-		Results []scenario
-		Passed  int
-		Failed  int
-	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("-json output is not JSON: %v\n%s", err, out)
-	}
-	if code != exitPass || rep.Failed != 0 || rep.Passed != len(rep.Results) || rep.Passed < 20 || rep.Target == "" {
-		t.Fatalf("exit %d, target %q, passed %d failed %d of %d", code, rep.Target, rep.Passed, rep.Failed, len(rep.Results))
-	}
-	auths, retries := map[string]bool{}, 0
-	for _, r := range rep.Results {
-		auths[r.Auth] = true
-		if r.Retries {
-			retries++
-		}
-	}
-	if !auths["digest"] || !auths["service-account"] || retries != 2 {
-		t.Errorf("auth methods covered: %v; %d scenarios with retries, want 2", auths, retries)
-	}
-}
-
-func TestVerboseLogsRoundTrips(t *testing.T) {
-	code, _, errOut := runSmoke(t, env(nil), "-v")
-	if code != exitPass || !strings.Contains(errOut, "msg=\"round trip\"") || !strings.Contains(errOut, "status=204") {
-		t.Fatalf("exit %d, -v logs:\n%.2000s", code, errOut)
 	}
 }
 
@@ -419,27 +413,6 @@ func TestNoSecretsInOutput(t *testing.T) {
 		}
 	}
 
-	// The local mode makes its servers' secrets up: learn them from the servers.
-	for _, args := range [][]string{nil, {"-v"}, {"-json"}} {
-		var made []*atlastest.Server
-		newServer := func(opts ...atlastest.Option) *atlastest.Server {
-			s := atlastest.NewServer(opts...)
-			made = append(made, s)
-			return s
-		}
-		var out, errOut bytes.Buffer
-		code := run(t.Context(), args, &out, &errOut, env(nil), newServer)
-		var local []string
-		for _, s := range made {
-			local = append(local, s.Owner().PrivateKey, s.Owner().ClientSecret, s.Member().PrivateKey, s.Member().ClientSecret)
-		}
-		if code != exitPass || len(made) != 1 {
-			t.Fatalf("local %v: exit %d with %d servers", args, code, len(made))
-		}
-		if found := leaks(out.String()+errOut.String(), local); len(found) > 0 {
-			t.Errorf("local %v: output holds %v", args, found)
-		}
-	}
 }
 
 // TestAtlasModeTokenCache: two runs share one token through -token-cache,
