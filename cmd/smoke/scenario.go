@@ -11,8 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -66,7 +65,10 @@ func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []sc
 		said, err := s.run(ctx)
 		s.Duration = time.Since(start)
 		trips, answers, problems := obs.seen()
-		switch {
+		op, unreachable := errors.AsType[*net.OpError](err)
+		switch unreachable = unreachable && op.Op == "dial"; {
+		case unreachable:
+			problems = append(problems, fmt.Errorf("cannot reach %s: %w", origin(err), op.Err))
 		case s.outcome == "" && err != nil:
 			problems = append(problems, err)
 		case !slices.Contains(strings.Split(s.outcome, " or "), said):
@@ -89,12 +91,22 @@ func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []sc
 			s.Detail = strings.ReplaceAll(problem.Error(), "\n", "; ")
 		}
 		obs.log.Info("scenario", "name", s.Name, "auth", s.Auth, "got", s.Got, "pass", s.Pass)
-		if op, ok := errors.AsType[*net.OpError](err); ok && op.Op == "dial" {
-			s.Detail += fmt.Sprintf(" (the server is unreachable; scenarios not run: %d)", len(scenarios)-i-1)
+		if unreachable {
+			s.Detail += fmt.Sprintf(" (scenarios not run: %d)", len(scenarios)-i-1)
 			return scenarios[:i+1]
 		}
 	}
 	return scenarios
+}
+
+// origin is the scheme and host of the URL a request failed for.
+func origin(err error) string {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		if u, err := url.Parse(ue.URL); err == nil {
+			return u.Scheme + "://" + u.Host
+		}
+	}
+	return "the server"
 }
 
 // matches holds answers to s.want. Answers before the wanted ones must be
@@ -140,6 +152,7 @@ func says(outcome authedit.Outcome, err error) (string, error) {
 type answer struct {
 	status       int
 	header       http.Header
+	head         string // status line and headers as sent, when -record's transport kept them
 	body         []byte
 	code, detail string
 }
@@ -182,40 +195,53 @@ func (a answer) is(s behavior.Situation) error {
 
 // observer is the transport under authentication, seeing every round trip.
 // It checks answers to the operation against the spec and keeps them, and
-// each Authorization value for -record to redact. It logs no headers: they
-// carry credentials.
+// for -record each Authorization value (to redact) and each id sent. It
+// logs no headers: they carry credentials.
 type observer struct {
-	log *slog.Logger
+	log  *slog.Logger
+	base http.RoundTripper // nil: http.DefaultTransport; -record's keeps heads (record.go)
 
 	mu           sync.Mutex
 	trips, first int      // the current scenario's round trips, and its first answer
 	answers      []answer // the run's
 	violations   []error  // the current scenario's
 	secrets      []string
+	ids          map[string]string // each id sent, to its parameter's name
 }
 
 func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
-	auth := req.Header.Get("Authorization")
-	_, cred, _ := strings.Cut(auth, " ")
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	auth, base := req.Header.Get("Authorization"), o.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	req, head := withHead(req)
+	resp, err := base.RoundTrip(req)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.trips++
-	o.secrets = append(o.secrets, auth, cred)
+	o.secrets = append(o.secrets, authParts(auth)...)
 	if err != nil {
 		o.log.Debug("round trip failed", "method", req.Method, "path", req.URL.Path, "err", err)
 		return nil, err
 	}
 	o.log.Debug("round trip", "method", req.Method, "path", req.URL.Path, "status", resp.StatusCode)
-	if _, err := contract.MatchPath(req.URL.EscapedPath()); err != nil {
+	ids, err := contract.MatchPath(req.URL.EscapedPath())
+	if err != nil {
 		return resp, nil // the token or revocation endpoint
+	}
+	if o.ids == nil {
+		o.ids = map[string]string{}
+	}
+	for name, id := range ids {
+		o.ids[id] = name
 	}
 	o.violations = append(o.violations, contract.CheckHTTPResponse(req.Context(), resp))
 	body, _ := io.ReadAll(resp.Body) // in memory: CheckHTTPResponse read it, at most MaxBody+1 bytes
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	var e struct{ ErrorCode, Detail string } // an ApiError's; null or no JSON leaves them empty
 	_ = json.Unmarshal(body, &e)
-	o.answers = append(o.answers, answer{status: resp.StatusCode, header: resp.Header.Clone(), body: body, code: e.ErrorCode, detail: e.Detail})
+	o.answers = append(o.answers, answer{status: resp.StatusCode, header: resp.Header.Clone(),
+		head: head(), body: body, code: e.ErrorCode, detail: e.Detail})
 	return resp, nil
 }
 
@@ -233,7 +259,7 @@ func (o *observer) seen() (trips int, answers []answer, violations []error) {
 }
 
 // write counts the results and prints the report, as JSON or as a table
-// within 160 columns with each failure in full under it.
+// (as wide as its cells) with each failure in full under it.
 func (r *report) write(w io.Writer, asJSON bool) error {
 	for _, res := range r.Results {
 		if !res.Pass {
@@ -252,8 +278,9 @@ func (r *report) write(w io.Writer, asJSON bool) error {
 	retry, verdict := map[bool]string{true: "on", false: "off"}, map[bool]string{true: "PASS", false: "FAIL"}
 	var failures strings.Builder // in full, under the table
 	for _, res := range r.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", res.Name, res.Auth, retry[res.Retries], cell(res.Expected), cell(res.Got),
-			res.RoundTrips, res.Duration.Round(100*time.Microsecond), verdict[res.Pass])
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", res.Name, res.Auth, retry[res.Retries],
+			res.Expected, res.Got, res.RoundTrips, res.Duration.Round(100*time.Microsecond),
+			verdict[res.Pass])
 		if !res.Pass {
 			fmt.Fprintf(&failures, "FAIL %s [%s]: expected %s; got %s; %s\n", res.Name, res.Auth, res.Expected, res.Got, res.Detail)
 		}
@@ -263,73 +290,4 @@ func (r *report) write(w io.Writer, asJSON bool) error {
 	}
 	_, err := fmt.Fprintf(w, "%s%d passed, %d failed\n", &failures, r.Passed, r.Failed)
 	return err
-}
-
-// cell cuts a column to 35 runes, keeping lines within 160 columns.
-func cell(s string) string {
-	if r := []rune(s); len(r) > 35 {
-		return string(r[:34]) + "…"
-	}
-	return s
-}
-
-// writeRecords writes answers as testdata/atlas files named after their
-// situation, so that recording there refreshes the evidence. Secrets are
-// redacted, cookies dropped, ids (by parameter name) become the spec's
-// examples. Nonces stay: they are no secret, and the challenge is evidence.
-func writeRecords(dir string, answers []answer, secrets []string, ids map[string]string, source string, now time.Time) error {
-	var pairs []string
-	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) }) // longest first
-	for _, s := range secrets {
-		if s != "" {
-			pairs = append(pairs, s, "[redacted]")
-		}
-	}
-	for name, id := range ids {
-		if id != "" {
-			pairs = append(pairs, id, fmt.Sprint(contract.MustLoad().Op.Parameters.GetByInAndName("path", name).Schema.Value.Example))
-		}
-	}
-	redact := strings.NewReplacer(pairs...)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	written := map[behavior.Situation]int{}
-	for _, a := range answers {
-		s := situationOf(a)
-		name := string(s)
-		if written[s]++; written[s] > 1 { // key-not-found, key-not-found-2, ...
-			name += fmt.Sprint("-", written[s])
-		}
-		h := a.header.Clone()
-		for _, k := range []string{"Set-Cookie", "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive"} {
-			h.Del(k) // a secret, or framing the redaction would make wrong
-		}
-		h.Set("Evidence-Situation", string(s))
-		h.Set("Evidence-Source", source)
-		h.Set("Evidence-Date", now.UTC().Format(time.DateOnly))
-		var b strings.Builder
-		fmt.Fprintf(&b, "HTTP/1.1 %d %s\r\n", a.status, http.StatusText(a.status))
-		_ = h.Write(&b)
-		b.WriteString("\r\n" + string(a.body))
-		if err := os.WriteFile(filepath.Join(dir, name+".http"), []byte(redact.Replace(b.String())), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// situationOf is the first situation whose answer a is, else the first with
-// its status, else "unclassified-<status>" (TestRecordedAnswers refuses it).
-func situationOf(a answer) behavior.Situation {
-	var byStatus behavior.Situation
-	for _, w := range behavior.Table() {
-		if a.is(w.Situation) == nil {
-			return w.Situation
-		}
-		if w.Status == a.status && byStatus == "" {
-			byStatus = w.Situation
-		}
-	}
-	return cmp.Or(byStatus, behavior.Situation(fmt.Sprintf("unclassified-%d", a.status)))
 }

@@ -20,38 +20,62 @@ import (
 // any language needs. The credentials are the reference server's made-up
 // test values: printing them is the point.
 type announcement struct {
-	BaseURL   string              `json:"baseUrl"`
-	TokenURL  string              `json:"tokenUrl"`  // POST grant_type=client_credentials, client id and secret in HTTP Basic
-	RevokeURL string              `json:"revokeUrl"` // POST token=..., same Basic credentials
-	Accept    string              `json:"accept"`    // the versioned Accept every request to the operation needs
-	OrgID     string              `json:"orgId"`
-	Owner     atlastest.Principal `json:"owner"`  // Organization Owner: its deletes succeed
-	Member    atlastest.Principal `json:"member"` // no Owner role: its deletes get 403
-	Keys      []string            `json:"keys"`   // deletable key ids
+	BaseURL    string              `json:"baseUrl"`
+	TokenURL   string              `json:"tokenUrl"`   // POST grant_type=client_credentials
+	RevokeURL  string              `json:"revokeUrl"`  // POST token=..., the same Basic credentials
+	ControlURL string              `json:"controlUrl"` // faults, keys, the request log
+	Accept     string              `json:"accept"`     // the versioned Accept the operation needs
+	OrgID      string              `json:"orgId"`
+	Owner      atlastest.Principal `json:"owner"`  // Organization Owner: its deletes succeed
+	Member     atlastest.Principal `json:"member"` // no Owner role: its deletes are refused
+	Keys       []string            `json:"keys"`   // deletable key ids
 }
 
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+const serveUsage = `Usage: smoke serve [flags]
+
+Runs the reference Atlas server and prints one JSON line: baseUrl, tokenUrl, revokeUrl,
+controlUrl, accept, orgId, owner and member credentials (made-up test values), and key ids.
+The control API (controlUrl) scripts faults, adds keys and reads the request log, and asks
+for no credentials: serve is for loopback and test networks only.
+SIGINT and SIGTERM stop it: requests in flight get 5 s to finish, then are cut; exit status 0.
+Start a built binary (go build -o smoke ./cmd/smoke): go run does not pass signals on.
+
+Flags:
+`
+
+// shutdownBound is how long requests in flight get to finish once serve stops.
+const shutdownBound = 5 * time.Second
+
+// logLimit is how many requests the log keeps: serve may run for days.
+const logLimit = 10_000
+
+func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("smoke serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	addr := fs.String("addr", "127.0.0.1:8080", "loopback address to listen on (port 0: any free)")
+	remote := fs.Bool("allow-remote", false, "allow an -addr that is not loopback "+
+		"(\"\", \":8080\", 0.0.0.0, the host's address): whoever reaches it controls the server")
+	stdinEOF := fs.Bool("exit-on-stdin-eof", false, "stop, as on SIGTERM, when stdin closes")
+	verbose := fs.Bool("v", false, "write each request to stderr as a JSON line, as in the log")
 	seedKeys := fs.Int("seed-keys", 0, "extra deletable keys in the default organization")
-	printKeys := fs.Int("print-keys", -1, "how many deletable key ids to print; -1 prints every one (the default keys plus -seed-keys)")
+	printKeys := fs.Int("print-keys", -1, "how many deletable key ids to print; -1: every one")
 	capacity := fs.Int("rate-capacity", 500, "requests an organization's bucket holds")
 	refill := fs.Int("rate-refill", 250, "requests the bucket regains each -rate-period")
 	period := fs.Duration("rate-period", time.Minute, "refill period of the bucket")
-	maxConns := fs.Int("max-conns", 256, "open connections at most; at the bound a new one closes the longest idle one")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: smoke serve [flags]\n\nRuns the reference Atlas server until interrupted and prints one JSON line: baseUrl, tokenUrl,\n"+
-			"revokeUrl, accept, orgId, owner and member credentials (made-up test values) and deletable key ids.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
+	maxConns := fs.Int("max-conns", 256, "open connections at most")
+	fs.Usage = func() { fmt.Fprint(stderr, serveUsage); fs.PrintDefaults() }
 	fail := func(err any) int { fmt.Fprintln(stderr, "smoke serve:", err); return exitUsage }
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return exitPass
-	} else if err != nil || fs.NArg() > 0 || *seedKeys < 0 || *printKeys < -1 || *capacity < 1 || *refill < 1 || *period <= 0 || *maxConns < 1 {
+	} else if err != nil || fs.NArg() > 0 || *seedKeys < 0 || *printKeys < -1 || *capacity < 1 ||
+		*refill < 1 || *period <= 0 || *maxConns < 1 {
 		return fail("bad arguments (see -h)")
+	} else if !*remote && !loopback(*addr) {
+		return fail(fmt.Sprintf("-addr %q is not loopback, and the control API asks for no "+
+			"credentials: use 127.0.0.1:PORT, or -allow-remote on a test network", *addr))
 	}
-	srv := atlastest.New(atlastest.WithSeedKeys(*seedKeys), atlastest.WithRateLimit(*capacity, *refill, *period), atlastest.WithLogLimit(10_000)) // serve may run for days
+	srv := atlastest.New(atlastest.WithSeedKeys(*seedKeys), atlastest.WithLogLimit(logLimit),
+		atlastest.WithRateLimit(*capacity, *refill, *period))
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fail(err)
@@ -62,70 +86,106 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	base := "http://" + dialable(ln.Addr().(*net.TCPAddr))
 	_ = json.NewEncoder(stdout).Encode(announcement{
-		BaseURL: base, TokenURL: base + contract.TokenPath(), RevokeURL: base + contract.RevokePath(), Accept: contract.AcceptHeader(),
+		BaseURL: base, TokenURL: base + contract.TokenPath(), ControlURL: base + controlPath,
+		RevokeURL: base + contract.RevokePath(), Accept: contract.AcceptHeader(),
 		OrgID: srv.OrgID(), Owner: srv.Owner(), Member: srv.Member(), Keys: keys,
 	})
-	hs, _ := newHTTPServer(srv.Handler(), *maxConns)
+	t := &tail{srv: srv, limit: logLimit}
+	if *verbose {
+		t.enc = json.NewEncoder(stderr)
+	}
+	hs, _ := newHTTPServer(withControl(srv, t), *maxConns)
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if *stdinEOF {
+		go func() { _, _ = io.Copy(io.Discard, stdin); cancel() }()
+	}
 	select {
 	case err = <-done:
-	case <-ctx.Done():
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		err = hs.Shutdown(shutdown)
-	}
-	if err != nil {
 		return fail(err)
+	case <-ctx.Done():
+		stop(hs, shutdownBound, stderr)
+		return exitPass
 	}
-	return exitPass
+}
+
+// stop shuts hs down: it stops accepting, gives the requests in flight
+// bound to finish, then cuts those still running.
+func stop(hs *http.Server, bound time.Duration, stderr io.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	if hs.Shutdown(ctx) != nil {
+		fmt.Fprintf(stderr, "smoke serve: cut requests still running %v after the stop\n", bound)
+		_ = hs.Close()
+	}
+}
+
+// loopback reports whether addr's host is localhost or a loopback IP; an
+// empty host means every interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	return err == nil && (host == "localhost" || ip != nil && ip.IsLoopback())
 }
 
 // newHTTPServer bounds what a client can hold: headers within 10 s, a
 // request within 30 s, an answer within 30 s, 60 s idle, maxConns connections.
 func newHTTPServer(h http.Handler, maxConns int) (*http.Server, *connLimit) {
-	lim := &connLimit{max: maxConns, open: map[net.Conn]uint64{}}
-	return &http.Server{Handler: h, MaxHeaderBytes: 64 << 10, ConnState: lim.track, ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}, lim
+	lim := &connLimit{max: maxConns, open: map[net.Conn]connState{}}
+	return &http.Server{Handler: h, MaxHeaderBytes: 64 << 10, ConnState: lim.track,
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}, lim
 }
 
-// connLimit bounds open connections: at the bound a new one closes the one
-// idle longest, so an idle flood costs the flooder its oldest connections and
-// a real client is served at once (the new one goes when all else is busy).
+// connLimit bounds open connections. At the bound, a new connection closes
+// another, idle one: the one accepted longest ago that has sent no request
+// (what a flood holds), else the keep-alive connection idle longest, else
+// (all busy) itself. So a keep-alive connection, whose client may be sending
+// its next request already, is never closed while a flood's are open.
 type connLimit struct {
 	max  int
 	mu   sync.Mutex
 	seq  uint64
-	open map[net.Conn]uint64 // when the connection last became idle; 0 while a request is served
+	open map[net.Conn]connState
+}
+
+type connState struct {
+	idle   uint64 // when it was accepted or last became idle, by sequence number; 0 while busy
+	served bool   // it has served a request
 }
 
 func (l *connLimit) track(c net.Conn, state http.ConnState) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.seq++
 	switch state {
 	case http.StateNew, http.StateIdle:
-		l.seq++
-		l.open[c] = l.seq
+		l.open[c] = connState{idle: l.seq, served: state == http.StateIdle}
 	case http.StateActive:
-		l.open[c] = 0
+		l.open[c] = connState{served: true}
 	default: // closed or hijacked
 		delete(l.open, c)
 	}
 	if state != http.StateNew || len(l.open) <= l.max {
 		return
 	}
-	var oldest net.Conn
-	for oc, idle := range l.open {
-		if idle != 0 && (oldest == nil || idle < l.open[oldest]) {
-			oldest = oc
+	victim := c
+	for oc, st := range l.open {
+		v := l.open[victim]
+		older := st.served == v.served && st.idle < v.idle
+		if oc != c && st.idle != 0 && (victim == c || older || v.served && !st.served) {
+			victim = oc
 		}
 	}
-	delete(l.open, oldest)
-	_ = oldest.Close() // closing the raw connection calls no hook: the lock is safe to hold
+	delete(l.open, victim)
+	_ = victim.Close() // closing the raw connection calls no hook: the lock is safe to hold
 }
 
-// dialable announces a wildcard address as loopback, which clients can dial
-// and authedit trusts with credentials over plain http.
+// dialable announces a wildcard address (with -allow-remote) as loopback,
+// which clients on this host can dial and authedit trusts with credentials
+// over plain http; clients elsewhere use the host's own address.
 func dialable(a *net.TCPAddr) string {
 	if a.IP == nil || a.IP.IsUnspecified() {
 		a = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: a.Port}

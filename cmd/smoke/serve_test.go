@@ -4,151 +4,229 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
-	"github.com/atlascontract/deleteorgapikey/authedit"
+	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// startServe runs smoke serve with args until the test ends and returns its announcement.
-func startServe(t *testing.T, args ...string) announcement {
+// startServe runs smoke serve on a free loopback port with args, until stop
+// (or the test's end), and returns its announcement. stop returns serve's
+// exit status and what it wrote to stderr.
+func startServe(t *testing.T, args ...string) (a announcement, stop func() (int, string)) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
-	r, w := io.Pipe()
+	out, w := io.Pipe()
 	done := make(chan int, 1)
 	var errOut bytes.Buffer
-	go func() { done <- serve(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), w, &errOut) }()
+	go func() {
+		code := serve(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), nil, w, &errOut)
+		_ = w.Close()
+		done <- code
+	}()
+	stop = sync.OnceValues(func() (int, string) { cancel(); return <-done, errOut.String() })
 	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != exitPass {
-			t.Errorf("serve exit %d: %s", code, errOut.String())
+		if code, errOut := stop(); code != exitPass {
+			t.Errorf("serve exit %d: %s", code, errOut)
 		}
 	})
-	var a announcement
-	if err := json.NewDecoder(r).Decode(&a); err != nil {
-		t.Fatalf("serve's first line: %v (%s)", err, errOut.String())
+	if err := json.NewDecoder(out).Decode(&a); err != nil {
+		_, errOut := stop()
+		t.Fatalf("serve's first line: %v (%s)", err, errOut)
 	}
-	return a
+	return a, stop
+}
+
+// token is a Bearer token for p from tokenUrl, as a curl or Python user
+// gets one; "" when the token endpoint refuses.
+func token(t *testing.T, a announcement, p atlastest.Principal) string {
+	t.Helper()
+	form := strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode())
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, a.TokenURL, form)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(p.ClientID, p.ClientSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&tok)
+	return tok.AccessToken
+}
+
+func keyPath(a announcement, key string) string {
+	return "/api/atlas/v2/orgs/" + a.OrgID + "/apiKeys/" + key
+}
+
+// remove deletes key with a Bearer token and the announced Accept.
+func remove(t *testing.T, a announcement, tok, key string) (*http.Response, error) {
+	req, _ := http.NewRequestWithContext(t.Context(), "DELETE", a.BaseURL+keyPath(a, key), nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", a.Accept)
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		_ = resp.Body.Close()
+	}
+	return resp, err
 }
 
 func TestServeAnnouncesWhatClientsNeed(t *testing.T) {
-	a := startServe(t)
-	if a.OrgID == "" || a.Owner.PrivateKey == "" || a.Owner.ClientSecret == "" || a.Member.PrivateKey == "" || a.Member.ClientSecret == "" ||
-		a.TokenURL != a.BaseURL+contract.TokenPath() || a.RevokeURL != a.BaseURL+contract.RevokePath() || a.Accept != contract.AcceptHeader() {
+	a, _ := startServe(t)
+	if a.OrgID == "" || a.Owner.PrivateKey == "" || a.Member.ClientSecret == "" ||
+		a.TokenURL != a.BaseURL+contract.TokenPath() || a.Accept != contract.AcceptHeader() ||
+		a.RevokeURL != a.BaseURL+contract.RevokePath() || a.ControlURL != a.BaseURL+"/__atlastest" {
 		t.Fatalf("announcement incomplete: %+v", a)
 	}
 	// -print-keys prints every key that exists by default, and no more.
-	if b := startServe(t, "-seed-keys", "3"); len(b.Keys) != len(a.Keys)+3 {
+	if b, _ := startServe(t, "-seed-keys", "3"); len(b.Keys) != len(a.Keys)+3 {
 		t.Errorf("%d keys printed with -seed-keys 3, %d without", len(b.Keys), len(a.Keys))
 	}
-	if b := startServe(t, "-print-keys", "2"); len(b.Keys) != 2 {
+	if b, _ := startServe(t, "-print-keys", "2"); len(b.Keys) != 2 {
 		t.Errorf("-print-keys 2 printed %d keys", len(b.Keys))
 	}
-
-	// What a curl or Python user does: a token from tokenUrl, then the
-	// delete with the announced Accept; the member's token gets 403.
-	for _, c := range []struct {
-		p    atlastest.Principal
-		want int
-	}{{a.Member, http.StatusForbidden}, {a.Owner, http.StatusNoContent}} {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, a.TokenURL, strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(c.p.ClientID, c.p.ClientSecret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+	// The member's delete is refused; the owner's succeeds.
+	notOwner, _ := behavior.Lookup(behavior.NotOwner)
+	for p, want := range map[atlastest.Principal]int{a.Member: notOwner.Status, a.Owner: 204} {
+		resp, err := remove(t, a, token(t, a, p), a.Keys[0])
+		if err != nil || resp.StatusCode != want {
+			t.Errorf("delete with a token of %s: %v, %v, want %d", p.ClientID, resp, err, want)
 		}
-		var tok struct {
-			AccessToken string `json:"access_token"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&tok)
-		_ = resp.Body.Close()
-		if err != nil || tok.AccessToken == "" {
-			t.Fatalf("token endpoint: %d, %v", resp.StatusCode, err)
-		}
-		req, _ = http.NewRequestWithContext(t.Context(), http.MethodDelete, a.BaseURL+"/api/atlas/v2/orgs/"+a.OrgID+"/apiKeys/"+a.Keys[0], nil)
-		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
-		req.Header.Set("Accept", a.Accept)
-		resp, err = http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = resp.Body.Close()
-		if resp.StatusCode != c.want {
-			t.Errorf("delete with a Bearer token of %s: %d, want %d", c.p.ClientID, resp.StatusCode, c.want)
-		}
-	}
-
-	vars := map[string]string{"MONGODB_ATLAS_OPS_MANAGER_URL": a.BaseURL, "MONGODB_ATLAS_ORG_ID": a.OrgID,
-		"MONGODB_ATLAS_PUBLIC_API_KEY": a.Owner.PublicKey, "MONGODB_ATLAS_PRIVATE_API_KEY": a.Owner.PrivateKey}
-	if code, out, _ := runSmoke(t, env(vars), "-atlas", "-delete-key", a.Keys[1], "-confirm"); code != exitPass {
-		t.Fatalf("smoke -atlas against smoke serve: exit %d\n%s", code, out)
 	}
 }
 
-// TestServeServesARealClientDuringAnIdleFlood holds four times more idle
-// connections than serve allows, then deletes a key through a real client.
-// The idle connections are all accepted before the client's (the accept
-// queue keeps the order of dialing), so each one beyond the bound closed the
-// longest idle one, and the client is served without waiting for a timeout.
-func TestServeServesARealClientDuringAnIdleFlood(t *testing.T) {
-	ref := atlastest.New()
-	hs, lim := newHTTPServer(ref.Handler(), 8)
-	if hs.ReadHeaderTimeout <= 0 || hs.ReadTimeout <= 0 || hs.WriteTimeout <= 0 || hs.IdleTimeout <= 0 {
-		t.Errorf("unbounded server: %+v", hs)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() { _ = hs.Close() })
-	var flood []net.Conn
-	for range 4 * lim.max {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
+// TestServeListensOnLoopbackOnly: the control API asks for no credentials,
+// so an address other hosts can reach needs -allow-remote; a wildcard
+// address is then announced as loopback, which this host can dial.
+func TestServeListensOnLoopbackOnly(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:0": true, "[::1]:0": true,
+		"localhost:8080": true, "": false, ":8080": false, "0.0.0.0:0": false, "[::]:0": false,
+		"192.0.2.1:80": false, "example.com:80": false} {
+		if got := loopback(addr); got != want {
+			t.Errorf("loopback(%q) = %v, want %v", addr, got, want)
 		}
-		t.Cleanup(func() { _ = c.Close() })
-		flood = append(flood, c)
 	}
-	client, err := authedit.NewClient("http://"+ln.Addr().String(), ref.Owner().APIKey(), authedit.WithTransport(&http.Transport{}), authedit.WithoutRetry())
-	if err != nil {
-		t.Fatal(err)
+	var errOut bytes.Buffer
+	code := serve(t.Context(), []string{"-addr", ":0"}, nil, io.Discard, &errOut)
+	if code != exitUsage || !strings.Contains(errOut.String(), "-allow-remote") {
+		t.Errorf("-addr :0: exit %d, %s", code, errOut.String())
 	}
-	if outcome, err := client.Remove(t.Context(), ref.OrgID(), ref.Keys()[0]); outcome != authedit.Removed {
-		t.Fatalf("real client during the flood: %v, %v", outcome, err)
-	}
-	lim.mu.Lock()
-	open := len(lim.open)
-	lim.mu.Unlock()
-	if open > lim.max {
-		t.Fatalf("%d connections open, bound %d", open, lim.max)
-	}
-	// The oldest idle connection was closed by the server. The deadline
-	// only bounds a failing test; a passing one reads EOF at once.
-	_ = flood[0].SetReadDeadline(time.Now().Add(time.Minute))
-	if _, err := flood[0].Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !strings.Contains(err.Error(), "reset") {
-		t.Errorf("oldest idle connection: read %v, want closed", err)
+	a, _ := startServe(t, "-addr", ":0", "-allow-remote")
+	if !strings.HasPrefix(a.BaseURL, "http://127.0.0.1:") {
+		t.Errorf("-addr :0 -allow-remote announced %s", a.BaseURL)
 	}
 }
 
-func TestServeAnnouncesADialableAddress(t *testing.T) {
-	for in, want := range map[string]string{"0.0.0.0:8080": "127.0.0.1:8080", "[::]:9": "127.0.0.1:9", "127.0.0.2:7": "127.0.0.2:7"} {
-		a, err := net.ResolveTCPAddr("tcp", in)
+func TestServeStopsWhenStdinCloses(t *testing.T) {
+	stdin, closer := io.Pipe()
+	out, w := io.Pipe()
+	done := make(chan int, 1)
+	args := []string{"-addr", "127.0.0.1:0", "-exit-on-stdin-eof"}
+	go func() { done <- serve(t.Context(), args, stdin, w, io.Discard) }()
+	if err := json.NewDecoder(out).Decode(new(announcement)); err != nil {
+		t.Fatal(err)
+	}
+	_ = closer.Close()
+	if code := <-done; code != exitPass {
+		t.Errorf("exit %d after stdin closed, want %d", code, exitPass)
+	}
+}
+
+// TestStopGivesRequestsInFlightTheirBound: a request in flight when the
+// stop begins is answered if it ends within the bound, and cut after it.
+func TestStopGivesRequestsInFlightTheirBound(t *testing.T) {
+	for _, bound := range []time.Duration{time.Hour, 0} {
+		started, release := make(chan struct{}), make(chan struct{})
+		hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(started)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		})}
+		if bound > 0 {
+			hs.RegisterOnShutdown(func() { close(release) }) // it ends once the stop has begun
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := dialable(a); got != want {
-			t.Errorf("dialable(%s) = %s, want %s", in, got, want)
+		go func() { _ = hs.Serve(ln) }()
+		answered := make(chan error, 1)
+		go func() {
+			resp, err := http.Get("http://" + ln.Addr().String())
+			if err == nil {
+				_ = resp.Body.Close()
+			}
+			answered <- err
+		}()
+		<-started
+		var errOut bytes.Buffer
+		stop(hs, bound, &errOut)
+		err = <-answered
+		if cut := errOut.String() != ""; cut != (bound == 0) || (err != nil) != cut {
+			t.Errorf("bound %v: the request ended with %v; stderr %q", bound, err, errOut.String())
 		}
+	}
+}
+
+// fakeConn is a connection connLimit can close.
+type fakeConn struct {
+	net.Conn
+	closed bool
+}
+
+func (c *fakeConn) Close() error { c.closed = true; return nil }
+
+// TestConnLimitSparesKeepAliveConnections: at the bound, a flood of new
+// connections closes its own oldest ones, never a keep-alive connection;
+// without a flood, the keep-alive connection idle longest goes, and when
+// every other is busy, the new one.
+func TestConnLimitSparesKeepAliveConnections(t *testing.T) {
+	lim := &connLimit{max: 4, open: map[net.Conn]connState{}}
+	conn := func(states ...http.ConnState) *fakeConn {
+		c := &fakeConn{}
+		for _, s := range states {
+			lim.track(c, s)
+		}
+		return c
+	}
+	older := conn(http.StateNew, http.StateActive, http.StateIdle)
+	newer := conn(http.StateNew, http.StateActive, http.StateIdle)
+	busy := conn(http.StateNew, http.StateActive)
+	var flood []*fakeConn
+	for range 100 {
+		flood = append(flood, conn(http.StateNew))
+	}
+	last := flood[len(flood)-1]
+	for i, c := range flood[:len(flood)-1] {
+		if !c.closed {
+			t.Fatalf("flood connection %d of %d is open", i, len(flood))
+		}
+	}
+	if older.closed || newer.closed || busy.closed || last.closed {
+		t.Fatalf("closed: keep-alive %v %v, busy %v, newest %v",
+			older.closed, newer.closed, busy.closed, last.closed)
+	}
+	lim.track(last, http.StateActive) // no flood is left
+	c := conn(http.StateNew)
+	if c.closed || !older.closed || newer.closed {
+		t.Errorf("no flood: closed the new one %v, the older keep-alive %v, the newer %v", c.closed,
+			older.closed, newer.closed)
+	}
+	lim.track(c, http.StateActive)
+	lim.track(newer, http.StateActive)
+	if c := conn(http.StateNew); !c.closed {
+		t.Error("every other connection busy: the new one is open")
 	}
 }
