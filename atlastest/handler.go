@@ -71,9 +71,6 @@ func (s *Server) newHandler() http.Handler {
 			Path: clip(r.URL.EscapedPath(), 256), Query: clip(r.URL.RawQuery, 256),
 			Auth: clip(cmp.Or(strings.ToLower(scheme), "none"), 16)}}
 		defer func() {
-			if x.caller != nil {
-				x.Principal = map[bool]string{true: "owner", false: "member"}[x.caller.owner]
-			}
 			s.record(x.Request) // before the client can see the answer or the lost connection
 			if x.Dropped {
 				// net/http closes the connection (HTTP/2: resets the stream)
