@@ -1,4 +1,4 @@
-package deleteorgapikey_test
+package deleteorgapikey
 
 import (
 	"bytes"
@@ -40,7 +40,8 @@ func TestRecordedAnswers(t *testing.T) {
 			if rec.Status != row.Status {
 				t.Errorf("recorded status %d, table says %d", rec.Status, row.Status)
 			}
-			req := httptest.NewRequest(http.MethodDelete, "https://cloud.mongodb.com/api/atlas/v2/orgs/4888442a3354817a7320eb61/apiKeys/32b6e34b3d91647abb20e7b8", nil)
+			req := httptest.NewRequest(http.MethodDelete,
+				"https://cloud.mongodb.com/api/atlas/v2/orgs/"+orgID+"/apiKeys/"+keyID, nil)
 			if err := contract.CheckResponse(t.Context(), req, rec.Status, rec.Header, rec.Body); err != nil {
 				t.Errorf("recorded answer breaks the spec: %v", err)
 			}
@@ -51,41 +52,34 @@ func TestRecordedAnswers(t *testing.T) {
 	}
 }
 
-// checkClientClassifies replays the recording to authedit's client and
-// checks the outcome and error class it reports.
+// checkClientClassifies replays the recording to the client and checks
+// the outcome and error class it reports.
 func checkClientClassifies(t *testing.T, rec behavior.Recording) {
 	t.Helper()
-	replay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		maps.Copy(w.Header(), rec.Header)
-		w.WriteHeader(rec.Status)
-		_, _ = w.Write(rec.Body)
-	}))
-	defer replay.Close()
-	client, err := authedit.NewClient(replay.URL, authedit.APIKey{PublicKey: "replay", PrivateKey: "replay-secret"}, authedit.WithoutRetry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := client.DeleteOrgApiKeyWithResponse(t.Context(), "4888442a3354817a7320eb61", "32b6e34b3d91647abb20e7b8", nil)
+	h := &canned{answers: []answer{{rec.Status, rec.Header, string(rec.Body)}}}
+	client := newClient(t, serve(t, h), digestKey, once)
+	resp, err := client.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
 	if err != nil || resp.StatusCode() != rec.Status {
 		t.Fatalf("DeleteOrgApiKeyWithResponse = %v, %v; want the recorded %d decoded", resp, err, rec.Status)
 	}
-	outcome, err := client.Remove(t.Context(), "4888442a3354817a7320eb61", "32b6e34b3d91647abb20e7b8")
+	outcome, err := client.Remove(t.Context(), orgID, keyID)
 	row, _ := behavior.Lookup(rec.Situation)
-	var apiErr *authedit.APIError
+	var apiErr *APIError
 	switch rec.Situation {
 	case behavior.Removed:
-		if outcome != authedit.Removed || err != nil {
+		if outcome != Removed || err != nil {
 			t.Errorf("Remove = %v, %v; want removed", outcome, err)
 		}
 	case behavior.KeyNotFound:
-		if outcome != authedit.NotFound || err != nil {
+		if outcome != NotFound || err != nil {
 			t.Errorf("Remove = %v, %v; want not found", outcome, err)
 		}
 	default: // any other answer is a failure that names Atlas's status and code
-		if outcome != authedit.Failed || !errors.As(err, &apiErr) || apiErr.StatusCode != row.Status || apiErr.ErrorCode != row.ErrorCode {
+		if outcome != Failed || !errors.As(err, &apiErr) || apiErr.StatusCode != row.Status ||
+			apiErr.ErrorCode != row.ErrorCode {
 			t.Errorf("Remove = %v, %v; want failed with *APIError %d %s", outcome, err, row.Status, row.ErrorCode)
 		}
-		if row.ErrorCode != "" && !authedit.IsErrorCode(err, row.ErrorCode) {
+		if row.ErrorCode != "" && !IsErrorCode(err, row.ErrorCode) {
 			t.Errorf("IsErrorCode(%v, %s) = false", err, row.ErrorCode)
 		}
 	}
@@ -97,12 +91,12 @@ func checkClientClassifies(t *testing.T, rec behavior.Recording) {
 // errorClass is the sentinel a caller branches on for the situations that
 // have one.
 var errorClass = map[behavior.Situation]error{
-	behavior.Unauthenticated:  authedit.ErrUnauthorized,
-	behavior.NotOwner:         authedit.ErrForbidden,
-	behavior.OrgNotFound:      authedit.ErrOrgNotFound,
-	behavior.RateLimited:      authedit.ErrRateLimited,
-	behavior.TokenRateLimited: authedit.ErrRateLimited,
-	behavior.ServerError:      authedit.ErrServerError,
+	behavior.Unauthenticated:  ErrUnauthorized,
+	behavior.NotOwner:         ErrForbidden,
+	behavior.OrgNotFound:      ErrOrgNotFound,
+	behavior.RateLimited:      ErrRateLimited,
+	behavior.TokenRateLimited: ErrRateLimited,
+	behavior.ServerError:      ErrServerError,
 }
 
 // TestAtlastestAnswersEverySituation: atlastest can be driven into every
@@ -137,11 +131,11 @@ func provoke(t *testing.T, s behavior.Situation) *http.Response {
 	t.Helper()
 	srv := atlastest.NewTestServer(t)
 	owner, member := srv.Owner(), srv.Member()
-	absent := "0123456789abcdef01234567"
+	absent := absentKey
 	send := func(creds authedit.Credentials, path, accept string) *http.Response {
 		var rt http.RoundTripper = http.DefaultTransport
 		if creds != nil {
-			tr, err := authedit.NewTransport(srv.URL, creds, authedit.WithoutRetry())
+			tr, err := authedit.NewTransport(srv.URL, creds)
 			if err != nil {
 				t.Fatal(err)
 			}

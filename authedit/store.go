@@ -23,9 +23,6 @@ import (
 // rejected and revoked tokens are deleted; Clear or rm -r deletes all.
 type FileTokenStore struct{ dir string }
 
-// WithTokenStore makes a service account reuse tokens through s.
-func WithTokenStore(s *FileTokenStore) Option { return func(c *config) { c.store = s } }
-
 // NewFileTokenStore opens dir ("": under os.UserCacheDir), ours, made 0700.
 func NewFileTokenStore(dir string) (*FileTokenStore, error) {
 	if err := flockSupported(); err != nil {
@@ -78,8 +75,8 @@ func (s *FileTokenStore) checkDir() error {
 func (s *FileTokenStore) path(key, suffix string) string { return filepath.Join(s.dir, key+suffix) }
 
 // storeKey names a service account's token in a store.
-func storeKey(tokenURL, clientID string) string {
-	sum := sha256.Sum256([]byte(tokenURL + "\x00" + clientID))
+func storeKey(tokenURL, clientID, secret string) string {
+	sum := sha256.Sum256([]byte(tokenURL + "\x00" + clientID + "\x00" + secret))
 	return hex.EncodeToString(sum[:])
 }
 

@@ -29,9 +29,11 @@ func lockFile(ctx context.Context, p string) (func(), error) {
 			_ = f.Close()
 			return nil, wrapStore(&fs.PathError{Op: "flock", Path: p, Err: err})
 		}
-		if err := sleep(ctx, wait); err != nil {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
 			_ = f.Close()
-			return nil, err
+			return nil, ctx.Err()
 		}
 	}
 }
