@@ -91,8 +91,12 @@ func (l *pipeListener) Close() error {
 
 func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9} }
 
-// inBubble serves h in memory and returns a client of it, made with opts.
-func inBubble(t *testing.T, h http.Handler, creds authedit.Credentials, opts ...Option) *Client {
+// bubbleURL is the base URL of a server in memory: loopback, so that
+// cleartext http goes.
+const bubbleURL = "http://127.0.0.1:9"
+
+// inBubble serves h in memory and returns the transport that reaches it.
+func inBubble(t *testing.T, h http.Handler) *http.Transport {
 	l := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
 	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		c, s := net.Pipe()
@@ -111,7 +115,7 @@ func inBubble(t *testing.T, h http.Handler, creds authedit.Credentials, opts ...
 		tr.CloseIdleConnections()
 		_ = srv.Close()
 	})
-	return newClient(t, "http://127.0.0.1:9", creds, append(opts, WithTransport(tr))...)
+	return tr
 }
 
 func newClient(t *testing.T, baseURL string, creds authedit.Credentials, opts ...Option) *Client {
@@ -222,7 +226,8 @@ func TestParsedAnswerSurvivesMalformedParts(t *testing.T) {
 func TestTimeoutBoundsEachCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := atlastest.New()
-		c := inBubble(t, srv.Handler(), srv.Owner().ServiceAccount(), WithTimeout(100*time.Millisecond))
+		c := newClient(t, bubbleURL, srv.Owner().ServiceAccount(),
+			WithTransport(inBubble(t, srv.Handler())), WithTimeout(100*time.Millisecond))
 		srv.SetLatency(10 * time.Second)
 		start := time.Now()
 		_, err := c.Remove(t.Context(), srv.OrgID(), srv.Keys()[0])
