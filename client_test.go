@@ -118,6 +118,12 @@ func inBubble(t *testing.T, h http.Handler) *http.Transport {
 	return tr
 }
 
+// bubbleClient is a client of h served in memory.
+func bubbleClient(t *testing.T, h http.Handler, creds authedit.Credentials,
+	opts ...Option) *Client {
+	return newClient(t, bubbleURL, creds, append(opts, WithTransport(inBubble(t, h)))...)
+}
+
 func newClient(t *testing.T, baseURL string, creds authedit.Credentials, opts ...Option) *Client {
 	t.Helper()
 	c, err := NewClient(baseURL, creds, opts...)
@@ -135,7 +141,10 @@ func isOperation(r atlastest.Request) bool { return r.Method == http.MethodDelet
 // The values the client holds as constants are the spec's and the
 // behaviour table's.
 func TestValuesAreTheSpecs(t *testing.T) {
-	op := contract.MustLoad().Op
+	params := contract.MustLoad().Op.Parameters
+	pattern := func(name string) string {
+		return params.GetByInAndName("path", name).Schema.Value.Pattern
+	}
 	budget := contract.OperationBudget()
 	code := func(s behavior.Situation) string {
 		a, _ := behavior.Lookup(s)
@@ -143,9 +152,8 @@ func TestValuesAreTheSpecs(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, got, want string }{
 		{"Accept", acceptHeader, contract.AcceptHeader()},
-		{"orgId pattern", idPattern, op.Parameters.GetByInAndName("path", "orgId").Schema.Value.Pattern},
-		{"apiUserId pattern", idPattern,
-			op.Parameters.GetByInAndName("path", "apiUserId").Schema.Value.Pattern},
+		{"orgId pattern", idPattern, pattern("orgId")},
+		{"apiUserId pattern", idPattern, pattern("apiUserId")},
 		{"key not found", codeKeyNotFound, code(behavior.KeyNotFound)},
 		{"org not found", codeOrgNotFound, code(behavior.OrgNotFound)},
 	} {
@@ -163,7 +171,8 @@ func TestValuesAreTheSpecs(t *testing.T) {
 // every method and with both kinds of credentials.
 func TestIDsAreCheckedBeforeSending(t *testing.T) {
 	srv := atlastest.NewTestServer(t)
-	for _, creds := range []authedit.Credentials{srv.Owner().APIKey(), srv.Owner().ServiceAccount()} {
+	owner := srv.Owner()
+	for _, creds := range []authedit.Credentials{owner.APIKey(), owner.ServiceAccount()} {
 		c := newClient(t, srv.URL, creds)
 		for _, ids := range [][2]string{{"..", keyID}, {orgID, "../../groups/x"},
 			{orgID, strings.ToUpper(keyID)}, {orgID + "0", keyID}} {
@@ -196,7 +205,8 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 
 // A body longer than any ApiError is read to 1 MiB and no further.
 func TestBodiesAreCapped(t *testing.T) {
-	h := &canned{answers: []answer{{status: http.StatusBadRequest, body: strings.Repeat("x", 2<<20)}}}
+	long := answer{status: http.StatusBadRequest, body: strings.Repeat("x", 2<<20)}
+	h := &canned{answers: []answer{long}}
 	c := newClient(t, serve(t, h), digestKey)
 	_, err := c.Remove(t.Context(), orgID, keyID)
 	var tl *BodyTooLargeError
@@ -213,7 +223,7 @@ func TestParsedAnswerSurvivesMalformedParts(t *testing.T) {
 			"Ratelimit-Limit": {"many"}}}}}
 	c := newClient(t, serve(t, h), digestKey, once)
 	r, err := c.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
-	if err != nil || r.StatusCode() != http.StatusTooManyRequests || string(r.Body) != "<html>busy</html>" {
+	if err != nil || r.StatusCode() != 429 || string(r.Body) != "<html>busy</html>" {
 		t.Fatalf("DeleteOrgApiKeyWithResponse: %v, %v; want the 429 and its body", r, err)
 	}
 	if r.HTTPResponse.Header.Get("Retry-After") != "soon" {
@@ -226,12 +236,13 @@ func TestParsedAnswerSurvivesMalformedParts(t *testing.T) {
 func TestTimeoutBoundsEachCall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := atlastest.New()
-		c := newClient(t, bubbleURL, srv.Owner().ServiceAccount(),
-			WithTransport(inBubble(t, srv.Handler())), WithTimeout(100*time.Millisecond))
+		c := bubbleClient(t, srv.Handler(), srv.Owner().ServiceAccount(),
+			WithTimeout(100*time.Millisecond))
 		srv.SetLatency(10 * time.Second)
 		start := time.Now()
 		_, err := c.Remove(t.Context(), srv.OrgID(), srv.Keys()[0])
-		if took := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || took != 100*time.Millisecond {
+		took := time.Since(start)
+		if !errors.Is(err, context.DeadlineExceeded) || took != 100*time.Millisecond {
 			t.Errorf("Remove: %v after %v, want the deadline after 100ms", err, took)
 		}
 		srv.SetLatency(0)
@@ -241,7 +252,8 @@ func TestTimeoutBoundsEachCall(t *testing.T) {
 		srv.RevokeEndpoint().SetLatency(time.Second)
 		start = time.Now()
 		err = c.Revoke(context.Background())
-		if took := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || took != 100*time.Millisecond {
+		took = time.Since(start)
+		if !errors.Is(err, context.DeadlineExceeded) || took != 100*time.Millisecond {
 			t.Errorf("Revoke: %v after %v, want the deadline after 100ms", err, took)
 		}
 		// The server notices no client leaving before it reads a body: let
@@ -284,9 +296,11 @@ func TestOptionsReachTheTransport(t *testing.T) {
 	_, err := newClient(t, far, digestKey, unplugged).Remove(t.Context(), orgID, keyID)
 	var ce *authedit.CleartextError
 	if !errors.As(err, &ce) || sent.Load() != 0 {
-		t.Errorf("cleartext to %s: %v after %d requests, want a *CleartextError", far, err, sent.Load())
+		t.Errorf("cleartext to %s: %v after %d requests, want a *CleartextError",
+			far, err, sent.Load())
 	}
-	_, err = newClient(t, far, digestKey, WithInsecureHTTP(), unplugged, once).Remove(t.Context(), orgID, keyID)
+	c = newClient(t, far, digestKey, WithInsecureHTTP(), unplugged, once)
+	_, err = c.Remove(t.Context(), orgID, keyID)
 	if !errors.Is(err, offline) || sent.Load() != 1 {
 		t.Errorf("with WithInsecureHTTP: %v after %d requests, want it sent", err, sent.Load())
 	}

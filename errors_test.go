@@ -26,18 +26,20 @@ var (
 	ipNotAllowed = answer{status: http.StatusForbidden,
 		header: jsonError("IP_ADDRESS_NOT_ON_ACCESS_LIST"),
 		body: `{"detail":"IP address 203.0.113.7 is not allowed to access this resource.",` +
-			`"error":403,"errorCode":"IP_ADDRESS_NOT_ON_ACCESS_LIST","parameters":["203.0.113.7"],` +
-			`"reason":"Forbidden"}`}
+			`"error":403,"errorCode":"IP_ADDRESS_NOT_ON_ACCESS_LIST",` +
+			`"parameters":["203.0.113.7"],"reason":"Forbidden"}`}
 	// tokenBucket comes without Retry-After and without rate-limit
 	// headers, which Atlas "might not always" send.
 	tokenBucket = answer{status: http.StatusTooManyRequests,
 		header: jsonError("RATE_LIMITED_TOKEN_BUCKET"),
-		body: `{"detail":"Rate limit exceeded for api/atlas/v2/orgs/` + orgID + `/apiKeys/` + keyID +
-			`. Please retry after 7 seconds. Request capacity: 500. Refill rate: 250 per 60 seconds.` +
-			` For more information, see: http://dochub.mongodb.org/core/atlas-api-rate-limit.",` +
-			`"error":429,"errorCode":"RATE_LIMITED_TOKEN_BUCKET","parameters":["api/atlas/v2/orgs/` +
-			orgID + `/apiKeys/` + keyID + `",7,500,250,60],"reason":"Too Many Requests"}`}
+		body: `{"detail":"Rate limit exceeded for ` + limitedPath + `. Please retry after 7 ` +
+			`seconds. Request capacity: 500. Refill rate: 250 per 60 seconds. For more ` +
+			`information, see: http://dochub.mongodb.org/core/atlas-api-rate-limit.",` +
+			`"error":429,"errorCode":"RATE_LIMITED_TOKEN_BUCKET",` +
+			`"parameters":["` + limitedPath + `",7,500,250,60],"reason":"Too Many Requests"}`}
 )
+
+const limitedPath = "api/atlas/v2/orgs/" + orgID + "/apiKeys/" + keyID
 
 func jsonError(code string) http.Header {
 	return http.Header{"Content-Type": {"application/json"}, "X-Error-Code": {code}}
@@ -55,6 +57,7 @@ func withChallenge(a answer) answer {
 // challenge, challenge or not. Each message starts with its class.
 func TestAnswersSharingAStatus(t *testing.T) {
 	refused401 := answer{status: http.StatusUnauthorized}
+	const forbidden, refused = "not allowed: ", "credentials refused: "
 	tests := []struct {
 		name    string
 		answer  answer
@@ -63,14 +66,14 @@ func TestAnswersSharingAStatus(t *testing.T) {
 		// requests of a warmed client: the challenge known, a token held
 		digestAPI, bearerAPI, bearerTokens int32
 	}{
-		{"role error", notOwner, ErrForbidden, "not allowed: ", 1, 1, 0},
-		{"role error with a challenge", withChallenge(notOwner), ErrForbidden, "not allowed: ", 1, 1, 0},
-		{"refusal", challenge, ErrUnauthorized, "credentials refused: ", 2, 2, 1},
-		{"refusal without a body", refused401, ErrUnauthorized, "credentials refused: ", 1, 2, 1},
-		{"IP not on the access list", ipNotAllowed, ErrForbidden,
-			`not allowed: Atlas answered 403 Forbidden: IP_ADDRESS_NOT_ON_ACCESS_LIST (IP address ` +
-				`203.0.113.7 is not allowed to access this resource.); add 203.0.113.7 to the access list`,
-			1, 1, 0},
+		{"role error", notOwner, ErrForbidden, forbidden, 1, 1, 0},
+		{"role error with a challenge", withChallenge(notOwner), ErrForbidden, forbidden, 1, 1, 0},
+		{"refusal", challenge, ErrUnauthorized, refused, 2, 2, 1},
+		{"refusal without a body", refused401, ErrUnauthorized, refused, 1, 2, 1},
+		{"IP not on the access list", ipNotAllowed, ErrForbidden, forbidden +
+			`Atlas answered 403 Forbidden: IP_ADDRESS_NOT_ON_ACCESS_LIST (IP address ` +
+			`203.0.113.7 is not allowed to access this resource.); add 203.0.113.7 to the ` +
+			`access list`, 1, 1, 0},
 		{"token bucket", tokenBucket, ErrRateLimited, "rate limited: ", 1, 1, 0},
 	}
 	account := authedit.ServiceAccount{ClientID: "id", ClientSecret: "client-secret"}
@@ -92,8 +95,9 @@ func TestAnswersSharingAStatus(t *testing.T) {
 				if !errors.Is(err, tc.class) || !strings.HasPrefix(err.Error(), tc.message) {
 					t.Errorf("Remove: %v; want %v, message starting %q", err, tc.class, tc.message)
 				}
-				if a, tk := h.api.Load()-api0, h.tokens.Load()-tokens0; a != api || tk != tokens {
-					t.Errorf("%d requests and %d token requests, want %d and %d", a, tk, api, tokens)
+				a, tk := h.api.Load()-api0, h.tokens.Load()-tokens0
+				if a != api || tk != tokens {
+					t.Errorf("%d requests, %d token requests; want %d and %d", a, tk, api, tokens)
 				}
 			})
 		}
@@ -117,7 +121,8 @@ func TestWrongCredentialsReadAlike(t *testing.T) {
 	key.PrivateKey, account.ClientSecret = "wrong-private-key", "wrong-client-secret"
 	for _, creds := range []authedit.Credentials{key, account} {
 		_, err := newClient(t, srv.URL, creds).Remove(t.Context(), srv.OrgID(), srv.Keys()[0])
-		if !errors.Is(err, ErrUnauthorized) || !strings.HasPrefix(err.Error(), "credentials refused: ") {
+		refused := strings.HasPrefix(err.Error(), "credentials refused: ")
+		if !errors.Is(err, ErrUnauthorized) || !refused {
 			t.Errorf("%T: %v, want credentials refused", creds, err)
 		}
 		if strings.Contains(err.Error(), "wrong-") {
@@ -128,45 +133,48 @@ func TestWrongCredentialsReadAlike(t *testing.T) {
 
 // Each class matches its sentinel and no other, and names itself first.
 func TestErrorClasses(t *testing.T) {
-	classes := []error{ErrUnauthorized, ErrForbidden, ErrOrgNotFound, ErrRateLimited, ErrServerError}
+	api := func(status int, code string) error {
+		return &APIError{StatusCode: status, ErrorCode: code}
+	}
+	token := func(status int, code string) error {
+		return classify(&authedit.TokenError{Op: "token", StatusCode: status, ErrorCode: code})
+	}
 	tests := []struct {
 		err   error
-		class error // nil: none
-		text  string
+		class error
+		text  string // the start of the message when class is nil
 	}{
-		{&APIError{StatusCode: 401, ErrorCode: "UNEXPECTED_ERROR"}, ErrUnauthorized, "credentials refused"},
-		{&APIError{StatusCode: 401, ErrorCode: "NOT_ORG_OWNER"}, ErrForbidden, "not allowed"},
-		{&APIError{StatusCode: 403, ErrorCode: "USER_UNAUTHORIZED"}, ErrForbidden, "not allowed"},
-		{&APIError{StatusCode: 404, ErrorCode: "ORG_NOT_FOUND"}, ErrOrgNotFound, "no such organization"},
-		{&APIError{StatusCode: 404, ErrorCode: "RESOURCE_NOT_FOUND"}, nil, "request refused"},
-		{&APIError{StatusCode: 406, ErrorCode: "INVALID_VERSION_DATE"}, nil, "request refused"},
-		{&APIError{StatusCode: 429, RetryAfter: time.Second}, ErrRateLimited, "rate limited"},
-		{&APIError{StatusCode: 503, Attempts: 4}, ErrServerError, "server error"},
-		{&APIError{StatusCode: 200}, nil, "unexpected answer"},
-		{classify(&authedit.TokenError{Op: "token", StatusCode: 401, ErrorCode: "invalid_client"}),
-			ErrUnauthorized, "credentials refused"},
-		{classify(&authedit.TokenError{Op: "token", StatusCode: 400, ErrorCode: "invalid_client"}),
-			ErrUnauthorized, "credentials refused"},
-		{classify(&authedit.TokenError{Op: "token", StatusCode: 429, RetryAfter: time.Minute}),
-			ErrRateLimited, "rate limited"},
-		{classify(&authedit.TokenError{Op: "token", StatusCode: 502}), ErrServerError, "server error"},
-		{classify(&authedit.TokenError{Op: "token", StatusCode: 400, ErrorCode: "invalid_request"}),
-			nil, "the token request got HTTP 400"},
+		{api(401, "UNEXPECTED_ERROR"), ErrUnauthorized, ""},
+		{api(401, "NOT_ORG_OWNER"), ErrForbidden, ""},
+		{api(403, "USER_UNAUTHORIZED"), ErrForbidden, ""},
+		{api(404, "ORG_NOT_FOUND"), ErrOrgNotFound, ""},
+		{api(404, "RESOURCE_NOT_FOUND"), nil, "request refused: "},
+		{api(406, "INVALID_VERSION_DATE"), nil, "request refused: "},
+		{api(429, ""), ErrRateLimited, ""},
+		{&APIError{StatusCode: 503, Attempts: 4}, ErrServerError, ""},
+		{api(200, ""), nil, "unexpected answer: "},
+		{token(401, "invalid_client"), ErrUnauthorized, ""},
+		{token(400, "invalid_client"), ErrUnauthorized, ""},
+		{token(429, "RATE_LIMITED"), ErrRateLimited, ""},
+		{token(502, ""), ErrServerError, ""},
+		{token(400, "invalid_request"), nil, "the token request got HTTP 400"},
 	}
 	for _, tc := range tests {
-		for _, c := range classes {
+		for _, c := range []error{ErrUnauthorized, ErrForbidden, ErrOrgNotFound, ErrRateLimited,
+			ErrServerError} {
 			if got := errors.Is(tc.err, c); got != (c == tc.class) {
 				t.Errorf("errors.Is(%v, %v) = %v", tc.err, c, got)
 			}
 		}
-		if !strings.HasPrefix(tc.err.Error(), tc.text+": ") && tc.class != nil {
-			t.Errorf("%q does not start with %q", tc.err, tc.text)
+		if tc.class != nil {
+			tc.text = tc.class.Error() + ": "
 		}
 		if !strings.HasPrefix(tc.err.Error(), tc.text) {
 			t.Errorf("%q does not start with %q", tc.err, tc.text)
 		}
 	}
-	if !IsErrorCode(fmt.Errorf("wrapped: %w", tests[1].err), "NOT_ORG_OWNER") || IsErrorCode(nil, "") {
+	wrapped := fmt.Errorf("wrapped: %w", tests[1].err)
+	if !IsErrorCode(wrapped, "NOT_ORG_OWNER") || IsErrorCode(nil, "") {
 		t.Error("IsErrorCode does not find the errorCode through a wrapper")
 	}
 }

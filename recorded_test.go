@@ -42,7 +42,8 @@ func TestRecordedAnswers(t *testing.T) {
 			}
 			req := httptest.NewRequest(http.MethodDelete,
 				"https://cloud.mongodb.com/api/atlas/v2/orgs/"+orgID+"/apiKeys/"+keyID, nil)
-			if err := contract.CheckResponse(t.Context(), req, rec.Status, rec.Header, rec.Body); err != nil {
+			err := contract.CheckResponse(t.Context(), req, rec.Status, rec.Header, rec.Body)
+			if err != nil {
 				t.Errorf("recorded answer breaks the spec: %v", err)
 			}
 			checkClientClassifies(t, rec)
@@ -60,7 +61,8 @@ func checkClientClassifies(t *testing.T, rec behavior.Recording) {
 	client := newClient(t, serve(t, h), digestKey, once)
 	resp, err := client.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
 	if err != nil || resp.StatusCode() != rec.Status {
-		t.Fatalf("DeleteOrgApiKeyWithResponse = %v, %v; want the recorded %d decoded", resp, err, rec.Status)
+		t.Fatalf("DeleteOrgApiKeyWithResponse = %v, %v; want the recorded %d decoded",
+			resp, err, rec.Status)
 	}
 	outcome, err := client.Remove(t.Context(), orgID, keyID)
 	row, _ := behavior.Lookup(rec.Situation)
@@ -77,7 +79,8 @@ func checkClientClassifies(t *testing.T, rec behavior.Recording) {
 	default: // any other answer is a failure that names Atlas's status and code
 		if outcome != Failed || !errors.As(err, &apiErr) || apiErr.StatusCode != row.Status ||
 			apiErr.ErrorCode != row.ErrorCode {
-			t.Errorf("Remove = %v, %v; want failed with *APIError %d %s", outcome, err, row.Status, row.ErrorCode)
+			t.Errorf("Remove = %v, %v; want failed with *APIError %d %s",
+				outcome, err, row.Status, row.ErrorCode)
 		}
 		if row.ErrorCode != "" && !IsErrorCode(err, row.ErrorCode) {
 			t.Errorf("IsErrorCode(%v, %s) = false", err, row.ErrorCode)
@@ -113,8 +116,12 @@ func TestAtlastestAnswersEverySituation(t *testing.T) {
 			}
 			var got struct{ ErrorCode string }
 			_ = json.Unmarshal(body, &got)
-			if resp.StatusCode != row.Status || got.ErrorCode != row.ErrorCode || resp.Header.Get("Content-Type") != row.ContentType {
-				t.Errorf("atlastest answered %d %q %q, table says %d %q %q (body %s)", resp.StatusCode, got.ErrorCode, resp.Header.Get("Content-Type"), row.Status, row.ErrorCode, row.ContentType, body)
+			ct := resp.Header.Get("Content-Type")
+			if resp.StatusCode != row.Status || got.ErrorCode != row.ErrorCode ||
+				ct != row.ContentType {
+				t.Errorf("atlastest answered %d %q %q, table says %d %q %q (body %s)",
+					resp.StatusCode, got.ErrorCode, ct, row.Status, row.ErrorCode, row.ContentType,
+					body)
 			}
 			for _, h := range row.Headers {
 				if resp.Header.Get(h) == "" {
@@ -153,7 +160,9 @@ func provoke(t *testing.T, s behavior.Situation) *http.Response {
 		t.Cleanup(func() { resp.Body.Close() })
 		return resp
 	}
-	keyPath := func(org, key string) string { return "/api/atlas/v2/orgs/" + org + "/apiKeys/" + key }
+	keyPath := func(org, key string) string {
+		return "/api/atlas/v2/orgs/" + org + "/apiKeys/" + key
+	}
 	versioned := contract.AcceptHeader()
 	switch s {
 	case behavior.Removed:
@@ -181,7 +190,8 @@ func provoke(t *testing.T, s behavior.Situation) *http.Response {
 	case behavior.TokenRateLimited:
 		srv.TokenEndpoint().FailNext(1, http.StatusTooManyRequests)
 		form := strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode())
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+contract.TokenPath(), form)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost,
+			srv.URL+contract.TokenPath(), form)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +236,8 @@ func compareAnswers(t *testing.T, rec behavior.Recording, got *http.Response) {
 		}
 		return out
 	}
-	if g, w := stripNonce(got.Header.Values("Www-Authenticate")), stripNonce(rec.Header.Values("Www-Authenticate")); !slices.Equal(g, w) {
+	g := stripNonce(got.Header.Values("Www-Authenticate"))
+	if w := stripNonce(rec.Header.Values("Www-Authenticate")); !slices.Equal(g, w) {
 		t.Errorf("atlastest challenges %q, Atlas %q", g, w)
 	}
 	if g, w := bodyKeys(t, body), bodyKeys(t, rec.Body); !slices.Equal(g, w) {

@@ -11,7 +11,7 @@ import (
 // After an attempt that may have applied, an absent key is AlreadyRemoved.
 func TestRemoveOutcomes(t *testing.T) {
 	notFound := func(status int) answer {
-		return answer{status, jsonError(codeKeyNotFound), `{"error":400,"errorCode":"API_KEY_NOT_FOUND"}`}
+		return answer{status, jsonError(codeKeyNotFound), `{"errorCode":"API_KEY_NOT_FOUND"}`}
 	}
 	orgNotFound := answer{http.StatusNotFound, jsonError(codeOrgNotFound),
 		`{"error":404,"errorCode":"ORG_NOT_FOUND"}`}
@@ -24,23 +24,25 @@ func TestRemoveOutcomes(t *testing.T) {
 		{"removed", []answer{{status: http.StatusNoContent}}, Removed, nil},
 		{"400 API_KEY_NOT_FOUND", []answer{notFound(http.StatusBadRequest)}, NotFound, nil},
 		{"404 API_KEY_NOT_FOUND", []answer{notFound(http.StatusNotFound)}, NotFound, nil},
-		{"500, then not found", []answer{{status: 500}, notFound(http.StatusBadRequest)}, AlreadyRemoved, nil},
+		{"500, then not found", []answer{{status: 500}, notFound(400)}, AlreadyRemoved, nil},
 		{"no such organization", []answer{orgNotFound}, Failed, ErrOrgNotFound},
-		{"a 404 naming nothing", []answer{{status: http.StatusNotFound, body: "<html>"}}, Failed, nil},
+		{"a 404 naming nothing", []answer{{status: 404, body: "<html>"}}, Failed, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				h := &canned{answers: tc.answers}
-				out, err := newClient(t, bubbleURL, account, WithTransport(inBubble(t, h))).
-					Remove(t.Context(), orgID, keyID)
-				if out != tc.want || (out == Failed) != (err != nil) || tc.class != nil && !errors.Is(err, tc.class) {
+				c := bubbleClient(t, &canned{answers: tc.answers}, account)
+				out, err := c.Remove(t.Context(), orgID, keyID)
+				if out != tc.want || (out == Failed) != (err != nil) ||
+					tc.class != nil && !errors.Is(err, tc.class) {
 					t.Errorf("Remove = %v, %v; want %v, %v", out, err, tc.want, tc.class)
 				}
 			})
 		})
 	}
-	for o, want := range map[Outcome]string{Failed: "failed", AlreadyRemoved: "already removed", 7: "Outcome(7)"} {
+	names := map[Outcome]string{Failed: "failed", AlreadyRemoved: "already removed",
+		7: "Outcome(7)"}
+	for o, want := range names {
 		if o.String() != want {
 			t.Errorf("Outcome %d prints %q, want %q", int(o), o, want)
 		}

@@ -183,7 +183,8 @@ func (u *run) observe(err error) {
 	var e *APIError
 	switch {
 	case u.stop != nil:
-	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrForbidden), errors.Is(err, ErrOrgNotFound):
+	case errors.Is(err, ErrUnauthorized), errors.Is(err, ErrForbidden),
+		errors.Is(err, ErrOrgNotFound):
 		u.stop = err
 	case !errors.As(err, &e) || e.StatusCode != http.StatusTooManyRequests:
 	case e.RetryAfter > u.client.policy.MaxRetryAfter:

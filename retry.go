@@ -195,7 +195,8 @@ func retryableError(err error) bool {
 	case errors.As(err, &oe) && oe.Op == "dial":
 		return true
 	}
-	lost := []error{syscall.ECONNRESET, syscall.EPIPE, syscall.ECONNABORTED, io.EOF, io.ErrUnexpectedEOF}
+	lost := []error{syscall.ECONNRESET, syscall.EPIPE, syscall.ECONNABORTED,
+		io.EOF, io.ErrUnexpectedEOF}
 	for _, e := range lost {
 		if errors.Is(err, e) {
 			return true

@@ -22,8 +22,8 @@ func TestRetriedStatuses(t *testing.T) {
 	for _, status := range []int{400, 403, 404, 409, 429, 500, 501, 502, 503, 504} {
 		t.Run(fmt.Sprint(status), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				h := &canned{answers: []answer{{status: status}, {status: status}, {status: 204}}}
-				c := newClient(t, bubbleURL, account, WithTransport(inBubble(t, h)))
+				c := bubbleClient(t, &canned{answers: []answer{{status: status}, {status: status},
+					{status: http.StatusNoContent}}}, account)
 				s := &sent{}
 				start := time.Now()
 				res, err := c.send(t.Context(), orgID, keyID, nil, nil, s)
@@ -37,10 +37,12 @@ func TestRetriedStatuses(t *testing.T) {
 					want = sent{attempts: 3, mayHaveApplied: status >= 500}
 				}
 				if s.attempts != want.attempts || s.mayHaveApplied != want.mayHaveApplied {
-					t.Errorf("%d attempts, may have applied %v; want %+v", s.attempts, s.mayHaveApplied, want)
+					t.Errorf("%d attempts, may have applied %v; want %+v",
+						s.attempts, s.mayHaveApplied, want)
 				}
 				// Two backoffs: 125-250 ms, then 250-500 ms.
-				if want.attempts == 3 && (took < 375*time.Millisecond || took > 750*time.Millisecond) {
+				short, long := 375*time.Millisecond, 750*time.Millisecond
+				if want.attempts == 3 && (took < short || took > long) {
 					t.Errorf("the retries took %v, want two backoffs (375 to 750 ms)", took)
 				}
 			})
@@ -62,7 +64,7 @@ func TestRetryAfterIsWaitedFor(t *testing.T) {
 		wait     time.Duration // -1: the 429 comes back at once
 	}{
 		{"seconds", ra("1"), 0, time.Second},
-		{"date", ra(time.Date(2000, 1, 1, 0, 0, 3, 0, time.UTC).Format(http.TimeFormat)), 0, 3 * time.Second},
+		{"date", ra("Sat, 01 Jan 2000 00:00:03 GMT"), 0, 3 * time.Second},
 		{"token bucket", tokenBucket, 0, 7 * time.Second},
 		{"over MaxRetryAfter", ra("31"), 0, -1},
 		{"past the deadline", ra("1"), 900 * time.Millisecond, -1},
@@ -70,8 +72,7 @@ func TestRetryAfterIsWaitedFor(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) { // its clock starts at 2000-01-01 00:00 UTC
-				h := &canned{answers: []answer{tc.answer, {status: http.StatusNoContent}}}
-				c := newClient(t, bubbleURL, account, WithTransport(inBubble(t, h)))
+				c := bubbleClient(t, &canned{answers: []answer{tc.answer, {status: 204}}}, account)
 				ctx := t.Context()
 				if tc.deadline > 0 {
 					var cancel context.CancelFunc
@@ -88,7 +89,8 @@ func TestRetryAfterIsWaitedFor(t *testing.T) {
 					return
 				}
 				if out != Removed || took < tc.wait || took >= tc.wait+250*time.Millisecond {
-					t.Errorf("Remove: %v, %v after %v; want removed after %v", out, err, took, tc.wait)
+					t.Errorf("Remove: %v, %v after %v; want removed after %v",
+						out, err, took, tc.wait)
 				}
 			})
 		})
@@ -99,13 +101,14 @@ func TestRetryAfterIsWaitedFor(t *testing.T) {
 func TestRetryWaitEndsWithTheContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &canned{answers: []answer{{status: http.StatusServiceUnavailable}}}
-		c := newClient(t, bubbleURL, account, WithTransport(inBubble(t, h)), WithTimeout(0),
+		c := bubbleClient(t, h, account, WithTimeout(0),
 			WithRetry(RetryPolicy{MinBackoff: time.Hour}))
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(100*time.Millisecond, cancel)
 		start := time.Now()
 		_, err := c.Remove(ctx, orgID, keyID)
-		if took := time.Since(start); !errors.Is(err, context.Canceled) || took != 100*time.Millisecond {
+		took := time.Since(start)
+		if !errors.Is(err, context.Canceled) || took != 100*time.Millisecond {
 			t.Errorf("Remove: %v after %v, want canceled after 100ms", err, took)
 		}
 	})
@@ -117,14 +120,15 @@ func TestRetryWaitEndsWithTheContext(t *testing.T) {
 func TestLostAnswers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := atlastest.New()
-		c := newClient(t, bubbleURL, srv.Owner().APIKey(), WithTransport(inBubble(t, srv.Handler())))
+		c := bubbleClient(t, srv.Handler(), srv.Owner().APIKey())
 		srv.DropNext(1) // deletes the key, then closes the connection unanswered
-		if out, err := c.Remove(t.Context(), srv.OrgID(), srv.Keys()[0]); out != AlreadyRemoved || err != nil {
+		out, err := c.Remove(t.Context(), srv.OrgID(), srv.Keys()[0])
+		if out != AlreadyRemoved || err != nil {
 			t.Errorf("after a lost answer: %v, %v; want already removed", out, err)
 		}
 
-		h := &canned{answers: []answer{{status: http.StatusBadRequest, header: jsonError(codeKeyNotFound),
-			body: `{"error":400,"errorCode":"API_KEY_NOT_FOUND"}`}}}
+		h := &canned{answers: []answer{{status: http.StatusBadRequest,
+			header: jsonError(codeKeyNotFound), body: `{"errorCode":"API_KEY_NOT_FOUND"}`}}}
 		dialed, pipe := 0, inBubble(t, h)
 		flaky := WithTransport(roundTripFunc(func(req *http.Request) (*http.Response, error) {
 			if dialed++; dialed == 1 {
@@ -132,9 +136,10 @@ func TestLostAnswers(t *testing.T) {
 			}
 			return pipe.RoundTrip(req)
 		}))
-		out, err := newClient(t, bubbleURL, account, flaky).Remove(t.Context(), orgID, keyID)
+		out, err = newClient(t, bubbleURL, account, flaky).Remove(t.Context(), orgID, keyID)
 		if out != NotFound || err != nil || dialed != 3 { // the dial, the token, the delete
-			t.Errorf("after a failed dial: %v, %v after %d requests; want not found after 3", out, err, dialed)
+			t.Errorf("after a failed dial: %v, %v after %d requests; want not found after 3",
+				out, err, dialed)
 		}
 	})
 }
@@ -144,9 +149,9 @@ func TestLostAnswers(t *testing.T) {
 func TestEveryAttemptIsAuthenticated(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := atlastest.New()
-		c := newClient(t, bubbleURL, srv.Owner().APIKey(), WithTransport(inBubble(t, srv.Handler())))
+		c := bubbleClient(t, srv.Handler(), srv.Owner().APIKey())
 		srv.FailNext(2, http.StatusInternalServerError)
-		if out, err := c.Remove(t.Context(), srv.OrgID(), srv.Keys()[0]); out != Removed || err != nil {
+		if out, err := c.Remove(t.Context(), srv.OrgID(), srv.Keys()[0]); err != nil {
 			t.Fatalf("Remove = %v, %v", out, err)
 		}
 		var got []string
@@ -163,7 +168,8 @@ func TestEveryAttemptIsAuthenticated(t *testing.T) {
 // attempt n lies between d/2 and d, d = MinBackoff·2^(n-1) capped at MaxBackoff.
 func TestRetryPolicyDefaults(t *testing.T) {
 	p := RetryPolicy{}.withDefaults()
-	if want := (RetryPolicy{4, 250 * time.Millisecond, 5 * time.Second, 30 * time.Second}); p != want {
+	want := RetryPolicy{4, 250 * time.Millisecond, 5 * time.Second, 30 * time.Second}
+	if p != want {
 		t.Errorf("defaults %+v, want %+v", p, want)
 	}
 	d := p.MinBackoff

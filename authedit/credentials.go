@@ -70,7 +70,8 @@ func (e *CredentialsError) Error() string {
 		return "authedit: no credentials given"
 	case len(e.Missing) > 1:
 		return "authedit: no Atlas credentials in the environment: set either " +
-			envClientID + " and " + envClientSecret + ", or " + envPublicKey + " and " + envPrivateKey
+			envClientID + " and " + envClientSecret + ", or " +
+			envPublicKey + " and " + envPrivateKey
 	case strings.HasPrefix(e.Missing[0], "MONGODB_ATLAS_"):
 		return "authedit: environment variable " + e.Missing[0] + " is not set, but its partner is"
 	}
@@ -81,7 +82,8 @@ func (e *CredentialsError) Error() string {
 func validateCredentials(creds Credentials) error {
 	switch c := creds.(type) {
 	case APIKey:
-		return firstEmpty("APIKey.PublicKey", c.PublicKey, "APIKey.PrivateKey", string(c.PrivateKey))
+		return firstEmpty("APIKey.PublicKey", c.PublicKey,
+			"APIKey.PrivateKey", string(c.PrivateKey))
 	case ServiceAccount:
 		return firstEmpty("ServiceAccount.ClientID", c.ClientID,
 			"ServiceAccount.ClientSecret", string(c.ClientSecret))

@@ -25,7 +25,8 @@ func (c APIKey) authenticate(t *Transport) http.RoundTripper {
 				return res, err
 			}
 			code, whole := peek401(res)
-			if _, cerr := digest.FindChallenge(res.Header); cerr != nil || !whole || IsRoleError(code) {
+			_, cerr := digest.FindChallenge(res.Header)
+			if cerr != nil || !whole || IsRoleError(code) {
 				return nil, handBack{res} // past icholy/digest, which would drain it
 			}
 			return res, nil

@@ -135,14 +135,13 @@ func checkToken(tok *oauth2.Token) error {
 // Token and revocation requests pass t.guard and follow no redirect: a 3xx
 // is an error, never the credentials posted elsewhere.
 func (c ServiceAccount) authenticate(t *Transport) http.RoundTripper {
-	hc := &http.Client{
-		Transport:     roundTripFunc(t.guard),
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc := &http.Client{Transport: roundTripFunc(t.guard), CheckRedirect: noRedirect}
 	secret := string(c.ClientSecret)
 	cc := &clientcredentials.Config{ClientID: c.ClientID, ClientSecret: secret,
 		TokenURL: t.baseURL + tokenPath, AuthStyle: oauth2.AuthStyleInHeader}
-	tc := &tokenCache{t: t, key: storeKey(cc.TokenURL, c.ClientID, secret), sem: make(chan struct{}, 1)}
+	key := storeKey(cc.TokenURL, c.ClientID, secret)
+	tc := &tokenCache{t: t, key: key, sem: make(chan struct{}, 1)}
 	tc.request = func(ctx context.Context) (*oauth2.Token, error) {
 		tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
 		var re *oauth2.RetrieveError

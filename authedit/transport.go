@@ -143,7 +143,8 @@ func (e *CleartextError) Error() string {
 // addresses. It resolves no name: DNS is no evidence that traffic stays on
 // this machine.
 func checkCleartext(u *url.URL, allowed bool) error {
-	if allowed || !strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Hostname(), "localhost") {
+	if allowed || !strings.EqualFold(u.Scheme, "http") ||
+		strings.EqualFold(u.Hostname(), "localhost") {
 		return nil
 	}
 	host, _, _ := strings.Cut(u.Hostname(), "%") // an IPv6 zone

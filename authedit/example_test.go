@@ -1,0 +1,58 @@
+package authedit_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+
+	"github.com/atlascontract/deleteorgapikey/atlastest"
+	"github.com/atlascontract/deleteorgapikey/authedit"
+	"github.com/atlascontract/deleteorgapikey/gen"
+)
+
+// A Transport authenticates the generated client, with nothing in
+// between. atlastest stands in for https://cloud.mongodb.com here.
+func Example() {
+	srv := atlastest.NewServer()
+	defer srv.Close()
+	tr, err := authedit.NewTransport(srv.URL, srv.Owner().ServiceAccount())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tr.Revoke(context.Background())
+	versioned := func(_ context.Context, req *http.Request) error {
+		req.Header.Set("Accept", "application/vnd.atlas.2023-01-01+json") // Atlas requires one
+		return nil
+	}
+	client, err := gen.NewClientWithResponses(srv.URL,
+		gen.WithHTTPClient(&http.Client{Transport: tr}), gen.WithRequestEditorFn(versioned))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, key := range []string{srv.Keys()[0], "0123456789abcdef01234567"} {
+		r, err := client.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if r.JSON400 != nil {
+			fmt.Println(r.StatusCode(), r.JSON400.ErrorCode)
+			continue
+		}
+		fmt.Println(r.StatusCode())
+	}
+	// Output:
+	// 204
+	// 400 API_KEY_NOT_FOUND
+}
+
+// A Secret never prints, nor do the credentials that hold one.
+func ExampleSecret() {
+	key := authedit.APIKey{PublicKey: "abcdefgh", PrivateKey: "c0ffee42-d00d-4bad-beef-0123"}
+	fmt.Printf("%v\n%+v\n", key, key)
+	fmt.Println(string(key.PrivateKey) != "[redacted]") // the value is there for the Transport
+	// Output:
+	// {abcdefgh [redacted]}
+	// {PublicKey:abcdefgh PrivateKey:[redacted]}
+	// true
+}
