@@ -110,9 +110,6 @@ func redact(s, secret string) string {
 	})
 }
 
-// b64token is RFC 6750's syntax for a Bearer token.
-var b64token = regexp.MustCompile(`^[A-Za-z0-9._~+/-]+=*$`)
-
 // checkToken refuses a token this package cannot send, before it is cached
 // or stored. RFC 6749 section 7.1 forbids using a token type the client
 // does not understand, and only Bearer is understood here. A token outside
@@ -123,7 +120,7 @@ func checkToken(tok *oauth2.Token) error {
 	switch {
 	case tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "Bearer"):
 		e.Description = fmt.Sprintf("token_type %.40q is not Bearer", tok.TokenType)
-	case !b64token.MatchString(tok.AccessToken):
+	case !b64token(tok.AccessToken):
 		e.Description = "the access token is not an RFC 6750 b64token"
 	default:
 		return nil
@@ -294,7 +291,7 @@ func (c *tokenCache) fetch(ctx context.Context) (*oauth2.Token, error) {
 	// rejected it or it expires: either way it is no use to anyone.
 	if tok, ok := store.load(c.key); ok {
 		fresh := time.Now().Before(tok.Expiry.Add(-maxRefreshMargin))
-		if fresh && tok.AccessToken != c.handed && checkToken(tok) == nil {
+		if fresh && tok.AccessToken != c.handed {
 			return tok, nil
 		}
 		store.remove(c.key)
