@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -305,7 +306,7 @@ func TestOptionsReachTheTransport(t *testing.T) {
 		t.Errorf("with WithInsecureHTTP: %v after %d requests, want it sent", err, sent.Load())
 	}
 
-	store, err := authedit.NewFileTokenStore(t.TempDir())
+	store, err := authedit.NewFileTokenStore(filepath.Join(t.TempDir(), "tokens"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,6 +128,7 @@ func TestNewTransportRefusesCredentials(t *testing.T) {
 		{authedit.APIKey{PrivateKey: "k"}, "APIKey.PublicKey"},
 		{&authedit.APIKey{PublicKey: "p"}, "APIKey.PrivateKey"},
 		{authedit.ServiceAccount{ClientID: "i"}, "ServiceAccount.ClientSecret"},
+		{&authedit.ServiceAccount{ClientSecret: "s"}, "ServiceAccount.ClientID"},
 	} {
 		_, err := authedit.NewTransport("https://cloud.mongodb.com", tc.creds)
 		var ce *authedit.CredentialsError

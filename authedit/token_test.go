@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -182,5 +184,48 @@ func TestRevoke(t *testing.T) {
 	want := []string{mint, opPath, revoke, mint, opPath, revoke}
 	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("%v; the server saw %q", err, got)
+	}
+}
+
+// Transports that share a FileTokenStore mint one token. A token the API
+// rejected is not taken from the store again, a revoked one leaves it, and
+// a store that fails counts as none.
+func TestTokenStore(t *testing.T) {
+	srv := atlastest.NewTestServer(t)
+	dir := filepath.Join(t.TempDir(), "tokens")
+	store, err := authedit.NewFileTokenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sharing := func() *authedit.Transport {
+		tr := newTransport(t, srv.URL, srv.Owner().ServiceAccount())
+		tr.TokenStore = store
+		return tr
+	}
+	a, b := sharing(), sharing()
+	steps := []struct {
+		name   string
+		do     func() error
+		tokens int
+	}{
+		{"a", func() error { _, _, err := del(t, a, srv.URL); return err }, 1},
+		{"b", func() error { _, _, err := del(t, b, srv.URL); return err }, 1},
+		{"b rejected", func() error {
+			srv.FailNext(1, http.StatusUnauthorized)
+			_, _, err := del(t, b, srv.URL)
+			return err
+		}, 2},
+		{"b revoked", func() error { return b.Revoke(t.Context()) }, 2},
+		{"a fresh", func() error { _, _, err := del(t, sharing(), srv.URL); return err }, 3},
+		{"store gone", func() error {
+			_ = os.RemoveAll(dir)
+			_, _, err := del(t, sharing(), srv.URL)
+			return err
+		}, 4},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil || tokenRequests(srv) != s.tokens {
+			t.Fatalf("%s: %v, %d token requests; want %d", s.name, err, tokenRequests(srv), s.tokens)
+		}
 	}
 }
