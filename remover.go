@@ -79,16 +79,16 @@ func (r *Remover) RemoveAll(ctx context.Context, orgID string, keyIDs []string) 
 		}
 		return results
 	}
-	u := &run{ctx: ctx, client: r.Client, orgID: orgID, b: r.bucketFor(orgID)}
+	u := &run{client: r.Client, orgID: orgID, b: r.bucketFor(orgID)}
 	// The first request goes alone: its answer tells where the bucket
 	// stands, and whether any request can succeed.
-	results[0] = u.removeOne(ids[0])
+	results[0] = u.removeOne(ctx, ids[0])
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(cmp.Or(max(r.Concurrency, 0), 4), len(ids)-1) {
 		wg.Go(func() {
 			for i := next.Add(1); i < int64(len(ids)); i = next.Add(1) {
-				results[i] = u.removeOne(ids[i])
+				results[i] = u.removeOne(ctx, ids[i])
 			}
 		})
 	}
@@ -111,7 +111,6 @@ func (r *Remover) bucketFor(orgID string) *bucket {
 
 // run is one RemoveAll call. Its pause and its reason to stop end with it.
 type run struct {
-	ctx    context.Context
 	client *Client
 	orgID  string
 	b      *bucket
@@ -123,20 +122,20 @@ type run struct {
 
 // removeOne removes one key. A 429 that the retry loop hands back was not
 // applied: the key is sent again once the pause is over.
-func (u *run) removeOne(keyID string) Result {
+func (u *run) removeOne(ctx context.Context, keyID string) Result {
 	if err := checkIDs(u.orgID, keyID); err != nil {
 		return Result{keyID, Failed, err}
 	}
 	s := sent{pace: true}
 	res := Result{KeyID: keyID, Outcome: Failed}
 	for {
-		if err := u.wait(); err != nil {
+		if err := u.wait(ctx); err != nil {
 			if s.attempts == 0 {
 				res.Err = fmt.Errorf("%w: %w", ErrNotAttempted, err)
 			}
 			return res // else the 429 it was answered
 		}
-		res.Outcome, res.Err = u.client.remove(u.ctx, u.orgID, keyID, &s)
+		res.Outcome, res.Err = u.client.remove(ctx, u.orgID, keyID, &s)
 		u.observe(res.Err)
 		u.b.observe(s.header)
 		if !s.handedBack {
@@ -148,7 +147,7 @@ func (u *run) removeOne(keyID string) Result {
 // wait returns once a request may go, having taken a token from the bucket
 // and counted the request as pending. It returns ctx's error, or the
 // reason the run stopped, instead.
-func (u *run) wait() error {
+func (u *run) wait(ctx context.Context) error {
 	for {
 		u.mu.Lock()
 		pause, stop := time.Until(u.resume), u.stop
@@ -156,11 +155,11 @@ func (u *run) wait() error {
 		if stop != nil {
 			return stop
 		}
-		if err := sleep(u.ctx, pause); err != nil {
+		if err := sleep(ctx, pause); err != nil {
 			return err
 		}
 		res := u.b.limiter.Reserve()
-		if err := sleep(u.ctx, res.Delay()); err != nil {
+		if err := sleep(ctx, res.Delay()); err != nil {
 			res.Cancel()
 			return err
 		}

@@ -30,7 +30,6 @@ import (
 // Rejected and revoked tokens are deleted; Clear, or rm -r, deletes all.
 type FileTokenStore struct{ dir string }
 
-
 const (
 	// lockWait bounds the wait for another process's lock: past it, or
 	// past half the time left to the caller, the caller goes without.
