@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -68,14 +70,15 @@ func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.bas
 func WithTokenStore(s *authedit.FileTokenStore) Option { return func(c *config) { c.store = s } }
 
 // WithInsecureHTTP allows cleartext http to hosts that are not loopback.
-// Without it, such a request fails with an *authedit.CleartextError and
-// nothing is sent.
+// Without it, NewClient refuses such a base URL with an
+// *authedit.CleartextError.
 func WithInsecureHTTP() Option { return func(c *config) { c.insecure = true } }
 
 // NewClient returns a client for the Atlas at baseURL, such as
 // "https://cloud.mongodb.com" (authedit.BaseURLFromEnv reads it from the
 // environment), that authenticates with creds.
-// It fails as authedit.NewTransport does.
+// It fails as authedit.NewTransport does, and refuses cleartext http to a
+// host that is not loopback unless WithInsecureHTTP allows it.
 func NewClient(baseURL string, creds authedit.Credentials, opts ...Option) (*Client, error) {
 	cfg := config{timeout: 30 * time.Second}
 	for _, o := range opts {
@@ -86,6 +89,9 @@ func NewClient(baseURL string, creds authedit.Credentials, opts ...Option) (*Cli
 	t, err := authedit.NewTransport(baseURL, creds)
 	if err != nil {
 		return nil, err
+	}
+	if u, _ := url.Parse(baseURL); !cfg.insecure && !encryptedOrLocal(u) {
+		return nil, &authedit.CleartextError{Host: u.Host}
 	}
 	t.Base, t.TokenStore, t.AllowInsecureHTTP = cfg.base, cfg.store, cfg.insecure
 	return &Client{
@@ -194,6 +200,15 @@ func (c *Client) send(ctx context.Context, orgID, keyID string, params *gen.Dele
 	}
 	res.Body = &cappedBody{rc: res.Body, status: res.StatusCode, left: maxBody, cancel: cancel}
 	return res, nil
+}
+
+// encryptedOrLocal reports whether u is https, or http to "localhost" or a
+// loopback address: what the Transport's own check lets go when it sends.
+func encryptedOrLocal(u *url.URL) bool {
+	host, _, _ := strings.Cut(u.Hostname(), "%") // an IPv6 zone
+	ip := net.ParseIP(host)
+	return !strings.EqualFold(u.Scheme, "http") || strings.EqualFold(host, "localhost") ||
+		ip != nil && ip.IsLoopback()
 }
 
 var idRE = regexp.MustCompile(idPattern)
