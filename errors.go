@@ -97,6 +97,7 @@ func (e *APIError) class() error {
 	return nil
 }
 
+// Error starts with the class in words, then says what Atlas answered.
 func (e *APIError) Error() string {
 	class := "unexpected answer"
 	if c := e.class(); c != nil {
@@ -183,6 +184,7 @@ type ParamError struct {
 	Value string // the id refused
 }
 
+// Error names the parameter and the id refused.
 func (e *ParamError) Error() string {
 	return fmt.Sprintf("invalid parameter: %s %.64q is not 24 lowercase hexadecimal digits",
 		e.Name, e.Value)
@@ -199,6 +201,7 @@ type BodyTooLargeError struct {
 	Limit      int64
 }
 
+// Error names the status and the limit.
 func (e *BodyTooLargeError) Error() string {
 	return fmt.Sprintf("the body of the %d answer is longer than %d bytes; it was not read further",
 		e.StatusCode, e.Limit)
@@ -236,6 +239,7 @@ type RedirectError struct {
 	Location   string
 }
 
+// Error names the status and where it pointed.
 func (e *RedirectError) Error() string {
 	return fmt.Sprintf("unexpected answer: Atlas answered %d %s to %s; "+
 		"it never redirects this operation, so the redirect was not followed",

@@ -27,6 +27,7 @@ var outcomeNames = [...]string{
 	Failed: "failed", Removed: "removed", AlreadyRemoved: "already removed", NotFound: "not found",
 }
 
+// String returns the outcome in words, such as "already removed".
 func (o Outcome) String() string {
 	if o >= 0 && int(o) < len(outcomeNames) {
 		return outcomeNames[o]

@@ -64,6 +64,7 @@ type CredentialsError struct {
 	Missing []string
 }
 
+// Error says what to set.
 func (e *CredentialsError) Error() string {
 	switch {
 	case len(e.Missing) == 0:

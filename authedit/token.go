@@ -44,6 +44,7 @@ type TokenError struct {
 	Err        error // why no answer came
 }
 
+// Error says which request failed and what the endpoint answered.
 func (e *TokenError) Error() string {
 	s := "the " + e.Op + " request failed"
 	if e.StatusCode != 0 {

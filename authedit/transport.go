@@ -134,6 +134,7 @@ type CleartextError struct {
 	Host string // host[:port] of the refused URL
 }
 
+// Error names the host and how to proceed.
 func (e *CleartextError) Error() string {
 	return fmt.Sprintf("authedit: refusing cleartext http to %q, which is not loopback "+
 		"(use https, or allow it with AllowInsecureHTTP)", e.Host)
