@@ -25,25 +25,22 @@ func Example() {
 		req.Header.Set("Accept", "application/vnd.atlas.2023-01-01+json") // Atlas requires one
 		return nil
 	}
-	client, err := gen.NewClientWithResponses(srv.URL,
+	client, err := gen.NewClient(srv.URL,
 		gen.WithHTTPClient(&http.Client{Transport: tr}), gen.WithRequestEditorFn(versioned))
 	if err != nil {
 		log.Fatal(err)
 	}
 	for _, key := range []string{srv.Keys()[0], "0123456789abcdef01234567"} {
-		r, err := client.DeleteOrgApiKeyWithResponse(context.Background(), srv.OrgID(), key, nil)
+		res, err := client.DeleteOrgApiKey(context.Background(), srv.OrgID(), key, nil)
 		if err != nil {
 			log.Fatal(err)
 		}
-		if r.JSON400 != nil {
-			fmt.Println(r.StatusCode(), r.JSON400.ErrorCode)
-			continue
-		}
-		fmt.Println(r.StatusCode())
+		res.Body.Close()
+		fmt.Println(res.Status) // a 400 API_KEY_NOT_FOUND for a key that is not there
 	}
 	// Output:
-	// 204
-	// 400 API_KEY_NOT_FOUND
+	// 204 No Content
+	// 400 Bad Request
 }
 
 // A Secret never prints, nor do the credentials that hold one.
