@@ -184,7 +184,7 @@ func provoke(t *testing.T, s behavior.Situation) *http.Response {
 		srv.FailNext(1, http.StatusInternalServerError)
 		return send(owner.APIKey(), keyPath(srv.OrgID(), srv.Keys()[0]), versioned)
 	case behavior.InvalidParameter:
-		return send(nil, keyPath(srv.OrgID(), "not-a-key"), versioned)
+		return send(owner.APIKey(), keyPath(srv.OrgID(), "not-a-key"), versioned) // ids after authentication
 	case behavior.Enveloped:
 		return send(owner.APIKey(), keyPath(srv.OrgID(), srv.Keys()[0])+"?envelope=true", versioned)
 	case behavior.TokenRateLimited:
