@@ -184,7 +184,8 @@ func provoke(t *testing.T, s behavior.Situation) *http.Response {
 		srv.FailNext(1, http.StatusInternalServerError)
 		return send(owner.APIKey(), keyPath(srv.OrgID(), srv.Keys()[0]), versioned)
 	case behavior.InvalidParameter:
-		return send(owner.APIKey(), keyPath(srv.OrgID(), "not-a-key"), versioned) // ids after authentication
+		// Authenticated, as Atlas checks ids after authentication.
+		return send(owner.APIKey(), keyPath(srv.OrgID(), "not-a-key"), versioned)
 	case behavior.Enveloped:
 		return send(owner.APIKey(), keyPath(srv.OrgID(), srv.Keys()[0])+"?envelope=true", versioned)
 	case behavior.TokenRateLimited:

@@ -22,7 +22,8 @@ import (
 var noContent = answer{status: http.StatusNoContent}
 
 func tokenRequests(srv *atlastest.Server) int {
-	return srv.CountRequests(func(r atlastest.Request) bool { return r.Path == contract.TokenPath() })
+	path := contract.TokenPath()
+	return srv.CountRequests(func(r atlastest.Request) bool { return r.Path == path })
 }
 
 // Concurrent calls of a cold Transport make one token request, whether it
@@ -225,7 +226,8 @@ func TestTokenStore(t *testing.T) {
 	}
 	for _, s := range steps {
 		if err := s.do(); err != nil || tokenRequests(srv) != s.tokens {
-			t.Fatalf("%s: %v, %d token requests; want %d", s.name, err, tokenRequests(srv), s.tokens)
+			t.Fatalf("%s: %v, %d token requests; want %d",
+				s.name, err, tokenRequests(srv), s.tokens)
 		}
 	}
 }
