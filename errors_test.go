@@ -45,18 +45,13 @@ func jsonError(code string) http.Header {
 	return http.Header{"Content-Type": {"application/json"}, "X-Error-Code": {code}}
 }
 
-func withChallenge(a answer) answer {
-	a.header = a.header.Clone()
-	a.header.Set("Www-Authenticate", challenge.header.Get("Www-Authenticate"))
-	return a
-}
-
 // Where Atlas uses one status for several things, the errorCode decides,
 // the same way for an API key and a service account: a role error is no
 // refusal of the credentials, so it costs one request and no new token or
 // challenge, challenge or not. Each message starts with its class.
 func TestAnswersSharingAStatus(t *testing.T) {
 	refused401 := answer{status: http.StatusUnauthorized}
+	challenged := answer{notOwner.status, challenge.header, notOwner.body}
 	const forbidden, refused = "not allowed: ", "credentials refused: "
 	tests := []struct {
 		name    string
@@ -67,7 +62,7 @@ func TestAnswersSharingAStatus(t *testing.T) {
 		digestAPI, bearerAPI, bearerTokens int32
 	}{
 		{"role error", notOwner, ErrForbidden, forbidden, 1, 1, 0},
-		{"role error with a challenge", withChallenge(notOwner), ErrForbidden, forbidden, 1, 1, 0},
+		{"role error with a challenge", challenged, ErrForbidden, forbidden, 1, 1, 0},
 		{"refusal", challenge, ErrUnauthorized, refused, 2, 2, 1},
 		{"refusal without a body", refused401, ErrUnauthorized, refused, 1, 2, 1},
 		{"IP not on the access list", ipNotAllowed, ErrForbidden, forbidden +

@@ -65,23 +65,6 @@ func ExampleClient_Remove() {
 	// not allowed; USER_UNAUTHORIZED: true
 }
 
-// A key that is already gone is NotFound, with no error.
-func ExampleClient_Remove_keyMissing() {
-	srv := atlastest.NewServer()
-	defer srv.Close()
-	client, err := deleteorgapikey.NewClient(srv.URL, srv.Owner().APIKey())
-	if err != nil {
-		log.Fatal(err)
-	}
-	key := srv.Keys()[0]
-	for range 2 {
-		fmt.Println(client.Remove(context.Background(), srv.OrgID(), key))
-	}
-	// Output:
-	// removed <nil>
-	// not found <nil>
-}
-
 // Wrong credentials read alike, an API key's and a service account's.
 func Example_wrongCredentials() {
 	srv := atlastest.NewServer()
