@@ -42,14 +42,3 @@ func Example() {
 	// 204 No Content
 	// 400 Bad Request
 }
-
-// A Secret never prints, nor do the credentials that hold one.
-func ExampleSecret() {
-	key := authedit.APIKey{PublicKey: "abcdefgh", PrivateKey: "c0ffee42-d00d-4bad-beef-0123"}
-	fmt.Printf("%v\n%+v\n", key, key)
-	fmt.Println(string(key.PrivateKey) != "[redacted]") // the value is there for the Transport
-	// Output:
-	// {abcdefgh [redacted]}
-	// {PublicKey:abcdefgh PrivateKey:[redacted]}
-	// true
-}
