@@ -1,4 +1,4 @@
-package deleteorgapikey_test
+package deleteorgapikey
 
 import (
 	"bytes"
@@ -40,8 +40,10 @@ func TestRecordedAnswers(t *testing.T) {
 			if rec.Status != row.Status {
 				t.Errorf("recorded status %d, table says %d", rec.Status, row.Status)
 			}
-			req := httptest.NewRequest(http.MethodDelete, "https://cloud.mongodb.com/api/atlas/v2/orgs/4888442a3354817a7320eb61/apiKeys/32b6e34b3d91647abb20e7b8", nil)
-			if err := contract.CheckResponse(t.Context(), req, rec.Status, rec.Header, rec.Body); err != nil {
+			req := httptest.NewRequest(http.MethodDelete,
+				"https://cloud.mongodb.com/api/atlas/v2/orgs/"+orgID+"/apiKeys/"+keyID, nil)
+			err := contract.CheckResponse(t.Context(), req, rec.Status, rec.Header, rec.Body)
+			if err != nil {
 				t.Errorf("recorded answer breaks the spec: %v", err)
 			}
 			checkClientClassifies(t, rec)
@@ -51,41 +53,36 @@ func TestRecordedAnswers(t *testing.T) {
 	}
 }
 
-// checkClientClassifies replays the recording to authedit's client and
-// checks the outcome and error class it reports.
+// checkClientClassifies replays the recording to the client and checks
+// the outcome and error class it reports.
 func checkClientClassifies(t *testing.T, rec behavior.Recording) {
 	t.Helper()
-	replay := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		maps.Copy(w.Header(), rec.Header)
-		w.WriteHeader(rec.Status)
-		_, _ = w.Write(rec.Body)
-	}))
-	defer replay.Close()
-	client, err := authedit.NewClient(replay.URL, authedit.APIKey{PublicKey: "replay", PrivateKey: "replay-secret"}, authedit.WithoutRetry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := client.DeleteOrgApiKeyWithResponse(t.Context(), "4888442a3354817a7320eb61", "32b6e34b3d91647abb20e7b8", nil)
+	h := &canned{answers: []answer{{rec.Status, rec.Header, string(rec.Body)}}}
+	client := newClient(t, serve(t, h), digestKey, once)
+	resp, err := client.DeleteOrgApiKeyWithResponse(t.Context(), orgID, keyID, nil)
 	if err != nil || resp.StatusCode() != rec.Status {
-		t.Fatalf("DeleteOrgApiKeyWithResponse = %v, %v; want the recorded %d decoded", resp, err, rec.Status)
+		t.Fatalf("DeleteOrgApiKeyWithResponse = %v, %v; want the recorded %d decoded",
+			resp, err, rec.Status)
 	}
-	outcome, err := client.Remove(t.Context(), "4888442a3354817a7320eb61", "32b6e34b3d91647abb20e7b8")
+	outcome, err := client.Remove(t.Context(), orgID, keyID)
 	row, _ := behavior.Lookup(rec.Situation)
-	var apiErr *authedit.APIError
+	var apiErr *APIError
 	switch rec.Situation {
 	case behavior.Removed:
-		if outcome != authedit.Removed || err != nil {
+		if outcome != Removed || err != nil {
 			t.Errorf("Remove = %v, %v; want removed", outcome, err)
 		}
 	case behavior.KeyNotFound:
-		if outcome != authedit.NotFound || err != nil {
+		if outcome != NotFound || err != nil {
 			t.Errorf("Remove = %v, %v; want not found", outcome, err)
 		}
 	default: // any other answer is a failure that names Atlas's status and code
-		if outcome != authedit.Failed || !errors.As(err, &apiErr) || apiErr.StatusCode != row.Status || apiErr.ErrorCode != row.ErrorCode {
-			t.Errorf("Remove = %v, %v; want failed with *APIError %d %s", outcome, err, row.Status, row.ErrorCode)
+		if outcome != Failed || !errors.As(err, &apiErr) || apiErr.StatusCode != row.Status ||
+			apiErr.ErrorCode != row.ErrorCode {
+			t.Errorf("Remove = %v, %v; want failed with *APIError %d %s",
+				outcome, err, row.Status, row.ErrorCode)
 		}
-		if row.ErrorCode != "" && !authedit.IsErrorCode(err, row.ErrorCode) {
+		if row.ErrorCode != "" && !IsErrorCode(err, row.ErrorCode) {
 			t.Errorf("IsErrorCode(%v, %s) = false", err, row.ErrorCode)
 		}
 	}
@@ -97,12 +94,12 @@ func checkClientClassifies(t *testing.T, rec behavior.Recording) {
 // errorClass is the sentinel a caller branches on for the situations that
 // have one.
 var errorClass = map[behavior.Situation]error{
-	behavior.Unauthenticated:  authedit.ErrUnauthorized,
-	behavior.NotOwner:         authedit.ErrForbidden,
-	behavior.OrgNotFound:      authedit.ErrOrgNotFound,
-	behavior.RateLimited:      authedit.ErrRateLimited,
-	behavior.TokenRateLimited: authedit.ErrRateLimited,
-	behavior.ServerError:      authedit.ErrServerError,
+	behavior.Unauthenticated:  ErrUnauthorized,
+	behavior.NotOwner:         ErrForbidden,
+	behavior.OrgNotFound:      ErrOrgNotFound,
+	behavior.RateLimited:      ErrRateLimited,
+	behavior.TokenRateLimited: ErrRateLimited,
+	behavior.ServerError:      ErrServerError,
 }
 
 // TestAtlastestAnswersEverySituation: atlastest can be driven into every
@@ -119,8 +116,12 @@ func TestAtlastestAnswersEverySituation(t *testing.T) {
 			}
 			var got struct{ ErrorCode string }
 			_ = json.Unmarshal(body, &got)
-			if resp.StatusCode != row.Status || got.ErrorCode != row.ErrorCode || resp.Header.Get("Content-Type") != row.ContentType {
-				t.Errorf("atlastest answered %d %q %q, table says %d %q %q (body %s)", resp.StatusCode, got.ErrorCode, resp.Header.Get("Content-Type"), row.Status, row.ErrorCode, row.ContentType, body)
+			ct := resp.Header.Get("Content-Type")
+			if resp.StatusCode != row.Status || got.ErrorCode != row.ErrorCode ||
+				ct != row.ContentType {
+				t.Errorf("atlastest answered %d %q %q, table says %d %q %q (body %s)",
+					resp.StatusCode, got.ErrorCode, ct, row.Status, row.ErrorCode, row.ContentType,
+					body)
 			}
 			for _, h := range row.Headers {
 				if resp.Header.Get(h) == "" {
@@ -137,11 +138,11 @@ func provoke(t *testing.T, s behavior.Situation) *http.Response {
 	t.Helper()
 	srv := atlastest.NewTestServer(t)
 	owner, member := srv.Owner(), srv.Member()
-	absent := "0123456789abcdef01234567"
+	absent := absentKey
 	send := func(creds authedit.Credentials, path, accept string) *http.Response {
 		var rt http.RoundTripper = http.DefaultTransport
 		if creds != nil {
-			tr, err := authedit.NewTransport(srv.URL, creds, authedit.WithoutRetry())
+			tr, err := authedit.NewTransport(srv.URL, creds)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -159,7 +160,9 @@ func provoke(t *testing.T, s behavior.Situation) *http.Response {
 		t.Cleanup(func() { resp.Body.Close() })
 		return resp
 	}
-	keyPath := func(org, key string) string { return "/api/atlas/v2/orgs/" + org + "/apiKeys/" + key }
+	keyPath := func(org, key string) string {
+		return "/api/atlas/v2/orgs/" + org + "/apiKeys/" + key
+	}
 	versioned := contract.AcceptHeader()
 	switch s {
 	case behavior.Removed:
@@ -181,13 +184,15 @@ func provoke(t *testing.T, s behavior.Situation) *http.Response {
 		srv.FailNext(1, http.StatusInternalServerError)
 		return send(owner.APIKey(), keyPath(srv.OrgID(), srv.Keys()[0]), versioned)
 	case behavior.InvalidParameter:
-		return send(nil, keyPath(srv.OrgID(), "not-a-key"), versioned)
+		// Authenticated, as Atlas checks ids after authentication.
+		return send(owner.APIKey(), keyPath(srv.OrgID(), "not-a-key"), versioned)
 	case behavior.Enveloped:
 		return send(owner.APIKey(), keyPath(srv.OrgID(), srv.Keys()[0])+"?envelope=true", versioned)
 	case behavior.TokenRateLimited:
 		srv.TokenEndpoint().FailNext(1, http.StatusTooManyRequests)
 		form := strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode())
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+contract.TokenPath(), form)
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost,
+			srv.URL+contract.TokenPath(), form)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +237,8 @@ func compareAnswers(t *testing.T, rec behavior.Recording, got *http.Response) {
 		}
 		return out
 	}
-	if g, w := stripNonce(got.Header.Values("Www-Authenticate")), stripNonce(rec.Header.Values("Www-Authenticate")); !slices.Equal(g, w) {
+	g := stripNonce(got.Header.Values("Www-Authenticate"))
+	if w := stripNonce(rec.Header.Values("Www-Authenticate")); !slices.Equal(g, w) {
 		t.Errorf("atlastest challenges %q, Atlas %q", g, w)
 	}
 	if g, w := bodyKeys(t, body), bodyKeys(t, rec.Body); !slices.Equal(g, w) {

@@ -4,87 +4,90 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-
-	"github.com/atlascontract/deleteorgapikey/gen"
 )
 
 const redacted = "[redacted]"
 
-// Secret prints as "[redacted]" (fmt, json, slog) but in unexported fields.
+// Secret is a private key or client secret.
+// It prints as "[redacted]" through fmt, encoding/json, log/slog and
+// encoding/gob, so credentials can be logged without leaking it.
+// Only the transports of this package read its value.
 type Secret string
 
-func (Secret) String() string   { return redacted }
-func (Secret) GoString() string { return `"` + redacted + `"` }
-func (s Secret) Format(f fmt.State, verb rune) {
-	out := redacted
+// String returns "[redacted]".
+func (Secret) String() string { return redacted }
+
+// Format prints "[redacted]" whatever the verb, quoted for %#v.
+func (Secret) Format(f fmt.State, verb rune) {
 	if verb == 'v' && f.Flag('#') {
-		out = s.GoString()
+		_, _ = fmt.Fprintf(f, "%q", redacted)
+		return
 	}
-	_, _ = f.Write([]byte(out))
+	_, _ = f.Write([]byte(redacted))
 }
+
+// MarshalText returns "[redacted]": encoding/json and log/slog use it.
 func (Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
-// Credentials are an APIKey or a ServiceAccount, or a pointer to one.
+// GobEncode returns "[redacted]", as MarshalText does.
+// A Secret sent through encoding/gob therefore arrives without its value,
+// and decoding it fails: credentials do not travel between processes.
+func (Secret) GobEncode() ([]byte, error) { return []byte(redacted), nil }
+
+// Credentials are what a Transport authenticates with: an APIKey or a
+// ServiceAccount, or a pointer to one.
 type Credentials interface {
-	authenticate(t *Transport, next http.RoundTripper) http.RoundTripper // next: the guarded base
+	// authenticate returns the layer that authenticates requests to t's
+	// origin, sending them through t.guard.
+	authenticate(t *Transport) http.RoundTripper
 }
 
-// APIKey is an Atlas programmatic API key, for HTTP digest authentication.
+// APIKey is an Atlas programmatic API key.
+// A Transport authenticates with it by HTTP Digest.
 type APIKey struct {
 	PublicKey  string
 	PrivateKey Secret
 }
 
-// ServiceAccount is an Atlas service account, for OAuth2 Bearer tokens.
+// ServiceAccount is an Atlas service account.
+// A Transport exchanges it for OAuth 2.0 Bearer tokens.
 type ServiceAccount struct {
 	ClientID     string
 	ClientSecret Secret
 }
 
-func (c APIKey) Format(f fmt.State, verb rune) {
-	formatPair(f, verb, "APIKey", "PublicKey", c.PublicKey, "PrivateKey")
-}
-func (c APIKey) String() string   { return fmt.Sprint(c) }
-func (c APIKey) GoString() string { return fmt.Sprintf("%#v", c) }
-func (c ServiceAccount) Format(f fmt.State, verb rune) {
-	formatPair(f, verb, "ServiceAccount", "ClientID", c.ClientID, "ClientSecret")
-}
-func (c ServiceAccount) String() string   { return fmt.Sprint(c) }
-func (c ServiceAccount) GoString() string { return fmt.Sprintf("%#v", c) }
-
-// formatPair prints an id/secret pair as fmt would print the struct,
-// every verb but %v and %+v as %v.
-func formatPair(f fmt.State, verb rune, typ, idName, id, secretName string) {
-	switch {
-	case verb == 'v' && f.Flag('#'):
-		fmt.Fprintf(f, "authedit.%s{%s:%q, %s:%q}", typ, idName, id, secretName, redacted)
-	case verb == 'v' && f.Flag('+'):
-		fmt.Fprintf(f, "{%s:%s %s:%s}", idName, id, secretName, redacted)
-	default:
-		fmt.Fprintf(f, "{%s %s}", id, redacted)
-	}
-}
-
-// CredentialsError reports credentials nil or with an empty field or variable.
+// CredentialsError reports credentials that cannot authenticate anything:
+// nil, a field left empty, or environment variables not set.
 type CredentialsError struct {
-	Missing []string // such as "APIKey.PrivateKey", or "MONGODB_ATLAS_PRIVATE_API_KEY"
+	// Missing names what is empty, such as "APIKey.PrivateKey" or
+	// "MONGODB_ATLAS_PRIVATE_API_KEY". It is empty for nil credentials.
+	Missing []string
 }
 
+// Error says what to set.
 func (e *CredentialsError) Error() string {
 	switch {
 	case len(e.Missing) == 0:
 		return "authedit: no credentials given"
 	case len(e.Missing) > 1:
-		return "authedit: no Atlas credentials in the environment: set either pair: " + envClientID + " and " + envClientSecret +
-			", or " + envPublicKey + " and " + envPrivateKey
+		return "authedit: no Atlas credentials in the environment: set either " +
+			envClientID + " and " + envClientSecret + ", or " +
+			envPublicKey + " and " + envPrivateKey
 	case strings.HasPrefix(e.Missing[0], "MONGODB_ATLAS_"):
-		return "authedit: environment variable " + e.Missing[0] + " is not set (its partner is)"
+		return "authedit: environment variable " + e.Missing[0] + " is not set, but its partner is"
 	}
 	return "authedit: credentials: " + e.Missing[0] + " is empty"
 }
 
+// validateCredentials returns a *CredentialsError unless creds can authenticate.
 func validateCredentials(creds Credentials) error {
 	switch c := creds.(type) {
+	case APIKey:
+		return firstEmpty("APIKey.PublicKey", c.PublicKey,
+			"APIKey.PrivateKey", string(c.PrivateKey))
+	case ServiceAccount:
+		return firstEmpty("ServiceAccount.ClientID", c.ClientID,
+			"ServiceAccount.ClientSecret", string(c.ClientSecret))
 	case *APIKey:
 		if c != nil {
 			return validateCredentials(*c)
@@ -93,15 +96,11 @@ func validateCredentials(creds Credentials) error {
 		if c != nil {
 			return validateCredentials(*c)
 		}
-	case APIKey:
-		return firstEmpty("APIKey.PublicKey", c.PublicKey, "APIKey.PrivateKey", string(c.PrivateKey))
-	case ServiceAccount:
-		return firstEmpty("ServiceAccount.ClientID", c.ClientID, "ServiceAccount.ClientSecret", string(c.ClientSecret))
 	}
 	return &CredentialsError{}
 }
 
-// firstEmpty is the error naming the first of a and b that is empty, if one is.
+// firstEmpty returns the error naming the first of a and b that is empty, if one is.
 func firstEmpty(aName, a, bName, b string) error {
 	switch {
 	case a == "":
@@ -121,7 +120,15 @@ const (
 	envBaseURL      = "MONGODB_ATLAS_OPS_MANAGER_URL"
 )
 
-// CredentialsFromEnv reads the Atlas CLI's variables, service account first.
+// defaultBaseURL is the spec's server, Atlas itself.
+const defaultBaseURL = "https://cloud.mongodb.com"
+
+// CredentialsFromEnv reads credentials from the Atlas CLI's variables, with
+// lookup, which is os.LookupEnv outside tests.
+// MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET give a
+// ServiceAccount, which wins when both pairs are set.
+// MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY give an APIKey.
+// A pair set by half, or no pair at all, is a *CredentialsError.
 func CredentialsFromEnv(lookup func(string) (string, bool)) (Credentials, error) {
 	get := func(name string) string {
 		v, _ := lookup(name)
@@ -139,17 +146,15 @@ func CredentialsFromEnv(lookup func(string) (string, bool)) (Credentials, error)
 	case pub != "" || priv != "":
 		return nil, firstEmpty(envPublicKey, pub, envPrivateKey, priv)
 	}
-	return nil, &CredentialsError{Missing: []string{envClientID, envClientSecret, envPublicKey, envPrivateKey}}
+	missing := []string{envClientID, envClientSecret, envPublicKey, envPrivateKey}
+	return nil, &CredentialsError{Missing: missing}
 }
 
-// BaseURLFromEnv returns MONGODB_ATLAS_OPS_MANAGER_URL or the spec's server.
+// BaseURLFromEnv returns MONGODB_ATLAS_OPS_MANAGER_URL, read with lookup,
+// or "https://cloud.mongodb.com" when it is not set.
 func BaseURLFromEnv(lookup func(string) (string, bool)) string {
 	if v, _ := lookup(envBaseURL); v != "" {
 		return v
 	}
-	spec, err := gen.GetSpec()
-	if err != nil || len(spec.Servers) == 0 { // the embedded spec, tested: a broken build
-		panic(fmt.Sprintf("authedit: the embedded spec names no server: %v", err))
-	}
-	return spec.Servers[0].URL
+	return defaultBaseURL
 }

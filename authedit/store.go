@@ -2,6 +2,7 @@ package authedit
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -17,16 +18,34 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// FileTokenStore shares service-account tokens across processes (Linux,
-// macOS, BSD). <key>.json, 0600, holds a token, never the secret:
-// it lets its reader act as the account for an hour. Atomic writes, flock;
-// rejected and revoked tokens are deleted; Clear or rm -r deletes all.
+// FileTokenStore shares service-account tokens across processes on Linux,
+// macOS and the BSDs.
+// Each account has one entry, <key>.json, a 0600 file that holds an access
+// token and its expiry, never the client id or secret.
+// The key is an HMAC-SHA256 of the token URL and client id keyed by the
+// client secret, so two secrets never share an entry.
+// An entry lets its reader act as the account until it expires, and the
+// store keeps none longer than an hour and five minutes.
+// A flock on <key>.lock makes processes that start together mint one token.
+// Rejected and revoked tokens are deleted; Clear, or rm -r, deletes all.
 type FileTokenStore struct{ dir string }
 
-// WithTokenStore makes a service account reuse tokens through s.
-func WithTokenStore(s *FileTokenStore) Option { return func(c *config) { c.store = s } }
+const (
+	// lockWait bounds the wait for another process's lock: past it, or
+	// past half the time left to the caller, the caller goes without.
+	lockWait = 2 * time.Second
+	// maxStoreLife caps how long after saving a token the store keeps it.
+	maxStoreLife = time.Hour + 5*time.Minute
+)
 
-// NewFileTokenStore opens dir ("": under os.UserCacheDir), ours, made 0700.
+// NewFileTokenStore opens the store in dir, creating it 0700 if need be.
+// An empty dir means os.UserCacheDir()/atlascontract-deleteorgapikey/tokens.
+// A relative path, given or from the environment, is refused.
+// The directory must be this user's, not a symbolic link, and open to no
+// one else: an existing wider one is refused, never changed.
+// Every directory above it must be this user's or root's and writable by
+// no one else, as ssh's StrictModes demands; root's sticky directories,
+// such as /tmp, are the one exception.
 func NewFileTokenStore(dir string) (*FileTokenStore, error) {
 	if err := flockSupported(); err != nil {
 		return nil, err
@@ -34,60 +53,120 @@ func NewFileTokenStore(dir string) (*FileTokenStore, error) {
 	if dir == "" {
 		cache, err := os.UserCacheDir()
 		if err != nil {
-			return nil, fmt.Errorf("authedit: token store: %w", err)
+			return nil, wrapStore(err)
 		}
 		dir = filepath.Join(cache, "atlascontract-deleteorgapikey", "tokens")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("authedit: token store: %w", err)
+	if !filepath.IsAbs(dir) {
+		return nil, refuse(dir, "not an absolute path")
 	}
-	s := &FileTokenStore{dir: dir}
-	if err := s.checkDir(); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, wrapStore(err)
+	}
+	dir, err := checkDir(dir)
+	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	return &FileTokenStore{dir: dir}, nil
 }
 
-// Clear deletes every token.
+// checkDir refuses dir unless the rules NewFileTokenStore states hold, and
+// returns it below its parent's real path.
+func checkDir(dir string) (string, error) {
+	parent, err := filepath.EvalSymlinks(filepath.Dir(dir))
+	real := filepath.Join(parent, filepath.Base(dir))
+	for p := real; err == nil; p = filepath.Dir(p) {
+		var fi fs.FileInfo
+		if fi, err = os.Lstat(p); err != nil {
+			break
+		}
+		uid, mode := owner(fi), fi.Mode()
+		ours := uid == os.Geteuid()
+		if p == real && (!fi.IsDir() || !ours || mode.Perm()&0o077 != 0) ||
+			!ours && uid != 0 || mode.Perm()&0o022 != 0 && (uid != 0 || mode&fs.ModeSticky == 0) {
+			return "", refuse(p, "the store must be this user's alone, the directories above "+
+				"writable by this user or root only")
+		}
+		if p == filepath.Dir(p) {
+			return real, nil
+		}
+	}
+	return "", wrapStore(err)
+}
+
+func wrapStore(err error) error {
+	if err != nil {
+		return fmt.Errorf("authedit: token store: %w", err)
+	}
+	return nil
+}
+
+// refuse says why the store will not use p.
+func refuse(p, why string) error {
+	return fmt.Errorf("authedit: token store: %s: %s: %w", p, why, fs.ErrPermission)
+}
+
+// Clear deletes every entry.
+// It deletes nothing whose name the store does not write, and no lock
+// file: deleting one that a process holds would let the next process lock
+// a new one and mint beside it.
 func (s *FileTokenStore) Clear() error {
-	// Lock files stay: deleting one that a process holds would let the next
-	// one lock a new file and mint beside it.
 	ents, err := os.ReadDir(s.dir)
 	for _, e := range ents {
-		if n := e.Name(); err == nil && (strings.HasSuffix(n, ".json") || strings.Contains(n, ".json.tmp-")) {
-			err = removeFile(filepath.Join(s.dir, n))
+		if key, ok := strings.CutSuffix(e.Name(), ".json"); err == nil && ok && isKey(key) {
+			err = removeFile(filepath.Join(s.dir, e.Name()))
 		}
 	}
 	return wrapStore(err)
 }
 
-// checkDir refuses a directory of someone else and tightens a wider one.
-func (s *FileTokenStore) checkDir() error {
-	fi, err := os.Stat(s.dir)
-	switch {
-	case err != nil:
-		return wrapStore(err)
-	case !fi.IsDir() || !ownedByUs(fi):
-		return fmt.Errorf("authedit: token store %s is not a directory of this user: %w", s.dir, fs.ErrPermission)
-	case fi.Mode().Perm()&0o077 != 0:
-		return wrapStore(os.Chmod(s.dir, 0o700))
-	}
-	return nil
-}
+func isKey(s string) bool { return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == "" }
 
 func (s *FileTokenStore) path(key, suffix string) string { return filepath.Join(s.dir, key+suffix) }
 
-// storeKey names a service account's token in a store.
-func storeKey(tokenURL, clientID string) string {
-	sum := sha256.Sum256([]byte(tokenURL + "\x00" + clientID))
-	return hex.EncodeToString(sum[:])
+// storeKey names an account's entry: the hex HMAC-SHA256, keyed by the
+// client secret, of the token URL, a NUL byte and the client id.
+func storeKey(tokenURL, clientID, secret string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(tokenURL + "\x00" + clientID))
+	return hex.EncodeToString(m.Sum(nil))
 }
 
+// lock takes key's lock, waiting at most lockWait and at most half the
+// time left before ctx's deadline; unlock releases it.
 func (s *FileTokenStore) lock(ctx context.Context, key string) (unlock func(), err error) {
-	if s == nil || s.dir == "" {
-		return nil, errors.New("authedit: FileTokenStore not made by NewFileTokenStore")
+	if _, err := checkDir(s.dir); err != nil {
+		return nil, err
 	}
-	return lockFile(ctx, s.path(key, ".lock"))
+	f, err := openTrusted(s.path(key, ".lock"), os.O_RDWR|os.O_CREATE)
+	if err != nil {
+		return nil, err
+	}
+	wait := lockWait
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl)/2)
+	}
+	if err := flock(ctx, f, wait); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("authedit: token store: lock %s: %w", f.Name(), err)
+	}
+	return func() { _ = f.Close() }, nil // closing the file releases the lock
+}
+
+// openTrusted opens p without following a link or waiting, as opening a
+// FIFO would, and refuses it unless it is a regular 0600 file of this user.
+func openTrusted(p string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(p, flag|openFlags, 0o600)
+	if err != nil {
+		return nil, wrapStore(err)
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 ||
+		owner(fi) != os.Geteuid() {
+		_ = f.Close()
+		return nil, refuse(p, "not a regular 0600 file of this user")
+	}
+	return f, nil
 }
 
 type fileEntry struct {
@@ -95,62 +174,68 @@ type fileEntry struct {
 	Expiry      time.Time `json:"expiry"`
 }
 
-// load reads key's token, deleting an entry not a regular 0600 file of ours.
+// load reads key's token, under key's lock. It deletes an entry that is
+// not a regular file, is not trusted, or holds no token save would keep.
+// It opens no FIFO or device.
 func (s *FileTokenStore) load(key string) (*oauth2.Token, bool) {
 	p := s.path(key, ".json")
-	f, err := openNoFollow(p)
+	fi, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false
 	}
 	var e fileEntry
-	if err == nil {
-		defer f.Close()
-		fi, serr := f.Stat()
-		if serr != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 || !ownedByUs(fi) ||
-			json.NewDecoder(io.LimitReader(f, 64<<10)).Decode(&e) != nil || e.AccessToken == "" {
-			err = errors.New("untrusted")
+	if err == nil && fi.Mode().IsRegular() {
+		var f *os.File
+		if f, err = openTrusted(p, os.O_RDONLY); err == nil {
+			err = json.NewDecoder(io.LimitReader(f, 64<<10)).Decode(&e)
+			_ = f.Close()
 		}
 	}
-	if err != nil {
+	if err != nil || !b64token(e.AccessToken) || e.Expiry.After(time.Now().Add(maxStoreLife)) {
 		_ = removeFile(p)
 		return nil, false
 	}
 	return &oauth2.Token{AccessToken: e.AccessToken, TokenType: "Bearer", Expiry: e.Expiry}, true
 }
 
-// save writes key's token to a synced 0600 temporary file renamed over the entry.
+// b64token reports whether s is an RFC 6750 b64token, the only kind of
+// token that a Bearer Authorization header can carry.
+func b64token(s string) bool {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+	body := strings.TrimRight(s, "=")
+	return body != "" && strings.Trim(body, chars) == ""
+}
+
+// save writes key's token, under key's lock, to a new 0600 entry. It
+// refuses a token that is no b64token, and keeps none past maxStoreLife.
 func (s *FileTokenStore) save(key string, tok *oauth2.Token) error {
-	if err := s.checkDir(); err != nil {
+	if _, err := checkDir(s.dir); err != nil {
 		return err
 	}
-	data, _ := json.Marshal(fileEntry{AccessToken: tok.AccessToken, Expiry: tok.Expiry.UTC()})
 	p := s.path(key, ".json")
-	f, err := os.CreateTemp(s.dir, filepath.Base(p)+".tmp-*") // created 0600
+	if !b64token(tok.AccessToken) {
+		return fmt.Errorf("authedit: token store: %s: the token is no RFC 6750 b64token", p)
+	}
+	e := fileEntry{AccessToken: tok.AccessToken, Expiry: tok.Expiry.UTC()}
+	if limit := time.Now().Add(maxStoreLife).UTC(); e.Expiry.After(limit) || e.Expiry.IsZero() {
+		e.Expiry = limit
+	}
+	data, _ := json.Marshal(e)
+	_ = removeFile(p) // what O_EXCL creates is a file of this user
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|openFlags, 0o600)
 	if err != nil {
 		return wrapStore(err)
 	}
 	_, err = f.Write(data)
-	if err = errors.Join(err, f.Sync(), f.Close()); err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-	}
-	return wrapStore(err)
+	return wrapStore(errors.Join(err, f.Close()))
 }
 
+// remove deletes key's entry, under key's lock.
 func (s *FileTokenStore) remove(key string) { _ = removeFile(s.path(key, ".json")) }
 
 func removeFile(p string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
-	}
-	return nil
-}
-
-func wrapStore(err error) error {
-	if err != nil {
-		return fmt.Errorf("authedit: token store: %w", err)
 	}
 	return nil
 }

@@ -5,43 +5,42 @@ package authedit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"syscall"
 	"time"
 )
 
+const openFlags = syscall.O_NOFOLLOW | syscall.O_NONBLOCK
+
 func flockSupported() error { return nil }
 
-// lockFile flocks p (created 0600), polling so that ctx can end the wait;
-// closing the file, or the process ending, releases it.
-func lockFile(ctx context.Context, p string) (func(), error) {
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return nil, wrapStore(err)
-	}
-	for wait := time.Millisecond; ; wait = min(2*wait, 50*time.Millisecond) {
+// flock locks f, polling so that the wait ends with ctx or after wait.
+func flock(ctx context.Context, f *os.File, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { _ = f.Close() }, nil
+		left := time.Until(deadline)
+		switch {
+		case !errors.Is(err, syscall.EWOULDBLOCK):
+			return err // nil: locked
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case left <= 0:
+			return fmt.Errorf("not taken within %v: %w", wait, os.ErrDeadlineExceeded)
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			_ = f.Close()
-			return nil, wrapStore(&fs.PathError{Op: "flock", Path: p, Err: err})
-		}
-		if err := sleep(ctx, wait); err != nil {
-			_ = f.Close()
-			return nil, err
+		select {
+		case <-time.After(min(10*time.Millisecond, left)):
+		case <-ctx.Done():
 		}
 	}
 }
 
-func openNoFollow(p string) (*os.File, error) {
-	return os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-}
-
-// ownedByUs reports whether fi belongs to the effective user.
-func ownedByUs(fi fs.FileInfo) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && int(st.Uid) == os.Geteuid()
+// owner returns the id of the user who owns fi.
+func owner(fi fs.FileInfo) int {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid)
+	}
+	return -1
 }

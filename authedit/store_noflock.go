@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 )
+
+const openFlags = 0
 
 func flockSupported() error {
 	return fmt.Errorf("authedit: file token store needs flock(2): %w", errors.ErrUnsupported)
 }
 
-func lockFile(context.Context, string) (func(), error) { return nil, flockSupported() }
-func openNoFollow(p string) (*os.File, error)          { return os.Open(p) }
-func ownedByUs(fs.FileInfo) bool                       { return false }
+func flock(context.Context, *os.File, time.Duration) error { return flockSupported() }
+
+// owner answers no user: without flock the store is never opened.
+func owner(fs.FileInfo) int { return -2 }

@@ -9,47 +9,68 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 	"unicode"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
-
-	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// TokenError is a failed token or revocation request, secrets redacted.
+// The service-account endpoints, below the base URL: the spec's tokenUrl
+// and x-revocation-url.
+const (
+	tokenPath  = "/api/oauth/token"
+	revokePath = "/api/oauth/revoke"
+)
+
+// TokenError is a failed token or revocation request.
+// Its text holds neither the client secret nor anything shaped like a
+// secret that the endpoint echoed.
 type TokenError struct {
-	Op          string        // "token" or "revoke"
-	StatusCode  int           // 0 when no answer came
-	ErrorCode   string        // RFC 6749 "error", such as "invalid_client", or Atlas's errorCode, such as "RATE_LIMITED"
-	Description string        // RFC 6749 "error_description", or Atlas's detail
-	RetryAfter  time.Duration // a 429's Retry-After, during which no token request is made
-	Err         error         // the transport's error when no answer came
+	Op         string // "token" or "revoke"
+	StatusCode int    // the answer's status; 0 when no answer came
+	// ErrorCode is RFC 6749's error, such as "invalid_client", or Atlas's
+	// errorCode, such as "RATE_LIMITED".
+	ErrorCode string
+	// Description is RFC 6749's error_description, Atlas's detail, or why
+	// the token in a 200 answer was refused.
+	Description string
+	// RetryAfter is a 429's Retry-After. No token request is made before
+	// it has passed: the Transport returns the 429 with the time left.
+	RetryAfter time.Duration
+	Err        error // why no answer came
 }
 
+// Error says which request failed and what the endpoint answered.
 func (e *TokenError) Error() string {
-	s := "authedit: " + e.Op + " request failed"
+	s := "the " + e.Op + " request failed"
 	if e.StatusCode != 0 {
-		s += fmt.Sprintf(": HTTP %d", e.StatusCode)
+		s = fmt.Sprintf("the %s request got HTTP %d", e.Op, e.StatusCode)
 	}
-	if s = describe(s, e.ErrorCode, e.Description, e.RetryAfter); e.Err != nil {
+	if e.ErrorCode != "" {
+		s += " " + e.ErrorCode
+	}
+	if e.Description != "" {
+		s += " (" + e.Description + ")"
+	}
+	if e.RetryAfter > 0 {
+		s += fmt.Sprintf("; retry after %v", e.RetryAfter)
+	}
+	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}
 	return s
 }
 
+// Unwrap returns Err.
 func (e *TokenError) Unwrap() error { return e.Err }
 
-func (e *TokenError) Is(target error) bool {
-	return target == ErrUnauthorized && e.ErrorCode == "invalid_client" || statusIs(target, e.StatusCode)
-}
-
 // tokenError reads a refusal from the token or revocation endpoint: an
-// RFC 6749 error, or an Atlas ApiError (its 429).
-func tokenError(op string, resp *http.Response, body []byte, secret string) *TokenError {
+// RFC 6749 error, or an Atlas ApiError such as its 429.
+func tokenError(op string, res *http.Response, body []byte, secret string) *TokenError {
 	var b struct {
 		Error       any    `json:"error"` // a string in RFC 6749, the status in an ApiError
 		Description string `json:"error_description"`
@@ -61,18 +82,22 @@ func tokenError(op string, resp *http.Response, body []byte, secret string) *Tok
 		b.ErrorCode, _ = b.Error.(string)
 		b.Detail = b.Description
 	}
-	te := &TokenError{Op: op, StatusCode: resp.StatusCode, ErrorCode: redact(b.ErrorCode, secret), Description: redact(b.Detail, secret)}
-	te.RetryAfter, _ = parseRetryAfter(resp.Header)
-	return te
+	e := &TokenError{Op: op, StatusCode: res.StatusCode,
+		ErrorCode: redact(b.ErrorCode, secret), Description: redact(b.Detail, secret)}
+	if secs, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && secs > 0 {
+		e.RetryAfter = time.Duration(secs) * time.Second
+	}
+	return e
 }
 
 // secretLike is a run that may be a secret or its encoding: Atlas client
 // secrets (mdb_sa_sk_...), private keys (UUIDs), a Basic header in base64.
 var secretLike = regexp.MustCompile(`[A-Za-z0-9_.~+/=-]{20,}`)
 
-// redact hides, in text a token endpoint sent, the secret (plain and URL-escaped;
-// under 8 characters it is likelier a word such as "wrong") and every
-// secretLike run of letters and digits, ids of that shape included.
+// redact hides, in text an endpoint sent, the secret, plain and URL-escaped,
+// and every secretLike run that mixes letters and digits, ids of that
+// shape included. A secret under 8 characters is more likely a word of the
+// message, such as "wrong", and stays.
 func redact(s, secret string) string {
 	if len(secret) >= 8 {
 		s = strings.ReplaceAll(s, secret, redacted)
@@ -86,78 +111,119 @@ func redact(s, secret string) string {
 	})
 }
 
-// authenticate sets up t's token cache and returns the Bearer layer.
-func (c ServiceAccount) authenticate(t *Transport, next http.RoundTripper) http.RoundTripper {
-	// Token and revocation requests pass the guard and follow no redirect:
-	// a 3xx is an error, never the credentials posted elsewhere.
-	hc := &http.Client{Transport: next, Timeout: t.cfg.timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	secret := string(c.ClientSecret)
-	cc := &clientcredentials.Config{ClientID: c.ClientID, ClientSecret: secret, TokenURL: t.base + contract.TokenPath(), AuthStyle: oauth2.AuthStyleInHeader}
-	t.tokens = &tokenCache{sem: make(chan struct{}, 1), now: t.cfg.now, store: t.cfg.store, key: storeKey(cc.TokenURL, c.ClientID)}
-	t.tokens.request = func(ctx context.Context) (*oauth2.Token, error) {
-		tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
-		if re := (*oauth2.RetrieveError)(nil); errors.As(err, &re) && re.Response != nil {
-			return nil, tokenError("token", re.Response, re.Body, secret)
-		} else if err != nil {
-			return nil, &TokenError{Op: "token", Err: err}
-		}
-		return tok, nil
+// checkToken refuses a token this package cannot send, before it is cached
+// or stored. RFC 6749 section 7.1 forbids using a token type the client
+// does not understand, and only Bearer is understood here. A token outside
+// RFC 6750's b64token syntax, such as one with CR or LF in it, cannot be
+// sent in a header.
+func checkToken(tok *oauth2.Token) error {
+	e := &TokenError{Op: "token", StatusCode: http.StatusOK}
+	switch {
+	case tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "Bearer"):
+		e.Description = fmt.Sprintf("token_type %.40q is not Bearer", tok.TokenType)
+	case !b64token(tok.AccessToken):
+		e.Description = "the access token is not an RFC 6750 b64token"
+	default:
+		return nil
 	}
-	t.tokens.revokeToken = func(ctx context.Context, token string) error {
-		// RFC 7009, the client credentials form-encoded in HTTP Basic as for
-		// the token request (RFC 6749 2.3.1).
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+contract.RevokePath(), strings.NewReader(url.Values{"token": {token}}.Encode()))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(secret))
-			var resp *http.Response
-			if resp, err = hc.Do(req); err == nil {
-				defer resp.Body.Close()
-				if resp.StatusCode/100 == 2 {
-					return nil
-				}
-				body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-				return tokenError("revoke", resp, body, secret)
-			}
-		}
-		return &TokenError{Op: "revoke", Err: err}
-	}
-	return &bearer{tokens: t.tokens, next: next}
+	return e
 }
 
-// tokenCache hands out one token until shortly before it expires, unlike
-// oauth2.ReuseTokenSource dropping a rejected one and heeding the waiters'
-// contexts. One fetch at a time; its failure is shared with those who
-// waited (64 calls, one wrong secret: one token request), unless its ctx.
-type tokenCache struct {
-	request     func(context.Context) (*oauth2.Token, error) // one token request
-	revokeToken func(context.Context, string) error
-	now         func() time.Time
-	store       *FileTokenStore // nil: none
-	key         string          // the account's entry in store
+// authenticate sets up t's token cache and returns the Bearer layer.
+// Token and revocation requests pass t.guard and follow no redirect: a 3xx
+// is an error, never the credentials posted elsewhere.
+func (c ServiceAccount) authenticate(t *Transport) http.RoundTripper {
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc := &http.Client{Transport: roundTripFunc(t.guard), CheckRedirect: noRedirect}
+	secret := string(c.ClientSecret)
+	cc := &clientcredentials.Config{ClientID: c.ClientID, ClientSecret: secret,
+		TokenURL: t.baseURL + tokenPath, AuthStyle: oauth2.AuthStyleInHeader}
+	key := storeKey(cc.TokenURL, c.ClientID, secret)
+	tc := &tokenCache{t: t, key: key, sem: make(chan struct{}, 1)}
+	tc.request = func(ctx context.Context) (*oauth2.Token, error) {
+		tok, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, hc))
+		var re *oauth2.RetrieveError
+		switch {
+		case errors.As(err, &re) && re.Response != nil:
+			return nil, tokenError("token", re.Response, re.Body, secret)
+		case err != nil:
+			return nil, &TokenError{Op: "token", Err: err}
+		}
+		return tok, checkToken(tok)
+	}
+	tc.revokeToken = func(ctx context.Context, token string) error {
+		// RFC 7009, the client authenticated as in the token request.
+		form := strings.NewReader(url.Values{"token": {token}}.Encode())
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.baseURL+revokePath, form)
+		if err != nil {
+			return &TokenError{Op: "revoke", Err: err}
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(secret))
+		res, err := hc.Do(req)
+		if err != nil {
+			return &TokenError{Op: "revoke", Err: err}
+		}
+		defer res.Body.Close()
+		if res.StatusCode/100 == 2 {
+			return nil
+		}
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		return tokenError("revoke", res, body, secret)
+	}
+	t.tokens = tc
+	return &bearer{tokens: tc, next: roundTripFunc(t.guard)}
+}
 
-	sem  chan struct{}                // held while fetching or revoking
-	cur  atomic.Pointer[oauth2.Token] // a copy whose Expiry is when to replace it
-	last atomic.Pointer[error]        // the latest completed fetch's error; a new pointer per fetch
+// maxRefreshMargin is how long before its expiry a token is replaced. A
+// token that lives shorter than ten minutes is replaced after 90% of its
+// life instead.
+const maxRefreshMargin = time.Minute
+
+// tokenCache hands out one token until shortly before it expires.
+// Unlike oauth2.ReuseTokenSource, it drops a token the API rejected, heeds
+// the contexts of the callers waiting, and shares a failed fetch with
+// them: 64 calls with a wrong secret make one token request.
+type tokenCache struct {
+	t           *Transport // its TokenStore is read at each fetch
+	key         string     // the account's entry in the store
+	request     func(context.Context) (*oauth2.Token, error)
+	revokeToken func(context.Context, string) error
+	sem         chan struct{} // held while fetching or revoking
+
+	mu      sync.Mutex
+	cur     *oauth2.Token // a copy whose Expiry is when to replace it
+	err     error         // the last fetch's failure; nil after a success
+	fetches int           // fetches completed, failed ones included
 
 	// Under sem:
-	handed       string      // the access token last handed to cur
+	handed       string      // the access token last put in cur
 	limited      *TokenError // the token endpoint's last 429...
 	limitedUntil time.Time   // ...and the end of its Retry-After
 }
 
-// maxRefreshMargin is how long before expiry a token is replaced; a short
-// lived one is replaced after 90% of its lifetime instead.
-const maxRefreshMargin = time.Minute
-
-func (c *tokenCache) fresh() *oauth2.Token {
-	if ct := c.cur.Load(); ct != nil && (ct.Expiry.IsZero() || c.now().Before(ct.Expiry)) { // zero: kept until rejected
-		return ct
+// state returns the token if it is fresh, the fetches so far and the last
+// fetch's failure.
+func (c *tokenCache) state() (*oauth2.Token, int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur != nil && (c.cur.Expiry.IsZero() || time.Now().Before(c.cur.Expiry)) {
+		return c.cur, c.fetches, nil
 	}
-	return nil
+	return nil, c.fetches, c.err
 }
 
-func (c *tokenCache) lock(ctx context.Context) error {
+// drop forgets tok, unless another token replaced it already: then
+// simultaneous 401s cause one fetch.
+func (c *tokenCache) drop(tok *oauth2.Token) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur == tok {
+		c.cur = nil
+	}
+}
+
+func (c *tokenCache) acquire(ctx context.Context) error {
 	select {
 	case c.sem <- struct{}{}:
 		return nil
@@ -168,46 +234,53 @@ func (c *tokenCache) lock(ctx context.Context) error {
 
 // token returns the cached token, fetching one if none is fresh.
 func (c *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
-	if t := c.fresh(); t != nil {
-		return t, nil
+	tok, seen, _ := c.state()
+	if tok != nil {
+		return tok, nil
 	}
-	seen := c.last.Load()
-	if err := c.lock(ctx); err != nil {
+	if err := c.acquire(ctx); err != nil {
 		return nil, err
 	}
 	defer func() { <-c.sem }()
-	if t := c.fresh(); t != nil { // fetched while we waited
-		return t, nil
+	tok, fetches, err := c.state()
+	switch {
+	case tok != nil: // fetched while we waited
+		return tok, nil
+	case fetches != seen && err != nil: // failed while we waited
+		return nil, err
 	}
-	if r := c.last.Load(); r != seen && *r != nil { // failed while we waited
-		return nil, *r
-	}
-	fetchedAt := c.now()
-	t, err := c.fetch(ctx)
+	fetchedAt := time.Now()
+	tok, err = c.fetch(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if err != nil {
-		// A dial can fail on the deadline a moment before ctx reports it.
+		// A failure of ctx's making is not shared; a dial can fail on
+		// the deadline a moment before ctx reports it.
 		if dl, ok := ctx.Deadline(); ctx.Err() == nil && (!ok || time.Now().Before(dl)) {
-			c.last.Store(&err)
+			c.err = err
+			c.fetches++
 		}
 		return nil, err
 	}
-	ct := *t
-	if !t.Expiry.IsZero() {
-		ct.Expiry = t.Expiry.Add(-min(maxRefreshMargin, t.Expiry.Sub(fetchedAt)/10))
+	cur := *tok
+	if !tok.Expiry.IsZero() {
+		cur.Expiry = tok.Expiry.Add(-min(maxRefreshMargin, tok.Expiry.Sub(fetchedAt)/10))
 	}
-	c.handed = t.AccessToken
-	c.cur.Store(&ct)
-	c.last.Store(new(error))
-	return &ct, nil
+	c.handed = tok.AccessToken
+	c.cur, c.err = &cur, nil
+	c.fetches++
+	return &cur, nil
 }
 
-// fetch takes the stored token or mints and stores one, under the store's
-// lock so that processes mint one; a broken store counts as none.
+// fetch takes the stored token, or mints one and stores it. It does so
+// under the store's lock, so that processes starting together mint one.
+// A store that fails counts as none.
 func (c *tokenCache) fetch(ctx context.Context) (*oauth2.Token, error) {
-	if c.store == nil {
+	store := c.t.TokenStore
+	if store == nil {
 		return c.mint(ctx)
 	}
-	unlock, err := c.store.lock(ctx, c.key)
+	unlock, err := store.lock(ctx, c.key)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, err
@@ -215,55 +288,59 @@ func (c *tokenCache) fetch(ctx context.Context) (*oauth2.Token, error) {
 		return c.mint(ctx)
 	}
 	defer unlock()
-	// A token handed out before is asked for again only when the API
+	// A token handed out before is fetched again only when the API
 	// rejected it or it expires: either way it is no use to anyone.
-	if tok, ok := c.store.load(c.key); ok {
-		if tok.AccessToken != c.handed && c.now().Before(tok.Expiry.Add(-maxRefreshMargin)) {
+	if tok, ok := store.load(c.key); ok {
+		fresh := time.Now().Before(tok.Expiry.Add(-maxRefreshMargin))
+		if fresh && tok.AccessToken != c.handed {
 			return tok, nil
 		}
-		c.store.remove(c.key)
+		store.remove(c.key)
 	}
 	tok, err := c.mint(ctx)
 	if err == nil && !tok.Expiry.IsZero() { // a token of unknown lifetime is not shared
-		_ = c.store.save(c.key, tok)
+		_ = store.save(c.key, tok)
 	}
 	return tok, err
 }
 
-// mint makes one token request, unless the last 429's Retry-After runs:
-// then that 429 with the time left, for the retry layer to wait.
+// mint makes one token request, unless the last 429's Retry-After is
+// still running: then it returns that 429 with the time left.
 func (c *tokenCache) mint(ctx context.Context) (*oauth2.Token, error) {
-	if left := c.limitedUntil.Sub(c.now()); c.limited != nil && left > 0 {
-		te := *c.limited
-		te.RetryAfter = left
-		return nil, &te
+	if left := time.Until(c.limitedUntil); c.limited != nil && left > 0 {
+		e := *c.limited
+		e.RetryAfter = left
+		return nil, &e
 	}
 	tok, err := c.request(ctx)
 	c.limited = nil
-	if te := (*TokenError)(nil); errors.As(err, &te) && te.StatusCode == http.StatusTooManyRequests && te.RetryAfter > 0 {
-		c.limited, c.limitedUntil = te, c.now().Add(te.RetryAfter)
+	var e *TokenError
+	if errors.As(err, &e) && e.StatusCode == http.StatusTooManyRequests && e.RetryAfter > 0 {
+		c.limited, c.limitedUntil = e, time.Now().Add(e.RetryAfter)
 	}
 	return tok, err
 }
 
 // revoke revokes and forgets the cached token, and deletes it from the store.
 func (c *tokenCache) revoke(ctx context.Context) error {
-	if err := c.lock(ctx); err != nil {
+	if err := c.acquire(ctx); err != nil {
 		return err
 	}
 	defer func() { <-c.sem }()
-	ct := c.cur.Load()
-	if ct == nil {
+	c.mu.Lock()
+	cur := c.cur
+	c.mu.Unlock()
+	if cur == nil {
 		return nil
 	}
-	if err := c.revokeToken(ctx, ct.AccessToken); err != nil {
+	if err := c.revokeToken(ctx, cur.AccessToken); err != nil {
 		return err
 	}
-	c.cur.CompareAndSwap(ct, nil)
-	if c.store != nil {
-		if unlock, err := c.store.lock(ctx, c.key); err == nil {
-			if tok, ok := c.store.load(c.key); ok && tok.AccessToken == ct.AccessToken {
-				c.store.remove(c.key)
+	c.drop(cur)
+	if store := c.t.TokenStore; store != nil {
+		if unlock, err := store.lock(ctx, c.key); err == nil {
+			if tok, ok := store.load(c.key); ok && tok.AccessToken == cur.AccessToken {
+				store.remove(c.key)
 			}
 			unlock()
 		}
@@ -271,52 +348,47 @@ func (c *tokenCache) revoke(ctx context.Context) error {
 	return nil
 }
 
-// bearer adds the cached token. A 401 drops that token (unless replaced
-// already, so that simultaneous 401s cause one refetch) and the request
-// is sent once more with a fresh one; a second 401 goes to the caller.
+// bearer sends requests with the cached token. A 401 that is not a role
+// error drops that token, and the request is sent once more with a fresh
+// one; a second 401 goes to the caller.
 type bearer struct {
 	tokens *tokenCache
 	next   http.RoundTripper
 }
 
 func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	ct, err := b.tokens.token(ctx)
+	tok, err := b.tokens.token(req.Context())
 	if err != nil {
 		closeBody(req)
 		return nil, err
 	}
-	resp, err := b.next.RoundTrip(withAuth(req, ct))
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
-		return resp, err
+	res, err := b.next.RoundTrip(withToken(req, tok))
+	if err != nil || res.StatusCode != http.StatusUnauthorized {
+		return res, err
 	}
-	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
-		return resp, nil // the body is spent and cannot be sent again
+	code, _ := peek401(res)
+	spent := req.Body != nil && req.Body != http.NoBody && req.GetBody == nil
+	if IsRoleError(code) || spent {
+		return res, nil
 	}
-	discard(resp)
-	b.tokens.cur.CompareAndSwap(ct, nil)
-	fresh, err := b.tokens.token(ctx)
-	if err != nil {
+	discard(res)
+	b.tokens.drop(tok)
+	if tok, err = b.tokens.token(req.Context()); err != nil {
 		return nil, err
 	}
-	r := withAuth(req, fresh)
+	again := withToken(req, tok)
 	if req.GetBody != nil {
-		if r.Body, err = req.GetBody(); err != nil {
+		if again.Body, err = req.GetBody(); err != nil {
 			return nil, err
 		}
 	}
-	return b.next.RoundTrip(r)
+	return b.next.RoundTrip(again)
 }
 
-// withAuth is a copy of req (a RoundTripper keeps its request) carrying tok.
-func withAuth(req *http.Request, tok *oauth2.Token) *http.Request {
+// withToken returns a copy of req, as a RoundTripper must not change its
+// request, that carries tok.
+func withToken(req *http.Request, tok *oauth2.Token) *http.Request {
 	r := req.Clone(req.Context())
-	tok.SetAuthHeader(r)
+	r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
 	return r
-}
-
-// discard drains a little of an answer (so its connection is reused), closes it.
-func discard(resp *http.Response) {
-	_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
-	_ = resp.Body.Close()
 }

@@ -1,127 +1,125 @@
 package authedit
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
-
-	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// Option configures NewClient and NewTransport.
-type Option func(*config)
-
-type config struct {
-	insecureHTTP bool
-	base         http.RoundTripper
-	timeout      time.Duration
-	retry        RetryPolicy
-	store        *FileTokenStore
-	now          func() time.Time                                 // the token cache's time; tests move it
-	sleep        func(ctx context.Context, d time.Duration) error // the retry waits: d, or until ctx ends
-}
-
-// WithInsecureHTTP allows cleartext http to hosts that are not loopback.
-func WithInsecureHTTP() Option { return func(c *config) { c.insecureHTTP = true } }
-
-// WithTransport sets the RoundTripper below (default http.DefaultTransport).
-func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.base = rt } }
-
-// WithTimeout bounds a call, retries included (default 30 s; 0: none).
-func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
-
-func sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-time.After(d):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Transport authenticates and retries requests to its base URL's origin only.
+// Transport is an http.RoundTripper that authenticates the requests it
+// sends to the origin of its base URL: by HTTP Digest with an APIKey, with
+// a Bearer token with a ServiceAccount.
+// It wraps Base, as x/oauth2's Transport does.
+// Requests to any other origin go through Base as they are, without
+// credentials.
+//
+// Make a Transport with NewTransport; the zero value refuses every request.
+// Set its fields before its first request, and do not change them afterwards.
+// Most programs use the root package's NewClient instead, which builds a
+// Transport and adds id checks, retries and typed errors.
 type Transport struct {
-	origin string
-	base   string            // base URL without a trailing slash
-	bare   http.RoundTripper // cfg.base behind the guard
-	authed http.RoundTripper // bare, authenticated, retried
-	tokens *tokenCache       // service accounts only
-	cfg    config
+	// Base sends the requests, token requests included.
+	// If nil, http.DefaultTransport is used.
+	Base http.RoundTripper
+
+	// TokenStore shares a service account's tokens with other processes.
+	// If nil, every Transport mints its own tokens. An APIKey ignores it.
+	TokenStore *FileTokenStore
+
+	// AllowInsecureHTTP lets requests go in cleartext (http) to hosts that
+	// are not loopback. If false, such a request fails with a
+	// *CleartextError, and nothing is sent.
+	AllowInsecureHTTP bool
+
+	origin  string            // scheme://host:port of the base URL, lower case
+	baseURL string            // the base URL without a trailing slash
+	auth    http.RoundTripper // the credentials' layer, which sends through guard
+	tokens  *tokenCache       // a service account's tokens; nil for an API key
 }
 
-// NewTransport fails with a *CredentialsError, *CleartextError or URL error.
-func NewTransport(baseURL string, creds Credentials, opts ...Option) (*Transport, error) {
-	cfg := config{timeout: 30 * time.Second, now: time.Now, sleep: sleep}
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
-	if cfg.base == nil {
-		cfg.base = http.DefaultTransport
-	}
-	cfg.retry = cfg.retry.withDefaults()
+// NewTransport returns a Transport that authenticates with creds the
+// requests it sends to the origin of baseURL.
+// The base URL is https://host[:port][/path], or http:// for loopback (see
+// AllowInsecureHTTP), without user info, query or fragment.
+// Credentials with an empty field are a *CredentialsError.
+func NewTransport(baseURL string, creds Credentials) (*Transport, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
 		return nil, fmt.Errorf("authedit: base URL: %w", err)
 	}
-	if s := strings.ToLower(u.Scheme); s != "https" && s != "http" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("authedit: base URL %q: want https://host[:port][/path], no user info (pass Credentials), query or fragment", u.Redacted())
-	}
-	if err := checkCleartext(u, cfg.insecureHTTP); err != nil {
-		return nil, err
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "https" && scheme != "http" || u.Host == "" ||
+		u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("authedit: base URL %q: want https://host[:port][/path], "+
+			"without user info (pass Credentials), query or fragment", u.Redacted())
 	}
 	if err := validateCredentials(creds); err != nil {
 		return nil, err
 	}
-	t := &Transport{origin: originOf(u), base: strings.TrimSuffix(u.String(), "/"), cfg: cfg}
-	t.bare = roundTripFunc(t.guard)
-	// Retries wrap authentication, so every attempt is authenticated afresh
-	// (next digest nc, current token) and passes the guard again.
-	t.authed = &retrier{next: creds.authenticate(t, t.bare), policy: cfg.retry, sleep: cfg.sleep}
+	t := &Transport{origin: originOf(u), baseURL: strings.TrimSuffix(u.String(), "/")}
+	t.auth = creds.authenticate(t)
 	return t, nil
 }
 
-// RoundTrip sends req as Transport says, its answer's body capped at 1 MiB.
+// RoundTrip sends req through Base, authenticated if it goes to the base
+// URL's origin.
+// A 401 that refuses the credentials is answered once: with a fresh token,
+// or with Digest credentials for the new challenge.
+// A 401 with a role error (see IsRoleError) is returned as it is.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	rt := t.authed
-	if originOf(req.URL) != t.origin { // credentials belong to the base URL's origin
-		rt = t.bare
+	switch {
+	case t.auth == nil:
+		closeBody(req)
+		return nil, errors.New("authedit: the Transport was not made by NewTransport")
+	case originOf(req.URL) != t.origin:
+		return t.guard(req)
 	}
-	resp, err := rt.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = &cappedBody{ReadCloser: resp.Body, status: resp.StatusCode, left: contract.MaxBody}
-	return resp, nil
+	return t.auth.RoundTrip(req)
 }
 
-// CloseIdleConnections closes the idle connections of the RoundTripper below.
+// Revoke revokes the service-account token the Transport holds, deletes it
+// from the TokenStore, and forgets it: the next request mints another.
+// It returns nil at once for an APIKey, or when no token is held.
+// The revocation request uses ctx and follows no redirect.
+func (t *Transport) Revoke(ctx context.Context) error {
+	if t.tokens == nil {
+		return nil
+	}
+	return t.tokens.revoke(ctx)
+}
+
+// CloseIdleConnections closes the idle connections of Base, if it keeps any.
 func (t *Transport) CloseIdleConnections() {
-	if c, ok := t.cfg.base.(interface{ CloseIdleConnections() }); ok {
+	if c, ok := t.base().(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
 }
 
-// guard, above the base transport, sees every request: it refuses cleartext
-// to hosts not loopback (by URL) and sets our User-Agent where none is.
+func (t *Transport) base() http.RoundTripper {
+	if t.Base == nil {
+		return http.DefaultTransport
+	}
+	return t.Base
+}
+
+// guard sends req through Base, unless it would go in cleartext to a host
+// that is not loopback. Every request passes it, token requests included.
 func (t *Transport) guard(req *http.Request) (*http.Response, error) {
-	if err := checkCleartext(req.URL, t.cfg.insecureHTTP); err != nil {
+	if err := checkCleartext(req.URL, t.AllowInsecureHTTP); err != nil {
 		closeBody(req)
 		return nil, err
 	}
-	if req.Header.Get("User-Agent") == "" {
-		req = req.Clone(req.Context()) // a RoundTripper must not change its request
-		req.Header.Set("User-Agent", userAgent())
-	}
-	return t.cfg.base.RoundTrip(req)
+	return t.base().RoundTrip(req)
 }
 
-// originOf is scheme://host:port, lower-cased, with the default port explicit.
+// originOf is scheme://host:port, lower case, with the default port explicit.
 func originOf(u *url.URL) string {
 	scheme, port := strings.ToLower(u.Scheme), u.Port()
 	if port == "" {
@@ -130,31 +128,81 @@ func originOf(u *url.URL) string {
 	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
-// CleartextError reports http to a host other than loopback; nothing was sent.
+// CleartextError reports a request refused because it would have gone in
+// cleartext (http) to a host that is not loopback. Nothing was sent.
 type CleartextError struct {
 	Host string // host[:port] of the refused URL
 }
 
+// Error names the host and how to proceed.
 func (e *CleartextError) Error() string {
-	return fmt.Sprintf("authedit: refusing cleartext http to non-loopback host %q (use https, or opt in with WithInsecureHTTP)", e.Host)
+	return fmt.Sprintf("authedit: refusing cleartext http to %q, which is not loopback "+
+		"(use https, or allow it with AllowInsecureHTTP)", e.Host)
 }
 
-// checkCleartext refuses http to hosts but loopback addresses and "localhost",
-// resolving no name: DNS is no evidence that traffic stays on this machine.
-func checkCleartext(u *url.URL, insecure bool) error {
-	if insecure || !strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Hostname(), "localhost") {
+// checkCleartext refuses http to any host but "localhost" and loopback
+// addresses. It resolves no name: DNS is no evidence that traffic stays on
+// this machine.
+func checkCleartext(u *url.URL, allowed bool) error {
+	if allowed || !strings.EqualFold(u.Scheme, "http") ||
+		strings.EqualFold(u.Hostname(), "localhost") {
 		return nil
 	}
-	host, _, _ := strings.Cut(u.Hostname(), "%") // IPv6 zone
+	host, _, _ := strings.Cut(u.Hostname(), "%") // an IPv6 zone
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
 	return &CleartextError{Host: u.Host}
 }
 
-// closeBody closes a refused request's body, as RoundTrippers must.
+// IsRoleError reports whether errorCode is one of Atlas's role errors.
+// Atlas sends them with status 401 when it accepted the credentials but
+// their principal lacks a role, such as Organization Owner.
+// Such a 401 is no reason to fetch a new token or answer a new challenge.
+func IsRoleError(errorCode string) bool {
+	switch errorCode {
+	case "USER_UNAUTHORIZED", "NOT_ORG_OWNER", "NOT_API_KEY_ADMIN",
+		"USER_CANNOT_ACCESS_ORG", "NOT_ORG_GROUP_CREATOR":
+		return true
+	}
+	return false
+}
+
+// max401 bounds what is read of a 401's body before deciding how to
+// answer it. Atlas's are a few hundred bytes.
+const max401 = 64 << 10
+
+// peek401 reads at most max401 bytes of res's body and puts them back in
+// front of the rest. It returns the body's errorCode, if it has one, and
+// whether the whole body was read.
+func peek401(res *http.Response) (errorCode string, whole bool) {
+	head, err := io.ReadAll(io.LimitReader(res.Body, max401+1))
+	res.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), res.Body), res.Body}
+	var b struct {
+		ErrorCode string `json:"errorCode"`
+	}
+	_ = json.Unmarshal(head, &b)
+	return b.ErrorCode, err == nil && len(head) <= max401
+}
+
+// discard drains a little of an answer, so that its connection can be
+// reused, and closes it.
+func discard(res *http.Response) {
+	_, _ = io.CopyN(io.Discard, res.Body, 4<<10)
+	_ = res.Body.Close()
+}
+
+// closeBody closes the body of a request that is not sent, as a
+// RoundTripper must.
 func closeBody(req *http.Request) {
 	if req.Body != nil {
 		_ = req.Body.Close()
 	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

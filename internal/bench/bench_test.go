@@ -27,6 +27,7 @@ import (
 
 	"github.com/mongodb-forks/digest"
 
+	"github.com/atlascontract/deleteorgapikey"
 	"github.com/atlascontract/deleteorgapikey/atlastest"
 	"github.com/atlascontract/deleteorgapikey/authedit"
 	"github.com/atlascontract/deleteorgapikey/gen"
@@ -115,8 +116,8 @@ func clientDelete(ctx context.Context, c deleter, org, key string) error {
 	return nil
 }
 
-func newClient(tb testing.TB, base string, creds authedit.Credentials, tr http.RoundTripper) *authedit.Client {
-	c, err := authedit.NewClient(base, creds, authedit.WithTransport(tr))
+func newClient(tb testing.TB, base string, creds authedit.Credentials, tr http.RoundTripper) *deleteorgapikey.Client {
+	c, err := deleteorgapikey.NewClient(base, creds, deleteorgapikey.WithTransport(tr))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -359,22 +360,22 @@ func childRemove(key string) error {
 	if err != nil {
 		return err
 	}
-	var opts []authedit.Option
+	var opts []deleteorgapikey.Option
 	if dir := os.Getenv(childStoreEnv); dir != "" {
 		store, err := authedit.NewFileTokenStore(dir)
 		if err != nil {
 			return err
 		}
-		opts = append(opts, authedit.WithTokenStore(store))
+		opts = append(opts, deleteorgapikey.WithTokenStore(store))
 	}
-	c, err := authedit.NewClient(authedit.BaseURLFromEnv(os.LookupEnv), creds, opts...)
+	c, err := deleteorgapikey.NewClient(authedit.BaseURLFromEnv(os.LookupEnv), creds, opts...)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), childDeadline)
 	defer cancel()
 	out, err := c.Remove(ctx, os.Getenv(childOrgEnv), key)
-	if err == nil && out != authedit.Removed {
+	if err == nil && out != deleteorgapikey.Removed {
 		err = fmt.Errorf("remove %s: %v", key, out)
 	}
 	return err
@@ -499,22 +500,22 @@ func runBulk(tb testing.TB, paced bool, keys, dups int) bulkRun {
 	ids = append(ids, ids[:dups]...)
 	c := newClient(tb, srv.URL, srv.Owner().ServiceAccount(), newTransport(tb, bulkConc))
 	ctx, org := context.Background(), srv.OrgID()
-	var results []authedit.Result
+	var results []deleteorgapikey.Result
 	start := time.Now()
 	if paced {
-		r := &authedit.Remover{Client: c, Concurrency: bulkConc, Capacity: bulkBudget, Refill: bulkBudget, Period: time.Second}
+		r := &deleteorgapikey.Remover{Client: c, Concurrency: bulkConc, Capacity: bulkBudget, Refill: bulkBudget, Period: time.Second}
 		results = r.RemoveAll(ctx, org, ids)
 	} else {
-		results = make([]authedit.Result, len(ids))
+		results = make([]deleteorgapikey.Result, len(ids))
 		deleteAll(len(ids), bulkConc, func(i int) error {
 			o, err := c.Remove(ctx, org, ids[i])
-			results[i] = authedit.Result{KeyID: ids[i], Outcome: o, Err: err}
+			results[i] = deleteorgapikey.Result{KeyID: ids[i], Outcome: o, Err: err}
 			return nil
 		})
 	}
 	run := bulkRun{wall: time.Since(start), results: len(results)}
 	for _, res := range results {
-		if res.Outcome != authedit.Removed {
+		if res.Outcome != deleteorgapikey.Removed {
 			if run.failed++; run.first == nil {
 				run.first = fmt.Errorf("%s: %v: %w", res.KeyID, res.Outcome, res.Err)
 			}
