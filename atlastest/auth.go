@@ -208,12 +208,13 @@ func (s *Server) serveOAuth(x *exchange, r *http.Request, revoke bool) {
 			fmt.Sprintf("Parameter %.40q is sent more than once.", name))
 		return
 	}
+	faults := s.token
 	if revoke {
-		s.revokeToken(x, sa, form && r.PostForm.Get("token") != "", r.PostForm.Get("token"))
-		return
+		faults = s.revoke
 	}
-	fail, wait := s.token.apply(x, r)
-	h, wait := s.limits(s.cfg.tokens, sa.limiter, fail == "", wait)
+	// Revocation answers faults but spends nothing from the client's bucket.
+	fail, wait := faults.apply(x, r)
+	h, wait := s.limits(s.cfg.tokens, sa.limiter, !revoke && fail == "", wait)
 	maps.Copy(x.Header(), h)
 	limited := []any{r.URL.Path, s.cfg.tokens.Capacity, int(s.cfg.tokens.Period / time.Minute)}
 	switch grant := r.PostForm.Get("grant_type"); {
@@ -221,6 +222,8 @@ func (s *Server) serveOAuth(x *exchange, r *http.Request, revoke bool) {
 		s.write(x, s.answer(fail, h))
 	case fail != "" || wait >= 0:
 		s.write(x, s.answer(behavior.TokenRateLimited, h, limited...))
+	case revoke:
+		s.revokeToken(x, sa, form && r.PostForm.Get("token") != "", r.PostForm.Get("token"))
 	case !form || grant == "": // RFC 6749 section 5.2
 		oauthError(x, http.StatusBadRequest, "invalid_request",
 			"Send grant_type=client_credentials in a form-encoded POST body.")

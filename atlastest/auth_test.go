@@ -318,6 +318,13 @@ func TestTokenFaults(t *testing.T) {
 	if got := rec.Header().Get("Ratelimit-Remaining"); got != "48" { // the drop and this one spent
 		t.Errorf("after the faults %s of 50 left, want 48: a fault charged the bucket", got)
 	}
+	tok := issueToken(t, srv, owner)
+	srv.RevokeEndpoint().FailNext(1, http.StatusInternalServerError)
+	rec = handle(srv, "POST", contract.RevokePath(), basic(owner), "token="+tok)
+	wantAnswer(t, rec.Result(), rec.Body.Bytes(), rowOf(behavior.ServerError))
+	if _, fail := srv.verifyBearer(tok); fail != nil {
+		t.Errorf("a revocation answered 500 revoked the token: %s", fail.detail)
+	}
 	for _, status := range []int{400, 401, 404} {
 		p := panicOf(func() { tokens.FailNext(1, status) })
 		if !strings.HasPrefix(fmt.Sprint(p), "atlastest: FailNext") {

@@ -397,8 +397,8 @@ func operationStatuses() map[int]behavior.Situation {
 // Atlas would: with the first row of internal/behavior's table for it that
 // an authenticated caller can get (400 API_KEY_NOT_FOUND, 401 the role
 // error USER_UNAUTHORIZED, 403 IP_ADDRESS_NOT_ON_ACCESS_LIST, 404
-// ORG_NOT_FOUND, 406, 429 the token bucket's, 500), and at the token
-// endpoint 429 as Atlas's token limit or 500. A 429 shows an
+// ORG_NOT_FOUND, 406, 429 the token bucket's, 500), and at the token and
+// revocation endpoints 429 as Atlas's token limit or 500. A 429 shows an
 // empty bucket and Retry-After. Any other status panics. n <= 0 cancels;
 // a call replaces the previous one. To refuse credentials, send wrong
 // ones, or let a token expire (WithClock).
@@ -471,3 +471,7 @@ func (s *Server) SetRetryAfter(d time.Duration) { s.op.SetRetryAfter(d) }
 
 // TokenEndpoint scripts the token endpoint's faults.
 func (s *Server) TokenEndpoint() *Faults { return s.token }
+
+// RevokeEndpoint scripts the revocation endpoint's faults: a 429 or 500
+// instead of revoking, a revocation whose answer is lost, latency.
+func (s *Server) RevokeEndpoint() *Faults { return s.revoke }

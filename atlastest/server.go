@@ -26,14 +26,14 @@ type Server struct {
 	// empty for a Server from New.
 	URL string
 
-	cfg            config
-	handler        http.Handler
-	ts             *httptest.Server
-	rows           map[behavior.Situation]behavior.Answer // internal/behavior's table
-	op, token      *Faults
-	org            *org                   // the organization; its keys are guarded by mu
-	keys, accounts map[string]*credential // by public key and by client id; read-only after New
-	auth           authState
+	cfg               config
+	handler           http.Handler
+	ts                *httptest.Server
+	rows              map[behavior.Situation]behavior.Answer // internal/behavior's table
+	op, token, revoke *Faults
+	org               *org                   // the organization; its keys are guarded by mu
+	keys, accounts    map[string]*credential // by public key and by client id; read-only after New
+	auth              authState
 
 	mu     sync.Mutex // guards org.keys, lastID and the access lists
 	lastID int
@@ -95,6 +95,7 @@ type config struct {
 	nonceTTL    time.Duration
 	algs        []string
 	logLimit    int // 0: keep every request
+	logHook     func(Request)
 	now         func() time.Time
 }
 
@@ -166,6 +167,14 @@ func WithLogLimit(n int) Option {
 	return func(c *config) { c.logLimit = n }
 }
 
+// WithLogHook calls f with each request as it enters the log, in the order
+// the requests are answered, so that a program can stream the log (smoke
+// serve -v does). Calls never overlap; a slow f slows the server.
+func WithLogHook(f func(Request)) Option {
+	check(f != nil, "WithLogHook(nil)")
+	return func(c *config) { c.logHook = f }
+}
+
 // New builds a Server without listening: serve [Server.Handler] yourself.
 func New(opts ...Option) *Server {
 	cfg := config{ops: contract.OperationBudget(), tokens: contract.TokenBudget(),
@@ -181,11 +190,14 @@ func New(opts ...Option) *Server {
 	}
 	s.op = &Faults{where: "the operation", statuses: operationStatuses(), budget: cfg.ops,
 		retryAfter: -1}
+	oauth := map[int]behavior.Situation{
+		http.StatusTooManyRequests:     behavior.TokenRateLimited,
+		http.StatusInternalServerError: behavior.ServerError,
+	}
 	s.token = &Faults{where: "the token endpoint", budget: cfg.tokens, retryAfter: -1,
-		statuses: map[int]behavior.Situation{
-			http.StatusTooManyRequests:     behavior.TokenRateLimited,
-			http.StatusInternalServerError: behavior.ServerError,
-		}}
+		statuses: oauth}
+	s.revoke = &Faults{where: "the revocation endpoint", budget: cfg.tokens, retryAfter: -1,
+		statuses: oauth}
 	s.auth.nonces, s.auth.tokens = map[string]*issued{}, map[string]*issued{}
 	s.seed(5 + cfg.seedKeys) // five keys to delete, and WithSeedKeys'
 	s.handler = s.newHandler()
@@ -411,6 +423,9 @@ func clip(s string, n int) string {
 func (s *Server) record(r Request) {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
+	if s.cfg.logHook != nil {
+		s.cfg.logHook(r)
+	}
 	s.log = append(s.log, r)
 	if n := s.cfg.logLimit; n > 0 && len(s.log) > n {
 		s.log = s.log[len(s.log)-n:] // append reallocates, copying only these

@@ -217,7 +217,10 @@ func TestNewTestServer(t *testing.T) {
 }
 
 func TestRequestLog(t *testing.T) {
-	srv := NewTestServer(t, WithLogLimit(6))
+	var hooked []Request
+	srv := NewTestServer(t, WithLogLimit(6), WithLogHook(func(r Request) {
+		hooked = append(hooked, r) // calls never overlap
+	}))
 	del(t, digestClient(t, srv.Owner()), opURL(srv, srv.OrgID(), srv.Keys()[0], "pretty=true"))
 	del(t, bearerClient(t, srv, srv.Member()), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
 	send(t, plain(t), http.MethodGet, srv.URL+"/"+strings.Repeat("p", 1000), nil)
@@ -236,6 +239,9 @@ func TestRequestLog(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !slices.Equal(hooked, srv.Requests()) {
+		t.Errorf("WithLogHook saw %+v, the log holds %+v", hooked, srv.Requests())
 	}
 	if n := srv.CountRequests(func(r Request) bool { return r.TokenIssued }); n != 1 {
 		t.Errorf("CountRequests(token issued) = %d, want 1", n)
