@@ -41,8 +41,10 @@ const (
 // NewFileTokenStore opens the store in dir, creating it 0700 if need be.
 // An empty dir means os.UserCacheDir()/atlascontract-deleteorgapikey/tokens.
 // A relative path, given or from the environment, is refused.
-// The directory must be this user's, not a symbolic link, and open to no
-// one else: an existing wider one is refused, never changed.
+// The directory must be this user's, not a symbolic link, and writable by
+// no one else: an existing one that others can write is refused, never
+// changed. Others may list it (t.TempDir's 0755 is fine): each entry is a
+// 0600 file named by an HMAC, which tells them nothing.
 // Every directory above it must be this user's or root's and writable by
 // no one else, as ssh's StrictModes demands; root's sticky directories,
 // such as /tmp, are the one exception.
@@ -73,6 +75,9 @@ func NewFileTokenStore(dir string) (*FileTokenStore, error) {
 // checkDir refuses dir unless the rules NewFileTokenStore states hold, and
 // returns it below its parent's real path.
 func checkDir(dir string) (string, error) {
+	if !filepath.IsAbs(dir) { // also the zero FileTokenStore's ""
+		return "", refuse(dir, "not an absolute path")
+	}
 	parent, err := filepath.EvalSymlinks(filepath.Dir(dir))
 	real := filepath.Join(parent, filepath.Base(dir))
 	for p := real; err == nil; p = filepath.Dir(p) {
@@ -82,10 +87,10 @@ func checkDir(dir string) (string, error) {
 		}
 		uid, mode := owner(fi), fi.Mode()
 		ours := uid == os.Geteuid()
-		if p == real && (!fi.IsDir() || !ours || mode.Perm()&0o077 != 0) ||
+		if p == real && (!fi.IsDir() || !ours) ||
 			!ours && uid != 0 || mode.Perm()&0o022 != 0 && (uid != 0 || mode&fs.ModeSticky == 0) {
-			return "", refuse(p, "the store must be this user's alone, the directories above "+
-				"writable by this user or root only")
+			return "", refuse(p, "the store must be this user's, and it and the directories "+
+				"above writable by this user or root only")
 		}
 		if p == filepath.Dir(p) {
 			return real, nil

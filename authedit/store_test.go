@@ -152,7 +152,8 @@ func TestNewFileTokenStoreDirectory(t *testing.T) {
 	}{
 		{"created 0700", 0o700, false, "a/tokens", "a/tokens", true},
 		{"sticky parent root's", 0o777 | fs.ModeSticky, false, "tokens", "tokens", true},
-		{"open to others", 0o755, false, ".", ".", false},
+		{"readable by others", 0o755, false, ".", ".", true},
+		{"writable by others", 0o775, false, ".", ".", false},
 		{"another user's", 0o700, true, ".", ".", false},
 		{"parent writable by others", 0o777, false, "tokens", ".", false},
 		{"parent another user's", 0o755, true, "tokens", ".", false},
@@ -171,6 +172,9 @@ func TestNewFileTokenStoreDirectory(t *testing.T) {
 			s, err := NewFileTokenStore(dir)
 			if tc.ok {
 				wantStoreIn(t, s, err, named)
+				if fi, _ := os.Stat(dir); tc.dir != "." && fi.Mode().Perm() != 0o700 {
+					t.Errorf("created %s %v, want 0700", dir, fi.Mode())
+				}
 				return
 			}
 			if !errors.Is(err, fs.ErrPermission) || !strings.Contains(err.Error(), named) {
@@ -210,8 +214,9 @@ func TestNewFileTokenStoreDirectory(t *testing.T) {
 func wantStoreIn(t *testing.T, s *FileTokenStore, err error, dir string) {
 	t.Helper()
 	fi, serr := os.Lstat(dir)
-	if err != nil || s.dir != dir || serr != nil || fi.Mode() != fs.ModeDir|0o700 {
-		t.Errorf("store %v, %v; want one in a 0700 %s: %v, %v", s, err, dir, fi, serr)
+	if err != nil || s.dir != dir || serr != nil || !fi.IsDir() || fi.Mode().Perm()&0o022 != 0 {
+		t.Errorf("store %v, %v; want one in %s, writable by us alone: %v, %v",
+			s, err, dir, fi, serr)
 	}
 }
 
