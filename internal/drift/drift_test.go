@@ -89,7 +89,7 @@ func TestCheck(t *testing.T) {
 		name: "upstream-only element named by a why above a sibling",
 		edits: []edit{{"upstream.yaml", "      operationId: deleteKey\n",
 			"      operationId: deleteKey\n      x-docs-url: https://example.com\n"},
-			{"ours.yaml", "by path and method\n", "by path and method; x-docs-url is upstream's\n"}},
+			{"ours.yaml", "and method\n", "and method; x-docs-url is upstream's\n"}},
 		lines: []string{
 			"ours.yaml:8: upstream-only DELETE x-docs-url: explained",
 			"4 differences from upstream, 0 unexplained",
