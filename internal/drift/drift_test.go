@@ -23,6 +23,8 @@ var (
 	// Whys in ours.yaml: above the ours-only response and the changed nullable.
 	responseWhy = "        # why: the server answers 400 for a missing key\n"
 	nullableWhy = "          # why: unlike upstream, the server sends null details\n"
+	// orgIDItem is the parameters' item that names orgId in ours.yaml.
+	orgIDItem = "        - $ref: \"#/components/parameters/orgId\"\n"
 )
 
 // nullable is the changed value the fixtures have on a component that is
@@ -74,13 +76,39 @@ func TestCheck(t *testing.T) {
 			"4 differences from upstream, 1 unexplained",
 		},
 	}, {
-		name:  "changed pattern under a why that is not about the change",
-		edits: []edit{{"upstream.yaml", "{24}", "{26}"}},
-		code:  1,
-		lines: []string{
-			"ours.yaml:35: changed components.parameters.orgId.schema.pattern " +
+		name: "changed pattern under a why that is not about the change",
+		edits: []edit{{"upstream.yaml", "{24}", "{26}"},
+			{"ours.yaml", orgIDItem, "        # why: orgId's pattern is upstream's\n" + orgIDItem}},
+		code: 1,
+		lines: []string{ // a parameter's difference is its list's
+			"ours.yaml:11: changed DELETE parameters.path.orgId.schema.pattern " +
 				`(upstream: "^[a-f0-9]{26}$"): UNEXPLAINED`,
 			"4 differences from upstream, 1 unexplained",
+		},
+	}, {
+		name: "upstream-only element named by a why above a sibling",
+		edits: []edit{{"upstream.yaml", "      operationId: deleteKey\n",
+			"      operationId: deleteKey\n      x-docs-url: https://example.com\n"},
+			{"ours.yaml", "and method\n", "and method; x-docs-url is upstream's\n"}},
+		lines: []string{
+			"ours.yaml:8: upstream-only DELETE x-docs-url: explained",
+			"4 differences from upstream, 0 unexplained",
+		},
+	}, {
+		name: "why over several comment lines",
+		edits: []edit{{"ours.yaml", nullableWhy,
+			"          # why: the server sends null details,\n          # unlike upstream\n"}},
+		lines: []string{
+			"ours.yaml:53: " + nullable + ": explained",
+			"3 differences from upstream, 0 unexplained",
+		},
+	}, {
+		name:  "comment block that does not begin with a why",
+		edits: []edit{{"ours.yaml", responseWhy, "        # 400:\n" + responseWhy}},
+		code:  1,
+		lines: []string{
+			"ours.yaml:23: ours-only DELETE responses.400: UNEXPLAINED",
+			"3 differences from upstream, 1 unexplained",
 		},
 	}, {
 		name: "upstream-only response",
