@@ -133,9 +133,18 @@ func checkToken(tok *oauth2.Token) error {
 // Token and revocation requests pass t.guard and follow no redirect: a 3xx
 // is an error, never the credentials posted elsewhere.
 func (c ServiceAccount) authenticate(t *Transport) http.RoundTripper {
-	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	hc := &http.Client{Transport: roundTripFunc(t.guard), CheckRedirect: noRedirect}
 	secret := string(c.ClientSecret)
+	// Atlas reads the client id and secret in HTTP Basic as they are, not
+	// form-encoded first as RFC 6749 section 2.3.1 asks (reported: MongoDB's
+	// own MCP server sends them raw). x/oauth2 encodes them, so every token
+	// and revocation request gets them again here, raw.
+	raw := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		req = req.Clone(req.Context())
+		req.SetBasicAuth(c.ClientID, secret)
+		return t.guard(req)
+	})
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc := &http.Client{Transport: raw, CheckRedirect: noRedirect}
 	cc := &clientcredentials.Config{ClientID: c.ClientID, ClientSecret: secret,
 		TokenURL: t.baseURL + tokenPath, AuthStyle: oauth2.AuthStyleInHeader}
 	key := storeKey(cc.TokenURL, c.ClientID, secret)
@@ -159,7 +168,6 @@ func (c ServiceAccount) authenticate(t *Transport) http.RoundTripper {
 			return &TokenError{Op: "revoke", Err: err}
 		}
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(url.QueryEscape(c.ClientID), url.QueryEscape(secret))
 		res, err := hc.Do(req)
 		if err != nil {
 			return &TokenError{Op: "revoke", Err: err}

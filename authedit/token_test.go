@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -105,6 +106,30 @@ func TestTokensAreChecked(t *testing.T) {
 		if want := map[bool]int32{true: 1, false: 2}[tc.want == ""]; h.tokenCalls.Load() != want {
 			t.Errorf("%s: %d token requests, want %d", tc.body, h.tokenCalls.Load(), want)
 		}
+	}
+}
+
+// Atlas reads the Basic credentials of token and revocation requests as
+// they are, so characters that form-encoding would change reach it intact.
+func TestClientCredentialsAreSentRaw(t *testing.T) {
+	sa := authedit.ServiceAccount{ClientID: "id+1", ClientSecret: "s/e+c=r%t"}
+	h := &canned{tokens: []answer{goodToken}, answers: []answer{noContent}}
+	var got []string
+	url := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, secret, ok := r.BasicAuth(); ok {
+			got = append(got, id+":"+secret)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	tr := newTransport(t, url, sa)
+	if _, _, err := del(t, tr, url); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Revoke(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"id+1:s/e+c=r%t", "id+1:s/e+c=r%t"}; !slices.Equal(got, want) {
+		t.Errorf("Basic credentials of the token and revocation requests: %q, want %q", got, want)
 	}
 }
 
