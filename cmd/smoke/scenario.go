@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -59,9 +58,11 @@ type report struct {
 	Failed  int        `json:"failed"`
 }
 
-// runScenarios runs each scenario in turn. It stops after a scenario that
-// cannot reach the server: the rest would only fail the same way, slowly.
-func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []scenario {
+// runScenarios runs each scenario in turn against the server at baseURL.
+// It stops after a scenario that cannot reach the server: the rest would
+// only fail the same way, slowly.
+func runScenarios(ctx context.Context, obs *observer, baseURL string,
+	scenarios []scenario) []scenario {
 	for i := range scenarios {
 		s := &scenarios[i]
 		obs.begin()
@@ -72,7 +73,7 @@ func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []sc
 		op, unreachable := errors.AsType[*net.OpError](err)
 		switch unreachable = unreachable && op.Op == "dial"; {
 		case unreachable:
-			problems = append(problems, fmt.Errorf("cannot reach %s: %w", origin(err), op.Err))
+			problems = append(problems, fmt.Errorf("cannot reach %s: %w", baseURL, op.Err))
 		case s.outcome == "" && err != nil:
 			problems = append(problems, err)
 		case !slices.Contains(strings.Split(s.outcome, " or "), said):
@@ -102,16 +103,6 @@ func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []sc
 		}
 	}
 	return scenarios
-}
-
-// origin is the scheme and host of the URL a request failed for.
-func origin(err error) string {
-	if ue, ok := errors.AsType[*url.Error](err); ok {
-		if u, err := url.Parse(ue.URL); err == nil {
-			return u.Scheme + "://" + u.Host
-		}
-	}
-	return "the server"
 }
 
 // matches holds answers to s.want. Answers before the wanted ones must be
