@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -35,7 +34,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv, atlastest.NewServer)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
 	stop()
 	os.Exit(code)
 }
@@ -52,11 +51,8 @@ type config struct {
 	atlas, confirm, json, insecureHTTP            bool
 	baseURL, orgID, deleteKey, record, tokenCache string
 	timeout                                       time.Duration
-	log                                           *slog.Logger
 	creds                                         authedit.Credentials // -atlas's
 	lookup                                        func(string) (string, bool)
-	// newServer makes the local mode's reference server.
-	newServer func(...atlastest.Option) *atlastest.Server
 }
 
 const usage = `Usage:
@@ -83,11 +79,11 @@ Secrets are never printed.
 
 // run is main with its surroundings passed in.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer,
-	lookup func(string) (string, bool), newServer func(...atlastest.Option) *atlastest.Server) int {
+	lookup func(string) (string, bool)) int {
 	if len(args) > 0 && args[0] == "serve" {
 		return serve(ctx, args[1:], os.Stdin, stdout, stderr)
 	}
-	cfg, err := parseFlags(args, stderr, config{lookup: lookup, newServer: newServer})
+	cfg, err := parseFlags(args, stderr, config{lookup: lookup})
 	if errors.Is(err, flag.ErrHelp) {
 		return exitPass
 	}
@@ -145,14 +141,9 @@ func parseFlags(args []string, stderr io.Writer, cfg config) (config, error) {
 		"share its token across runs through files in `DIR`, or in the user cache directory\n"+
 		"with \"default\". The files hold the token, never the secret; rm -r DIR clears them.")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
-	verbose := fs.Bool("v", false, "log each round trip's method, path and status on stderr")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "bound on the whole run")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
-	}
-	cfg.log = slog.New(slog.DiscardHandler)
-	if *verbose {
-		cfg.log = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 	atlasOnly := cfg.deleteKey != "" || cfg.confirm || cfg.record != "" || cfg.insecureHTTP ||
 		cfg.tokenCache != ""
@@ -220,7 +211,7 @@ func newClient(cfg config, baseURL string, creds authedit.Credentials, obs *obse
 // role. -delete-key K -confirm deletes K; a K already gone is no failure.
 // parseFlags has checked the settings.
 func runAtlas(ctx context.Context, cfg config) (report, error) {
-	obs := &observer{log: cfg.log}
+	obs := &observer{}
 	if cfg.record != "" {
 		obs.base = recordingTransport()
 	}
@@ -327,9 +318,9 @@ const unknownOrg = "0123456789abcdef01234567"
 
 // runLocal runs the matrix against a new reference server.
 func runLocal(ctx context.Context, cfg config) (report, error) {
-	srv := cfg.newServer()
+	srv := atlastest.NewServer()
 	defer srv.Close()
-	obs := &observer{log: cfg.log}
+	obs := &observer{}
 	return report{
 		Target: fmt.Sprintf("embedded reference server %s, organization %s, "+
 			"auth digest and service account", srv.URL, srv.OrgID()),

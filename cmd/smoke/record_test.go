@@ -22,6 +22,7 @@ import (
 // even when the server echoes them; a symlink in the directory is replaced,
 // not followed.
 func TestRecord(t *testing.T) {
+	anID := regexp.MustCompile(`\b[0-9a-f]{24}\b`)
 	examples := map[string]bool{}
 	for _, name := range []string{"orgId", "apiUserId"} {
 		p := contract.MustLoad().Op.Parameters.GetByInAndName("path", name)
@@ -51,7 +52,7 @@ func TestRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, id := range regexp.MustCompile(`\b[0-9a-f]{24}\b`).FindAllString(string(raw), -1) {
+			for _, id := range anID.FindAllString(string(raw), -1) {
 				if !examples[id] {
 					t.Errorf("%s holds the id %s, not one of the spec's examples", f, id)
 				}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -96,7 +95,6 @@ func runScenarios(ctx context.Context, obs *observer, baseURL string,
 		if problem != nil {
 			s.Detail = strings.ReplaceAll(problem.Error(), "\n", "; ")
 		}
-		obs.log.Info("scenario", "name", s.Name, "auth", s.Auth, "got", s.Got, "pass", s.Pass)
 		if unreachable {
 			s.Detail += fmt.Sprintf(" (scenarios not run: %d)", len(scenarios)-i-1)
 			return scenarios[:i+1]
@@ -221,7 +219,6 @@ func (a answer) is(s behavior.Situation) error {
 // For -record, it keeps each Authorization value, to redact, and each id
 // sent. It logs no header: headers carry credentials.
 type observer struct {
-	log  *slog.Logger
 	base http.RoundTripper // nil: http.DefaultTransport; -record's keeps heads (record.go)
 
 	mu           sync.Mutex
@@ -245,10 +242,8 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	o.trips++
 	o.secrets = append(o.secrets, authParts(auth)...)
 	if err != nil {
-		o.log.Info("round trip failed", "method", req.Method, "path", req.URL.Path, "err", err)
 		return nil, err
 	}
-	o.log.Info("round trip", "method", req.Method, "path", req.URL.Path, "status", res.StatusCode)
 	ids, err := contract.MatchPath(req.URL.EscapedPath())
 	if err != nil {
 		return res, nil // the token or revocation endpoint
