@@ -50,6 +50,7 @@ type logEntry struct {
 	TokenIssued bool   `json:"tokenIssued"`
 }
 
+// entry is r as the log shows it.
 func entry(r atlastest.Request) logEntry {
 	return logEntry{Method: r.Method, Path: r.Path, Auth: r.Auth, Principal: r.Principal,
 		Status: r.Status, Dropped: r.Dropped, TokenIssued: r.TokenIssued}

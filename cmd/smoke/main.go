@@ -32,6 +32,8 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
+// main runs smoke with the process's arguments, streams and environment.
+// SIGINT and SIGTERM end the run, or stop serve.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
@@ -55,6 +57,7 @@ type config struct {
 	lookup                                        func(string) (string, bool)
 }
 
+// usage is what -h prints before the flags.
 const usage = `Usage:
   smoke [flags]          scenario matrix against the embedded reference server (no network)
   smoke -atlas [flags]   non-destructive checks against real Atlas
@@ -63,6 +66,7 @@ const usage = `Usage:
 Flags:
 `
 
+// help is printed after the flags.
 const help = `
 Environment, with -atlas: MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET (a service
 account, preferred) or MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY (an API

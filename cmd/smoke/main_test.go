@@ -23,6 +23,7 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
+// env looks names up in vars, as os.LookupEnv does in the environment.
 func env(vars map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) {
 		v, ok := vars[k]
@@ -30,6 +31,7 @@ func env(vars map[string]string) func(string) (string, bool) {
 	}
 }
 
+// runSmoke runs smoke with args and returns its exit status and output.
 func runSmoke(t *testing.T, lookup func(string) (string, bool),
 	args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -226,6 +228,7 @@ func (s *spy) start(t *testing.T) string {
 	return hs.URL
 }
 
+// learn adds secrets, but the empty one, to what the spy knows.
 func (s *spy) learn(secrets ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -236,12 +239,14 @@ func (s *spy) learn(secrets ...string) {
 	}
 }
 
+// known returns the secrets learnt so far.
 func (s *spy) known() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.secrets)
 }
 
+// ServeHTTP learns the request's secrets and answers it, as the spy is set.
 func (s *spy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	auth := r.Header.Get("Authorization")
 	_, cred, _ := strings.Cut(auth, " ")

@@ -47,6 +47,7 @@ type scenario struct {
 	after   func() error
 }
 
+// one is a want of one answer.
 func one(s behavior.Situation) []behavior.Situation { return []behavior.Situation{s} }
 
 // report is what a run prints.

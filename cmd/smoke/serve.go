@@ -31,6 +31,7 @@ type announcement struct {
 	Keys       []string            `json:"keys"`   // deletable key ids
 }
 
+// serveUsage is what smoke serve -h prints before the flags.
 const serveUsage = `Usage: smoke serve [flags]
 
 Runs the reference Atlas server and prints one JSON line: baseUrl, tokenUrl, revokeUrl,

@@ -65,6 +65,7 @@ func token(t *testing.T, a announcement, p atlastest.Principal) string {
 	return tok.AccessToken
 }
 
+// keyPath is the operation's path for key in the announced organization.
 func keyPath(a announcement, key string) string {
 	return "/api/atlas/v2/orgs/" + a.OrgID + "/apiKeys/" + key
 }
@@ -89,8 +90,12 @@ func TestServeAnnouncesWhatClientsNeed(t *testing.T) {
 		a.RevokeURL != a.BaseURL+contract.RevokePath() || a.ControlURL != a.BaseURL+"/__atlastest" {
 		t.Fatalf("announcement incomplete: %+v", a)
 	}
-	if b, _ := startServe(t, "-seed-keys", "3"); len(b.Keys) != len(a.Keys)+3 {
-		t.Errorf("%d keys announced with -seed-keys 3, %d without", len(b.Keys), len(a.Keys))
+	// A wildcard address, which -allow-remote allows, is announced as
+	// loopback, which this host can dial.
+	b, _ := startServe(t, "-addr", ":0", "-allow-remote", "-seed-keys", "3")
+	if !strings.HasPrefix(b.BaseURL, "http://127.0.0.1:") || len(b.Keys) != len(a.Keys)+3 {
+		t.Errorf("-addr :0 -allow-remote -seed-keys 3: %s and %d keys, %d without -seed-keys",
+			b.BaseURL, len(b.Keys), len(a.Keys))
 	}
 	// The member's delete is refused; the owner's succeeds.
 	notOwner, _ := behavior.Lookup(behavior.NotOwner)
@@ -120,15 +125,6 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errOut.String(), want) {
 			t.Errorf("exit %d, want %d and %q in:\n%s", code, exitUsage, want, &errOut)
 		}
-	}
-}
-
-// TestServeAnnouncesWildcardsAsLoopback: -allow-remote with a wildcard
-// address announces loopback, which this host can dial.
-func TestServeAnnouncesWildcardsAsLoopback(t *testing.T) {
-	a, _ := startServe(t, "-addr", ":0", "-allow-remote")
-	if !strings.HasPrefix(a.BaseURL, "http://127.0.0.1:") {
-		t.Errorf("-addr :0 -allow-remote announced %s", a.BaseURL)
 	}
 }
 
@@ -191,7 +187,11 @@ type fakeConn struct {
 	closed bool
 }
 
-func (c *fakeConn) Close() error { c.closed = true; return nil }
+// Close marks c closed.
+func (c *fakeConn) Close() error {
+	c.closed = true
+	return nil
+}
 
 // TestConnLimitSparesKeepAliveConnections: at the bound, a flood of new
 // connections closes its own oldest ones, never a keep-alive connection;
