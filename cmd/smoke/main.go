@@ -1,8 +1,11 @@
-// Command smoke runs the deleteOrgApiKey contract end to end: a scenario
-// matrix on an embedded reference server (atlastest) provoking every
-// documented status with both authentication methods; -atlas, probes of real
-// Atlas that delete nothing unless told to; `smoke serve`, the reference
-// server alone. Expectations come from internal/behavior. See `smoke -h`.
+// Command smoke runs the operation's contract end to end.
+//
+// By default it runs a matrix of scenarios against an embedded reference
+// server (package atlastest). The matrix provokes every status the spec
+// documents, with an API key and with a service account.
+// With -atlas, it probes real Atlas, and deletes nothing unless told to.
+// "smoke serve" runs the reference server alone, for tests in any language.
+// What each answer must be comes from internal/behavior. See smoke -h.
 package main
 
 import (
@@ -12,15 +15,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/atlascontract/deleteorgapikey"
 	"github.com/atlascontract/deleteorgapikey/atlastest"
 	"github.com/atlascontract/deleteorgapikey/authedit"
 	"github.com/atlascontract/deleteorgapikey/gen"
@@ -28,9 +32,11 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
+// main runs smoke with the process's arguments, streams and environment.
+// SIGINT and SIGTERM end the run, or stop serve.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv, atlastest.NewServer)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
 	stop()
 	os.Exit(code)
 }
@@ -42,17 +48,16 @@ const (
 	exitUsage = 2 // bad usage or settings; nothing was sent
 )
 
+// config is what the flags and the environment say.
 type config struct {
 	atlas, confirm, json, insecureHTTP            bool
 	baseURL, orgID, deleteKey, record, tokenCache string
 	timeout                                       time.Duration
-	log                                           *slog.Logger
-	creds                                         authedit.Credentials // from the environment, with -atlas
-	opts                                          []authedit.Option    // -atlas's client options: -insecure-http
+	creds                                         authedit.Credentials // -atlas's
 	lookup                                        func(string) (string, bool)
-	newServer                                     func(...atlastest.Option) *atlastest.Server // the local mode's servers
 }
 
+// usage is what -h prints before the flags.
 const usage = `Usage:
   smoke [flags]          scenario matrix against the embedded reference server (no network)
   smoke -atlas [flags]   non-destructive checks against real Atlas
@@ -61,26 +66,28 @@ const usage = `Usage:
 Flags:
 `
 
+// help is printed after the flags.
 const help = `
-Environment, with -atlas: MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET (a service account,
-preferred) or MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY (an API key, HTTP Digest);
-MONGODB_ATLAS_ORG_ID and MONGODB_ATLAS_OPS_MANAGER_URL, the defaults of -org and -base-url.
-Report: EXPECTED and GOT show Atlas's answers (status and errorCode, or the statuses), then after → what
-the client told its caller. RETRY (the client retrying failed attempts) is off in every local scenario
-but the one about retrying, on for -atlas's authenticated calls; with RETRY off, a row with several
-answers made its calls itself.
-Exit status: 0 every scenario passed, 1 a scenario failed, 2 bad usage or settings (nothing sent); go run
-reports every non-zero status as 1, so scripts should run a built binary. Secrets are never printed.
+Environment, with -atlas: MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET (a service
+account, preferred) or MONGODB_ATLAS_PUBLIC_API_KEY and MONGODB_ATLAS_PRIVATE_API_KEY (an API
+key, HTTP Digest); MONGODB_ATLAS_ORG_ID and MONGODB_ATLAS_OPS_MANAGER_URL, the defaults of -org
+and -base-url.
+Report: EXPECTED and GOT show Atlas's answers (status and errorCode, or the statuses), then
+after → what the client told its caller. RETRY says whether the client retries failed
+attempts: off in every local scenario but one, on for -atlas's authenticated calls. With
+RETRY off, a row with several answers made its calls itself.
+Exit status: 0 every scenario passed, 1 a scenario failed, 2 bad usage or settings (nothing
+sent). go run reports every non-zero status as 1, so scripts should run a built binary.
+Secrets are never printed.
 `
 
-// run is main with its surroundings passed in; newServer makes the local
-// mode's reference server (tests pass one that learns its secrets).
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup func(string) (string, bool),
-	newServer func(...atlastest.Option) *atlastest.Server) int {
+// run is main with its surroundings passed in.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer,
+	lookup func(string) (string, bool)) int {
 	if len(args) > 0 && args[0] == "serve" {
 		return serve(ctx, args[1:], os.Stdin, stdout, stderr)
 	}
-	cfg, err := parseFlags(args, stderr, config{lookup: lookup, newServer: newServer})
+	cfg, err := parseFlags(args, stderr, config{lookup: lookup})
 	if errors.Is(err, flag.ErrHelp) {
 		return exitPass
 	}
@@ -98,75 +105,89 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 		err = cmp.Or(err, rep.write(stdout, cfg.json))
 	}
 	if err != nil {
-		for line := range strings.SplitSeq(err.Error(), "\n") { // one line per problem of an errors.Join
-			fmt.Fprintln(stderr, "smoke:", line)
-		}
-		return exitUsage
+		return usageError(stderr, "smoke", err)
 	}
-	return min(rep.Failed, exitFail) // exitPass when none failed
+	return min(rep.Failed, exitFail)
 }
 
-// parseFlags reports every mistake at once: usage, and with -atlas its settings.
+// usageError prints err, one line per problem that errors.Join joined.
+func usageError(stderr io.Writer, prog string, err error) int {
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		fmt.Fprintf(stderr, "%s: %s\n", prog, line)
+	}
+	return exitUsage
+}
+
+// parseFlags reports every mistake at once: usage, and with -atlas its
+// settings.
 func parseFlags(args []string, stderr io.Writer, cfg config) (config, error) {
 	fs := flag.NewFlagSet("smoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults(); fmt.Fprint(stderr, help) }
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, help)
+	}
 	org, _ := cfg.lookup("MONGODB_ATLAS_ORG_ID")
-	fs.BoolVar(&cfg.atlas, "atlas", false, "run against real Atlas (or -base-url) instead of the embedded reference server")
-	fs.StringVar(&cfg.baseURL, "base-url", authedit.BaseURLFromEnv(cfg.lookup), "Atlas base URL, with -atlas")
-	fs.BoolVar(&cfg.insecureHTTP, "insecure-http", false, "with -atlas: allow a plain-http -base-url to a host that is not loopback (credentials cross the network in clear)")
+	fs.BoolVar(&cfg.atlas, "atlas", false,
+		"run against real Atlas (or -base-url) instead of the embedded reference server")
+	fs.StringVar(&cfg.baseURL, "base-url", authedit.BaseURLFromEnv(cfg.lookup),
+		"Atlas base URL, with -atlas")
+	fs.BoolVar(&cfg.insecureHTTP, "insecure-http", false, "with -atlas: allow a plain-http "+
+		"-base-url to a host that is not loopback (credentials cross the network in clear)")
 	fs.StringVar(&cfg.orgID, "org", org, "organization id, with -atlas")
-	fs.StringVar(&cfg.deleteKey, "delete-key", "", "with -atlas and -confirm: really delete this API key id (a key already gone is reported as not found)")
+	fs.StringVar(&cfg.deleteKey, "delete-key", "", "with -atlas and -confirm: really delete "+
+		"this API key id (a key already gone is reported as not found)")
 	fs.BoolVar(&cfg.confirm, "confirm", false, "confirm -delete-key")
-	fs.StringVar(&cfg.record, "record", "", "with -atlas: write every answer to the operation into this directory as testdata/atlas files (secrets and ids redacted)")
-	fs.StringVar(&cfg.tokenCache, "token-cache", "", "with -atlas and a service account: reuse its token across runs through files in `DIR` (\"default\": in the user cache\n"+
-		"directory), 0700 and 0600: readable by you and root only. They hold the token (a Bearer credential for up to an hour)\n"+
-		"and its expiry, never the secret. rm -r DIR clears them")
+	fs.StringVar(&cfg.record, "record", "", "with -atlas: write every answer to the operation "+
+		"into this directory as testdata/atlas files (secrets and ids redacted)")
+	fs.StringVar(&cfg.tokenCache, "token-cache", "", "with -atlas and a service account: "+
+		"share its token across runs through files in `DIR`, or in the user cache directory\n"+
+		"with \"default\". The files hold the token, never the secret; rm -r DIR clears them.")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
-	verbose := fs.Bool("v", false, "structured logs (log/slog) on stderr: each round trip's method, path and status")
-	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "bound on the whole run, retries included")
+	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "bound on the whole run")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
-	cfg.log = slog.New(slog.DiscardHandler)
-	if *verbose {
-		cfg.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	settingsErr := atlasSettings(&cfg)
+	atlasOnly := cfg.deleteKey != "" || cfg.confirm || cfg.record != "" || cfg.insecureHTTP ||
+		cfg.tokenCache != ""
 	return cfg, errors.Join(
 		check(fs.NArg() > 0, "unexpected arguments %q (see -h)", fs.Args()),
-		check(!cfg.atlas && (cfg.deleteKey != "" || cfg.confirm || cfg.record != "" || cfg.insecureHTTP || cfg.tokenCache != ""),
-			"-delete-key, -confirm, -record, -insecure-http and -token-cache only make sense with -atlas"),
-		check(cfg.deleteKey != "" && !cfg.confirm, "refusing to delete key %s without -confirm", cfg.deleteKey),
+		check(!cfg.atlas && atlasOnly, "-delete-key, -confirm, -record, -insecure-http and "+
+			"-token-cache only make sense with -atlas"),
+		check(cfg.deleteKey != "" && !cfg.confirm,
+			"refusing to delete key %s without -confirm", cfg.deleteKey),
 		check(cfg.confirm && cfg.deleteKey == "", "-confirm needs -delete-key ID"),
-		check(cfg.timeout <= 0, "-timeout must be positive"), settingsErr)
+		check(cfg.timeout <= 0, "-timeout must be positive"),
+		atlasSettings(&cfg))
 }
 
 // atlasSettings checks -atlas's settings, sending and writing nothing, and
-// sets cfg.creds and cfg.opts; nil without -atlas.
+// sets cfg.creds. Without -atlas it returns nil.
 func atlasSettings(cfg *config) error {
 	if !cfg.atlas {
 		return nil
 	}
 	creds, credsErr := authedit.CredentialsFromEnv(cfg.lookup)
 	cfg.creds = creds
-	if cfg.insecureHTTP {
-		cfg.opts = []authedit.Option{authedit.WithInsecureHTTP()}
-	}
-	_, err := authedit.NewClient(cfg.baseURL, creds, cfg.opts...) // checks the base URL before the credentials
+	// Stand-in credentials, so that the base URL is checked whatever creds are.
+	_, err := newClient(*cfg, cfg.baseURL, authedit.APIKey{PublicKey: "-", PrivateKey: "-"}, nil)
 	if ce, ok := errors.AsType[*authedit.CleartextError](err); ok {
-		err = fmt.Errorf("-base-url %s is plain http to %s, which is not loopback: use https, or pass -insecure-http to send credentials in clear", cfg.baseURL, ce.Host)
-	} else if errors.As(err, new(*authedit.CredentialsError)) {
-		err = nil // credsErr says it
+		err = fmt.Errorf("-base-url %s is plain http to %s, which is not loopback: use https, "+
+			"or pass -insecure-http to send credentials in clear", cfg.baseURL, ce.Host)
 	}
 	_, isAccount := creds.(authedit.ServiceAccount)
-	orgErr, keyErr := contract.CheckParam("orgId", cfg.orgID), contract.CheckParam("apiUserId", cfg.deleteKey)
-	return errors.Join(credsErr, err, check(cfg.orgID == "", "no organization: set -org or MONGODB_ATLAS_ORG_ID"),
-		check(cfg.orgID != "" && orgErr != nil, "-org: %w", orgErr), check(cfg.deleteKey != "" && keyErr != nil, "-delete-key: %w", keyErr),
-		check(cfg.tokenCache != "" && !isAccount, "-token-cache needs a service account: set MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET"))
+	orgErr := contract.CheckParam("orgId", cfg.orgID)
+	keyErr := contract.CheckParam("apiUserId", cfg.deleteKey)
+	return errors.Join(credsErr, err,
+		check(cfg.orgID == "", "no organization: set -org or MONGODB_ATLAS_ORG_ID"),
+		check(cfg.orgID != "" && orgErr != nil, "-org: %w", orgErr),
+		check(cfg.deleteKey != "" && keyErr != nil, "-delete-key: %w", keyErr),
+		check(cfg.tokenCache != "" && !isAccount, "-token-cache needs a service account: "+
+			"set MONGODB_ATLAS_CLIENT_ID and MONGODB_ATLAS_CLIENT_SECRET"))
 }
 
-// check is an error when bad, else nil (which errors.Join drops).
+// check returns an error when bad is true, else nil, which errors.Join drops.
 func check(bad bool, format string, args ...any) error {
 	if bad {
 		return fmt.Errorf(format, args...)
@@ -174,167 +195,214 @@ func check(bad bool, format string, args ...any) error {
 	return nil
 }
 
-// runAtlas probes a live service without changing it: no credentials get a
-// challenge; deleting a random key id gets Atlas's "no such key" (or 403 for
-// a non-owner). -delete-key K -confirm deletes K; one already gone is "not
-// found", no failure. parseFlags has checked the settings (atlasSettings).
+// newClient returns a client for creds that sends through obs and gives
+// each call cfg.timeout.
+func newClient(cfg config, baseURL string, creds authedit.Credentials, obs *observer,
+	opts ...deleteorgapikey.Option) (*deleteorgapikey.Client, error) {
+	opts = append(opts, deleteorgapikey.WithTimeout(cfg.timeout))
+	if obs != nil {
+		opts = append(opts, deleteorgapikey.WithTransport(obs))
+	}
+	if cfg.insecureHTTP {
+		opts = append(opts, deleteorgapikey.WithInsecureHTTP())
+	}
+	return deleteorgapikey.NewClient(baseURL, creds, opts...)
+}
+
+// runAtlas probes a live service without changing it. A request without
+// credentials must get a challenge. Deleting a random key id must get
+// Atlas's "no such key", or its "not an owner" for credentials without the
+// role. -delete-key K -confirm deletes K; a K already gone is no failure.
+// parseFlags has checked the settings.
 func runAtlas(ctx context.Context, cfg config) (report, error) {
-	obs := &observer{log: cfg.log}
+	obs := &observer{}
 	if cfg.record != "" {
 		obs.base = recordingTransport()
 	}
-	opts := append(cfg.opts, authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout))
-	_, isAccount := cfg.creds.(authedit.ServiceAccount)
 	auth, target := "digest", "digest API key (MONGODB_ATLAS_PUBLIC_API_KEY)"
-	if isAccount {
+	if _, ok := cfg.creds.(authedit.ServiceAccount); ok {
 		auth, target = "service-account", "service account (MONGODB_ATLAS_CLIENT_ID)"
 	}
-	if cfg.tokenCache != "" { // opened only now: a run refused for its settings changes nothing on disk
-		dir := cfg.tokenCache
-		if dir == "default" {
-			dir = "" // NewFileTokenStore's default, under os.UserCacheDir
-		}
-		store, err := authedit.NewFileTokenStore(dir)
+	var opts []deleteorgapikey.Option
+	if cfg.tokenCache != "" { // opened only now: a refused run changes nothing on disk
+		store, err := tokenStore(cfg.tokenCache)
 		if err != nil {
 			return report{}, fmt.Errorf("-token-cache: %w", err)
 		}
-		opts = append(opts, authedit.WithTokenStore(store))
+		opts = append(opts, deleteorgapikey.WithTokenStore(store))
 		target += ", token cache " + cfg.tokenCache
 	}
-	client, err := authedit.NewClient(cfg.baseURL, cfg.creds, opts...)
+	client, err := newClient(cfg, cfg.baseURL, cfg.creds, obs, opts...)
 	if err != nil {
 		return report{}, err
 	}
-	org := cfg.orgID
-	remove := func(key string) func(context.Context) (string, error) {
-		return func(ctx context.Context) (string, error) { return says(client.Remove(ctx, org, key)) }
-	}
-	scenarios := []scenario{unauthenticated(cfg.baseURL, org, obs), {Auth: auth, Retries: true,
-		Name: "absent key (forbidden if not an owner)",
-		want: one(behavior.KeyNotFound), or: behavior.NotOwner, outcome: "not found or forbidden", run: remove(randomID())}}
-	if cfg.deleteKey != "" { // Remove counts a delete whose answer was lost and whose retry found no key as done
-		scenarios = append(scenarios, scenario{Name: "delete " + cfg.deleteKey, Auth: auth, Retries: true, want: one(behavior.Removed),
-			or: behavior.KeyNotFound, outcome: "removed or already removed or not found", run: remove(cfg.deleteKey)})
-	}
-	rep := report{Target: fmt.Sprintf("%s, organization %s, auth %s", cfg.baseURL, org, target), Results: runScenarios(ctx, obs, scenarios)}
-	if cfg.record != "" {
-		secrets := obs.secrets // each Authorization sent, so each token; and the secret, in case the server echoes it
-		for _, name := range []string{"MONGODB_ATLAS_CLIENT_SECRET", "MONGODB_ATLAS_PRIVATE_API_KEY"} {
-			v, _ := cfg.lookup(name)
-			secrets = append(secrets, v)
+	remove := func(keyID string) func(context.Context) (string, error) {
+		return func(ctx context.Context) (string, error) {
+			return says(client.Remove(ctx, cfg.orgID, keyID))
 		}
-		source := fmt.Sprintf("smoke -atlas against %s, auth %s", cfg.baseURL, auth)
-		err := writeRecords(cfg.record, obs.answers, secrets, obs.ids, source, time.Now())
-		if err != nil {
-			return rep, fmt.Errorf("-record: %w", err)
-		}
+	}
+	scenarios := []scenario{challenged(obs, cfg.baseURL, cfg.orgID), {
+		Name: "absent key: not found, or not an owner", Auth: auth, Retries: true,
+		want: one(behavior.KeyNotFound), or: behavior.NotOwner,
+		outcome: "not found or not an owner", run: remove(randomID()),
+	}}
+	if cfg.deleteKey != "" {
+		// A delete whose answer was lost, and whose retry found no key, is
+		// already removed.
+		scenarios = append(scenarios, scenario{
+			Name: "delete " + cfg.deleteKey, Auth: auth, Retries: true,
+			want: one(behavior.Removed), or: behavior.KeyNotFound,
+			outcome: "removed or already removed or not found", run: remove(cfg.deleteKey),
+		})
+	}
+	rep := report{
+		Target:  fmt.Sprintf("%s, organization %s, auth %s", cfg.baseURL, cfg.orgID, target),
+		Results: runScenarios(ctx, obs, cfg.baseURL, scenarios),
+	}
+	if cfg.record == "" {
+		return rep, nil
+	}
+	secrets := obs.secrets // every Authorization sent; the secrets, in case an answer echoes them
+	for _, name := range []string{"MONGODB_ATLAS_CLIENT_SECRET", "MONGODB_ATLAS_PRIVATE_API_KEY"} {
+		v, _ := cfg.lookup(name)
+		secrets = append(secrets, v)
+	}
+	source := fmt.Sprintf("smoke -atlas against %s, auth %s", cfg.baseURL, auth)
+	err = writeRecords(cfg.record, obs.answers, secrets, obs.ids, source, time.Now())
+	if err != nil {
+		return rep, fmt.Errorf("-record: %w", err)
 	}
 	return rep, nil
+}
+
+// tokenStore opens the store -token-cache names: "default" is the store's
+// own directory, and a relative directory is taken from the current one.
+func tokenStore(dir string) (*authedit.FileTokenStore, error) {
+	if dir == "default" {
+		return authedit.NewFileTokenStore("")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	return authedit.NewFileTokenStore(abs)
 }
 
 // randomID is a well-formed key id that no real key is likely to have.
 func randomID() string { return fmt.Sprintf("%08x%016x", rand.Uint32(), rand.Uint64()) }
 
-// unauthenticated sends no credentials: Atlas answers one Digest challenge.
-func unauthenticated(baseURL, org string, obs *observer) scenario {
-	return scenario{Name: "no credentials: challenged", Auth: "none", want: one(behavior.Unauthenticated), outcome: "Digest",
+// challenged sends a delete without credentials. It says the scheme of
+// each challenge: Atlas sends one, Digest.
+func challenged(obs *observer, baseURL, orgID string) scenario {
+	return scenario{Name: "no credentials: challenged", Auth: "none",
+		want: one(behavior.Unauthenticated), outcome: "Digest",
 		run: func(ctx context.Context) (string, error) {
-			req, err := gen.NewDeleteOrgApiKeyRequest(baseURL, org, randomID(), nil)
+			req, err := gen.NewDeleteOrgApiKeyRequest(baseURL, orgID, randomID(), nil)
 			if err != nil {
 				return "", err
 			}
 			req.Header.Set("Accept", contract.AcceptHeader())
-			resp, err := (&http.Client{Transport: obs}).Do(req.WithContext(ctx))
+			res, err := (&http.Client{Transport: obs}).Do(req.WithContext(ctx))
 			if err != nil {
 				return "", err
 			}
-			_ = resp.Body.Close()
-			if ch := resp.Header.Values(behavior.WWWAuthenticate); len(ch) != 1 || !strings.HasPrefix(strings.ToLower(ch[0]), "digest ") {
-				return "", fmt.Errorf("challenges %q, want one Digest challenge", ch)
+			_ = res.Body.Close()
+			var schemes []string
+			for _, c := range res.Header.Values(behavior.WWWAuthenticate) {
+				scheme, _, _ := strings.Cut(c, " ")
+				schemes = append(schemes, scheme)
 			}
-			return "Digest", nil
+			return strings.Join(schemes, ", "), nil
 		}}
 }
 
-// unknownOrg is a well-formed organization id the reference server does not hold.
+// unknownOrg is a well-formed organization id the reference server does not
+// hold.
 const unknownOrg = "0123456789abcdef01234567"
 
+// runLocal runs the matrix against a new reference server.
 func runLocal(ctx context.Context, cfg config) (report, error) {
-	srv := cfg.newServer(atlastest.WithSeedKeys(5))
+	srv := atlastest.NewServer()
 	defer srv.Close()
-	obs := &observer{log: cfg.log}
-	target := fmt.Sprintf("embedded reference server %s, organization %s, auth digest and service account", srv.URL, srv.OrgID())
-	return report{Target: target, Results: runScenarios(ctx, obs, matrix(cfg, srv, obs))}, nil
+	obs := &observer{}
+	return report{
+		Target: fmt.Sprintf("embedded reference server %s, organization %s, "+
+			"auth digest and service account", srv.URL, srv.OrgID()),
+		Results: runScenarios(ctx, obs, srv.URL, matrix(cfg, srv, obs)),
+	}, nil
 }
 
-// call is what a local scenario does with its client.
-type call = func(context.Context, *authedit.Client) (said string, err error)
+// call is what a local scenario does with its client. It says what the
+// client told it.
+type call = func(context.Context, *deleteorgapikey.Client) (said string, err error)
 
-// matrix provokes every documented status (TestMatrixCoversDocumentedStatuses)
-// with both authentication methods.
+// matrix provokes every status the spec documents, with both authentication
+// methods. TestMatrixCoversDocumentedStatuses holds it to the spec.
 func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
-	org, keys := srv.OrgID(), srv.Keys()
-	kept := keys[len(keys)-1] // never deleted
-	// left checks that kept is there, and gone (if any) deleted and out of its projects.
+	org, kept := srv.OrgID(), srv.AddKey() // kept is never deleted
+	// left checks that kept is there and that gone, if any, is not.
 	left := func(gone string) func() error {
-		had := len(srv.KeyProjects(gone))
 		return func() error {
-			notGone := gone != "" && (had == 0 || srv.HasKey(gone) || len(srv.KeyProjects(gone)) != 0)
 			return errors.Join(check(!srv.HasKey(kept), "key %s was deleted", kept),
-				check(notGone, "key %s had no projects, or is still in its organization or projects", gone))
+				check(gone != "" && srv.HasKey(gone), "key %s is still there", gone))
 		}
 	}
-	// remove calls Remove, after scripting fail 500s and then drop lost answers.
-	remove := func(org, key string, fail, drop int) call {
-		return func(ctx context.Context, c *authedit.Client) (string, error) {
-			srv.FailNext(fail, http.StatusInternalServerError)
+	// remove calls Remove after scripting a fault: an answer with status,
+	// if not 0, then drop lost answers.
+	remove := func(org, key string, status, drop int) call {
+		return func(ctx context.Context, c *deleteorgapikey.Client) (string, error) {
+			if status != 0 {
+				srv.FailNext(1, status)
+			}
 			srv.DropNext(drop)
 			return says(c.Remove(ctx, org, key))
 		}
 	}
-	// again removes key after a scripted 429, then calls again: RETRY is off,
-	// so the scenario retries, as a caller honouring Retry-After would.
-	again := func(key string) call {
-		return func(ctx context.Context, c *authedit.Client) (string, error) {
-			srv.FailNext(1, http.StatusTooManyRequests)
-			if said, err := says(c.Remove(ctx, org, key)); said != "rate limited" {
-				return said, fmt.Errorf("first call: want a 429: %w", err)
-			}
-			return says(c.Remove(ctx, org, key))
-		}
-	}
-	// raw calls with flags Remove does not offer; it says what the body showed.
-	raw := func(key string, p *gen.DeleteOrgApiKeyParams, editors ...gen.RequestEditorFn) call {
-		return func(ctx context.Context, c *authedit.Client) (string, error) {
-			resp, err := c.DeleteOrgApiKeyWithResponse(ctx, org, key, p, editors...)
-			switch {
-			case err != nil:
+	// raw calls with what Remove does not offer: a flag, or a request
+	// editor. It says what an envelope held.
+	raw := func(key string, p *gen.DeleteOrgApiKeyParams, edit ...gen.RequestEditorFn) call {
+		return func(ctx context.Context, c *deleteorgapikey.Client) (string, error) {
+			res, err := c.DeleteOrgApiKeyWithResponse(ctx, org, key, p, edit...)
+			if err != nil || res.JSON200 == nil {
 				return "", err
-			case resp.JSON200 != nil:
-				return fmt.Sprintf("{status: %d}", resp.JSON200.Status), nil
-			case strings.Contains(string(resp.Body), "\n  \""):
-				return "indented", nil
 			}
-			return "", nil
+			return fmt.Sprintf("{status: %d}", res.JSON200.Status), nil
 		}
 	}
-	unversioned := func(_ context.Context, r *http.Request) error { r.Header.Set("Accept", "application/json"); return nil }
-	noTrips := func() error { trips, _, _ := obs.seen(); return check(trips != 0, "%d round trips", trips) }
-	scenarios := []scenario{unauthenticated(srv.URL, org, obs)}
+	unversioned := func(_ context.Context, r *http.Request) error {
+		r.Header.Set("Accept", "application/json")
+		return nil
+	}
+	// upper sends kept in upper case, past the client's check of the ids.
+	upper := func(_ context.Context, r *http.Request) error {
+		r.URL.Path = strings.Replace(r.URL.Path, kept, strings.ToUpper(kept), 1)
+		return nil
+	}
+	// elsewhere makes the owner's requests come from an IP address that its
+	// access list does not hold.
+	elsewhere := func(c call) call {
+		return func(ctx context.Context, client *deleteorgapikey.Client) (string, error) {
+			srv.SetAccessList(srv.Owner(), "192.0.2.1")
+			defer srv.SetAccessList(srv.Owner())
+			return c(ctx, client)
+		}
+	}
+	scenarios := []scenario{challenged(obs, srv.URL, org)}
 	for i, auth := range []string{"digest", "service-account"} {
-		row := func(s scenario, who atlastest.Principal, c call) scenario { // with a new client for who
+		// row runs c with a new client for who. Retries are off, so that
+		// each answer is the one the scenario provokes, or on with no wait.
+		row := func(s scenario, who atlastest.Principal, c call) scenario {
 			s.Auth = auth
 			if s.after == nil {
 				s.after = left("")
 			}
-			// Retries are off, so that each answer is the one the scenario provokes, or on with no wait.
-			retry := authedit.WithoutRetry()
+			retry := deleteorgapikey.RetryPolicy{MaxAttempts: 1}
 			if s.Retries {
-				retry = authedit.WithRetry(authedit.RetryPolicy{MinBackoff: time.Nanosecond, MaxBackoff: time.Nanosecond})
+				retry = deleteorgapikey.RetryPolicy{MinBackoff: 1, MaxBackoff: 1}
 			}
 			s.run = func(ctx context.Context) (string, error) {
 				creds := []authedit.Credentials{who.APIKey(), who.ServiceAccount()}[i]
-				client, err := authedit.NewClient(srv.URL, creds, authedit.WithTransport(obs), authedit.WithTimeout(cfg.timeout), retry)
+				client, err := newClient(cfg, srv.URL, creds, obs, deleteorgapikey.WithRetry(retry))
 				if err != nil {
 					return "", err
 				}
@@ -344,32 +412,48 @@ func matrix(cfg config, srv *atlastest.Server, obs *observer) []scenario {
 		}
 		owner, wrong := srv.Owner(), srv.Owner()
 		wrong.PrivateKey, wrong.ClientSecret = "not-the-private-key", "not-the-client-secret"
-		refused := scenario{Name: "wrong secret is refused", want: one(behavior.Unauthenticated), outcome: "refused"}
+		refused := scenario{Name: "wrong secret is refused",
+			want: one(behavior.Unauthenticated), outcome: "refused"}
 		if i == 1 { // refused at the token endpoint, before the operation
 			refused.want, refused.outcome = nil, "token endpoint 401 → refused"
 		}
-		removed, enveloped, lost := keys[3*i], keys[3*i+1], keys[3*i+2]
+		removed, enveloped, lost := srv.AddKey(), srv.AddKey(), srv.AddKey()
 		scenarios = append(scenarios,
-			row(scenario{Name: "delete removes key from its projects", want: one(behavior.Removed), outcome: "removed", after: left(removed)},
+			row(scenario{Name: "delete removes the key",
+				want: one(behavior.Removed), outcome: "removed", after: left(removed)},
 				owner, remove(org, removed, 0, 0)),
-			row(scenario{Name: "delete the same key again", want: one(behavior.KeyNotFound), outcome: "not found"}, owner, remove(org, removed, 0, 0)),
-			row(scenario{Name: "pretty=true indents the error", want: one(behavior.KeyNotFound), outcome: "indented"}, owner,
-				raw(removed, &gen.DeleteOrgApiKeyParams{Pretty: new(true)})),
-			row(scenario{Name: "unknown organization", want: one(behavior.OrgNotFound), outcome: "org not found"}, owner, remove(unknownOrg, kept, 0, 0)),
+			row(scenario{Name: "delete the same key again",
+				want: one(behavior.KeyNotFound), outcome: "not found"},
+				owner, remove(org, removed, 0, 0)),
+			row(scenario{Name: "unknown organization",
+				want: one(behavior.OrgNotFound), outcome: "org not found"},
+				owner, remove(unknownOrg, kept, 0, 0)),
 			row(refused, wrong, remove(org, kept, 0, 0)),
-			row(scenario{Name: "non-owner is forbidden", want: one(behavior.NotOwner), outcome: "forbidden"}, srv.Member(), remove(org, kept, 0, 0)),
-			row(scenario{Name: "unversioned Accept is refused", want: one(behavior.InvalidVersion)}, owner, raw(kept, nil, unversioned)),
-			row(scenario{Name: "malformed id: refused before sending", outcome: "ParamError apiUserId", after: noTrips}, owner,
-				remove(org, "../../groups/"+kept, 0, 0)),
-			row(scenario{Name: "envelope=true wraps the 204", want: one(behavior.Enveloped), outcome: "{status: 204}", after: left(enveloped)}, owner,
-				raw(enveloped, &gen.DeleteOrgApiKeyParams{Envelope: new(true)})),
-			row(scenario{Name: "injected 500 changes nothing", want: one(behavior.ServerError), outcome: "server error"}, owner, remove(org, kept, 1, 0)),
-			row(scenario{Name: "429, then 204 when called again", outcome: "removed",
-				want: []behavior.Situation{behavior.RateLimited, behavior.Removed}},
-				owner, again(keys[6+i])),
-			// The delete applies, its answer is lost, the retry finds no key: already removed.
-			row(scenario{Name: "retry after a 500 and a lost answer", Retries: true, want: []behavior.Situation{behavior.ServerError, behavior.KeyNotFound},
-				outcome: authedit.AlreadyRemoved.String(), after: left(lost)}, owner, remove(org, lost, 1, 1)),
+			row(scenario{Name: "member is not an owner",
+				want: one(behavior.NotOwner), outcome: "not an owner"},
+				srv.Member(), remove(org, kept, 0, 0)),
+			row(scenario{Name: "IP address not on the access list",
+				want: one(behavior.IPNotAllowed), outcome: "IP not allowed"},
+				owner, elsewhere(remove(org, kept, 0, 0))),
+			row(scenario{Name: "unversioned Accept is refused",
+				want: one(behavior.InvalidVersion)}, owner, raw(kept, nil, unversioned)),
+			row(scenario{Name: "malformed id, sent past the client's check",
+				want: one(behavior.InvalidParameter)}, owner, raw(kept, nil, upper)),
+			row(scenario{Name: "envelope=true wraps the 204", want: one(behavior.Enveloped),
+				outcome: "{status: 204}", after: left(enveloped)},
+				owner, raw(enveloped, &gen.DeleteOrgApiKeyParams{Envelope: new(true)})),
+			row(scenario{Name: "injected 429: the bucket is empty",
+				want: one(behavior.RateLimited), outcome: "rate limited"},
+				owner, remove(org, kept, http.StatusTooManyRequests, 0)),
+			row(scenario{Name: "injected 500 changes nothing",
+				want: one(behavior.ServerError), outcome: "server error"},
+				owner, remove(org, kept, http.StatusInternalServerError, 0)),
+			// The delete applies, its answer is lost, and the retry finds no
+			// key: already removed.
+			row(scenario{Name: "retry after a 500 and a lost answer", Retries: true,
+				want:    []behavior.Situation{behavior.ServerError, behavior.KeyNotFound},
+				outcome: deleteorgapikey.AlreadyRemoved.String(), after: left(lost)},
+				owner, remove(org, lost, http.StatusInternalServerError, 1)),
 		)
 	}
 	return scenarios

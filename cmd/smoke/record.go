@@ -195,6 +195,7 @@ type headConn struct {
 	kept []byte
 }
 
+// Read reads from the connection and keeps what it read.
 func (c *headConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.mu.Lock()

@@ -3,9 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,6 +22,7 @@ import (
 // even when the server echoes them; a symlink in the directory is replaced,
 // not followed.
 func TestRecord(t *testing.T) {
+	anID := regexp.MustCompile(`\b[0-9a-f]{24}\b`)
 	examples := map[string]bool{}
 	for _, name := range []string{"orgId", "apiUserId"} {
 		p := contract.MustLoad().Op.Parameters.GetByInAndName("path", name)
@@ -31,7 +30,8 @@ func TestRecord(t *testing.T) {
 	}
 	for _, digest := range []bool{true, false} {
 		srv := atlastest.NewTestServer(t)
-		sp, url := newSpy(t, srv, true)
+		sp := &spy{srv: srv, hostile: true}
+		url := sp.start(t)
 		dir, outside := t.TempDir(), filepath.Join(t.TempDir(), "outside")
 		if err := os.Symlink(outside, filepath.Join(dir, "removed.http")); err != nil {
 			t.Fatal(err)
@@ -52,7 +52,7 @@ func TestRecord(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, id := range regexp.MustCompile(`[0-9a-f]{24}`).FindAllString(string(raw), -1) {
+			for _, id := range anID.FindAllString(string(raw), -1) {
 				if !examples[id] {
 					t.Errorf("%s holds the id %s, not one of the spec's examples", f, id)
 				}
@@ -87,17 +87,6 @@ func TestRecord(t *testing.T) {
 			if !slices.Contains(names, want+".http") {
 				t.Errorf("digest=%v: recorded %v, want %s among them", digest, names, want)
 			}
-		}
-	}
-}
-
-func TestRedactorCoversEchoes(t *testing.T) {
-	secret := `Digest username="k", response="a+b/c"`
-	j, _ := json.Marshal(secret)
-	for _, echo := range []string{secret, string(j[1 : len(j)-1]), url.QueryEscape(secret),
-		url.PathEscape(secret)} {
-		if got := redactor([]string{secret}, nil).Replace("<" + echo + ">"); got != "<[redacted]>" {
-			t.Errorf("%s: redacted to %s", echo, got)
 		}
 	}
 }

@@ -8,30 +8,31 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
+	"github.com/atlascontract/deleteorgapikey"
 	"github.com/atlascontract/deleteorgapikey/authedit"
 	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
 
-// scenario is one row of the report: what to run and, once run, what came of
-// it. It passes when what run says the caller learnt is one of outcome's
-// alternatives (no outcome: no error), the answers end with want's (the last
-// may be or's), each fits the spec, and after finds the server as the calls
-// should leave it.
+// scenario is one row of the report: what to run and, once run, what came
+// of it.
+// It passes when four things hold. What run says the client told it is one
+// of outcome's alternatives; without an outcome, run returns no error. The
+// answers end with want's, and the last may be or's instead. Each answer
+// fits the spec. And after finds the server as the calls should leave it.
 type scenario struct {
-	Name       string        `json:"scenario"`
-	Auth       string        `json:"auth"`
-	Retries    bool          `json:"retries"` // the client retries failed attempts; else each answer is final
+	Name string `json:"scenario"`
+	Auth string `json:"auth"`
+	// Retries: the client retries failed attempts; else each answer is final.
+	Retries    bool          `json:"retries"`
 	Expected   string        `json:"expected"`
 	Got        string        `json:"got"`
 	RoundTrips int           `json:"roundTrips"`
@@ -46,18 +47,22 @@ type scenario struct {
 	after   func() error
 }
 
+// one is a want of one answer.
 func one(s behavior.Situation) []behavior.Situation { return []behavior.Situation{s} }
 
+// report is what a run prints.
 type report struct {
 	Target  string     `json:"target"` // base URL, organization and auth scheme; never a secret
 	Results []scenario `json:"results"`
-	Passed  int        `json:"passed"` // Passed and Failed are set by write
+	Passed  int        `json:"passed"` // write counts Passed and Failed
 	Failed  int        `json:"failed"`
 }
 
-// runScenarios stops after a scenario that cannot reach the server: the rest
-// would only fail the same way, slowly.
-func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []scenario {
+// runScenarios runs each scenario in turn against the server at baseURL.
+// It stops after a scenario that cannot reach the server: the rest would
+// only fail the same way, slowly.
+func runScenarios(ctx context.Context, obs *observer, baseURL string,
+	scenarios []scenario) []scenario {
 	for i := range scenarios {
 		s := &scenarios[i]
 		obs.begin()
@@ -68,11 +73,12 @@ func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []sc
 		op, unreachable := errors.AsType[*net.OpError](err)
 		switch unreachable = unreachable && op.Op == "dial"; {
 		case unreachable:
-			problems = append(problems, fmt.Errorf("cannot reach %s: %w", origin(err), op.Err))
+			problems = append(problems, fmt.Errorf("cannot reach %s: %w", baseURL, op.Err))
 		case s.outcome == "" && err != nil:
 			problems = append(problems, err)
 		case !slices.Contains(strings.Split(s.outcome, " or "), said):
-			problems = append(problems, fmt.Errorf("the caller learnt %q, want %q", said, s.outcome), err)
+			problems = append(problems, fmt.Errorf("the client said %q, want %q", said, s.outcome),
+				err)
 		default:
 			problems = append(problems, s.matches(answers))
 		}
@@ -90,7 +96,6 @@ func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []sc
 		if problem != nil {
 			s.Detail = strings.ReplaceAll(problem.Error(), "\n", "; ")
 		}
-		obs.log.Info("scenario", "name", s.Name, "auth", s.Auth, "got", s.Got, "pass", s.Pass)
 		if unreachable {
 			s.Detail += fmt.Sprintf(" (scenarios not run: %d)", len(scenarios)-i-1)
 			return scenarios[:i+1]
@@ -99,18 +104,8 @@ func runScenarios(ctx context.Context, obs *observer, scenarios []scenario) []sc
 	return scenarios
 }
 
-// origin is the scheme and host of the URL a request failed for.
-func origin(err error) string {
-	if ue, ok := errors.AsType[*url.Error](err); ok {
-		if u, err := url.Parse(ue.URL); err == nil {
-			return u.Scheme + "://" + u.Host
-		}
-	}
-	return "the server"
-}
-
 // matches holds answers to s.want. Answers before the wanted ones must be
-// digest challenges, unless s retries (then they were retried).
+// digest challenges, unless s retries: then they were retried.
 func (s scenario) matches(answers []answer) error {
 	extra := len(answers) - len(s.want)
 	if extra < 0 {
@@ -123,24 +118,34 @@ func (s scenario) matches(answers []answer) error {
 		} else if s.Retries {
 			continue
 		}
-		if err := a.is(w); err != nil && (i < len(answers)-1 || s.or == "" || a.is(s.or) != nil) {
+		last := i == len(answers)-1
+		if err := a.is(w); err != nil && (!last || s.or == "" || a.is(s.or) != nil) {
 			return err
 		}
 	}
 	return nil
 }
 
-// says puts what Client.Remove told its caller in words: the Outcome, or the
-// class of failure (authedit's sentinels) and where it came from.
-func says(outcome authedit.Outcome, err error) (string, error) {
+// says puts what Client.Remove told its caller in words: the Outcome, or
+// the class of its error, and where the error came from.
+func says(outcome deleteorgapikey.Outcome, err error) (string, error) {
+	ip, _ := behavior.Lookup(behavior.IPNotAllowed)
 	said := outcome.String() // "failed" for an error of no class below
-	for class, words := range map[error]string{authedit.ErrUnauthorized: "refused", authedit.ErrForbidden: "forbidden",
-		authedit.ErrOrgNotFound: "org not found", authedit.ErrRateLimited: "rate limited", authedit.ErrServerError: "server error"} {
-		if errors.Is(err, class) { // the classes do not overlap
-			said = words
-		}
+	switch {
+	case errors.Is(err, deleteorgapikey.ErrUnauthorized):
+		said = "refused"
+	case deleteorgapikey.IsErrorCode(err, ip.ErrorCode):
+		said = "IP not allowed"
+	case errors.Is(err, deleteorgapikey.ErrForbidden):
+		said = "not an owner"
+	case errors.Is(err, deleteorgapikey.ErrOrgNotFound):
+		said = "org not found"
+	case errors.Is(err, deleteorgapikey.ErrRateLimited):
+		said = "rate limited"
+	case errors.Is(err, deleteorgapikey.ErrServerError):
+		said = "server error"
 	}
-	if pe, ok := errors.AsType[*authedit.ParamError](err); ok {
+	if pe, ok := errors.AsType[*deleteorgapikey.ParamError](err); ok {
 		said = "ParamError " + pe.Name
 	} else if te, ok := errors.AsType[*authedit.TokenError](err); ok {
 		said = fmt.Sprintf("token endpoint %d → %s", te.StatusCode, said)
@@ -148,17 +153,18 @@ func says(outcome authedit.Outcome, err error) (string, error) {
 	return said, err
 }
 
-// answer is one answer to the operation, with its ApiError's errorCode and detail if any.
+// answer is one answer to the operation, with its ApiError's errorCode and
+// detail, if any.
 type answer struct {
 	status       int
 	header       http.Header
-	head         string // status line and headers as sent, when -record's transport kept them
+	head         string // the status line and headers as sent, if -record's transport kept them
 	body         []byte
 	code, detail string
 }
 
 // column is how the EXPECTED and GOT columns show answers: the status and
-// errorCode of one, the statuses of several; then → what the caller learnt.
+// errorCode of one, or the statuses of several; then → what the client said.
 func column(answers []answer, said string) string {
 	parts := make([]string, len(answers))
 	for i, a := range answers {
@@ -173,32 +179,47 @@ func column(answers []answer, said string) string {
 	return strings.Join(parts, ", ") + said
 }
 
-// is checks a against Atlas's answer in situation s: status, errorCode,
-// content type, headers. As Atlas may: a key not found may come as 404 (the
-// Atlas CLI and Terraform read 400 and 404 alike); an errorCode that is
-// "ours" in evidence is not held to.
+// is checks a against Atlas's answer in situation s: the status, the
+// errorCode, the Content-Type and the headers.
+// It allows what Atlas may send instead. A key not found may come as 404:
+// the Atlas CLI and Terraform read it as the 400. A non-owner may get any
+// of Atlas's role errors, or a 403 other than the access list's, as
+// upstream documents. An errorCode whose evidence is "ours" is not held to.
 func (a answer) is(s behavior.Situation) error {
 	w, _ := behavior.Lookup(s)
-	status := a.status == w.Status || s == behavior.KeyNotFound && a.status == http.StatusNotFound
+	ip, _ := behavior.Lookup(behavior.IPNotAllowed)
+	status := a.status == w.Status
 	code := a.code == w.ErrorCode || w.Evidence == behavior.Ours
+	switch s {
+	case behavior.KeyNotFound:
+		status = status || a.status == http.StatusNotFound
+	case behavior.NotOwner:
+		forbidden := a.status == http.StatusForbidden && a.code != ip.ErrorCode
+		status = status || forbidden
+		code = code || authedit.IsRoleError(a.code) || forbidden
+	}
 	ct := a.header.Get(behavior.ContentType)
-	problems := []error{check(!status || !code, "want %s", column([]answer{{status: w.Status, code: w.ErrorCode}}, "")),
-		check(!strings.EqualFold(strings.ReplaceAll(ct, " ", ""), w.ContentType), "Content-Type %q, want %q", ct, w.ContentType)}
+	want := column([]answer{{status: w.Status, code: w.ErrorCode}}, "")
+	problems := []error{
+		check(!status || !code, "want %s", want),
+		check(!strings.EqualFold(strings.ReplaceAll(ct, " ", ""), w.ContentType),
+			"Content-Type %q, want %q", ct, w.ContentType),
+	}
 	for _, h := range w.Headers {
 		problems = append(problems, check(a.header.Get(h) == "", "no %s header", h))
 	}
 	if err := errors.Join(problems...); err != nil {
-		return fmt.Errorf("%s: %s (detail %q)", column([]answer{a}, ""), strings.ReplaceAll(err.Error(), "\n", ", "), a.detail)
+		return fmt.Errorf("%s: %s (detail %q)", column([]answer{a}, ""),
+			strings.ReplaceAll(err.Error(), "\n", ", "), a.detail)
 	}
 	return nil
 }
 
-// observer is the transport under authentication, seeing every round trip.
-// It checks answers to the operation against the spec and keeps them, and
-// for -record each Authorization value (to redact) and each id sent. It
-// logs no headers: they carry credentials.
+// observer is the transport below authentication: it sees every round trip.
+// It checks each answer to the operation against the spec and keeps it.
+// For -record, it keeps each Authorization value, to redact, and each id
+// sent. It logs no header: headers carry credentials.
 type observer struct {
-	log  *slog.Logger
 	base http.RoundTripper // nil: http.DefaultTransport; -record's keeps heads (record.go)
 
 	mu           sync.Mutex
@@ -209,25 +230,24 @@ type observer struct {
 	ids          map[string]string // each id sent, to its parameter's name
 }
 
+// RoundTrip sends req through the base transport and observes the answer.
 func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	auth, base := req.Header.Get("Authorization"), o.base
 	if base == nil {
 		base = http.DefaultTransport
 	}
 	req, head := withHead(req)
-	resp, err := base.RoundTrip(req)
+	res, err := base.RoundTrip(req)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.trips++
 	o.secrets = append(o.secrets, authParts(auth)...)
 	if err != nil {
-		o.log.Debug("round trip failed", "method", req.Method, "path", req.URL.Path, "err", err)
 		return nil, err
 	}
-	o.log.Debug("round trip", "method", req.Method, "path", req.URL.Path, "status", resp.StatusCode)
 	ids, err := contract.MatchPath(req.URL.EscapedPath())
 	if err != nil {
-		return resp, nil // the token or revocation endpoint
+		return res, nil // the token or revocation endpoint
 	}
 	if o.ids == nil {
 		o.ids = map[string]string{}
@@ -235,14 +255,14 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	for name, id := range ids {
 		o.ids[id] = name
 	}
-	o.violations = append(o.violations, contract.CheckHTTPResponse(req.Context(), resp))
-	body, _ := io.ReadAll(resp.Body) // in memory: CheckHTTPResponse read it, at most MaxBody+1 bytes
-	resp.Body = io.NopCloser(bytes.NewReader(body))
+	o.violations = append(o.violations, contract.CheckResponse(req.Context(), res))
+	body, _ := io.ReadAll(res.Body) // in memory: CheckResponse read it, at most MaxBody+1 bytes
+	res.Body = io.NopCloser(bytes.NewReader(body))
 	var e struct{ ErrorCode, Detail string } // an ApiError's; null or no JSON leaves them empty
 	_ = json.Unmarshal(body, &e)
-	o.answers = append(o.answers, answer{status: resp.StatusCode, header: resp.Header.Clone(),
+	o.answers = append(o.answers, answer{status: res.StatusCode, header: res.Header.Clone(),
 		head: head(), body: body, code: e.ErrorCode, detail: e.Detail})
-	return resp, nil
+	return res, nil
 }
 
 // begin starts a scenario: what is observed from now on is its own.
@@ -252,14 +272,15 @@ func (o *observer) begin() {
 	o.trips, o.first, o.violations = 0, len(o.answers), nil
 }
 
+// seen returns what the current scenario's round trips showed.
 func (o *observer) seen() (trips int, answers []answer, violations []error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.trips, o.answers[o.first:], slices.Clone(o.violations)
 }
 
-// write counts the results and prints the report, as JSON or as a table
-// (as wide as its cells) with each failure in full under it.
+// write counts the results and prints the report: as JSON, or as a table
+// as wide as its cells, with each failure in full under it.
 func (r *report) write(w io.Writer, asJSON bool) error {
 	for _, res := range r.Results {
 		if !res.Pass {
@@ -275,14 +296,16 @@ func (r *report) write(w io.Writer, asJSON bool) error {
 	fmt.Fprintln(w, "target:", r.Target)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCENARIO\tAUTH\tRETRY\tEXPECTED\tGOT\tTRIPS\tTIME\tVERDICT")
-	retry, verdict := map[bool]string{true: "on", false: "off"}, map[bool]string{true: "PASS", false: "FAIL"}
-	var failures strings.Builder // in full, under the table
+	retry := map[bool]string{true: "on", false: "off"}
+	verdict := map[bool]string{true: "PASS", false: "FAIL"}
+	var failures strings.Builder
 	for _, res := range r.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", res.Name, res.Auth, retry[res.Retries],
-			res.Expected, res.Got, res.RoundTrips, res.Duration.Round(100*time.Microsecond),
-			verdict[res.Pass])
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", res.Name, res.Auth,
+			retry[res.Retries], res.Expected, res.Got, res.RoundTrips,
+			res.Duration.Round(100*time.Microsecond), verdict[res.Pass])
 		if !res.Pass {
-			fmt.Fprintf(&failures, "FAIL %s [%s]: expected %s; got %s; %s\n", res.Name, res.Auth, res.Expected, res.Got, res.Detail)
+			fmt.Fprintf(&failures, "FAIL %s [%s]: expected %s; got %s; %s\n",
+				res.Name, res.Auth, res.Expected, res.Got, res.Detail)
 		}
 	}
 	if err := tw.Flush(); err != nil {

@@ -65,11 +65,13 @@ func token(t *testing.T, a announcement, p atlastest.Principal) string {
 	return tok.AccessToken
 }
 
+// keyPath is the operation's path for key in the announced organization.
 func keyPath(a announcement, key string) string {
 	return "/api/atlas/v2/orgs/" + a.OrgID + "/apiKeys/" + key
 }
 
-// remove deletes key with a Bearer token and the announced Accept.
+// remove deletes key with a Bearer token and the announced Accept. The
+// caller need not close the body.
 func remove(t *testing.T, a announcement, tok, key string) (*http.Response, error) {
 	req, _ := http.NewRequestWithContext(t.Context(), "DELETE", a.BaseURL+keyPath(a, key), nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
@@ -88,12 +90,12 @@ func TestServeAnnouncesWhatClientsNeed(t *testing.T) {
 		a.RevokeURL != a.BaseURL+contract.RevokePath() || a.ControlURL != a.BaseURL+"/__atlastest" {
 		t.Fatalf("announcement incomplete: %+v", a)
 	}
-	// -print-keys prints every key that exists by default, and no more.
-	if b, _ := startServe(t, "-seed-keys", "3"); len(b.Keys) != len(a.Keys)+3 {
-		t.Errorf("%d keys printed with -seed-keys 3, %d without", len(b.Keys), len(a.Keys))
-	}
-	if b, _ := startServe(t, "-print-keys", "2"); len(b.Keys) != 2 {
-		t.Errorf("-print-keys 2 printed %d keys", len(b.Keys))
+	// A wildcard address, which -allow-remote allows, is announced as
+	// loopback, which this host can dial.
+	b, _ := startServe(t, "-addr", ":0", "-allow-remote", "-seed-keys", "3")
+	if !strings.HasPrefix(b.BaseURL, "http://127.0.0.1:") || len(b.Keys) != len(a.Keys)+3 {
+		t.Errorf("-addr :0 -allow-remote -seed-keys 3: %s and %d keys, %d without -seed-keys",
+			b.BaseURL, len(b.Keys), len(a.Keys))
 	}
 	// The member's delete is refused; the owner's succeeds.
 	notOwner, _ := behavior.Lookup(behavior.NotOwner)
@@ -105,10 +107,10 @@ func TestServeAnnouncesWhatClientsNeed(t *testing.T) {
 	}
 }
 
-// TestServeListensOnLoopbackOnly: the control API asks for no credentials,
-// so an address other hosts can reach needs -allow-remote; a wildcard
-// address is then announced as loopback, which this host can dial.
-func TestServeListensOnLoopbackOnly(t *testing.T) {
+// TestServeRefusesBadFlags: each mistake is named, all at once, and
+// nothing listens. An address other hosts can reach needs -allow-remote,
+// as the control API asks for no credentials.
+func TestServeRefusesBadFlags(t *testing.T) {
 	for addr, want := range map[string]bool{"127.0.0.1:0": true, "[::1]:0": true,
 		"localhost:8080": true, "": false, ":8080": false, "0.0.0.0:0": false, "[::]:0": false,
 		"192.0.2.1:80": false, "example.com:80": false} {
@@ -117,13 +119,12 @@ func TestServeListensOnLoopbackOnly(t *testing.T) {
 		}
 	}
 	var errOut bytes.Buffer
-	code := serve(t.Context(), []string{"-addr", ":0"}, nil, io.Discard, &errOut)
-	if code != exitUsage || !strings.Contains(errOut.String(), "-allow-remote") {
-		t.Errorf("-addr :0: exit %d, %s", code, errOut.String())
-	}
-	a, _ := startServe(t, "-addr", ":0", "-allow-remote")
-	if !strings.HasPrefix(a.BaseURL, "http://127.0.0.1:") {
-		t.Errorf("-addr :0 -allow-remote announced %s", a.BaseURL)
+	code := serve(t.Context(), []string{"-addr", ":0", "-rate-period", "1500ms",
+		"-seed-keys", "-1", "extra"}, nil, io.Discard, &errOut)
+	for _, want := range []string{"-allow-remote", "whole seconds", "-seed-keys", "extra"} {
+		if code != exitUsage || !strings.Contains(errOut.String(), want) {
+			t.Errorf("exit %d, want %d and %q in:\n%s", code, exitUsage, want, &errOut)
+		}
 	}
 }
 
@@ -186,7 +187,11 @@ type fakeConn struct {
 	closed bool
 }
 
-func (c *fakeConn) Close() error { c.closed = true; return nil }
+// Close marks c closed.
+func (c *fakeConn) Close() error {
+	c.closed = true
+	return nil
+}
 
 // TestConnLimitSparesKeepAliveConnections: at the bound, a flood of new
 // connections closes its own oldest ones, never a keep-alive connection;
