@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -53,6 +54,7 @@ type config struct {
 	atlas, confirm, json, insecureHTTP            bool
 	baseURL, orgID, deleteKey, record, tokenCache string
 	timeout                                       time.Duration
+	log                                           *slog.Logger         // -v's; nil: none
 	creds                                         authedit.Credentials // -atlas's
 	lookup                                        func(string) (string, bool)
 }
@@ -145,9 +147,14 @@ func parseFlags(args []string, stderr io.Writer, cfg config) (config, error) {
 		"share its token across runs through files in `DIR`, or in the user cache directory\n"+
 		"with \"default\". The files hold the token, never the secret; rm -r DIR clears them.")
 	fs.BoolVar(&cfg.json, "json", false, "print the report as JSON")
+	verbose := fs.Bool("v", false, "log each round trip's method, path and status to stderr "+
+		"(log/slog; never a header, as headers carry credentials)")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "bound on the whole run")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
+	}
+	if *verbose {
+		cfg.log = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 	atlasOnly := cfg.deleteKey != "" || cfg.confirm || cfg.record != "" || cfg.insecureHTTP ||
 		cfg.tokenCache != ""
@@ -215,7 +222,7 @@ func newClient(cfg config, baseURL string, creds authedit.Credentials, obs *obse
 // role. -delete-key K -confirm deletes K; a K already gone is no failure.
 // parseFlags has checked the settings.
 func runAtlas(ctx context.Context, cfg config) (report, error) {
-	obs := &observer{}
+	obs := &observer{log: cfg.log}
 	if cfg.record != "" {
 		obs.base = recordingTransport()
 	}
@@ -324,7 +331,7 @@ const unknownOrg = "0123456789abcdef01234567"
 func runLocal(ctx context.Context, cfg config) (report, error) {
 	srv := atlastest.NewServer()
 	defer srv.Close()
-	obs := &observer{}
+	obs := &observer{log: cfg.log}
 	return report{
 		Target: fmt.Sprintf("embedded reference server %s, organization %s, "+
 			"auth digest and service account", srv.URL, srv.OrgID()),

@@ -327,7 +327,7 @@ func TestNoSecretsInOutput(t *testing.T) {
 	url := sp.start(t)
 	for _, digest := range []bool{true, false} {
 		for _, wrong := range []bool{false, true} {
-			for _, args := range [][]string{{"-atlas"}, {"-atlas", "-json"}} {
+			for _, args := range [][]string{{"-atlas", "-v"}, {"-atlas", "-json"}} {
 				vars := atlasEnv(url, srv, srv.Owner(), digest)
 				if wrong { // the failure paths: 401s and token errors
 					for _, name := range []string{"MONGODB_ATLAS_PRIVATE_API_KEY",
@@ -341,6 +341,9 @@ func TestNoSecretsInOutput(t *testing.T) {
 				code, out, errOut := runSmoke(t, env(vars), args...)
 				if wrong == (code == exitPass) {
 					t.Errorf("digest=%v wrong=%v %v: exit %d", digest, wrong, args, code)
+				}
+				if args[1] == "-v" && !strings.Contains(errOut, "msg=\"round trip\"") {
+					t.Errorf("-v logged no round trip:\n%s", errOut)
 				}
 				if found := leaks(out+errOut, sp.known()); len(found) > 0 {
 					t.Errorf("digest=%v wrong=%v %v: output holds %v", digest, wrong, args, found)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -221,6 +222,7 @@ func (a answer) is(s behavior.Situation) error {
 // sent. It logs no header: headers carry credentials.
 type observer struct {
 	base http.RoundTripper // nil: http.DefaultTransport; -record's keeps heads (record.go)
+	log  *slog.Logger      // -v: each round trip's method, path and status; nil: none
 
 	mu           sync.Mutex
 	trips, first int      // the current scenario's round trips, and its first answer
@@ -244,6 +246,10 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	o.secrets = append(o.secrets, authParts(auth)...)
 	if err != nil {
 		return nil, err
+	}
+	if o.log != nil {
+		o.log.Info("round trip", "method", req.Method, "path", req.URL.EscapedPath(),
+			"status", res.StatusCode)
 	}
 	ids, err := contract.MatchPath(req.URL.EscapedPath())
 	if err != nil {

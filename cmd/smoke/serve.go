@@ -65,6 +65,7 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	stdinEOF := fs.Bool("exit-on-stdin-eof", false, "stop, as on SIGTERM, when stdin closes")
 	verbose := fs.Bool("v", false, "write each request to stderr as a JSON line, as in the log")
 	seedKeys := fs.Int("seed-keys", 0, "extra deletable keys in the organization")
+	printKeys := fs.Int("print-keys", -1, "how many deletable key ids to print; -1: every one")
 	capacity := fs.Int("rate-capacity", 500, "requests the organization's bucket holds")
 	refill := fs.Int("rate-refill", 250, "requests the bucket regains each -rate-period")
 	period := fs.Duration("rate-period", time.Minute, "refill period of the bucket, whole seconds")
@@ -77,6 +78,7 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	err := errors.Join(
 		check(fs.NArg() > 0, "unexpected arguments %q (see -h)", fs.Args()),
 		check(*seedKeys < 0, "-seed-keys must not be negative"),
+		check(*printKeys < -1, "-print-keys must be -1 (every key) or more"),
 		check(*capacity < 1 || *refill < 1, "-rate-capacity and -rate-refill must be positive"),
 		check(*period < time.Second || *period%time.Second != 0,
 			"-rate-period must be whole seconds, such as 60s, not %v", *period),
@@ -101,10 +103,14 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 		return usageError(stderr, "smoke serve", err)
 	}
 	base := "http://" + dialable(ln.Addr().(*net.TCPAddr))
+	keys := srv.Keys()
+	if *printKeys >= 0 {
+		keys = keys[:min(len(keys), *printKeys)]
+	}
 	_ = json.NewEncoder(stdout).Encode(announcement{
 		BaseURL: base, TokenURL: base + contract.TokenPath(), ControlURL: base + controlPath,
 		RevokeURL: base + contract.RevokePath(), Accept: contract.AcceptHeader(),
-		OrgID: srv.OrgID(), Owner: srv.Owner(), Member: srv.Member(), Keys: srv.Keys(),
+		OrgID: srv.OrgID(), Owner: srv.Owner(), Member: srv.Member(), Keys: keys,
 	})
 	hs := newHTTPServer(withControl(srv), *maxConns)
 	done := make(chan error, 1)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -97,6 +98,10 @@ func TestServeAnnouncesWhatClientsNeed(t *testing.T) {
 		t.Errorf("-addr :0 -allow-remote -seed-keys 3: %s and %d keys, %d without -seed-keys",
 			b.BaseURL, len(b.Keys), len(a.Keys))
 	}
+	if c, _ := startServe(t, "-addr", "127.0.0.1:0", "-print-keys", "2"); !slices.Equal(
+		c.Keys, a.Keys[:2]) {
+		t.Errorf("-print-keys 2 printed %q, want the first two of %q", c.Keys, a.Keys)
+	}
 	// The member's delete is refused; the owner's succeeds.
 	notOwner, _ := behavior.Lookup(behavior.NotOwner)
 	for p, want := range map[atlastest.Principal]int{a.Member: notOwner.Status, a.Owner: 204} {
@@ -120,8 +125,9 @@ func TestServeRefusesBadFlags(t *testing.T) {
 	}
 	var errOut bytes.Buffer
 	code := serve(t.Context(), []string{"-addr", ":0", "-rate-period", "1500ms",
-		"-seed-keys", "-1", "extra"}, nil, io.Discard, &errOut)
-	for _, want := range []string{"-allow-remote", "whole seconds", "-seed-keys", "extra"} {
+		"-seed-keys", "-1", "-print-keys", "-2", "extra"}, nil, io.Discard, &errOut)
+	for _, want := range []string{"-allow-remote", "whole seconds", "-seed-keys", "-print-keys",
+		"extra"} {
 		if code != exitUsage || !strings.Contains(errOut.String(), want) {
 			t.Errorf("exit %d, want %d and %q in:\n%s", code, exitUsage, want, &errOut)
 		}
