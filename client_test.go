@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -156,12 +155,15 @@ func TestValuesAreTheSpecs(t *testing.T) {
 		{"apiUserId pattern", idPattern, pattern("apiUserId")},
 		{"key not found", codeKeyNotFound, code(behavior.KeyNotFound)},
 		{"org not found", codeOrgNotFound, code(behavior.OrgNotFound)},
+		{"token bucket", codeTokenBucket, code(behavior.RateLimited)},
+		{"IP not allowed", codeIPNotAllowed, code(behavior.IPNotAllowed)},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s: %q, the spec says %q", tc.name, tc.got, tc.want)
 		}
 	}
-	budget := contract.Budget{Capacity: defaultCapacity, Refill: defaultRefill, Period: defaultPeriod}
+	budget := contract.Budget{Capacity: defaultCapacity, Refill: defaultRefill,
+		Period: defaultPeriod}
 	if spec := contract.OperationBudget(); budget != spec {
 		t.Errorf("budget %+v, the spec says %+v", budget, spec)
 	}
@@ -266,25 +268,13 @@ type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
-// The options reach the Transport: WithTransport below authentication,
-// WithInsecureHTTP the cleartext guard, WithTokenStore the token cache.
-func TestOptionsReachTheTransport(t *testing.T) {
-	srv := atlastest.NewTestServer(t)
+// NewClient refuses cleartext http to a host that is not loopback, and
+// sends nothing; WithInsecureHTTP lets it go. (Every test in a synctest
+// bubble goes through WithTransport, and ExampleWithTokenStore shows
+// WithTokenStore.)
+func TestInsecureHTTP(t *testing.T) {
 	var sent atomic.Int32
-	c := newClient(t, srv.URL, srv.Owner().APIKey(), WithTransport(roundTripFunc(
-		func(req *http.Request) (*http.Response, error) {
-			sent.Add(1)
-			return http.DefaultTransport.RoundTrip(req)
-		})))
-	if out, err := c.Remove(t.Context(), srv.OrgID(), srv.Keys()[0]); out != Removed || err != nil {
-		t.Fatalf("Remove = %v, %v", out, err)
-	}
-	if sent.Load() != 2 { // the challenge, then the delete
-		t.Errorf("WithTransport's RoundTripper sent %d requests, want 2", sent.Load())
-	}
-
 	far, offline := "http://atlas.invalid", errors.New("offline")
-	sent.Store(0)
 	unplugged := WithTransport(roundTripFunc(func(*http.Request) (*http.Response, error) {
 		sent.Add(1)
 		return nil, offline
@@ -294,24 +284,9 @@ func TestOptionsReachTheTransport(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Host != "atlas.invalid" {
 		t.Errorf("NewClient(%s): %v, want a *CleartextError", far, err)
 	}
-	c = newClient(t, far, digestKey, WithInsecureHTTP(), unplugged, once)
+	c := newClient(t, far, digestKey, WithInsecureHTTP(), unplugged, once)
 	_, err = c.Remove(t.Context(), orgID, keyID)
 	if !errors.Is(err, offline) || sent.Load() != 1 {
 		t.Errorf("with WithInsecureHTTP: %v after %d requests, want it sent", err, sent.Load())
-	}
-
-	store, err := authedit.NewFileTokenStore(filepath.Join(t.TempDir(), "tokens"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.ResetRequests()
-	for _, key := range srv.Keys()[:2] {
-		c := newClient(t, srv.URL, srv.Owner().ServiceAccount(), WithTokenStore(store))
-		if out, err := c.Remove(t.Context(), srv.OrgID(), key); out != Removed || err != nil {
-			t.Fatalf("Remove = %v, %v", out, err)
-		}
-	}
-	if n := srv.CountRequests(func(r atlastest.Request) bool { return !isOperation(r) }); n != 1 {
-		t.Errorf("two clients sharing a store made %d token requests, want 1", n)
 	}
 }

@@ -6,122 +6,87 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/atlascontract/deleteorgapikey/atlastest"
 	"github.com/atlascontract/deleteorgapikey/authedit"
 )
 
-// Atlas's answers, byte for byte as its docs and logs show them.
-var (
-	challenge = answer{status: http.StatusUnauthorized, header: http.Header{
-		"Content-Type": {"application/json"},
-		"Www-Authenticate": {`Digest realm="MMS Public API", domain="", nonce="bm9uY2U", ` +
-			`algorithm=MD5, qop="auth", stale=false`}},
-		body: `{"detail":"You are not authorized for this resource.","error":401,` +
-			`"errorCode":"UNEXPECTED_ERROR","reason":"Unauthorized"}`}
-	notOwner = answer{status: http.StatusUnauthorized, header: jsonError("USER_UNAUTHORIZED"),
-		body: `{"detail":"Current user is not authorized to perform this action.","error":401,` +
-			`"errorCode":"USER_UNAUTHORIZED","parameters":[],"reason":"Unauthorized"}`}
-	ipNotAllowed = answer{status: http.StatusForbidden,
-		header: jsonError("IP_ADDRESS_NOT_ON_ACCESS_LIST"),
-		body: `{"detail":"IP address 203.0.113.7 is not allowed to access this resource.",` +
-			`"error":403,"errorCode":"IP_ADDRESS_NOT_ON_ACCESS_LIST",` +
-			`"parameters":["203.0.113.7"],"reason":"Forbidden"}`}
-	// tokenBucket comes without Retry-After and without rate-limit
-	// headers, which Atlas "might not always" send.
-	tokenBucket = answer{status: http.StatusTooManyRequests,
-		header: jsonError("RATE_LIMITED_TOKEN_BUCKET"),
-		body: `{"detail":"Rate limit exceeded for ` + limitedPath + `. Please retry after 7 ` +
-			`seconds. Request capacity: 500. Refill rate: 250 per 60 seconds. For more ` +
-			`information, see: http://dochub.mongodb.org/core/atlas-api-rate-limit.",` +
-			`"error":429,"errorCode":"RATE_LIMITED_TOKEN_BUCKET",` +
-			`"parameters":["` + limitedPath + `",7,500,250,60],"reason":"Too Many Requests"}`}
-)
-
-const limitedPath = "api/atlas/v2/orgs/" + orgID + "/apiKeys/" + keyID
-
-func jsonError(code string) http.Header {
-	return http.Header{"Content-Type": {"application/json"}, "X-Error-Code": {code}}
-}
+// challenge is Atlas's 401 to a request without credentials, as recorded.
+var challenge = answer{status: http.StatusUnauthorized, header: http.Header{
+	"Content-Type": {"application/json"},
+	"Www-Authenticate": {`Digest realm="MMS Public API", domain="", nonce="bm9uY2U", ` +
+		`algorithm=MD5, qop="auth", stale=false`}},
+	body: `{"detail":"You are not authorized for this resource.","error":401,` +
+		`"errorCode":"UNEXPECTED_ERROR","reason":"Unauthorized"}`}
 
 // Where Atlas uses one status for several things, the errorCode decides,
 // the same way for an API key and a service account: a role error is no
 // refusal of the credentials, so it costs one request and no new token or
 // challenge, challenge or not. Each message starts with its class.
+// atlastest gives what FailNext can (fail); the canned server the rest.
 func TestAnswersSharingAStatus(t *testing.T) {
-	refused401 := answer{status: http.StatusUnauthorized}
-	challenged := answer{notOwner.status, challenge.header, notOwner.body}
+	roleError := `{"detail":"Current user is not authorized to perform this action.",` +
+		`"error":401,"errorCode":"USER_UNAUTHORIZED","parameters":[],"reason":"Unauthorized"}`
 	const forbidden, refused = "not allowed: ", "credentials refused: "
 	tests := []struct {
 		name    string
-		answer  answer
+		fail    int
+		canned  answer
 		class   error
 		message string
 		// requests of a warmed client: the challenge known, a token held
-		digestAPI, bearerAPI, bearerTokens int32
+		digestAPI, bearerAPI, bearerTokens int
 	}{
-		{"role error", notOwner, ErrForbidden, forbidden, 1, 1, 0},
-		{"role error with a challenge", challenged, ErrForbidden, forbidden, 1, 1, 0},
-		{"refusal", challenge, ErrUnauthorized, refused, 2, 2, 1},
-		{"refusal without a body", refused401, ErrUnauthorized, refused, 1, 2, 1},
-		{"IP not on the access list", ipNotAllowed, ErrForbidden, forbidden +
+		{"role error", 401, answer{}, ErrForbidden, forbidden, 1, 1, 0},
+		{"role error with a challenge", 0, answer{401, challenge.header, roleError},
+			ErrForbidden, forbidden, 1, 1, 0},
+		{"refusal", 0, challenge, ErrUnauthorized, refused, 2, 2, 1},
+		{"refusal without a body", 0, answer{status: 401}, ErrUnauthorized, refused, 1, 2, 1},
+		{"IP not on the access list", 403, answer{}, ErrForbidden, forbidden +
 			`Atlas answered 403 Forbidden: IP_ADDRESS_NOT_ON_ACCESS_LIST (IP address ` +
-			`203.0.113.7 is not allowed to access this resource.); add 203.0.113.7 to the ` +
+			`127.0.0.1 is not allowed to access this resource.); add 127.0.0.1 to the ` +
 			`access list`, 1, 1, 0},
-		{"token bucket", tokenBucket, ErrRateLimited, "rate limited: ", 1, 1, 0},
+		{"token bucket", 429, answer{}, ErrRateLimited, "rate limited: ", 1, 1, 0},
 	}
-	account := authedit.ServiceAccount{ClientID: "id", ClientSecret: "client-secret"}
 	for _, tc := range tests {
-		for _, creds := range []authedit.Credentials{digestKey, account} {
-			t.Run(fmt.Sprintf("%s/%T", tc.name, creds), func(t *testing.T) {
-				h := &canned{answers: []answer{{status: http.StatusNoContent}, tc.answer}}
-				api, tokens := tc.bearerAPI, tc.bearerTokens
-				if creds == authedit.Credentials(digestKey) {
-					h.answers = append([]answer{challenge}, h.answers...)
-					api, tokens = tc.digestAPI, 0
+		for _, digest := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/digest=%v", tc.name, digest), func(t *testing.T) {
+				srv := atlastest.NewTestServer(t)
+				baseURL, key, sa := srv.URL, srv.Owner().APIKey(), srv.Owner().ServiceAccount()
+				count := func() (api, tokens int) {
+					api = srv.CountRequests(isOperation)
+					return api, len(srv.Requests()) - api
 				}
-				c := newClient(t, serve(t, h), creds, once)
-				if out, err := c.Remove(t.Context(), orgID, keyID); out != Removed {
+				if tc.fail == 0 {
+					h := &canned{answers: []answer{{status: http.StatusNoContent}, tc.canned}}
+					if digest {
+						h.answers = append([]answer{challenge}, h.answers...)
+					}
+					baseURL, key, sa = serve(t, h), digestKey, account
+					count = func() (int, int) { return int(h.api.Load()), int(h.tokens.Load()) }
+				}
+				creds, api, tokens := authedit.Credentials(sa), tc.bearerAPI, tc.bearerTokens
+				if digest {
+					creds, api, tokens = key, tc.digestAPI, 0
+				}
+				c := newClient(t, baseURL, creds, once)
+				if out, err := c.Remove(t.Context(), srv.OrgID(), srv.Keys()[0]); out != Removed {
 					t.Fatalf("warm-up: %v, %v", out, err)
 				}
-				api0, tokens0 := h.api.Load(), h.tokens.Load()
-				_, err := c.Remove(t.Context(), orgID, keyID)
+				api0, tokens0 := count()
+				if tc.fail != 0 {
+					srv.FailNext(1, tc.fail)
+				}
+				_, err := c.Remove(t.Context(), srv.OrgID(), srv.Keys()[1])
 				if !errors.Is(err, tc.class) || !strings.HasPrefix(err.Error(), tc.message) {
 					t.Errorf("Remove: %v; want %v, message starting %q", err, tc.class, tc.message)
 				}
-				a, tk := h.api.Load()-api0, h.tokens.Load()-tokens0
-				if a != api || tk != tokens {
-					t.Errorf("%d requests, %d token requests; want %d and %d", a, tk, api, tokens)
+				a, tk := count()
+				if a-api0 != api || tk-tokens0 != tokens {
+					t.Errorf("%d requests, %d token requests; want %d and %d",
+						a-api0, tk-tokens0, api, tokens)
 				}
 			})
-		}
-	}
-}
-
-// A token bucket's 429 without Retry-After gives the wait it names.
-func TestRetryAfterFromParameters(t *testing.T) {
-	h := &canned{answers: []answer{tokenBucket}}
-	_, err := newClient(t, serve(t, h), digestKey, once).Remove(t.Context(), orgID, keyID)
-	var e *APIError
-	if !errors.As(err, &e) || e.RetryAfter != 7*time.Second || e.Limit != 0 {
-		t.Errorf("Remove: %v, want an *APIError with RetryAfter 7s", err)
-	}
-}
-
-// A wrong API key and a wrong service-account secret read alike.
-func TestWrongCredentialsReadAlike(t *testing.T) {
-	srv := atlastest.NewTestServer(t)
-	key, account := srv.Owner().APIKey(), srv.Owner().ServiceAccount()
-	key.PrivateKey, account.ClientSecret = "wrong-private-key", "wrong-client-secret"
-	for _, creds := range []authedit.Credentials{key, account} {
-		_, err := newClient(t, srv.URL, creds).Remove(t.Context(), srv.OrgID(), srv.Keys()[0])
-		refused := strings.HasPrefix(err.Error(), "credentials refused: ")
-		if !errors.Is(err, ErrUnauthorized) || !refused {
-			t.Errorf("%T: %v, want credentials refused", creds, err)
-		}
-		if strings.Contains(err.Error(), "wrong-") {
-			t.Errorf("%T: the message shows the secret: %v", creds, err)
 		}
 	}
 }
@@ -153,6 +118,8 @@ func TestErrorClasses(t *testing.T) {
 		{token(429, "RATE_LIMITED"), ErrRateLimited, ""},
 		{token(502, ""), ErrServerError, ""},
 		{token(400, "invalid_request"), nil, "the token request got HTTP 400"},
+		{&RedirectError{StatusCode: 302}, nil, "unexpected answer: Atlas answered 302"},
+		{&BodyTooLargeError{StatusCode: 400}, nil, "the body of the 400 answer is longer"},
 	}
 	for _, tc := range tests {
 		for _, c := range []error{ErrUnauthorized, ErrForbidden, ErrOrgNotFound, ErrRateLimited,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
 	"os"
 	"strings"
 
@@ -37,35 +38,49 @@ func ExampleNewClient() {
 	// Output: removed <nil>
 }
 
-// Branch on what Remove did: the pattern of a key-rotation job.
+// The common cases, as a test scripts them with atlastest: a key removed,
+// a key missing, a caller that is not an Organization Owner, a 429 then
+// success, and a lost answer. Each line shows the statuses the server
+// sent, the outcome, and the class of the error.
 func ExampleClient_Remove() {
 	srv := atlastest.NewServer()
 	defer srv.Close()
-	client, err := deleteorgapikey.NewClient(srv.URL, srv.Member().ServiceAccount())
+	owner, err := deleteorgapikey.NewClient(srv.URL, srv.Owner().APIKey())
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, key := range []string{srv.Keys()[0], "0123456789abcdef01234567"} {
-		outcome, err := client.Remove(context.Background(), srv.OrgID(), key)
-		var apiErr *deleteorgapikey.APIError
-		switch {
-		case outcome != deleteorgapikey.Failed:
-			fmt.Println("the key is gone:", outcome)
-		case errors.Is(err, deleteorgapikey.ErrRateLimited) && errors.As(err, &apiErr):
-			fmt.Println("try again in", apiErr.RetryAfter)
-		case errors.Is(err, deleteorgapikey.ErrForbidden):
-			fmt.Println("not allowed; USER_UNAUTHORIZED:",
-				deleteorgapikey.IsErrorCode(err, "USER_UNAUTHORIZED"))
-		default:
-			fmt.Println("failed; the key may or may not be gone:", err)
-		}
+	member, err := deleteorgapikey.NewClient(srv.URL, srv.Member().ServiceAccount())
+	if err != nil {
+		log.Fatal(err)
 	}
+	keys := srv.Keys()
+	remove := func(client *deleteorgapikey.Client, keyID string) {
+		outcome, err := client.Remove(context.Background(), srv.OrgID(), keyID)
+		var statuses []int
+		for _, r := range srv.Requests() {
+			statuses = append(statuses, r.Status)
+		}
+		srv.ResetRequests()
+		class, _, _ := strings.Cut(fmt.Sprint(err), ":") // the class of the error, in words
+		fmt.Println(statuses, outcome, class)
+	}
+	remove(owner, keys[0])  // the digest challenge, then the delete
+	remove(owner, keys[0])  // Atlas has no such key
+	remove(member, keys[1]) // a token, then a role error: no retry, no new token
+	srv.FailNext(1, http.StatusTooManyRequests)
+	remove(owner, keys[1]) // its Retry-After (1 s) is waited for
+	srv.DropNext(1)
+	remove(owner, keys[2]) // removed, the answer lost; the retry finds no key
 	// Output:
-	// not allowed; USER_UNAUTHORIZED: true
-	// not allowed; USER_UNAUTHORIZED: true
+	// [401 204] removed <nil>
+	// [400] not found <nil>
+	// [200 401] failed not allowed
+	// [429 204] removed <nil>
+	// [204 400] already removed <nil>
 }
 
-// Wrong credentials read alike, an API key's and a service account's.
+// Wrong credentials read alike, an API key's and a service account's, and
+// show no secret.
 func Example_wrongCredentials() {
 	srv := atlastest.NewServer()
 	defer srv.Close()
@@ -77,12 +92,11 @@ func Example_wrongCredentials() {
 			log.Fatal(err)
 		}
 		_, err = client.Remove(context.Background(), srv.OrgID(), srv.Keys()[0])
-		class, _, _ := strings.Cut(err.Error(), ":")
-		fmt.Printf("%T: %s, %v\n", creds, class, errors.Is(err, deleteorgapikey.ErrUnauthorized))
+		fmt.Println(errors.Is(err, deleteorgapikey.ErrUnauthorized), err)
 	}
 	// Output:
-	// authedit.APIKey: credentials refused, true
-	// authedit.ServiceAccount: credentials refused, true
+	// true credentials refused: Atlas answered 401 Unauthorized: UNEXPECTED_ERROR (You are not authorized for this resource.)
+	// true credentials refused: the token request got HTTP 401 invalid_client (Invalid credentials provided.)
 }
 
 // A Remover removes many keys at the pace of the organization's budget,

@@ -30,10 +30,12 @@ func TestGeneratedCodeIsCurrent(t *testing.T) {
 	tmp := t.TempDir()
 	fresh := filepath.Join(tmp, "fresh.gen.go")
 	tmpConfig := filepath.Join(tmp, "config.yaml")
-	if err := os.WriteFile(tmpConfig, outLine.ReplaceAll(config, []byte("output: "+fresh)), 0o600); err != nil {
+	tmpConfigText := outLine.ReplaceAll(config, []byte("output: "+fresh))
+	if err := os.WriteFile(tmpConfig, tmpConfigText, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(t.Context(), "go", "run", "github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen",
+	cmd := exec.CommandContext(t.Context(), "go", "run",
+		"github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen",
 		"-config", tmpConfig, "openapi/deleteorgapikey.yaml")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("oapi-codegen: %v\n%s", err, out)
@@ -47,6 +49,7 @@ func TestGeneratedCodeIsCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("%s is stale (%d bytes committed, %d regenerated): run `go generate ./...`", committed, len(got), len(want))
+		t.Fatalf("%s is stale (%d bytes committed, %d regenerated): run `go generate ./...`",
+			committed, len(got), len(want))
 	}
 }

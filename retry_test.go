@@ -50,29 +50,42 @@ func TestRetriedStatuses(t *testing.T) {
 	}
 }
 
-// A Retry-After, or the wait a token bucket's 429 names, is waited for,
-// plus at most MinBackoff, unless it is longer than MaxRetryAfter or the
-// time left before the deadline: then the 429 comes back at once.
+// A Retry-After, or else the wait a token bucket's 429 names, is waited
+// for, plus at most MinBackoff. Past MaxRetryAfter or the deadline, the 429
+// comes back at once, and APIError.RetryAfter says when to try again.
+// atlastest sends Retry-After in seconds; edit changes it on the way.
 func TestRetryAfterIsWaitedFor(t *testing.T) {
-	ra := func(v string) answer {
-		return answer{status: http.StatusTooManyRequests, header: http.Header{"Retry-After": {v}}}
-	}
+	none := func(h http.Header) { h.Del("Retry-After") }
+	date := func(h http.Header) { h.Set("Retry-After", "Sat, 01 Jan 2000 00:00:03 GMT") }
 	tests := []struct {
 		name     string
-		answer   answer
+		after    time.Duration // atlastest's Retry-After, which the token bucket names too
+		edit     func(http.Header)
 		deadline time.Duration // 0: none
 		wait     time.Duration // -1: the 429 comes back at once
 	}{
-		{"seconds", ra("1"), 0, time.Second},
-		{"date", ra("Sat, 01 Jan 2000 00:00:03 GMT"), 0, 3 * time.Second},
-		{"token bucket", tokenBucket, 0, 7 * time.Second},
-		{"over MaxRetryAfter", ra("31"), 0, -1},
-		{"past the deadline", ra("1"), 900 * time.Millisecond, -1},
+		{"seconds", time.Second, nil, 0, time.Second},
+		{"date", time.Second, date, 0, 3 * time.Second},
+		{"token bucket", 7 * time.Second, none, 0, 7 * time.Second},
+		{"over MaxRetryAfter", 31 * time.Second, nil, 0, -1},
+		{"token bucket over MaxRetryAfter", 40 * time.Second, none, 0, -1},
+		{"past the deadline", time.Second, nil, 900 * time.Millisecond, -1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) { // its clock starts at 2000-01-01 00:00 UTC
-				c := bubbleClient(t, &canned{answers: []answer{tc.answer, {status: 204}}}, account)
+				srv := atlastest.New()
+				srv.SetRetryAfter(tc.after)
+				srv.FailNext(1, http.StatusTooManyRequests)
+				pipe := inBubble(t, srv.Handler())
+				tr := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+					res, err := pipe.RoundTrip(req)
+					if err == nil && tc.edit != nil {
+						tc.edit(res.Header)
+					}
+					return res, err
+				})
+				c := newClient(t, bubbleURL, srv.Owner().ServiceAccount(), WithTransport(tr))
 				ctx := t.Context()
 				if tc.deadline > 0 {
 					var cancel context.CancelFunc
@@ -80,11 +93,13 @@ func TestRetryAfterIsWaitedFor(t *testing.T) {
 					defer cancel()
 				}
 				start := time.Now()
-				out, err := c.Remove(ctx, orgID, keyID)
+				out, err := c.Remove(ctx, srv.OrgID(), srv.Keys()[0])
 				took := time.Since(start)
+				var e *APIError
 				if tc.wait < 0 {
-					if !errors.Is(err, ErrRateLimited) || took != 0 {
-						t.Errorf("Remove: %v after %v, want the 429 at once", err, took)
+					if !errors.As(err, &e) || e.RetryAfter != tc.after || took != 0 {
+						t.Errorf("Remove: %v after %v, want the 429 at once, RetryAfter %v",
+							err, took, tc.after)
 					}
 					return
 				}
@@ -100,13 +115,14 @@ func TestRetryAfterIsWaitedFor(t *testing.T) {
 // A context that ends during a wait ends the call then.
 func TestRetryWaitEndsWithTheContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := &canned{answers: []answer{{status: http.StatusServiceUnavailable}}}
-		c := bubbleClient(t, h, account, WithTimeout(0),
+		srv := atlastest.New()
+		srv.FailNext(1, http.StatusInternalServerError)
+		c := bubbleClient(t, srv.Handler(), srv.Owner().ServiceAccount(), WithTimeout(0),
 			WithRetry(RetryPolicy{MinBackoff: time.Hour}))
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(100*time.Millisecond, cancel)
 		start := time.Now()
-		_, err := c.Remove(ctx, orgID, keyID)
+		_, err := c.Remove(ctx, srv.OrgID(), srv.Keys()[0])
 		took := time.Since(start)
 		if !errors.Is(err, context.Canceled) || took != 100*time.Millisecond {
 			t.Errorf("Remove: %v after %v, want canceled after 100ms", err, took)
@@ -127,16 +143,15 @@ func TestLostAnswers(t *testing.T) {
 			t.Errorf("after a lost answer: %v, %v; want already removed", out, err)
 		}
 
-		h := &canned{answers: []answer{{status: http.StatusBadRequest,
-			header: jsonError(codeKeyNotFound), body: `{"errorCode":"API_KEY_NOT_FOUND"}`}}}
-		dialed, pipe := 0, inBubble(t, h)
+		dialed, pipe := 0, inBubble(t, srv.Handler())
 		flaky := WithTransport(roundTripFunc(func(req *http.Request) (*http.Response, error) {
 			if dialed++; dialed == 1 {
 				return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("refused")}
 			}
 			return pipe.RoundTrip(req)
 		}))
-		out, err = newClient(t, bubbleURL, account, flaky).Remove(t.Context(), orgID, keyID)
+		c = newClient(t, bubbleURL, srv.Owner().ServiceAccount(), flaky)
+		out, err = c.Remove(t.Context(), srv.OrgID(), absentKey)
 		if out != NotFound || err != nil || dialed != 3 { // the dial, the token, the delete
 			t.Errorf("after a failed dial: %v, %v after %d requests; want not found after 3",
 				out, err, dialed)

@@ -24,21 +24,28 @@ type figure struct{ label, unit, ours, base, goal string }
 
 var figures = []figure{
 	{"1 digest requests/delete, concurrency 1: ours vs mongodb-forks/digest", "req/op",
-		"DigestRoundTrips/impl=authedit/conc=1", "DigestRoundTrips/impl=mongodb-forks/conc=1", "ours ≤ 1.01"},
+		"DigestRoundTrips/impl=authedit/conc=1",
+		"DigestRoundTrips/impl=mongodb-forks/conc=1", "ours ≤ 1.01"},
 	{"1 digest requests/delete, concurrency 32: ours vs mongodb-forks/digest", "req/op",
-		"DigestRoundTrips/impl=authedit/conc=32", "DigestRoundTrips/impl=mongodb-forks/conc=32", "ours ≤ 1.01"},
+		"DigestRoundTrips/impl=authedit/conc=32",
+		"DigestRoundTrips/impl=mongodb-forks/conc=32", "ours ≤ 1.01"},
 	{"1 digest deletes that failed, concurrency 1: ours vs mongodb-forks/digest", "failed/op",
-		"DigestRoundTrips/impl=authedit/conc=1", "DigestRoundTrips/impl=mongodb-forks/conc=1", "ours = 0"},
+		"DigestRoundTrips/impl=authedit/conc=1",
+		"DigestRoundTrips/impl=mongodb-forks/conc=1", "ours = 0"},
 	{"1 digest deletes that failed, concurrency 32: ours vs mongodb-forks/digest", "failed/op",
-		"DigestRoundTrips/impl=authedit/conc=32", "DigestRoundTrips/impl=mongodb-forks/conc=32", "ours = 0"},
-	{"2 service account: token requests per 10,000 deletes, concurrency 64", "tokens/10k-deletes",
-		"ServiceAccountTokens/conc=64", "", "ours = 1"},
+		"DigestRoundTrips/impl=authedit/conc=32",
+		"DigestRoundTrips/impl=mongodb-forks/conc=32", "ours = 0"},
+	{"2 service account: token requests per 10,000 deletes, concurrency 64",
+		"tokens/10k-deletes", "ServiceAccountTokens/conc=64", "", "ours = 1"},
 	{"3 reference server deletes/s, bearer: atlastest / bare 204 handler", "deletes/s",
-		"ServerThroughput/scheme=bearer/server=atlastest", "ServerThroughput/scheme=bearer/server=bare", "ratio ≥ 0.4"},
+		"ServerThroughput/scheme=bearer/server=atlastest",
+		"ServerThroughput/scheme=bearer/server=bare", "ratio ≥ 0.4"},
 	{"3 reference server deletes/s, digest: atlastest / bare 204 handler", "deletes/s",
-		"ServerThroughput/scheme=digest/server=atlastest", "ServerThroughput/scheme=digest/server=bare", "ratio ≥ 0.4"},
-	{"3 deletes that failed, digest, concurrency 16: atlastest vs bare 204 handler", "failed/op",
-		"ServerThroughput/scheme=digest/server=atlastest", "ServerThroughput/scheme=digest/server=bare", "ours = 0"},
+		"ServerThroughput/scheme=digest/server=atlastest",
+		"ServerThroughput/scheme=digest/server=bare", "ratio ≥ 0.4"},
+	{"3 deletes that failed, digest, concurrency 16: atlastest vs bare 204 handler",
+		"failed/op", "ServerThroughput/scheme=digest/server=atlastest",
+		"ServerThroughput/scheme=digest/server=bare", "ours = 0"},
 	{"4 scale: time/delete at 10^6 keys / at 10^3 keys", "ns/op",
 		"Delete/keys=1000000", "Delete/keys=1000", "ratio ≤ 1.2"},
 	{"5 go generate ./... wall time, warm module cache", "ns/op", "GoGenerate", "", "reported"},
@@ -46,13 +53,15 @@ var figures = []figure{
 		"TokensAcrossProcesses/store=file", "TokensAcrossProcesses/store=none", "ours = 1"},
 	{"6 processes that failed, of the 100: file token store vs none", "failed/run",
 		"TokensAcrossProcesses/store=file", "TokensAcrossProcesses/store=none", "ours = 0"},
-	{"7 processes that failed, 60 (4 at a time) at the default token limit: store vs none", "failed/run",
-		"ProcessesAtTokenLimit/store=file", "ProcessesAtTokenLimit/store=none", "ours = 0"},
+	{"7 processes that failed, 60 (4 at a time) at the default token limit: store vs none",
+		"failed/run", "ProcessesAtTokenLimit/store=file", "ProcessesAtTokenLimit/store=none",
+		"ours = 0"},
 	{"7 token requests (429s included) of the 60 processes: store vs none", "tokens/run",
 		"ProcessesAtTokenLimit/store=file", "ProcessesAtTokenLimit/store=none", "reported"},
 	{"7 wall time of the 60 processes: store vs none", "ns/op",
 		"ProcessesAtTokenLimit/store=file", "ProcessesAtTokenLimit/store=none", "reported"},
-	{"8 bulk removal of 1,000 keys, bucket 100 + 100/s, concurrency 4: 429s received, Remover vs plain Remove", "429s/run",
+	{"8 bulk removal of 1,000 keys, bucket 100 + 100/s, concurrency 4: 429s received, " +
+		"Remover vs plain Remove", "429s/run",
 		"BulkRemoval/paced=true", "BulkRemoval/paced=false", "ours = 0"},
 	{"8 wall time ÷ the bucket's minimum (9 s): Remover vs plain Remove", "ratio-to-min",
 		"BulkRemoval/paced=true", "BulkRemoval/paced=false", "ours ≤ 1.15"},
@@ -62,8 +71,14 @@ var figures = []figure{
 		"BulkRemoval/paced=true", "BulkRemoval/paced=false", "reported"},
 	{"8 keys not removed: Remover vs plain Remove", "failed/run",
 		"BulkRemoval/paced=true", "BulkRemoval/paced=false", "ours = 0"},
-	{"9 duplicates, 1,000 ids with 100 given twice: deletes at the server", "deletes/run", "BulkDuplicates", "", "ours = 900"},
+	{"9 duplicates, 1,000 ids with 100 given twice: deletes at the server", "deletes/run",
+		"BulkDuplicates", "", "ours = 900"},
 	{"9 duplicates: results returned", "results/run", "BulkDuplicates", "", "ours = 900"},
+	{"10 one-shot process, digest key: wall time ours ÷ hand-written peer, median of pairs",
+		"ours/peer", "OneShot", "", "ours ≤ 1.1"},
+	{"10 one-shot process wall time: ours", "ours-ms", "OneShot", "", "reported"},
+	{"10 one-shot process wall time: hand-written peer (net/http + icholy/digest)",
+		"peer-ms", "OneShot", "", "reported"},
 }
 
 func main() {
@@ -95,10 +110,12 @@ func main() {
 		} else if f.base != "" {
 			baseCol = "no data"
 		}
-		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", f.label, format(ours, f.unit), baseCol, ratioCol, f.goal, verdict(f.goal, ours, ratio))
+		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", f.label, format(ours, f.unit), baseCol,
+			ratioCol, f.goal, verdict(f.goal, ours, ratio))
 	}
 	fmt.Println()
-	fmt.Println("Medians over the rounds in", os.Args[1]+" (failed/op, failed/run, 429s/run: the worst round); ratio = ours / baseline.")
+	fmt.Println("Medians over the rounds in", os.Args[1]+
+		" (failed/op, failed/run, 429s/run: the worst round); ratio = ours / baseline.")
 }
 
 var procsSuffix = regexp.MustCompile(`-\d+$`)
@@ -158,6 +175,8 @@ func format(v float64, unit string) string {
 		return fmt.Sprintf("%.2f s", v/1e9)
 	case unit == "ns/op":
 		return fmt.Sprintf("%.1f µs", v/1e3)
+	case strings.HasSuffix(unit, "-ms"):
+		return fmt.Sprintf("%.1f ms", v)
 	case unit == "deletes/s":
 		return fmt.Sprintf("%.0f/s", v)
 	case v == math.Trunc(v):
