@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -21,8 +20,6 @@ const (
 	// acceptHeader names the resource version: Atlas refuses a request
 	// without one (406).
 	acceptHeader = "application/vnd.atlas.2023-01-01+json"
-	// idPattern is the pattern of both path parameters, orgId and apiUserId.
-	idPattern = `^([a-f0-9]{24})$`
 )
 
 const userAgent = "deleteorgapikey (+https://github.com/atlascontract/deleteorgapikey)"
@@ -211,14 +208,27 @@ func encryptedOrLocal(u *url.URL) bool {
 		ip != nil && ip.IsLoopback()
 }
 
-var idRE = regexp.MustCompile(idPattern)
-
 // checkIDs returns a *ParamError for the first id the spec's pattern refuses.
 func checkIDs(orgID, keyID string) error {
 	for _, p := range [...]struct{ name, value string }{{"orgId", orgID}, {"apiUserId", keyID}} {
-		if !idRE.MatchString(p.value) {
+		if !isID(p.value) {
 			return &ParamError{Name: p.name, Value: p.value}
 		}
 	}
 	return nil
+}
+
+// isID reports whether s fits the spec's pattern of both ids,
+// ^([a-f0-9]{24})$: 24 lowercase hexadecimal digits. It is written out, not
+// a regexp, so that a one-shot program spends no start-up compiling one.
+func isID(s string) bool {
+	if len(s) != 24 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

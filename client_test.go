@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -151,8 +152,6 @@ func TestValuesAreTheSpecs(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, got, want string }{
 		{"Accept", acceptHeader, contract.AcceptHeader()},
-		{"orgId pattern", idPattern, pattern("orgId")},
-		{"apiUserId pattern", idPattern, pattern("apiUserId")},
 		{"key not found", codeKeyNotFound, code(behavior.KeyNotFound)},
 		{"org not found", codeOrgNotFound, code(behavior.OrgNotFound)},
 		{"token bucket", codeTokenBucket, code(behavior.RateLimited)},
@@ -160,6 +159,17 @@ func TestValuesAreTheSpecs(t *testing.T) {
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s: %q, the spec says %q", tc.name, tc.got, tc.want)
+		}
+	}
+	for _, name := range []string{"orgId", "apiUserId"} {
+		re := regexp.MustCompile(pattern(name))
+		for _, id := range []string{"4888442a3354817a7320eb61", "0123456789abcdef01234567",
+			"4888442A3354817a7320eb61", "4888442a3354817a7320eb6", "4888442a3354817a7320eb612",
+			"4888442a3354817a7320eb6g", "4888442a3354817a7320eb6/", "../../groups/x", "",
+			"4888442a3354817a7320eb6\n", "4888442a3354817a7320eb6é"} {
+			if got, want := isID(id), re.MatchString(id); got != want {
+				t.Errorf("isID(%q) = %v, the spec's %s pattern says %v", id, got, name, want)
+			}
 		}
 	}
 	budget := contract.Budget{Capacity: defaultCapacity, Refill: defaultRefill,

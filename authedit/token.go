@@ -92,7 +92,11 @@ func tokenError(op string, res *http.Response, body []byte, secret string) *Toke
 
 // secretLike is a run that may be a secret or its encoding: Atlas client
 // secrets (mdb_sa_sk_...), private keys (UUIDs), a Basic header in base64.
-var secretLike = regexp.MustCompile(`[A-Za-z0-9_.~+/=-]{20,}`)
+// It is compiled on first use: a one-shot program that never meets a
+// refusal spends no start-up on it.
+var secretLike = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`[A-Za-z0-9_.~+/=-]{20,}`)
+})
 
 // redact hides, in text an endpoint sent, the secret, plain and URL-escaped,
 // and every secretLike run that mixes letters and digits, ids of that
@@ -103,7 +107,7 @@ func redact(s, secret string) string {
 		s = strings.ReplaceAll(s, secret, redacted)
 		s = strings.ReplaceAll(s, url.QueryEscape(secret), redacted)
 	}
-	return secretLike.ReplaceAllStringFunc(s, func(run string) string {
+	return secretLike().ReplaceAllStringFunc(s, func(run string) string {
 		if strings.ContainsAny(run, "0123456789") && strings.ContainsFunc(run, unicode.IsLetter) {
 			return redacted
 		}
