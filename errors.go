@@ -121,7 +121,7 @@ func (e *APIError) Error() string {
 		s += "; removing an organization API key takes the Organization Owner role"
 	}
 	if e.RetryAfter > 0 {
-		s += fmt.Sprintf("; retry after %v", e.RetryAfter)
+		s += fmt.Sprintf("; retry after %v", e.RetryAfter.Round(time.Millisecond))
 	}
 	if e.Attempts > 1 {
 		s += fmt.Sprintf("; after %d attempts", e.Attempts)
@@ -171,7 +171,11 @@ func classify(err error) error {
 		class = ErrRateLimited
 	case te.StatusCode >= 500:
 		class = ErrServerError
-	default:
+	case te.StatusCode/100 == 4:
+		return fmt.Errorf("request refused: %w", te)
+	case te.StatusCode != 0: // such as a 200 whose token cannot be sent
+		return fmt.Errorf("unexpected answer: %w", te)
+	default: // no answer came: te says why
 		return te
 	}
 	return fmt.Errorf("%w: %w", class, te)
@@ -203,8 +207,8 @@ type BodyTooLargeError struct {
 
 // Error names the status and the limit.
 func (e *BodyTooLargeError) Error() string {
-	return fmt.Sprintf("the body of the %d answer is longer than %d bytes; it was not read further",
-		e.StatusCode, e.Limit)
+	return fmt.Sprintf("unexpected answer: the body of the %d answer is longer than %d bytes; "+
+		"it was not read further", e.StatusCode, e.Limit)
 }
 
 // cappedBody fails with a *BodyTooLargeError past left bytes, reading one

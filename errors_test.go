@@ -117,9 +117,10 @@ func TestErrorClasses(t *testing.T) {
 		{token(400, "invalid_client"), ErrUnauthorized, ""},
 		{token(429, "RATE_LIMITED"), ErrRateLimited, ""},
 		{token(502, ""), ErrServerError, ""},
-		{token(400, "invalid_request"), nil, "the token request got HTTP 400"},
+		{token(400, "invalid_request"), nil, "request refused: the token request got HTTP 400"},
+		{token(200, ""), nil, "unexpected answer: the token request got HTTP 200"},
 		{&RedirectError{StatusCode: 302}, nil, "unexpected answer: Atlas answered 302"},
-		{&BodyTooLargeError{StatusCode: 400}, nil, "the body of the 400 answer is longer"},
+		{&BodyTooLargeError{StatusCode: 400}, nil, "unexpected answer: the body of the 400 answer"},
 	}
 	for _, tc := range tests {
 		for _, c := range []error{ErrUnauthorized, ErrForbidden, ErrOrgNotFound, ErrRateLimited,

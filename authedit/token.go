@@ -57,7 +57,7 @@ func (e *TokenError) Error() string {
 		s += " (" + e.Description + ")"
 	}
 	if e.RetryAfter > 0 {
-		s += fmt.Sprintf("; retry after %v", e.RetryAfter)
+		s += fmt.Sprintf("; retry after %v", e.RetryAfter.Round(time.Millisecond))
 	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -79,13 +80,30 @@ func withControl(srv *atlastest.Server) http.Handler {
 				r.PathValue("endpoint"))
 		}
 		var s faultScript
-		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&s); err != nil || dec.More() {
+		if err := decode(r, &s); err != nil {
 			return problem(http.StatusBadRequest, "the body must be one JSON object of failNext, "+
 				"dropNext, latencySeconds and retryAfterSeconds: %v", err)
 		}
 		if err := s.apply(f); err != nil {
+			return problem(http.StatusBadRequest, "%v", err)
+		}
+		return http.StatusNoContent, nil
+	})
+	route("POST "+controlPath+"/access-list/{who}", func(r *http.Request) (int, any) {
+		who := map[string]atlastest.Principal{"owner": srv.Owner(), "member": srv.Member()}
+		p, ok := who[r.PathValue("who")]
+		var body struct {
+			CIDRs []string `json:"cidrs"`
+		}
+		switch {
+		case !ok:
+			return problem(http.StatusNotFound, "no principal %q: owner or member",
+				r.PathValue("who"))
+		case decode(r, &body) != nil:
+			return problem(http.StatusBadRequest, "the body must be one JSON object, "+
+				`{"cidrs": [...]}: addresses or CIDR blocks; [] clears the list`)
+		}
+		if err := recovered(func() { srv.SetAccessList(p, body.CIDRs...) }); err != nil {
 			return problem(http.StatusBadRequest, "%v", err)
 		}
 		return http.StatusNoContent, nil
@@ -121,6 +139,33 @@ func withControl(srv *atlastest.Server) http.Handler {
 	})
 }
 
+// decode reads r's body, at most 64 KiB, as exactly one JSON object of v's
+// fields.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("more than one JSON value")
+	}
+	return nil
+}
+
+// recovered runs set, an atlastest set-up method, and returns its panic,
+// which names what it refused, as an error. The method changes nothing
+// when it panics.
+func recovered(set func()) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	set()
+	return nil
+}
+
 // problem is a control API's error: {"error": "what is wrong"}.
 func problem(status int, format string, args ...any) (int, any) {
 	return status, map[string]string{"error": fmt.Sprintf(format, args...)}
@@ -128,19 +173,17 @@ func problem(status int, format string, args ...any) (int, any) {
 
 // apply calls f's methods. FailNext goes first: it panics on a status its
 // endpoint does not answer, and then nothing has changed.
-func (s faultScript) apply(f faults) (err error) {
+func (s faultScript) apply(f faults) error {
 	for _, v := range []*float64{s.LatencySeconds, s.RetryAfterSeconds} {
 		if v != nil && math.Abs(*v) > 86400 {
 			return fmt.Errorf("latencySeconds and retryAfterSeconds are within a day, not %v", *v)
 		}
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("%v", p)
-		}
-	}()
 	if s.FailNext != nil {
-		f.FailNext(s.FailNext.Count, s.FailNext.Status)
+		err := recovered(func() { f.FailNext(s.FailNext.Count, s.FailNext.Status) })
+		if err != nil {
+			return err
+		}
 	}
 	if s.DropNext != nil {
 		f.DropNext(*s.DropNext)

@@ -69,6 +69,19 @@ func TestControlDrivesTheServer(t *testing.T) {
 	if err != nil || resp.StatusCode != 204 || exists(key.ID).Exists {
 		t.Fatalf("after the 429: %v, %v", resp, err)
 	}
+	ipNotAllowed, _ := behavior.Lookup(behavior.IPNotAllowed)
+	for _, cidrs := range []string{`["192.0.2.0/24"]`, `[]`} {
+		if got := ctl(t, a, "POST", "/access-list/owner", `{"cidrs": `+cidrs+`}`, nil); got != 204 {
+			t.Fatalf("access-list/owner %s: %d", cidrs, got)
+		}
+		if cidrs == `[]` {
+			break
+		}
+		resp, err := remove(t, a, tok, a.Keys[0])
+		if err != nil || resp.StatusCode != ipNotAllowed.Status {
+			t.Fatalf("the owner outside its access list: %v, %v", resp, err)
+		}
+	}
 	ctl(t, a, "POST", "/keys", "", &lost)
 	script("operation", `{"dropNext": 1, "latencySeconds": 0}`)
 	if _, err := remove(t, a, tok, lost.ID); err == nil || exists(lost.ID).Exists {
@@ -83,6 +96,7 @@ func TestControlDrivesTheServer(t *testing.T) {
 		{"POST", tp, "basic", "owner", 200, false, true},
 		{"DELETE", del, "bearer", "owner", limited.Status, false, false},
 		{"DELETE", del, "bearer", "owner", 204, false, false},
+		{"DELETE", keyPath(a, a.Keys[0]), "bearer", "owner", ipNotAllowed.Status, false, false},
 		{"DELETE", keyPath(a, lost.ID), "bearer", "owner", 204, true, false}})
 	got := ctl(t, a, "DELETE", "/requests", "", nil)
 	if fmt.Sprint(log.Requests) != want || got != 204 {
@@ -123,7 +137,10 @@ func TestControlRefusesMalformedRequests(t *testing.T) {
 		{op, `{"dropNext": 1, "latencySeconds": 1e9}`, 400, "within a day"},
 		{op, `{"dropNext": "1"}`, 400, "cannot unmarshal string"},
 		{op, `{"dropNext": 1, "drop": 1}`, 400, `unknown field "drop"`},
-		{op, `{"dropNext": 1} {}`, 400, "one JSON object"},
+		{op, `{"dropNext": 1} {}`, 400, "more than one JSON value"},
+		{"POST /access-list/owner", `{"cidrs": ["not an address"]}`, 400, "SetAccessList"},
+		{"POST /access-list/admin", `{"cidrs": []}`, 404, `no principal "admin"`},
+		{"POST /access-list/member", `{"cidr": []}`, 400, `{"cidrs": [...]}`},
 		{op, ``, 400, "EOF"},
 		{"GET /faults/operation", ``, 404, "no control route GET /__atlastest/faults/operation"},
 	} {
