@@ -18,8 +18,8 @@ import (
 
 // TestRecord: -record writes every answer as a testdata/atlas file that
 // http.ReadResponse reads, with a situation of the table, the headers in
-// the order sent, only the spec's example ids, and no secret in any form
-// even when the server echoes them; a symlink in the directory is replaced,
+// the order sent, only the spec's example ids, one nonce for all, and no
+// secret in any form even when the server echoes them; a symlink in the directory is replaced,
 // not followed.
 func TestRecord(t *testing.T) {
 	anID := regexp.MustCompile(`\b[0-9a-f]{24}\b`)
@@ -68,6 +68,11 @@ func TestRecord(t *testing.T) {
 			if a, ok := behavior.Lookup(s); !ok || a.Status != resp.StatusCode ||
 				resp.Header.Get("Evidence-Source") == "" || resp.Header.Get("Evidence-Date") == "" {
 				t.Errorf("%s: status %d, evidence headers %v", f, resp.StatusCode, resp.Header)
+			}
+			for _, c := range resp.Header.Values("Www-Authenticate") {
+				if !strings.Contains(c, `nonce="`+recordedNonce+`"`) {
+					t.Errorf("%s: challenge %s keeps its nonce", f, c)
+				}
 			}
 			if s == behavior.Unauthenticated {
 				continue // the spy's own answer, headers in Go's order
