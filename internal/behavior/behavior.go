@@ -144,13 +144,15 @@ func Table() []Answer {
 		ContentType: jsonType, Headers: errorHeaders, ServerHeaders: true, Evidence: Reported,
 		Source: "MongoDB's Terraform provider CI logs on v2 endpoints, 2025-06 to 2026-09, " +
 			"printed by the official Go SDK; Atlas's error-code list gives every role error " +
-			"as 401; no recording shows a challenge with it, so none is sent",
+			"as 401; no recording shows a challenge with it, so none is sent; the headers " +
+			"are inferred from the recorded errors after authentication",
 	}, {
 		Situation: IPNotAllowed, Status: 403, ErrorCode: "IP_ADDRESS_NOT_ON_ACCESS_LIST",
 		Detail:      "IP address %s is not allowed to access this resource.",
 		ContentType: jsonType, Headers: errorHeaders, ServerHeaders: true, Evidence: Reported,
 		Source: "Ops Manager and Atlas v1.0 answers quoted in public issues; " +
-			"upstream documents 403 for this operation",
+			"upstream documents 403 for this operation; the headers are inferred from " +
+			"the recorded errors after authentication",
 	}, {
 		Situation: OrgNotFound, Status: 404, ErrorCode: "ORG_NOT_FOUND",
 		Detail:      "No organization with ID %s exists.",
