@@ -63,7 +63,8 @@ func TestLocalMode(t *testing.T) {
 	code, out, errOut := runSmoke(t, env(nil))
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if code != exitPass || !strings.HasPrefix(lines[0], "target: embedded reference server ") ||
-		strings.Contains(out, "…") || !strings.HasSuffix(lines[len(lines)-1], " passed, 0 failed") {
+		strings.Contains(out, "…") ||
+		!strings.HasSuffix(lines[len(lines)-1], " passed, 0 failed") {
 		t.Errorf("exit %d; no target first, no count last, or a cell cut:\n%s%s", code, out, errOut)
 	}
 	for _, want := range []string{"500, 400 → already removed",
