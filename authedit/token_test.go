@@ -29,17 +29,21 @@ func tokenRequests(srv *atlastest.Server) int {
 
 // Concurrent calls of a cold Transport make one token request, whether it
 // succeeds or the secret is wrong: its failure is shared with the calls
-// that waited for it, which the token endpoint's latency makes all of them.
+// that waited for it. Every answer comes a second late on the bubble's
+// clock, which moves only once every call waits, so all of them do.
 func TestOneTokenRequestForConcurrentCalls(t *testing.T) {
 	for _, wrong := range []bool{false, true} {
 		synctest.Test(t, func(t *testing.T) {
 			srv := atlastest.New()
-			srv.TokenEndpoint().SetLatency(time.Second)
+			late := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(time.Second) // the bubble's clock, not the wall's
+				srv.Handler().ServeHTTP(w, r)
+			})
 			creds := srv.Owner().ServiceAccount()
 			if wrong {
 				creds.ClientSecret = "wrong-client-secret"
 			}
-			tr := inBubble(t, srv.Handler(), creds)
+			tr := inBubble(t, late, creds)
 			var wg sync.WaitGroup
 			errs := make([]error, 32)
 			for i := range errs {
