@@ -66,8 +66,8 @@ func (s *Server) authenticated(x *exchange, r *http.Request) bool {
 	who, fail := s.authenticate(r)
 	if fail != nil {
 		x.AuthError = fail.detail
-		s.write(x, s.answer(behavior.Unauthenticated,
-			http.Header{behavior.WWWAuthenticate: {s.digestChallenge(fail.stale)}}))
+		s.write(x, behavior.Unauthenticated,
+			http.Header{behavior.WWWAuthenticate: {s.digestChallenge(fail.stale)}})
 		return false
 	}
 	x.who, x.Principal = who, who.name
@@ -215,9 +215,9 @@ func (s *Server) serveOAuth(x *exchange, r *http.Request, revoke bool) {
 	limited := []any{r.URL.Path, s.cfg.tokens.Capacity, int(s.cfg.tokens.Period / time.Minute)}
 	switch grant := r.PostForm.Get("grant_type"); {
 	case fail == behavior.ServerError:
-		s.write(x, s.answer(fail, h))
+		s.write(x, fail, h)
 	case fail != "" || wait >= 0:
-		s.write(x, s.answer(behavior.TokenRateLimited, h, limited...))
+		s.write(x, behavior.TokenRateLimited, h, limited...)
 	case revoke:
 		s.revokeToken(x, sa, form && r.PostForm.Get("token") != "", r.PostForm.Get("token"))
 	case !form || grant == "": // RFC 6749 section 5.2
