@@ -249,13 +249,6 @@ func (s *Server) allows(who *principal, ip netip.Addr) bool {
 	return len(who.access) == 0 || slices.ContainsFunc(who.access, in)
 }
 
-// remoteIP is the address a request came from; the zero Addr when net/http
-// does not know it.
-func remoteIP(r *http.Request) netip.Addr {
-	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
-	return ap.Addr().Unmap()
-}
-
 // Keys lists the organization's keys, sorted, but for the Owner's and the
 // Member's: the keys a test is meant to delete.
 func (s *Server) Keys() []string {
