@@ -268,7 +268,7 @@ func (s *Server) OrgKeys(orgID string) []string {
 	return slices.Sorted(maps.Keys(s.org.keys))
 }
 
-// AddKey adds a key to the organization, in no project, and returns its id
+// AddKey adds a key to the organization and returns its id
 // (from the same deterministic sequence as the others).
 func (s *Server) AddKey() string {
 	s.mu.Lock()
