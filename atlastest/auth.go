@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,8 +17,8 @@ import (
 	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 )
 
-// Realm is the digest realm, the one Atlas uses.
-const Realm = "MMS Public API"
+// realm is the digest realm, the one Atlas uses.
+const realm = "MMS Public API"
 
 // authFailure says why a request did not authenticate.
 type authFailure struct {
@@ -44,6 +42,7 @@ type issued struct {
 const (
 	maxTracked = 1 << 16
 	tokenTTL   = time.Hour // as on Atlas
+	nonceTTL   = 5 * time.Minute
 )
 
 // track adds v to m, first purging m if it has grown to *at: amortized
@@ -65,8 +64,8 @@ func (s *Server) authenticated(x *exchange, r *http.Request) bool {
 	who, fail := s.authenticate(r)
 	if fail != nil {
 		x.AuthError = fail.detail
-		s.write(x, s.answer(behavior.Unauthenticated,
-			http.Header{behavior.WWWAuthenticate: s.digestChallenges(fail.stale)}))
+		s.write(x, behavior.Unauthenticated,
+			http.Header{behavior.WWWAuthenticate: {s.digestChallenge(fail.stale)}})
 		return false
 	}
 	x.who, x.Principal = who, who.name
@@ -102,24 +101,19 @@ func (s *Server) verifyBearer(tok string) (*principal, *authFailure) {
 	return t.account.who, nil
 }
 
-// digestChallenges issues a nonce of 32 base64 characters, as Atlas's, and
-// words a challenge for each algorithm as Atlas words its one (recorded,
-// testdata/atlas/unauthenticated.http): the same parameters in the same
-// order, an empty domain, stale written out, no opaque.
-func (s *Server) digestChallenges(stale bool) []string {
+// digestChallenge issues a nonce of 32 base64 characters, as Atlas's, and
+// words the challenge as Atlas does (recorded,
+// testdata/atlas/unauthenticated.http): MD5 alone, the same parameters in
+// the same order, an empty domain, stale written out, no opaque.
+func (s *Server) digestChallenge(stale bool) string {
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	nonce, now := base64.StdEncoding.EncodeToString(b[:]), s.cfg.now()
 	s.auth.mu.Lock()
-	track(s.auth.nonces, &s.auth.noncesPurge, nonce, &issued{expires: now.Add(s.cfg.nonceTTL)}, now)
+	track(s.auth.nonces, &s.auth.noncesPurge, nonce, &issued{expires: now.Add(nonceTTL)}, now)
 	s.auth.mu.Unlock()
-	var out []string
-	for _, alg := range s.cfg.algs {
-		out = append(out, fmt.Sprintf(
-			`Digest realm=%q, domain="", nonce=%q, algorithm=%s, qop="auth", stale=%t`,
-			Realm, nonce, alg, stale))
-	}
-	return out
+	return fmt.Sprintf(`Digest realm=%q, domain="", nonce=%q, algorithm=MD5, qop="auth", stale=%t`,
+		realm, nonce, stale)
 }
 
 // verifyDigest checks RFC 7616 credentials with qop=auth: realm, algorithm,
@@ -136,9 +130,9 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*principal, *auth
 	}
 	alg := strings.ToUpper(cmp.Or(c.Algorithm, "MD5")) // RFC 7616 section 3.4.2: none means MD5
 	switch {
-	case c.Realm != Realm:
-		return fail(false, "realm must be %q.", Realm)
-	case !slices.Contains(s.cfg.algs, alg):
+	case c.Realm != realm:
+		return fail(false, "realm must be %q.", realm)
+	case alg != "MD5":
 		return fail(false, "algorithm %.20q is not offered.", c.Algorithm)
 	case c.QOP != "auth" || c.Cnonce == "" || c.Nc <= 0:
 		return fail(false, "qop must be auth, with cnonce and nc.")
@@ -149,7 +143,7 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*principal, *auth
 	if cred == nil || !s.HasKey(cred.keyID) { // a deleted key's credentials went with it
 		return fail(false, "wrong username or password.")
 	}
-	ch := &digest.Challenge{Realm: Realm, Nonce: c.Nonce, Algorithm: alg, QOP: []string{"auth"}}
+	ch := &digest.Challenge{Realm: realm, Nonce: c.Nonce, Algorithm: alg, QOP: []string{"auth"}}
 	want, err := digest.Digest(ch, digest.Options{Method: r.Method, URI: c.URI, Count: c.Nc,
 		Cnonce: c.Cnonce, Username: c.Username, Password: cred.secret})
 	if err != nil || want.Response != c.Response {
@@ -172,7 +166,7 @@ func (s *Server) verifyDigest(r *http.Request, header string) (*principal, *auth
 func oauthError(x *exchange, status int, code, description string) {
 	x.Header().Set("Content-Type", "application/json")
 	if status == http.StatusUnauthorized { // RFC 6749 section 5.2: the client used HTTP Basic
-		x.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", Realm))
+		x.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", realm))
 	}
 	x.WriteHeader(status)
 	b, _ := json.Marshal(struct {
@@ -202,12 +196,6 @@ func (s *Server) serveOAuth(x *exchange, r *http.Request, revoke bool) {
 	}
 	x.Principal = sa.who.name
 	form := r.Method == http.MethodPost && r.ParseForm() == nil // a body of at most 10 MB
-	// RFC 6749 section 3.1: a parameter sent twice is an error, not a guess.
-	if name := repeated(r.Form); name != "" {
-		oauthError(x, http.StatusBadRequest, "invalid_request",
-			fmt.Sprintf("Parameter %.40q is sent more than once.", name))
-		return
-	}
 	faults := s.token
 	if revoke {
 		faults = s.revoke
@@ -219,9 +207,9 @@ func (s *Server) serveOAuth(x *exchange, r *http.Request, revoke bool) {
 	limited := []any{r.URL.Path, s.cfg.tokens.Capacity, int(s.cfg.tokens.Period / time.Minute)}
 	switch grant := r.PostForm.Get("grant_type"); {
 	case fail == behavior.ServerError:
-		s.write(x, s.answer(fail, h))
+		s.write(x, fail, h)
 	case fail != "" || wait >= 0:
-		s.write(x, s.answer(behavior.TokenRateLimited, h, limited...))
+		s.write(x, behavior.TokenRateLimited, h, limited...)
 	case revoke:
 		s.revokeToken(x, sa, form && r.PostForm.Get("token") != "", r.PostForm.Get("token"))
 	case !form || grant == "": // RFC 6749 section 5.2
@@ -258,14 +246,4 @@ func (s *Server) revokeToken(x *exchange, sa *credential, ok bool, tok string) {
 	}
 	s.auth.mu.Unlock()
 	x.WriteHeader(http.StatusOK)
-}
-
-// repeated is the first parameter, by name, sent more than once.
-func repeated(form url.Values) string {
-	for _, k := range slices.Sorted(maps.Keys(form)) {
-		if len(form[k]) > 1 {
-			return k
-		}
-	}
-	return ""
 }

@@ -35,15 +35,15 @@
 //   - Accept: application/vnd.atlas.YYYY-MM-DD+json (parameters allowed,
 //     q=0 refuses) with a real date on or after the spec's.
 //   - A 401 for refused credentials is Atlas's, byte for byte but the
-//     nonce: a digest challenge per algorithm (MD5 alone by default) and a
-//     body that never says why; [Request].AuthError does.
+//     nonce: one MD5 digest challenge and a body that never says why;
+//     [Request].AuthError does.
 //   - Answers after authentication carry Atlas's server headers (Server:
 //     mdbws, X-Java-Method, ...), as testdata/atlas/removed.http records them.
 //   - pretty=true prints every body as Atlas (Jackson) does, else compactly.
 //     envelope=true wraps every answer after authentication in an HTTP 200
 //     envelope that keeps the wrapped answer's headers.
-//   - A right digest hash on an expired or forgotten nonce gets
-//     stale=true. Expired nonces and tokens are forgotten, and past 65,536
+//   - A nonce is good for 5 minutes. A right digest hash on an expired or
+//     forgotten nonce gets stale=true. Expired nonces and tokens are forgotten, and past 65,536
 //     of a kind arbitrary ones too, so that a server running for hours
 //     keeps its memory bounded ([WithLogLimit] bounds the log).
 //   - The token and revocation endpoints take the client id and secret in

@@ -43,8 +43,7 @@ type Server struct {
 
 type org struct {
 	id            string
-	keys          map[string]uint8 // bit i: the key is in projects[i]
-	projects      [3]string
+	keys          map[string]bool
 	limiter       *rate.Limiter
 	owner, member Principal
 }
@@ -92,9 +91,7 @@ type Option func(*config)
 type config struct {
 	seedKeys    int
 	ops, tokens contract.Budget // the organization's bucket, each service account's token requests
-	nonceTTL    time.Duration
-	algs        []string
-	logLimit    int // 0: keep every request
+	logLimit    int             // 0: keep every request
 	logHook     func(Request)
 	now         func() time.Time
 }
@@ -105,8 +102,8 @@ func check(ok bool, format string, args ...any) {
 	}
 }
 
-// WithSeedKeys adds n keys to the organization, spread over its projects
-// like the default ones. A million keys take about a second.
+// WithSeedKeys adds n keys to the organization. A million keys take about
+// a second.
 func WithSeedKeys(n int) Option {
 	check(n >= 0, "WithSeedKeys(%d): n must be >= 0", n)
 	return func(c *config) { c.seedKeys += n }
@@ -133,27 +130,6 @@ func WithTokenRateLimit(n int, per time.Duration) Option {
 	return func(c *config) { c.tokens = contract.Budget{Capacity: n, Refill: n, Period: per} }
 }
 
-// WithNonceTTL sets how long a digest nonce is good for (default 5 min);
-// after that it gets a challenge with stale=true.
-func WithNonceTTL(d time.Duration) Option {
-	check(d > 0, "WithNonceTTL(%v): must be positive", d)
-	return func(c *config) { c.nonceTTL = d }
-}
-
-// WithDigestAlgorithms chooses the digest algorithms offered and accepted,
-// one challenge each, in the order given: "SHA-256", "MD5" (default: MD5
-// alone, as Atlas).
-func WithDigestAlgorithms(algs ...string) Option {
-	check(len(algs) > 0, "WithDigestAlgorithms needs at least one algorithm")
-	algs = slices.Clone(algs)
-	for i, a := range algs {
-		algs[i] = strings.ToUpper(a)
-		check(algs[i] == "SHA-256" || algs[i] == "MD5",
-			"WithDigestAlgorithms: %q is not SHA-256 or MD5", a)
-	}
-	return func(c *config) { c.algs = algs }
-}
-
 // WithClock replaces time.Now for what expires or refills (nonces, tokens,
 // rate limits), so that a test moves time instead of waiting.
 func WithClock(now func() time.Time) Option {
@@ -177,9 +153,7 @@ func WithLogHook(f func(Request)) Option {
 
 // New builds a Server without listening: serve [Server.Handler] yourself.
 func New(opts ...Option) *Server {
-	cfg := config{ops: contract.OperationBudget(), tokens: contract.TokenBudget(),
-		nonceTTL: 5 * time.Minute, now: time.Now,
-		algs: []string{"MD5"}} // Atlas offers one MD5 challenge (recorded)
+	cfg := config{ops: contract.OperationBudget(), tokens: contract.TokenBudget(), now: time.Now}
 	for _, opt := range opts {
 		opt(&cfg)
 	}
@@ -275,13 +249,6 @@ func (s *Server) allows(who *principal, ip netip.Addr) bool {
 	return len(who.access) == 0 || slices.ContainsFunc(who.access, in)
 }
 
-// remoteIP is the address a request came from; the zero Addr when net/http
-// does not know it.
-func remoteIP(r *http.Request) netip.Addr {
-	ap, _ := netip.ParseAddrPort(r.RemoteAddr)
-	return ap.Addr().Unmap()
-}
-
 // Keys lists the organization's keys, sorted, but for the Owner's and the
 // Member's: the keys a test is meant to delete.
 func (s *Server) Keys() []string {
@@ -301,13 +268,13 @@ func (s *Server) OrgKeys(orgID string) []string {
 	return slices.Sorted(maps.Keys(s.org.keys))
 }
 
-// AddKey adds a key to the organization, in no project, and returns its id
+// AddKey adds a key to the organization and returns its id
 // (from the same deterministic sequence as the others).
 func (s *Server) AddKey() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	kid := s.newIDs(1)[0]
-	s.org.keys[kid] = 0
+	s.org.keys[kid] = true
 	return kid
 }
 
@@ -316,33 +283,14 @@ func (s *Server) AddKey() string {
 func (s *Server) HasKey(keyID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.org.keys[keyID]
-	return ok
+	return s.org.keys[keyID]
 }
 
-// KeyProjects lists the projects a key is assigned to, sorted; nil once the
-// key is deleted or if it never existed.
-func (s *Server) KeyProjects(keyID string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	in, ok := s.org.keys[keyID]
-	if !ok {
-		return nil
-	}
-	ids := []string{}
-	for i, p := range s.org.projects {
-		if in&(1<<i) != 0 {
-			ids = append(ids, p) // sorted: ids grow
-		}
-	}
-	return ids
-}
-
-// deleteKey removes a key, and so its projects and its digest credentials.
+// deleteKey removes a key, and so its digest credentials.
 func (s *Server) deleteKey(keyID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.org.keys[keyID]
+	ok := s.org.keys[keyID]
 	delete(s.org.keys, keyID)
 	return ok
 }
@@ -363,32 +311,30 @@ func (s *Server) newIDs(n int) []string {
 	return ids
 }
 
-// seed makes the organization: three projects, an owner and a member (each
-// an API key and a service account) and n keys to delete, key i in project
-// i%3, and even keys in project (i+1)%3 too.
+// seed makes the organization: an owner and a member (each an API key and
+// a service account) and n keys to delete.
 func (s *Server) seed(n int) {
-	ids := s.newIDs(8 + n)
-	o := &org{id: ids[0], projects: [3]string(ids[1:4]), keys: make(map[string]uint8, n+2),
-		limiter: newLimiter(s.cfg.ops)}
+	ids := s.newIDs(5 + n)
+	o := &org{id: ids[0], keys: make(map[string]bool, n+2), limiter: newLimiter(s.cfg.ops)}
 	s.org = o
 	owner := &principal{name: "owner", roles: contract.RequiredRoles()}
 	member := &principal{name: "member", roles: []string{"Organization Member"}}
 	for i, who := range []*principal{owner, member} {
-		kid, b := ids[4+2*i], make([]byte, 16)
+		kid, b := ids[1+2*i], make([]byte, 16)
 		_, _ = rand.Read(b) // crypto/rand.Read never fails
-		p := Principal{KeyID: kid, ClientID: "mdb_sa_id_" + ids[5+2*i],
+		p := Principal{KeyID: kid, ClientID: "mdb_sa_id_" + ids[2+2*i],
 			ClientSecret: "mdb_sa_sk_" + rand.Text(),
 			// 8 letters and a UUID, as Atlas's
 			PublicKey:  strings.Map(func(r rune) rune { return 'a' + r%32 }, kid[16:]),
 			PrivateKey: fmt.Sprintf("%x-%x-%x-%x-%x", b[:4], b[4:6], b[6:8], b[8:10], b[10:])}
-		o.keys[kid] = 0
+		o.keys[kid] = true
 		s.keys[p.PublicKey] = &credential{who: who, keyID: kid, secret: p.PrivateKey}
 		s.accounts[p.ClientID] = &credential{who: who, secret: p.ClientSecret,
 			limiter: newLimiter(s.cfg.tokens)}
 		*[]*Principal{&o.owner, &o.member}[i] = p
 	}
-	for i, kid := range ids[8:] {
-		o.keys[kid] = 1<<(i%3) | uint8(1-i%2)<<((i+1)%3)
+	for _, kid := range ids[5:] {
+		o.keys[kid] = true
 	}
 }
 

@@ -170,33 +170,25 @@ func TestDefaults(t *testing.T) {
 	if again.PrivateKey == owner.PrivateKey || again.ClientSecret == owner.ClientSecret {
 		t.Error("secrets must not be deterministic")
 	}
-	if srv.OrgKeys(keys[0]) != nil || srv.KeyProjects(srv.OrgID()) != nil || srv.HasKey("nope") {
+	if srv.OrgKeys(keys[0]) != nil || srv.HasKey("nope") {
 		t.Error("lookups of unknown ids should find nothing")
 	}
 }
 
-// TestKeys: a delete takes the key out of every project it is in, keys
-// added later delete like seeded ones, and a principal's own key takes its
-// digest credentials with it.
+// TestKeys: keys added later delete like seeded ones, and a principal's
+// own key takes its digest credentials with it.
 func TestKeys(t *testing.T) {
 	srv := NewTestServer(t)
-	var key string
-	for _, k := range srv.Keys() {
-		if key = k; len(srv.KeyProjects(k)) == 2 {
-			break
-		}
-	}
 	added := srv.AddKey()
-	projects := srv.KeyProjects(added)
-	if !slices.Contains(srv.Keys(), added) || len(projects) != 0 {
-		t.Fatalf("AddKey() = %q: Keys %v, its projects %v", added, srv.Keys(), projects)
+	if !slices.Contains(srv.Keys(), added) {
+		t.Fatalf("AddKey() = %q: Keys %v", added, srv.Keys())
 	}
 	owner := digestClient(t, srv.Owner())
-	for _, k := range []string{key, added, srv.Member().KeyID} {
+	for _, k := range []string{srv.Keys()[0], added, srv.Member().KeyID} {
 		resp, body := del(t, owner, opURL(srv, srv.OrgID(), k, ""))
 		wantStatus(t, resp, body, http.StatusNoContent)
-		if srv.HasKey(k) || srv.KeyProjects(k) != nil {
-			t.Errorf("key %s still there: projects %v", k, srv.KeyProjects(k))
+		if srv.HasKey(k) {
+			t.Errorf("key %s still there", k)
 		}
 	}
 	resp, body := del(t, digestClient(t, srv.Member()), opURL(srv, srv.OrgID(), srv.Keys()[0], ""))
@@ -285,18 +277,15 @@ func TestSetAccessList(t *testing.T) {
 func TestInvalidSetUpPanics(t *testing.T) {
 	srv := New()
 	for name, f := range map[string]func(){
-		"negative seed keys":  func() { WithSeedKeys(-1) },
-		"rate limit":          func() { WithRateLimit(0, 1, time.Minute) },
-		"rate period":         func() { WithRateLimit(1, 1, time.Millisecond) },
-		"nonce ttl":           func() { WithNonceTTL(0) },
-		"digest algorithm":    func() { WithDigestAlgorithms("SHA-512") },
-		"no digest algorithm": func() { WithDigestAlgorithms() },
-		"no token requests":   func() { WithTokenRateLimit(0, time.Minute) },
-		"not whole minutes":   func() { WithTokenRateLimit(5, 90*time.Second) },
-		"nil clock":           func() { WithClock(nil) },
-		"log limit":           func() { WithLogLimit(0) },
-		"malformed CIDR":      func() { srv.SetAccessList(srv.Owner(), "192.0.2.0/33") },
-		"another principal":   func() { srv.SetAccessList(Principal{PublicKey: "nobody"}) },
+		"negative seed keys": func() { WithSeedKeys(-1) },
+		"rate limit":         func() { WithRateLimit(0, 1, time.Minute) },
+		"rate period":        func() { WithRateLimit(1, 1, time.Millisecond) },
+		"no token requests":  func() { WithTokenRateLimit(0, time.Minute) },
+		"not whole minutes":  func() { WithTokenRateLimit(5, 90*time.Second) },
+		"nil clock":          func() { WithClock(nil) },
+		"log limit":          func() { WithLogLimit(0) },
+		"malformed CIDR":     func() { srv.SetAccessList(srv.Owner(), "192.0.2.0/33") },
+		"another principal":  func() { srv.SetAccessList(Principal{PublicKey: "nobody"}) },
 	} {
 		if p := panicOf(f); !strings.HasPrefix(fmt.Sprint(p), "atlastest: ") {
 			t.Errorf("%s: panic %v, want an atlastest: message", name, p)

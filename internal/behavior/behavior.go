@@ -6,6 +6,7 @@ package behavior
 
 import (
 	"fmt"
+	"net/http"
 
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
 )
@@ -63,13 +64,22 @@ const (
 )
 
 // ServerHeaders are the headers Atlas's servers add to an answer that
-// reached the operation (recorded on this operation's 204,
-// testdata/atlas/removed.http, which holds their values), in canonical form.
-func ServerHeaders() []string {
-	return []string{
-		"Referrer-Policy", "Server", "Strict-Transport-Security", "X-Content-Type-Options",
-		"X-Envoy-Upstream-Service-Time", "X-Frame-Options", "X-Java-Method", "X-Java-Version",
-		"X-Mongodb-Service-Version", "X-Permitted-Cross-Domain-Policies",
+// reached the operation, in canonical form, with the values recorded on
+// this operation's 204 (testdata/atlas/removed.http). A server measures its
+// own X-Envoy-Upstream-Service-Time. Each call returns a fresh copy.
+func ServerHeaders() http.Header {
+	return http.Header{
+		"Referrer-Policy":               {"strict-origin-when-cross-origin"},
+		"Server":                        {"mdbws"},
+		"Strict-Transport-Security":     {"max-age=31536000; includeSubdomains;"},
+		"X-Content-Type-Options":        {"nosniff"},
+		"X-Envoy-Upstream-Service-Time": {"71"},
+		"X-Frame-Options":               {"DENY"},
+		"X-Java-Method":                 {"ApiOrganizationApiUsersResource::deleteApiUser"},
+		"X-Java-Version":                {"17.0.12+7"},
+		"X-Mongodb-Service-Version": {
+			"gitHash=6e0137abb37d10f0d6179c1d69ee492495b18e9d; versionString=master"},
+		"X-Permitted-Cross-Domain-Policies": {"none"},
 	}
 }
 
@@ -102,10 +112,6 @@ type Answer struct {
 	Recording string
 }
 
-// VersionedJSON is the media type of a successful answer: the resource
-// version the spec records.
-func VersionedJSON() string { return contract.AcceptHeader() + ";charset=utf-8" }
-
 const jsonType = "application/json"
 
 // Table lists every situation, a fresh copy each call.
@@ -116,7 +122,8 @@ func Table() []Answer {
 	codeOnly := []string{XErrorCode}
 	limitHeaders := []string{XErrorCode, RateLimitLimit, RateLimitRemaining, RetryAfter}
 	return []Answer{{
-		Situation: Removed, Status: 204, ContentType: VersionedJSON(),
+		// The media type names the resource version the spec records.
+		Situation: Removed, Status: 204, ContentType: contract.AcceptHeader() + ";charset=utf-8",
 		Headers: []string{RateLimitLimit, RateLimitRemaining}, ServerHeaders: true,
 		Evidence: Recorded, Recording: "removed.http",
 		Source: "real Atlas HTTP snapshot of this operation, Aug 2026; the server headers' " +

@@ -136,9 +136,10 @@ func TestRecordedRowsHaveRecordings(t *testing.T) {
 				server = append(server, h)
 			}
 		}
-		if slices.Sort(server); !slices.Equal(server, behavior.ServerHeaders()) {
+		want := slices.Sorted(maps.Keys(behavior.ServerHeaders()))
+		if slices.Sort(server); !slices.Equal(server, want) {
 			t.Errorf("%s carries server headers %v; ServerHeaders() says %v", a.Recording, server,
-				behavior.ServerHeaders())
+				want)
 		}
 	}
 }
