@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -196,6 +198,12 @@ func (s *Server) serveOAuth(x *exchange, r *http.Request, revoke bool) {
 	}
 	x.Principal = sa.who.name
 	form := r.Method == http.MethodPost && r.ParseForm() == nil // a body of at most 10 MB
+	// RFC 6749 section 3.1: a parameter sent twice is an error, not a guess.
+	if name := repeated(r.Form); name != "" {
+		oauthError(x, http.StatusBadRequest, "invalid_request",
+			fmt.Sprintf("Parameter %.40q is sent more than once.", name))
+		return
+	}
 	faults := s.token
 	if revoke {
 		faults = s.revoke
@@ -246,4 +254,14 @@ func (s *Server) revokeToken(x *exchange, sa *credential, ok bool, tok string) {
 	}
 	s.auth.mu.Unlock()
 	x.WriteHeader(http.StatusOK)
+}
+
+// repeated is the first parameter, by name, sent more than once.
+func repeated(form url.Values) string {
+	for _, k := range slices.Sorted(maps.Keys(form)) {
+		if len(form[k]) > 1 {
+			return k
+		}
+	}
+	return ""
 }

@@ -243,6 +243,7 @@ func TestTokenEndpoint(t *testing.T) {
 		{"GET", "GET", token, ok, grant, 400, "POST body"},
 		{"no grant", "POST", token, ok, "", 400, "grant_type=client_credentials in a form"},
 		{"password grant", "POST", token, ok, "grant_type=password", 400, "unsupported_grant_type"},
+		{"grant twice", "POST", token, ok, grant + "&grant_type=password", 400, "more than once"},
 		{"no token to revoke", "POST", revoke, ok, "", 400, "token=... in a form"},
 		{"unknown token", "POST", revoke, ok, "token=abc", 200, ""},
 		{"not a form", "POST", revoke, ok, "token=%zz", 400, "form-encoded"},
