@@ -383,7 +383,8 @@ func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if IsRoleError(code) || spent {
 		return res, nil
 	}
-	discard(res)
+	_, _ = io.CopyN(io.Discard, res.Body, 4<<10) // so that the connection is reused
+	_ = res.Body.Close()
 	b.tokens.drop(tok)
 	if tok, err = b.tokens.token(req.Context()); err != nil {
 		return nil, err

@@ -188,13 +188,6 @@ func peek401(res *http.Response) (errorCode string, whole bool) {
 	return b.ErrorCode, err == nil && len(head) <= max401
 }
 
-// discard drains a little of an answer, so that its connection can be
-// reused, and closes it.
-func discard(res *http.Response) {
-	_, _ = io.CopyN(io.Discard, res.Body, 4<<10)
-	_ = res.Body.Close()
-}
-
 // closeBody closes the body of a request that is not sent, as a
 // RoundTripper must.
 func closeBody(req *http.Request) {
