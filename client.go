@@ -3,10 +3,9 @@ package deleteorgapikey
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -40,36 +39,32 @@ var (
 )
 
 // Option configures NewClient.
-type Option func(*config)
-
-type config struct {
-	policy   RetryPolicy
-	timeout  time.Duration
-	base     http.RoundTripper
-	store    *authedit.FileTokenStore
-	insecure bool
-}
+type Option func(*Client)
 
 // WithRetry sets the retry policy; see RetryPolicy for its defaults.
 // WithRetry(RetryPolicy{MaxAttempts: 1}) sends every request once.
-func WithRetry(p RetryPolicy) Option { return func(c *config) { c.policy = p } }
+func WithRetry(p RetryPolicy) Option { return func(c *Client) { c.policy = p } }
 
 // WithTimeout bounds each call, retries and reading the answer included.
 // The default is 30 seconds; 0 means no bound but the context's.
-func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
 // WithTransport sets the RoundTripper that sends requests below
 // authentication. The default is http.DefaultTransport.
-func WithTransport(rt http.RoundTripper) Option { return func(c *config) { c.base = rt } }
+func WithTransport(rt http.RoundTripper) Option {
+	return func(c *Client) { c.transport.Base = rt }
+}
 
 // WithTokenStore makes a service account share its tokens with other
 // processes through s. See authedit.FileTokenStore.
-func WithTokenStore(s *authedit.FileTokenStore) Option { return func(c *config) { c.store = s } }
+func WithTokenStore(s *authedit.FileTokenStore) Option {
+	return func(c *Client) { c.transport.TokenStore = s }
+}
 
 // WithInsecureHTTP allows cleartext http to hosts that are not loopback.
 // Without it, NewClient refuses such a base URL with an
 // *authedit.CleartextError.
-func WithInsecureHTTP() Option { return func(c *config) { c.insecure = true } }
+func WithInsecureHTTP() Option { return func(c *Client) { c.transport.AllowInsecureHTTP = true } }
 
 // NewClient returns a client for the Atlas at baseURL, such as
 // "https://cloud.mongodb.com" (authedit.BaseURLFromEnv reads it from the
@@ -77,27 +72,36 @@ func WithInsecureHTTP() Option { return func(c *config) { c.insecure = true } }
 // It fails as authedit.NewTransport does, and refuses cleartext http to a
 // host that is not loopback unless WithInsecureHTTP allows it.
 func NewClient(baseURL string, creds authedit.Credentials, opts ...Option) (*Client, error) {
-	cfg := config{timeout: 30 * time.Second}
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
 	t, err := authedit.NewTransport(baseURL, creds)
 	if err != nil {
 		return nil, err
 	}
-	if u, _ := url.Parse(baseURL); !cfg.insecure && !encryptedOrLocal(u) {
-		return nil, &authedit.CleartextError{Host: u.Host}
-	}
-	t.Base, t.TokenStore, t.AllowInsecureHTTP = cfg.base, cfg.store, cfg.insecure
-	return &Client{
+	c := &Client{
 		server:    strings.TrimSuffix(baseURL, "/") + "/",
 		hc:        &http.Client{Transport: t, CheckRedirect: refuseRedirect},
 		transport: t,
-		policy:    cfg.policy.withDefaults(),
-		timeout:   cfg.timeout,
-	}, nil
+		timeout:   30 * time.Second,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o(c)
+		}
+	}
+	c.policy = c.policy.withDefaults()
+	// The Transport refuses cleartext at each request. A throwaway one,
+	// whose Base sends nothing, tells now whether the first call would be
+	// refused, so that the rule lives in authedit alone.
+	probe, _ := authedit.NewTransport(baseURL, authedit.APIKey{PublicKey: "-", PrivateKey: "-"})
+	probe.AllowInsecureHTTP = t.AllowInsecureHTTP
+	probe.Base = roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return nil, errors.New("not sent")
+	})
+	req, _ := http.NewRequest(http.MethodHead, baseURL, nil)
+	var ce *authedit.CleartextError
+	if _, err := probe.RoundTrip(req); errors.As(err, &ce) {
+		return nil, ce
+	}
+	return c, nil
 }
 
 // DeleteOrgApiKey is the generated client's method, through this client's
@@ -199,15 +203,6 @@ func (c *Client) send(ctx context.Context, orgID, keyID string, params *gen.Dele
 	return res, nil
 }
 
-// encryptedOrLocal reports whether u is https, or http to "localhost" or a
-// loopback address: what the Transport's own check lets go when it sends.
-func encryptedOrLocal(u *url.URL) bool {
-	host, _, _ := strings.Cut(u.Hostname(), "%") // an IPv6 zone
-	ip := net.ParseIP(host)
-	return !strings.EqualFold(u.Scheme, "http") || strings.EqualFold(host, "localhost") ||
-		ip != nil && ip.IsLoopback()
-}
-
 // checkIDs returns a *ParamError for the first id the spec's pattern refuses.
 func checkIDs(orgID, keyID string) error {
 	for _, p := range [...]struct{ name, value string }{{"orgId", orgID}, {"apiUserId", keyID}} {
@@ -232,3 +227,7 @@ func isID(s string) bool {
 	}
 	return true
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

@@ -274,10 +274,6 @@ func TestTimeoutBoundsEachCall(t *testing.T) {
 	})
 }
 
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
-
 // NewClient refuses cleartext http to a host that is not loopback, and
 // sends nothing; WithInsecureHTTP lets it go. (Every test in a synctest
 // bubble goes through WithTransport, and ExampleWithTokenStore shows

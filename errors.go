@@ -76,10 +76,7 @@ type APIError struct {
 // Is matches ErrOrgNotFound by errorCode ORG_NOT_FOUND, ErrForbidden by a
 // 403 or a role error (authedit.IsRoleError), ErrUnauthorized by any other
 // 401, ErrRateLimited by 429 and ErrServerError by 5xx.
-func (e *APIError) Is(target error) bool {
-	class := e.class()
-	return class != nil && class == target
-}
+func (e *APIError) Is(target error) bool { return e.class() == target }
 
 func (e *APIError) class() error {
 	switch {

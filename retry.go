@@ -180,13 +180,11 @@ func retryableStatus(code int) bool {
 // certificate, an unknown name, a refused secret or the caller's context.
 func retryableError(err error) bool {
 	var te *authedit.TokenError
-	var ce *authedit.CleartextError
 	var dns *net.DNSError
 	var oe *net.OpError
 	var ne net.Error
 	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &ce):
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return false
 	case errors.As(err, &te):
 		return retryableStatus(te.StatusCode) || te.StatusCode == 0 && retryableError(te.Err)

@@ -38,8 +38,9 @@ func (Secret) GobEncode() ([]byte, error) { return []byte(redacted), nil }
 // ServiceAccount, or a pointer to one.
 type Credentials interface {
 	// authenticate returns the layer that authenticates requests to t's
-	// origin, sending them through t.guard.
-	authenticate(t *Transport) http.RoundTripper
+	// origin, sending them through t.guard. The base URL has no trailing
+	// slash.
+	authenticate(t *Transport, baseURL string) http.RoundTripper
 }
 
 // APIKey is an Atlas programmatic API key.

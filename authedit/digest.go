@@ -15,7 +15,7 @@ import (
 // Below it, a 401 that icholy/digest must not answer goes back to the
 // caller with its body intact: one with a role error, one whose body is
 // over max401 bytes, and one without a well-formed Digest challenge.
-func (c APIKey) authenticate(t *Transport) http.RoundTripper {
+func (c APIKey) authenticate(t *Transport, _ string) http.RoundTripper {
 	dt := &digest.Transport{
 		Username: c.PublicKey,
 		Password: string(c.PrivateKey),

@@ -211,18 +211,16 @@ func b64token(s string) bool {
 	return body != "" && strings.Trim(body, chars) == ""
 }
 
-// save writes key's token, under key's lock, to a new 0600 entry. It
-// refuses a token that is no b64token, and keeps none past maxStoreLife.
+// save writes key's token, under key's lock, to a new 0600 entry, and
+// keeps none past maxStoreLife. Its caller saves only a token that
+// checkToken accepted and whose expiry is known.
 func (s *FileTokenStore) save(key string, tok *oauth2.Token) error {
 	if _, err := checkDir(s.dir); err != nil {
 		return err
 	}
 	p := s.path(key, ".json")
-	if !b64token(tok.AccessToken) {
-		return fmt.Errorf("authedit: token store: %s: the token is no RFC 6750 b64token", p)
-	}
 	e := fileEntry{AccessToken: tok.AccessToken, Expiry: tok.Expiry.UTC()}
-	if limit := time.Now().Add(maxStoreLife).UTC(); e.Expiry.After(limit) || e.Expiry.IsZero() {
+	if limit := time.Now().Add(maxStoreLife).UTC(); e.Expiry.After(limit) {
 		e.Expiry = limit
 	}
 	data, _ := json.Marshal(e)

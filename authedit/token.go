@@ -136,7 +136,7 @@ func checkToken(tok *oauth2.Token) error {
 // authenticate sets up t's token cache and returns the Bearer layer.
 // Token and revocation requests pass t.guard and follow no redirect: a 3xx
 // is an error, never the credentials posted elsewhere.
-func (c ServiceAccount) authenticate(t *Transport) http.RoundTripper {
+func (c ServiceAccount) authenticate(t *Transport, baseURL string) http.RoundTripper {
 	secret := string(c.ClientSecret)
 	// Atlas reads the client id and secret in HTTP Basic as they are, not
 	// form-encoded first as RFC 6749 section 2.3.1 asks (reported: MongoDB's
@@ -150,7 +150,7 @@ func (c ServiceAccount) authenticate(t *Transport) http.RoundTripper {
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	hc := &http.Client{Transport: raw, CheckRedirect: noRedirect}
 	cc := &clientcredentials.Config{ClientID: c.ClientID, ClientSecret: secret,
-		TokenURL: t.baseURL + tokenPath, AuthStyle: oauth2.AuthStyleInHeader}
+		TokenURL: baseURL + tokenPath, AuthStyle: oauth2.AuthStyleInHeader}
 	key := storeKey(cc.TokenURL, c.ClientID, secret)
 	tc := &tokenCache{t: t, key: key, sem: make(chan struct{}, 1)}
 	tc.request = func(ctx context.Context) (*oauth2.Token, error) {
@@ -167,7 +167,7 @@ func (c ServiceAccount) authenticate(t *Transport) http.RoundTripper {
 	tc.revokeToken = func(ctx context.Context, token string) error {
 		// RFC 7009, the client authenticated as in the token request.
 		form := strings.NewReader(url.Values{"token": {token}}.Encode())
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.baseURL+revokePath, form)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+revokePath, form)
 		if err != nil {
 			return &TokenError{Op: "revoke", Err: err}
 		}
@@ -383,7 +383,8 @@ func (b *bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if IsRoleError(code) || spent {
 		return res, nil
 	}
-	discard(res)
+	_, _ = io.CopyN(io.Discard, res.Body, 4<<10) // so that the connection is reused
+	_ = res.Body.Close()
 	b.tokens.drop(tok)
 	if tok, err = b.tokens.token(req.Context()); err != nil {
 		return nil, err

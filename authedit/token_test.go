@@ -86,8 +86,9 @@ func TestTokensAreReplacedBeforeTheyExpire(t *testing.T) {
 	}
 }
 
-// A token this package cannot send is refused before it is cached: one
-// with CR or LF, one outside RFC 6750's syntax, one not of type Bearer.
+// A token this package cannot send is refused before it is cached or
+// stored: one with CR or LF, one outside RFC 6750's syntax, one not of
+// type Bearer.
 func TestTokensAreChecked(t *testing.T) {
 	for _, tc := range []struct{ body, want string }{
 		{`{"access_token":"a\r\nX-Evil: 1","token_type":"bearer","expires_in":3600}`, "b64token"},
@@ -99,6 +100,12 @@ func TestTokensAreChecked(t *testing.T) {
 		h := &canned{tokens: []answer{token(tc.body)}, answers: []answer{noContent}}
 		url := serve(t, h)
 		tr := newTransport(t, url, account)
+		dir := t.TempDir()
+		store, err := authedit.NewFileTokenStore(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.TokenStore = store
 		for range 2 {
 			_, _, err := del(t, tr, url)
 			var te *authedit.TokenError
@@ -109,6 +116,9 @@ func TestTokensAreChecked(t *testing.T) {
 		}
 		if want := map[bool]int32{true: 1, false: 2}[tc.want == ""]; h.tokenCalls.Load() != want {
 			t.Errorf("%s: %d token requests, want %d", tc.body, h.tokenCalls.Load(), want)
+		}
+		if saved, _ := filepath.Glob(filepath.Join(dir, "*.json")); tc.want != "" && saved != nil {
+			t.Errorf("%s: stored in %v", tc.body, saved)
 		}
 	}
 }

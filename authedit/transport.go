@@ -38,10 +38,9 @@ type Transport struct {
 	// *CleartextError, and nothing is sent.
 	AllowInsecureHTTP bool
 
-	origin  string            // scheme://host:port of the base URL, lower case
-	baseURL string            // the base URL without a trailing slash
-	auth    http.RoundTripper // the credentials' layer, which sends through guard
-	tokens  *tokenCache       // a service account's tokens; nil for an API key
+	origin string            // scheme://host:port of the base URL, lower case
+	auth   http.RoundTripper // the credentials' layer, which sends through guard
+	tokens *tokenCache       // a service account's tokens; nil for an API key
 }
 
 // NewTransport returns a Transport that authenticates with creds the
@@ -63,8 +62,8 @@ func NewTransport(baseURL string, creds Credentials) (*Transport, error) {
 	if err := validateCredentials(creds); err != nil {
 		return nil, err
 	}
-	t := &Transport{origin: originOf(u), baseURL: strings.TrimSuffix(u.String(), "/")}
-	t.auth = creds.authenticate(t)
+	t := &Transport{origin: originOf(u)}
+	t.auth = creds.authenticate(t, strings.TrimSuffix(u.String(), "/"))
 	return t, nil
 }
 
@@ -186,13 +185,6 @@ func peek401(res *http.Response) (errorCode string, whole bool) {
 	}
 	_ = json.Unmarshal(head, &b)
 	return b.ErrorCode, err == nil && len(head) <= max401
-}
-
-// discard drains a little of an answer, so that its connection can be
-// reused, and closes it.
-func discard(res *http.Response) {
-	_, _ = io.CopyN(io.Discard, res.Body, 4<<10)
-	_ = res.Body.Close()
 }
 
 // closeBody closes the body of a request that is not sent, as a
