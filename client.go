@@ -3,9 +3,10 @@ package deleteorgapikey
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -88,20 +89,21 @@ func NewClient(baseURL string, creds authedit.Credentials, opts ...Option) (*Cli
 		}
 	}
 	c.policy = c.policy.withDefaults()
-	// The Transport refuses cleartext at each request. A throwaway one,
-	// whose Base sends nothing, tells now whether the first call would be
-	// refused, so that the rule lives in authedit alone.
-	probe, _ := authedit.NewTransport(baseURL, authedit.APIKey{PublicKey: "-", PrivateKey: "-"})
-	probe.AllowInsecureHTTP = t.AllowInsecureHTTP
-	probe.Base = roundTripFunc(func(*http.Request) (*http.Response, error) {
-		return nil, errors.New("not sent")
-	})
-	req, _ := http.NewRequest(http.MethodHead, baseURL, nil)
-	var ce *authedit.CleartextError
-	if _, err := probe.RoundTrip(req); errors.As(err, &ce) {
-		return nil, ce
+	// The Transport refuses cleartext at each request; NewClient refuses it
+	// at once, by the same rule, so that a wrong base URL fails early.
+	if u, _ := url.Parse(baseURL); !t.AllowInsecureHTTP && !encryptedOrLocal(u) {
+		return nil, &authedit.CleartextError{Host: u.Host}
 	}
 	return c, nil
+}
+
+// encryptedOrLocal reports whether u is https, or http to "localhost" or a
+// loopback address: what the Transport's own check lets go when it sends.
+func encryptedOrLocal(u *url.URL) bool {
+	host, _, _ := strings.Cut(u.Hostname(), "%") // an IPv6 zone
+	ip := net.ParseIP(host)
+	return !strings.EqualFold(u.Scheme, "http") || strings.EqualFold(host, "localhost") ||
+		ip != nil && ip.IsLoopback()
 }
 
 // DeleteOrgApiKey is the generated client's method, through this client's
