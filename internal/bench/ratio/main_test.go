@@ -52,3 +52,23 @@ func TestParseAndMedian(t *testing.T) {
 		t.Error("a median of no values")
 	}
 }
+
+// format writes each unit as BENCHMARKS.md shows it.
+func TestFormat(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{9.1e9, "ns/op", "9.10 s"},
+		{2500, "ns/op", "2.5 µs"},
+		{18.84, "ours-ms", "18.8 ms"},
+		{12345.6, "deletes/s", "12346/s"},
+		{900, "deletes/run", "900 deletes/run"},
+		{1.0811, "ours/peer", "1.081 ours/peer"},
+	} {
+		if got := format(c.v, c.unit); got != c.want {
+			t.Errorf("format(%v, %q) = %q, want %q", c.v, c.unit, got, c.want)
+		}
+	}
+}
