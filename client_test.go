@@ -5,12 +5,10 @@ import (
 	"errors"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -20,6 +18,7 @@ import (
 	"github.com/atlascontract/deleteorgapikey/authedit"
 	"github.com/atlascontract/deleteorgapikey/internal/behavior"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/memnet"
 )
 
 // Well-formed ids that the canned answers do not care about.
@@ -66,56 +65,13 @@ func serve(t *testing.T, h http.Handler) string {
 	return srv.URL
 }
 
-// pipeListener is the package's in-memory listener: inside a
-// testing/synctest bubble, time passes only when every goroutine waits,
-// and one waiting on a net.Pipe counts as waiting, which one waiting on a
-// socket never does. Retry waits and latencies then cost no real time.
-type pipeListener struct {
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9} }
-
-// bubbleURL is the base URL of a server in memory: loopback, so that
-// cleartext http goes.
-const bubbleURL = "http://127.0.0.1:9"
+// bubbleURL is the base URL of a server in memory (internal/memnet).
+const bubbleURL = memnet.URL
 
 // inBubble serves h in memory and returns the transport that reaches it.
 func inBubble(t *testing.T, h http.Handler) *http.Transport {
-	l := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		c, s := net.Pipe()
-		select {
-		case l.conns <- s:
-			return c, nil
-		case <-l.done:
-			return nil, net.ErrClosed
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}}
-	srv := &http.Server{Handler: h}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() {
-		tr.CloseIdleConnections()
-		_ = srv.Close()
-	})
+	tr, stop := memnet.Serve(h)
+	t.Cleanup(stop)
 	return tr
 }
 

@@ -1,20 +1,18 @@
 package authedit_test
 
 import (
-	"context"
 	"errors"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/atlascontract/deleteorgapikey/authedit"
 	"github.com/atlascontract/deleteorgapikey/internal/contract"
+	"github.com/atlascontract/deleteorgapikey/internal/memnet"
 )
 
 const opPath = "/api/atlas/v2/orgs/4888442a3354817a7320eb61/apiKeys/32b6e34b3d91647abb20e7b8"
@@ -94,54 +92,13 @@ func del(t *testing.T, tr http.RoundTripper, baseURL string) (*http.Response, st
 	return res, string(body), err
 }
 
-// pipeListener is the package's in-memory listener, for testing/synctest
-// bubbles: a goroutine waiting on a net.Pipe counts as waiting, one
-// waiting on a socket does not, so time jumps only with the former.
-type pipeListener struct {
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9} }
-
-// bubbleURL is the loopback base URL of inBubble's server.
-const bubbleURL = "http://127.0.0.1:9"
+// bubbleURL is the base URL of a server in memory (internal/memnet).
+const bubbleURL = memnet.URL
 
 // inBubble serves h in memory and returns a Transport with creds to it.
 func inBubble(t *testing.T, h http.Handler, creds authedit.Credentials) *authedit.Transport {
-	l := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
-	base := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		c, s := net.Pipe()
-		select {
-		case l.conns <- s:
-			return c, nil
-		case <-l.done:
-			return nil, net.ErrClosed
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}}
-	srv := &http.Server{Handler: h}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() {
-		base.CloseIdleConnections()
-		_ = srv.Close()
-	})
+	base, stop := memnet.Serve(h)
+	t.Cleanup(stop)
 	tr := newTransport(t, bubbleURL, creds)
 	tr.Base = base
 	return tr
