@@ -229,7 +229,3 @@ func isID(s string) bool {
 	}
 	return true
 }
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }

@@ -65,6 +65,10 @@ func serve(t *testing.T, h http.Handler) string {
 	return srv.URL
 }
 
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
 // bubbleURL is the base URL of a server in memory (internal/memnet).
 const bubbleURL = memnet.URL
 
@@ -250,5 +254,22 @@ func TestInsecureHTTP(t *testing.T) {
 	_, err = c.Remove(t.Context(), orgID, keyID)
 	if !errors.Is(err, offline) || sent.Load() != 1 {
 		t.Errorf("with WithInsecureHTTP: %v after %d requests, want it sent", err, sent.Load())
+	}
+	// NewClient's early check is the rule the Transport applies to each
+	// request: one refuses a host exactly when the other does.
+	for _, host := range []string{"localhost", "LOCALHOST", "127.0.0.2", "[::1]",
+		"[fe80::1%25lo]", "localhost.", "10.0.0.1", "atlas.invalid"} {
+		base := "http://" + host + ":8080"
+		_, early := NewClient(base, digestKey)
+		tr, err := authedit.NewTransport(base, digestKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Base = roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, offline })
+		req, _ := http.NewRequest(http.MethodDelete, base+"/", nil)
+		_, late := tr.RoundTrip(req)
+		if errors.As(early, &ce) != errors.As(late, &ce) {
+			t.Errorf("%s: NewClient says %v, the Transport %v", host, early, late)
+		}
 	}
 }

@@ -17,7 +17,8 @@
 // An authedit.APIKey authenticates by HTTP Digest, and an
 // authedit.ServiceAccount with OAuth 2.0 Bearer tokens.
 // Options set the retry policy, the timeout of each call (30 seconds by
-// default), the transport below authentication, and a token store.
+// default), the transport below authentication, a token store, and
+// whether cleartext http to a host that is not loopback is allowed.
 //
 // # Remove and Remover
 //

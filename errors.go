@@ -29,22 +29,25 @@ const (
 // an error in a class starts with the class's text, such as
 // "credentials refused: ".
 var (
-	// ErrUnauthorized: Atlas refused the credentials. A wrong API key and a
-	// wrong service-account secret both match it.
+	// ErrUnauthorized means that Atlas refused the credentials. A wrong API
+	// key and a wrong service-account secret both match it.
 	ErrUnauthorized = errors.New("credentials refused")
-	// ErrForbidden: the credentials are good, but their principal may not
-	// remove the key. It is not an Organization Owner (Atlas's 401 role
-	// errors), or its IP address is not on its access list (403).
+	// ErrForbidden means that the credentials are good, but their principal
+	// may not remove the key. It is not an Organization Owner (Atlas's 401
+	// role errors), or its IP address is not on its access list (403).
 	ErrForbidden = errors.New("not allowed")
-	// ErrOrgNotFound: Atlas knows no such organization (404 ORG_NOT_FOUND).
+	// ErrOrgNotFound means that Atlas knows no such organization (404
+	// ORG_NOT_FOUND).
 	ErrOrgNotFound = errors.New("no such organization")
-	// ErrRateLimited: Atlas answered 429. The *APIError or
+	// ErrRateLimited means that Atlas answered 429. The *APIError or
 	// *authedit.TokenError says when to try again, in RetryAfter.
 	ErrRateLimited = errors.New("rate limited")
-	// ErrServerError: Atlas failed (5xx). The key may or may not be gone.
+	// ErrServerError means that Atlas failed (5xx). The key may or may not
+	// be gone.
 	ErrServerError = errors.New("server error")
-	// ErrNotAttempted: RemoveAll never sent the key. The error also
-	// matches why: the context's error, or the answer that stopped the run.
+	// ErrNotAttempted means that RemoveAll never sent the key. The error
+	// also matches why: the context's error, or the answer that stopped
+	// the run.
 	ErrNotAttempted = errors.New("not attempted")
 )
 

@@ -11,15 +11,16 @@ import (
 type Outcome int
 
 const (
-	// Failed: Remove returned an error, and whether the key is gone is not known.
+	// Failed means that Remove returned an error, and whether the key is
+	// gone is not known.
 	Failed Outcome = iota
-	// Removed: this call removed the key (204).
+	// Removed means that this call removed the key (204).
 	Removed
-	// AlreadyRemoved: the key is gone, most likely removed by an attempt of
-	// this call whose answer was lost or was a 5xx.
+	// AlreadyRemoved means that the key is gone, most likely removed by an
+	// attempt of this call whose answer was lost or was a 5xx.
 	AlreadyRemoved
-	// NotFound: the organization has no such key, and this call did not
-	// remove it.
+	// NotFound means that the organization has no such key, and this call
+	// did not remove it.
 	NotFound
 )
 

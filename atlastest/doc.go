@@ -12,7 +12,8 @@
 // Invalid set-up panics, as httptest.NewServer does when it cannot listen.
 //
 // Statuses, errorCodes, details, parameters, content types and headers come
-// from internal/behavior's table, which names its evidence, and every
+// from the module's table of what Atlas answers (internal/behavior; the
+// README's fidelity table shows it with its evidence), and every
 // answer fits the spec in package openapi. The generated server (package
 // gen) routes each request and binds its flags; the server checks the ids
 // against the spec's pattern. Decided here, where the spec and the
@@ -43,9 +44,10 @@
 //     envelope=true wraps every answer after authentication in an HTTP 200
 //     envelope that keeps the wrapped answer's headers.
 //   - A nonce is good for 5 minutes. A right digest hash on an expired or
-//     forgotten nonce gets stale=true. Expired nonces and tokens are forgotten, and past 65,536
-//     of a kind arbitrary ones too, so that a server running for hours
-//     keeps its memory bounded ([WithLogLimit] bounds the log).
+//     forgotten nonce gets stale=true. Expired nonces and tokens are
+//     forgotten, and past 65,536 of a kind arbitrary ones too, so that a
+//     server running for hours keeps its memory bounded ([WithLogLimit]
+//     bounds the log).
 //   - The token and revocation endpoints take the client id and secret in
 //     HTTP Basic and a form-encoded body. A client may ask for 50 tokens a
 //     minute ([WithTokenRateLimit]), then gets Atlas's 429. Only

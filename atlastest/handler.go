@@ -432,11 +432,16 @@ func (f *Faults) apply(x *exchange, r *http.Request) (fail behavior.Situation, w
 	return fail, wait
 }
 
-// FailNext, DropNext, SetLatency and SetRetryAfter are the operation's
-// [Faults] methods.
-func (s *Server) FailNext(n, status int)        { s.op.FailNext(n, status) }
-func (s *Server) DropNext(n int)                { s.op.DropNext(n) }
-func (s *Server) SetLatency(d time.Duration)    { s.op.SetLatency(d) }
+// FailNext is [Faults.FailNext] at the operation.
+func (s *Server) FailNext(n, status int) { s.op.FailNext(n, status) }
+
+// DropNext is [Faults.DropNext] at the operation.
+func (s *Server) DropNext(n int) { s.op.DropNext(n) }
+
+// SetLatency is [Faults.SetLatency] at the operation.
+func (s *Server) SetLatency(d time.Duration) { s.op.SetLatency(d) }
+
+// SetRetryAfter is [Faults.SetRetryAfter] at the operation.
 func (s *Server) SetRetryAfter(d time.Duration) { s.op.SetRetryAfter(d) }
 
 // TokenEndpoint scripts the token endpoint's faults.

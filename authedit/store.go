@@ -25,7 +25,8 @@ import (
 // The key is an HMAC-SHA256 of the token URL and client id keyed by the
 // client secret, so two secrets never share an entry.
 // An entry lets its reader act as the account until it expires, and the
-// store keeps none longer than an hour and five minutes.
+// store keeps none longer than an hour and five minutes. A token whose
+// answer gave no lifetime (no expires_in) is not stored at all.
 // A flock on <key>.lock makes processes that start together mint one token.
 // Rejected and revoked tokens are deleted; Clear, or rm -r, deletes all.
 type FileTokenStore struct{ dir string }

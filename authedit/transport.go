@@ -14,8 +14,8 @@ import (
 )
 
 // Transport is an http.RoundTripper that authenticates the requests it
-// sends to the origin of its base URL: by HTTP Digest with an APIKey, with
-// a Bearer token with a ServiceAccount.
+// sends to the origin of its base URL: by HTTP Digest for an APIKey, and
+// by a Bearer token for a ServiceAccount.
 // It wraps Base, as x/oauth2's Transport does.
 // Requests to any other origin go through Base as they are, without
 // credentials.

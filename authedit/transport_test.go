@@ -104,6 +104,27 @@ func inBubble(t *testing.T, h http.Handler, creds authedit.Credentials) *authedi
 	return tr
 }
 
+// IsRoleError knows every role error the spec's 401 documents, and
+// nothing else: not the refused credentials' UNEXPECTED_ERROR, not "".
+func TestIsRoleError(t *testing.T) {
+	res := contract.MustLoad().Op.Responses.Status(http.StatusUnauthorized).Value
+	examples := res.Content.Get("application/json").Examples
+	if len(examples) < 2 {
+		t.Fatalf("the spec's 401 names %d examples", len(examples))
+	}
+	for name, ex := range examples {
+		code, _ := ex.Value.Value.(map[string]any)["errorCode"].(string)
+		if want := code != "UNEXPECTED_ERROR"; authedit.IsRoleError(code) != want {
+			t.Errorf("the 401 example %s: IsRoleError(%q) = %v", name, code, !want)
+		}
+	}
+	for _, code := range []string{"", "user_unauthorized", "UNEXPECTED_ERROR", "ORG_NOT_FOUND"} {
+		if authedit.IsRoleError(code) {
+			t.Errorf("IsRoleError(%q) = true", code)
+		}
+	}
+}
+
 func TestNewTransportRefusesBaseURLs(t *testing.T) {
 	for _, u := range []string{"", "cloud.mongodb.com", "ftp://cloud.mongodb.com", "https://",
 		"https://user:pass@cloud.mongodb.com", "https://cloud.mongodb.com?x=1",

@@ -66,7 +66,9 @@ func withControl(srv *atlastest.Server) http.Handler {
 	route := func(pattern string, h func(r *http.Request) (int, any)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			status, body := h(r)
-			w.Header().Set("Content-Type", "application/json")
+			if body != nil {
+				w.Header().Set("Content-Type", "application/json")
+			}
 			w.WriteHeader(status)
 			if body != nil {
 				_ = json.NewEncoder(w).Encode(body)

@@ -40,16 +40,18 @@ type listener struct {
 	once  sync.Once
 }
 
-func (l *listener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+func (l *listener) dial(ctx context.Context, _, _ string) (_ net.Conn, err error) {
 	client, server := net.Pipe()
 	select {
 	case l.conns <- server:
 		return client, nil
 	case <-l.done:
-		return nil, net.ErrClosed
+		err = net.ErrClosed
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		err = ctx.Err()
 	}
+	_, _ = client.Close(), server.Close()
+	return nil, err
 }
 
 func (l *listener) Accept() (net.Conn, error) {
