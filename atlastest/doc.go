@@ -44,7 +44,10 @@
 //     envelope=true wraps every answer after authentication in an HTTP 200
 //     envelope that keeps the wrapped answer's headers.
 //   - A nonce is good for 5 minutes. A right digest hash on an expired or
-//     forgotten nonce gets stale=true. Expired nonces and tokens are
+//     forgotten nonce gets stale=true. The nonce count is not tracked, so a
+//     request sent again with the same Authorization is answered again, as
+//     a server that checks only the nonce's age would (what Atlas does with
+//     a replay is not known). Expired nonces and tokens are
 //     forgotten, and past 65,536 of a kind arbitrary ones too, so that a
 //     server running for hours keeps its memory bounded ([WithLogLimit]
 //     bounds the log).
