@@ -92,11 +92,21 @@ func Example_wrongCredentials() {
 			log.Fatal(err)
 		}
 		_, err = client.Remove(context.Background(), srv.OrgID(), srv.Keys()[0])
-		fmt.Println(errors.Is(err, deleteorgapikey.ErrUnauthorized), err)
+		fmt.Println(errors.Is(err, deleteorgapikey.ErrUnauthorized))
+		// The message: the class, what Atlas answered, and Atlas's detail.
+		class, answer, _ := strings.Cut(err.Error(), ": ")
+		answer, detail, _ := strings.Cut(answer, " (")
+		fmt.Printf("  %s\n  %s\n  (%s\n", class, answer, detail)
 	}
 	// Output:
-	// true credentials refused: Atlas answered 401 Unauthorized: UNEXPECTED_ERROR (You are not authorized for this resource.)
-	// true credentials refused: the token request got HTTP 401 invalid_client (Invalid credentials provided.)
+	// true
+	//   credentials refused
+	//   Atlas answered 401 Unauthorized: UNEXPECTED_ERROR
+	//   (You are not authorized for this resource.)
+	// true
+	//   credentials refused
+	//   the token request got HTTP 401 invalid_client
+	//   (Invalid credentials provided.)
 }
 
 // A Remover removes many keys at the pace of the organization's budget,
