@@ -14,7 +14,7 @@ generate:
 lint:
 	@unformatted=$$(gofmt -l .); test -z "$$unformatted" || { echo "gofmt needed: $$unformatted"; exit 1; }
 	$(GO) vet $(PKGS)
-	$(GO) run honnef.co/go/tools/cmd/staticcheck $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
 
 # test is the README's command. It includes the one staleness check of gen/
 # (TestGeneratedCodeIsCurrent: regenerates into a temporary directory and

@@ -6,13 +6,16 @@ require (
 	github.com/getkin/kin-openapi v0.142.0
 	github.com/icholy/digest v1.2.0
 	github.com/mongodb-forks/digest v1.1.0
-	github.com/oapi-codegen/oapi-codegen/v2 v2.8.2
 	github.com/oapi-codegen/runtime v1.9.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/oauth2 v0.38.0
-	golang.org/x/perf v0.0.0-20260908200009-22c9c6c9d4da
 	golang.org/x/time v0.16.0
-	honnef.co/go/tools v0.8.2
+)
+
+require (
+	github.com/oapi-codegen/oapi-codegen/v2 v2.8.2 // indirect
+	golang.org/x/perf v0.0.0-20260908200009-22c9c6c9d4da // indirect
+	honnef.co/go/tools v0.8.2 // indirect
 )
 
 require (
@@ -36,4 +39,10 @@ require (
 	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/tools v0.51.0 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
+)
+
+tool (
+	github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
+	golang.org/x/perf/cmd/benchstat
+	honnef.co/go/tools/cmd/staticcheck
 )
