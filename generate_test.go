@@ -34,7 +34,8 @@ func TestGeneratedCodeIsCurrent(t *testing.T) {
 	if err := os.WriteFile(tmpConfig, tmpConfigText, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(t.Context(), "go", "tool", "oapi-codegen", "-config", tmpConfig, "openapi/deleteorgapikey.yaml")
+	cmd := exec.CommandContext(t.Context(), "go", "tool", "oapi-codegen",
+		"-config", tmpConfig, "openapi/deleteorgapikey.yaml")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("oapi-codegen: %v\n%s", err, out)
 	}
